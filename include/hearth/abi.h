@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hearth's guest-visible ABI: the fixed addresses and ports a guest may rely
+ * on. Shared by hearth itself and by the test guests in tests/guest/, so this
+ * header must stay freestanding (no libc includes).
+ */
+#ifndef HEARTH_ABI_H
+#define HEARTH_ABI_H
+
+/* Exit device: a 1-byte write of V makes hearth exit with status V. */
+#define HEARTH_PORT_EXIT 0x4f0
+/* Boot marker: a 1-byte write of V makes hearth log "marker V" with the time
+ * since process start (for benchmarks, like Firecracker's boot timer). */
+#define HEARTH_PORT_MARKER 0x4f1
+/* QEMU isa-debug-exit convention (enabled with --exit-port qemu[:PORT]):
+ * a write of V exits with (V << 1) | 1. Default port as in QEMU. */
+#define HEARTH_PORT_QEMU_EXIT_DEFAULT 0x501
+
+/* Legacy PC devices. */
+#define HEARTH_PORT_COM1 0x3f8
+#define HEARTH_IRQ_COM1 4
+#define HEARTH_PORT_I8042_DATA 0x60
+#define HEARTH_PORT_I8042_CMD 0x64
+#define HEARTH_IRQ_KBD 1
+#define HEARTH_PORT_RTC 0x70
+#define HEARTH_IRQ_RTC 8
+#define HEARTH_PORT_PCI_ADDR 0xcf8
+#define HEARTH_PORT_PCI_DATA 0xcfc
+
+/* Guest-physical layout. */
+#define HEARTH_MMIO_HOLE_START 0xc0000000ULL /* 32-bit PCI/MMIO window */
+#define HEARTH_MMIO_HOLE_END 0x100000000ULL
+#define HEARTH_IOAPIC_BASE 0xfec00000ULL
+#define HEARTH_LAPIC_BASE 0xfee00000ULL
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Legacy PC platform devices: 8250/16550A UART, i8042, CMOS RTC, PCI host
+ * bridge (config mechanism #1) and hearth's exit/marker device.
+ * Each device exposes bus_ops to register on the PIO bus at the addresses in
+ * abi.h. All entry points are thread safe (a device locks its own state):
+ * vCPU threads call the bus ops, the I/O thread feeds input.
+ */
+#ifndef HEARTH_DEV_H
+#define HEARTH_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hearth/bus.h"
+#include "hearth/exit.h"
+#include "hearth/irq.h"
+
+/* ---- 16550A UART (8 ports) ---- */
+struct uart;
+struct uart_cfg {
+	const struct irq_chip *irq;
+	unsigned gsi;
+	int out_fd; /* guest output is written here; -1 discards it */
+	/* Called (from a vCPU thread) when the receive FIFO drains, so the
+	 * I/O thread can feed more input. May be NULL. */
+	void (*rx_drained)(void *opaque);
+	void *opaque;
+};
+extern const struct bus_ops uart_ops;
+/* Returns a new UART or NULL (errno set). */
+struct uart *uart_create(const struct uart_cfg *cfg);
+void uart_destroy(struct uart *u);
+/* Queues host input for the guest; returns how many bytes were accepted
+ * (0 when the FIFO is full). Raises the receive interrupt if enabled. */
+size_t uart_feed(struct uart *u, const void *buf, size_t len);
+
+/* ---- i8042 keyboard controller (ports 0x60 and 0x64, one byte each) ---- */
+struct i8042;
+extern const struct bus_ops i8042_data_ops; /* register at 0x60, len 1 */
+extern const struct bus_ops i8042_cmd_ops;  /* register at 0x64, len 1 */
+/* Returns a new controller or NULL. A guest reset request (command 0xfe,
+ * or pulsing the reset line through the output port) calls
+ * ctl->stop(VM_STOP_RESET). */
+struct i8042 *i8042_create(const struct irq_chip *irq, unsigned gsi,
+			   const struct vm_ctl *ctl);
+void i8042_destroy(struct i8042 *k);
+/* Queues the Ctrl-Alt-Del key sequence and raises IRQ 1. Returns 0, or
+ * -EBUSY when the guest has not drained the previous keys. */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
+
+/* ---- CMOS RTC (ports 0x70-0x71) ---- */
+struct rtc;
+extern const struct bus_ops rtc_ops;
+/* Host UTC time; memory size registers filled from the RAM sizes. */
+struct rtc *rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g);
+void rtc_destroy(struct rtc *r);
+
+/* ---- PCI host bridge, configuration mechanism #1 (0xcf8-0xcff) ---- */
+struct pci_host;
+extern const struct bus_ops pci_host_ops; /* register at 0xcf8, len 8 */
+/*
+ * Configuration space of one function. Offsets are 0..4095 and aligned to
+ * @len (1, 2 or 4); the host bridge handles alignment and range before
+ * calling. Unimplemented registers read as zero.
+ */
+struct pci_func_ops {
+	uint32_t (*cfg_read)(void *opaque, uint32_t off, size_t len);
+	void (*cfg_write)(void *opaque, uint32_t off, uint32_t val, size_t len);
+};
+/* A bus 0 with the host bridge itself at 00:00.0. NULL on failure. */
+struct pci_host *pci_host_create(void);
+void pci_host_destroy(struct pci_host *p);
+/* Places a function at bus 0, @devfn (slot << 3 | fn).
+ * Returns 0, -EINVAL (devfn > 255), -EEXIST (taken). */
+int pci_host_add(struct pci_host *p, unsigned devfn,
+		 const struct pci_func_ops *ops, void *opaque);
+
+/* ---- exit device and boot marker (abi.h) ---- */
+struct exitdev;
+extern const struct bus_ops exitdev_ops;      /* HEARTH_PORT_EXIT, len 2 (exit+marker) */
+extern const struct bus_ops exitdev_qemu_ops; /* isa-debug-exit port, len 1..4 */
+struct exitdev *exitdev_create(const struct vm_ctl *ctl);
+void exitdev_destroy(struct exitdev *e);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Why a VM stops, and the process exit codes hearth maps that to.
+ * The table is documented for users in README.md and docs/exit-codes.md.
+ */
+#ifndef HEARTH_EXIT_H
+#define HEARTH_EXIT_H
+
+enum {
+	HEARTH_EXIT_POWEROFF = 0,  /* guest powered off */
+	HEARTH_EXIT_RESET = 120,   /* guest asked for a reset/reboot */
+	HEARTH_EXIT_CRASH = 121,   /* triple fault, KVM internal error, entry failure */
+	HEARTH_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
+	HEARTH_EXIT_USAGE = 125,   /* bad arguments or input files */
+	HEARTH_EXIT_HOST = 126,    /* host problem: /dev/kvm, KVM caps, memory */
+};
+
+enum vm_stop_reason {
+	VM_STOP_POWEROFF,   /* status ignored: exits 0 */
+	VM_STOP_STATUS,     /* the guest reported @status through the exit device */
+	VM_STOP_RESET,      /* i8042 reset, triple-fault-free reboot request */
+	VM_STOP_CRASH,      /* triple fault, internal error */
+	VM_STOP_TIMEOUT,    /* --timeout */
+	VM_STOP_HOST_ERROR, /* hearth itself failed while running */
+	VM_STOP_SIGNAL,     /* SIGINT/SIGTERM or the console escape: 128 + status */
+};
+
+/*
+ * What devices may ask of the VM. Both callbacks are thread safe and may be
+ * called from vCPU threads; stop() only requests the stop (the first request
+ * wins) and returns at once.
+ */
+struct vm_ctl {
+	void (*stop)(void *opaque, enum vm_stop_reason why, int status);
+	void (*marker)(void *opaque, unsigned value);
+	void *opaque;
+};
+
+#endif
