@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hearth's own log: stderr (or a file), one line per event, prefixed with
+ * the time since process start and the level. The guest console never goes
+ * here, so stdout carries nothing but the guest's output.
+ */
+#ifndef HEARTH_LOG_H
+#define HEARTH_LOG_H
+
+#include <stdint.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Sets the threshold (default LOG_WARN) and the start of the clock. */
+void log_init(enum log_level level);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Nanoseconds since log_init() (CLOCK_MONOTONIC). */
+uint64_t log_elapsed_ns(void);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Rate-limited warning for guest-triggered events: at most a burst of lines
+ * per @state, then one every few seconds with a count of those suppressed.
+ * @state is a caller-owned static, zero-initialised.
+ */
+struct log_ratelimit {
+	uint64_t window_start_ns;
+	unsigned printed;
+	unsigned suppressed;
+};
+void log_guest(struct log_ratelimit *state, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

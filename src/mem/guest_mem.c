@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#include "hearth/mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hearth/abi.h"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+int gm_layout(uint64_t size, struct gm_region out[GM_MAX_REGIONS])
+{
+	uint64_t end;
+
+	if (size == 0 || __builtin_add_overflow(size, HEARTH_MMIO_HOLE_END, &end))
+		return -EINVAL;
+	memset(out, 0, sizeof(out[0]) * GM_MAX_REGIONS);
+	out[0].gpa = 0;
+	out[0].size = size < HEARTH_MMIO_HOLE_START ? size : HEARTH_MMIO_HOLE_START;
+	if (size == out[0].size)
+		return 1;
+	out[1].gpa = HEARTH_MMIO_HOLE_END;
+	out[1].size = size - out[0].size;
+	return 2;
+}
+
+static int map_ram(struct guest_mem *gm, bool hugepages)
+{
+	unsigned flags = MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0);
+
+	gm->fd = memfd_create("hearth-ram", flags);
+	if (gm->fd < 0)
+		return -errno;
+	if (ftruncate(gm->fd, (off_t)gm->size) < 0)
+		return -errno;
+	gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_NORESERVE, gm->fd, 0);
+	if (gm->base == MAP_FAILED) {
+		gm->base = NULL;
+		return -errno;
+	}
+	/* Guest RAM has no place in a core dump of hearth, and must not be
+	 * shared with a forked child (none is forked, but be explicit). */
+	madvise(gm->base, gm->size, MADV_DONTDUMP);
+	madvise(gm->base, gm->size, MADV_DONTFORK);
+	return 0;
+}
+
+int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
+{
+	uint64_t align = hugepages ? (2ull << 20) : 4096;
+	uint64_t off = 0;
+	int n, ret;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->fd = -1;
+	if (size % align || size > SIZE_MAX)
+		return -EINVAL;
+	n = gm_layout(size, gm->r);
+	if (n < 0)
+		return n;
+	gm->nr = (unsigned)n;
+	gm->size = size;
+	ret = map_ram(gm, hugepages);
+	if (ret) {
+		gm_destroy(gm);
+		return ret;
+	}
+	for (unsigned i = 0; i < gm->nr; i++) {
+		gm->r[i].hva = gm->base + off;
+		off += gm->r[i].size;
+	}
+	return 0;
+}
+
+void gm_destroy(struct guest_mem *gm)
+{
+	if (gm->base)
+		munmap(gm->base, gm->size);
+	if (gm->fd >= 0)
+		close(gm->fd);
+	memset(gm, 0, sizeof(*gm));
+	gm->fd = -1;
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint64_t last;
+
+	if (len == 0 || __builtin_add_overflow(gpa, len - 1, &last))
+		return NULL;
+	for (unsigned i = 0; i < gm->nr; i++) {
+		const struct gm_region *r = &gm->r[i];
+
+		if (gpa >= r->gpa && last - r->gpa < r->size && gpa - r->gpa < r->size)
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+uint64_t gm_low_size(const struct guest_mem *gm)
+{
+	return gm->nr > 0 ? gm->r[0].size : 0;
+}
+
+uint64_t gm_high_size(const struct guest_mem *gm)
+{
+	return gm->nr > 1 ? gm->r[1].size : 0;
+}
