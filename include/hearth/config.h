@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `hearth run` configuration: pure parsing of the command line into a
+ * struct vm_config (no I/O, so every rule is unit-testable). Files named in
+ * the configuration are opened later, by the VM.
+ */
+#ifndef HEARTH_CONFIG_H
+#define HEARTH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_CPU_OVERRIDES 32
+#define CONFIG_DEFAULT_MEMORY (256ULL << 20)
+#define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_MINIMAL };
+
+struct cpu_override {
+	char name[24];
+	bool enable;
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;  /* NULL: none */
+	const char *cmdline; /* never NULL after parsing */
+	unsigned cpus;
+	uint64_t memory;
+	bool hugepages;
+	enum console_kind console;
+	const char *console_path;
+	uint64_t timeout_ms; /* 0: none */
+	uint16_t exit_port;
+	bool qemu_exit;
+	uint16_t qemu_exit_port;
+	enum cpu_template cpu_template;
+	struct cpu_override overrides[CONFIG_MAX_CPU_OVERRIDES];
+	unsigned n_overrides;
+	int log_level; /* enum log_level */
+	bool help;
+};
+
+/* Defaults: 1 vCPU, 256 MiB, console on stdio, host CPU template. */
+void config_defaults(struct vm_config *cfg);
+
+/*
+ * Parses the options after `hearth run`. Pointers in @cfg point into @argv.
+ * Returns 0, or -EINVAL with a one-line reason naming the option in @err.
+ * Limits that need the host (KVM's vCPU maximum, host memory) are checked by
+ * the VM, not here.
+ */
+int config_parse(struct vm_config *cfg, int argc, char *const argv[],
+		 char *err, size_t errlen);
+
+/* "512M", "4G", "1048576" (bytes), suffixes K M G T (binary). 0 or -EINVAL
+ * (garbage, overflow). */
+int config_parse_size(const char *s, uint64_t *out);
+/* "60s", "500ms", "2m", "1h", "90" (seconds). 0 or -EINVAL. */
+int config_parse_duration_ms(const char *s, uint64_t *out);
+
+/* Usage text for --help. */
+extern const char config_usage[];
+
+#endif

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: MIT
+#include "hearth/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hearth/abi.h"
+#include "hearth/cpuid.h"
+#include "hearth/log.h"
+
+const char config_usage[] =
+	"usage: hearth run --kernel FILE [options]\n"
+	"  --kernel FILE          Linux bzImage, or ELF kernel with a PVH note\n"
+	"  --initrd FILE          initial ramdisk\n"
+	"  --cmdline STRING       kernel command line (default \"" CONFIG_DEFAULT_CMDLINE "\")\n"
+	"  --cpus N               vCPUs (default 1)\n"
+	"  --memory SIZE          guest RAM, e.g. 512M, 4G (default 256M)\n"
+	"  --hugepages            back guest RAM with 2 MiB huge pages\n"
+	"  --console KIND         stdio (default), file:PATH, or none\n"
+	"  --timeout DURATION     stop the guest after e.g. 60s, 500ms, 2m; exit 124\n"
+	"  --exit-port PORT       move hearth's exit device (default 0x4f0)\n"
+	"  --exit-port qemu[:PORT] also accept QEMU's isa-debug-exit at PORT\n"
+	"                         (default 0x501): status (value << 1) | 1\n"
+	"  --cpu-template NAME    host (default: all KVM supports) or minimal\n"
+	"  --cpu-features LIST    per-feature overrides, e.g. -avx2,+x2apic\n"
+	"  --log-level LEVEL      error, warn (default), info, debug\n"
+	"  -h, --help             this text\n"
+	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
+	"121 guest crash, 124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
+
+void config_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = CONFIG_DEFAULT_CMDLINE;
+	cfg->cpus = 1;
+	cfg->memory = CONFIG_DEFAULT_MEMORY;
+	cfg->console = CONSOLE_STDIO;
+	cfg->exit_port = HEARTH_PORT_EXIT;
+	cfg->qemu_exit_port = HEARTH_PORT_QEMU_EXIT_DEFAULT;
+	cfg->cpu_template = CPU_TEMPLATE_HOST;
+	cfg->log_level = LOG_WARN;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Unsigned integer in C notation (decimal, 0x hex, 0 octal) with an optional
+ * rest; rejects empty input, signs and overflow. */
+static int parse_u64(const char *s, uint64_t *out, char **rest)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	*out = v;
+	*rest = end;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	uint64_t v;
+	char *rest;
+	const char *u;
+
+	if (parse_u64(s, &v, &rest))
+		return -EINVAL;
+	if (*rest == '\0') {
+		*out = v;
+		return 0;
+	}
+	u = strchr(units, *rest);
+	if (!u || *u == '\0' || (rest[1] != '\0' && strcmp(rest + 1, "iB") &&
+				 strcmp(rest + 1, "B")))
+		return -EINVAL;
+	for (const char *p = units; p <= u; p++)
+		if (__builtin_mul_overflow(v, 1024, &v))
+			return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int config_parse_duration_ms(const char *s, uint64_t *out)
+{
+	static const struct { const char *suffix; uint64_t ms; } units[] = {
+		{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	uint64_t v;
+	char *rest;
+
+	if (parse_u64(s, &v, &rest))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(rest, units[i].suffix))
+			continue;
+		if (__builtin_mul_overflow(v, units[i].ms, out))
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+	uint64_t v;
+	char *rest;
+
+	if (parse_u64(s, &v, &rest) || *rest || v > 0xffff)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int opt_exit_port(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (!strncmp(v, "qemu", 4) && (v[4] == '\0' || v[4] == ':')) {
+		cfg->qemu_exit = true;
+		if (v[4] == ':' && parse_port(v + 5, &cfg->qemu_exit_port))
+			return fail(err, errlen, "--exit-port: bad port in '%s'", v);
+		return 0;
+	}
+	if (parse_port(v, &cfg->exit_port))
+		return fail(err, errlen,
+			    "--exit-port: expected a port number or qemu[:PORT], got '%s'", v);
+	return 0;
+}
+
+static int opt_console(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "stdio")) {
+		cfg->console = CONSOLE_STDIO;
+	} else if (!strcmp(v, "none")) {
+		cfg->console = CONSOLE_NONE;
+	} else if (!strncmp(v, "file:", 5) && v[5]) {
+		cfg->console = CONSOLE_FILE;
+		cfg->console_path = v + 5;
+	} else {
+		return fail(err, errlen,
+			    "--console: expected stdio, file:PATH or none, got '%s'", v);
+	}
+	return 0;
+}
+
+static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err,
+			    size_t errlen)
+{
+	const char *p = v;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		struct cpu_override *o;
+
+		if (len < 2 || (p[0] != '+' && p[0] != '-'))
+			return fail(err, errlen,
+				    "--cpu-features: expected +NAME or -NAME items, got '%.*s'",
+				    (int)len, p);
+		if (cfg->n_overrides == CONFIG_MAX_CPU_OVERRIDES)
+			return fail(err, errlen, "--cpu-features: more than %d overrides",
+				    CONFIG_MAX_CPU_OVERRIDES);
+		o = &cfg->overrides[cfg->n_overrides];
+		if (len - 1 >= sizeof(o->name))
+			return fail(err, errlen, "--cpu-features: unknown feature '%.*s'",
+				    (int)len - 1, p + 1);
+		memcpy(o->name, p + 1, len - 1);
+		o->name[len - 1] = '\0';
+		if (!cpuid_feature_known(o->name))
+			return fail(err, errlen, "--cpu-features: unknown feature '%s' "
+				    "(see docs/cpu-templates.md)", o->name);
+		o->enable = p[0] == '+';
+		cfg->n_overrides++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int opt_number(const char *opt, const char *v, uint64_t *out, char *err,
+		      size_t errlen)
+{
+	char *rest;
+
+	if (parse_u64(v, out, &rest) || *rest)
+		return fail(err, errlen, "%s: expected a number, got '%s'", opt, v);
+	return 0;
+}
+
+static int opt_log_level(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++) {
+		if (!strcmp(v, names[i])) {
+			cfg->log_level = i;
+			return 0;
+		}
+	}
+	return fail(err, errlen, "--log-level: expected error, warn, info or debug, got '%s'", v);
+}
+
+/* One option with its value; returns 0 or -EINVAL with @err set. */
+static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err,
+		 size_t errlen)
+{
+	uint64_t n;
+
+	if (!strcmp(opt, "--kernel")) {
+		cfg->kernel = v;
+	} else if (!strcmp(opt, "--initrd")) {
+		cfg->initrd = v;
+	} else if (!strcmp(opt, "--cmdline")) {
+		cfg->cmdline = v;
+	} else if (!strcmp(opt, "--cpus")) {
+		if (opt_number(opt, v, &n, err, errlen))
+			return -EINVAL;
+		if (n == 0 || n > 1024)
+			return fail(err, errlen, "--cpus: %s is out of range (1..1024)", v);
+		cfg->cpus = (unsigned)n;
+	} else if (!strcmp(opt, "--memory")) {
+		if (config_parse_size(v, &cfg->memory) || cfg->memory == 0)
+			return fail(err, errlen, "--memory: expected a size like 512M or 4G, got '%s'", v);
+	} else if (!strcmp(opt, "--console")) {
+		return opt_console(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--timeout")) {
+		if (config_parse_duration_ms(v, &cfg->timeout_ms) || cfg->timeout_ms == 0)
+			return fail(err, errlen, "--timeout: expected a duration like 60s or 500ms, got '%s'", v);
+	} else if (!strcmp(opt, "--exit-port")) {
+		return opt_exit_port(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--cpu-template")) {
+		if (!strcmp(v, "host"))
+			cfg->cpu_template = CPU_TEMPLATE_HOST;
+		else if (!strcmp(v, "minimal"))
+			cfg->cpu_template = CPU_TEMPLATE_MINIMAL;
+		else
+			return fail(err, errlen, "--cpu-template: expected host or minimal, got '%s'", v);
+	} else if (!strcmp(opt, "--cpu-features")) {
+		return opt_cpu_features(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--log-level")) {
+		return opt_log_level(cfg, v, err, errlen);
+	} else {
+		return fail(err, errlen, "unknown option '%s' (see hearth run --help)", opt);
+	}
+	return 0;
+}
+
+static bool known(const char *opt)
+{
+	static const char *const opts[] = {
+		"--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--console",
+		"--timeout", "--exit-port", "--cpu-template", "--cpu-features", "--log-level",
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (!strcmp(opt, opts[i]))
+			return true;
+	return false;
+}
+
+static bool is_flag(const char *opt, struct vm_config *cfg)
+{
+	if (!strcmp(opt, "--hugepages")) {
+		cfg->hugepages = true;
+		return true;
+	}
+	if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+		cfg->help = true;
+		return true;
+	}
+	return false;
+}
+
+int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
+		 size_t errlen)
+{
+	char opt[32];
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '='), *v;
+		size_t n = eq ? (size_t)(eq - a) : strlen(a);
+
+		if (strncmp(a, "-", 1) || n >= sizeof(opt))
+			return fail(err, errlen, "unexpected argument '%s' (see hearth run --help)", a);
+		memcpy(opt, a, n);
+		opt[n] = '\0';
+		if (!eq && is_flag(opt, cfg))
+			continue;
+		if (eq) {
+			v = eq + 1;
+		} else if (i + 1 < argc) {
+			v = argv[++i];
+		} else if (known(opt)) {
+			return fail(err, errlen, "option '%s' needs a value", opt);
+		} else {
+			return fail(err, errlen, "unknown option '%s' (see hearth run --help)", opt);
+		}
+		if (apply(cfg, opt, v, err, errlen))
+			return -EINVAL;
+	}
+	if (!cfg->help && !cfg->kernel)
+		return fail(err, errlen, "missing --kernel (see hearth run --help)");
+	if (cfg->qemu_exit && (unsigned)abs((int)cfg->qemu_exit_port - (int)cfg->exit_port) < 2)
+		return fail(err, errlen, "--exit-port: the QEMU exit port 0x%x is hearth's exit port",
+			    cfg->qemu_exit_port);
+	return 0;
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "hearth/abi.h"
+#include "hearth/config.h"
+
+static char err[256];
+
+static int parse(struct vm_config *c, int argc, char **argv)
+{
+	config_defaults(c);
+	err[0] = '\0';
+	return config_parse(c, argc, argv, err, sizeof(err));
+}
+
+#define PARSE(c, ...)                                                       \
+	({                                                                  \
+		char *argv_[] = { __VA_ARGS__ };                             \
+		parse(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);    \
+	})
+
+static void full_command_line(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--initrd=i", "--cmdline", "a b",
+			       "--cpus", "4", "--memory", "512M", "--console", "file:/x/log",
+			       "--timeout", "90s", "--exit-port", "qemu:0xf4",
+			       "--cpu-template", "minimal", "--cpu-features", "-avx2,+x2apic",
+			       "--hugepages", "--log-level", "debug"), 0);
+	assert_string_equal(c.kernel, "k");
+	assert_string_equal(c.initrd, "i");
+	assert_string_equal(c.cmdline, "a b");
+	assert_int_equal(c.cpus, 4);
+	assert_int_equal(c.memory, 512ULL << 20);
+	assert_int_equal(c.console, CONSOLE_FILE);
+	assert_string_equal(c.console_path, "/x/log");
+	assert_int_equal(c.timeout_ms, 90000);
+	assert_true(c.qemu_exit);
+	assert_int_equal(c.qemu_exit_port, 0xf4);
+	assert_int_equal(c.exit_port, HEARTH_PORT_EXIT);
+	assert_int_equal(c.cpu_template, CPU_TEMPLATE_MINIMAL);
+	assert_int_equal(c.n_overrides, 2);
+	assert_string_equal(c.overrides[0].name, "avx2");
+	assert_false(c.overrides[0].enable);
+	assert_true(c.overrides[1].enable);
+	assert_true(c.hugepages);
+	assert_int_equal(c.log_level, 3);
+}
+
+static void defaults(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--kernel", "k"), 0);
+	assert_int_equal(c.cpus, 1);
+	assert_int_equal(c.memory, CONFIG_DEFAULT_MEMORY);
+	assert_string_equal(c.cmdline, CONFIG_DEFAULT_CMDLINE);
+	assert_int_equal(c.console, CONSOLE_STDIO);
+	assert_int_equal(c.timeout_ms, 0);
+	assert_false(c.qemu_exit);
+}
+
+static void qemu_exit_default_port(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--exit-port", "qemu"), 0);
+	assert_int_equal(c.qemu_exit_port, HEARTH_PORT_QEMU_EXIT_DEFAULT);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--exit-port", "0x600"), 0);
+	assert_int_equal(c.exit_port, 0x600);
+	assert_false(c.qemu_exit);
+}
+
+/* Each bad input is rejected with a message naming the option. */
+static void bad_inputs(void **state)
+{
+	static const struct { const char *opt, *val, *needle; } cases[] = {
+		{ "--cpus", "0", "--cpus" },
+		{ "--cpus", "-1", "--cpus" },
+		{ "--cpus", "2x", "--cpus" },
+		{ "--cpus", "99999999999999999999999", "--cpus" },
+		{ "--cpus", "1025", "--cpus" },
+		{ "--memory", "0", "--memory" },
+		{ "--memory", "12Q", "--memory" },
+		{ "--memory", "", "--memory" },
+		{ "--memory", "99999999999T", "--memory" },
+		{ "--memory", "-5M", "--memory" },
+		{ "--timeout", "0", "--timeout" },
+		{ "--timeout", "5 s", "--timeout" },
+		{ "--timeout", "fast", "--timeout" },
+		{ "--console", "tty", "--console" },
+		{ "--console", "file:", "--console" },
+		{ "--exit-port", "0x10000", "--exit-port" },
+		{ "--exit-port", "qemu:zz", "--exit-port" },
+		{ "--exit-port", "qemu:0x4f1", "--exit-port" },
+		{ "--cpu-template", "fast", "--cpu-template" },
+		{ "--cpu-features", "avx2", "--cpu-features" },
+		{ "--cpu-features", "+nosuchfeature", "nosuchfeature" },
+		{ "--cpu-features", "+", "--cpu-features" },
+		{ "--log-level", "loud", "--log-level" },
+		{ "--bogus", "1", "--bogus" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vm_config c;
+		char *argv[] = { "--kernel", "k", (char *)cases[i].opt, (char *)cases[i].val };
+
+		assert_int_equal(parse(&c, 4, argv), -EINVAL);
+		if (!strstr(err, cases[i].needle))
+			fail_msg("case %zu: '%s' does not name %s", i, err, cases[i].needle);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void missing_things(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--cpus", "2"), -EINVAL);
+	assert_non_null(strstr(err, "--kernel"));
+	assert_int_equal(PARSE(&c, "--kernel"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	assert_int_equal(PARSE(&c, "--kernel", "k", "stray"), -EINVAL);
+	assert_non_null(strstr(err, "stray"));
+	assert_int_equal(PARSE(&c, "--nope"), -EINVAL);
+	assert_non_null(strstr(err, "unknown option '--nope'"));
+	assert_int_equal(PARSE(&c, "--help"), 0);
+	assert_true(c.help);
+}
+
+static void sizes_and_durations(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(config_parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(config_parse_size("4G", &v), 0);
+	assert_int_equal(v, 4ULL << 30);
+	assert_int_equal(config_parse_size("2MiB", &v), 0);
+	assert_int_equal(v, 2ULL << 20);
+	assert_int_equal(config_parse_size("1T", &v), 0);
+	assert_int_equal(v, 1ULL << 40);
+	assert_int_equal(config_parse_size("16777216T", &v), -EINVAL); /* 2^64 */
+	assert_int_equal(config_parse_size("M", &v), -EINVAL);
+	assert_int_equal(config_parse_size("1Mx", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("500ms", &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(config_parse_duration_ms("2m", &v), 0);
+	assert_int_equal(v, 120000);
+	assert_int_equal(config_parse_duration_ms("1h", &v), 0);
+	assert_int_equal(v, 3600000);
+	assert_int_equal(config_parse_duration_ms("7", &v), 0);
+	assert_int_equal(v, 7000);
+	assert_int_equal(config_parse_duration_ms("18446744073709551615s", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("1d", &v), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(full_command_line),
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(qemu_exit_default_port),
+		cmocka_unit_test(bad_inputs),
+		cmocka_unit_test(missing_things),
+		cmocka_unit_test(sizes_and_durations),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
