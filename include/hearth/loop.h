@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The I/O thread's event loop: one io_uring on which every watched file
+ * descriptor is a multishot poll, so readiness of eventfds, timers, the
+ * console and (later) TAP devices and iSCSI sockets all arrive as CQEs.
+ * When io_uring is unavailable (io_uring_disabled, seccomp, old kernel) the
+ * same interface runs on epoll. Single-threaded: call only from the thread
+ * that runs the loop, except loop_create/destroy.
+ */
+#ifndef HEARTH_LOOP_H
+#define HEARTH_LOOP_H
+
+#include <stdint.h>
+
+struct loop;
+struct io_uring;
+
+/* @events: poll(2) bits (POLLIN, POLLHUP, POLLERR). */
+typedef void (*loop_cb)(void *opaque, uint32_t events);
+
+/* Returns 0 or -errno. @force_epoll skips io_uring (tests, fallbacks). */
+int loop_create(struct loop **out, int force_epoll);
+void loop_destroy(struct loop *l);
+
+/* Calls @cb whenever @fd is readable (or hung up) until unwatched.
+ * Returns a watch id >= 0, or -ENOSPC/-errno. */
+int loop_watch(struct loop *l, int fd, loop_cb cb, void *opaque);
+/* Stops a watch; its callback is not called again. Returns 0 or -ENOENT. */
+int loop_unwatch(struct loop *l, int id);
+
+/* Dispatches events until loop_quit(). Returns 0 or -errno on a loop failure. */
+int loop_run(struct loop *l);
+void loop_quit(struct loop *l);
+
+/* "io_uring" or "epoll". */
+const char *loop_backend(const struct loop *l);
+/* The ring, for backends that submit their own I/O; NULL on epoll. */
+struct io_uring *loop_ring(struct loop *l);
+
+#endif

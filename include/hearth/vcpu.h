@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vCPUs: one thread each (named vcpuN) running the KVM_RUN loop, with one
+ * small handler per exit reason. A vCPU sees only the buses, guest memory
+ * (to report faults) and the vm_ctl; it never touches devices' internals.
+ */
+#ifndef HEARTH_VCPU_H
+#define HEARTH_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hearth/boot.h"
+#include "hearth/bus.h"
+#include "hearth/exit.h"
+#include "hearth/mem.h"
+
+#define VCPU_EXIT_REASONS 64
+
+/* What every vCPU of a VM shares; owned by the VM. */
+struct vcpu_env {
+	const struct bus *pio;
+	const struct bus *mmio;
+	const struct guest_mem *gm;
+	const struct vm_ctl *ctl;
+	atomic_bool *stopping;
+	bool pvm_host;
+};
+
+struct vcpu {
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	const struct vcpu_env *env;
+	pthread_t thread;
+	bool started;
+	_Atomic uint64_t exits[VCPU_EXIT_REASONS]; /* by KVM exit reason */
+};
+
+/* Creates vCPU @index on @vm_fd and maps its kvm_run. 0 or -errno. */
+int vcpu_create(struct vcpu *v, int vm_fd, unsigned index, size_t run_size,
+		const struct vcpu_env *env);
+void vcpu_destroy(struct vcpu *v);
+
+/* Sets CPUID (@n entries). 0 or -errno. */
+int vcpu_set_cpuid(struct vcpu *v, const struct kvm_cpuid_entry2 *e, unsigned n);
+/* Sets the boot MSRs that appear in KVM's list @msrs (@n). 0 or -errno. */
+int vcpu_set_msrs(struct vcpu *v, const uint32_t *msrs, unsigned n);
+/* LINT0 ExtINT, LINT1 NMI, as firmware leaves them. 0 or -errno. */
+int vcpu_set_lapic(struct vcpu *v);
+/* Registers and segments for the boot CPU's entry. 0 or -errno. */
+int vcpu_set_boot_regs(struct vcpu *v, const struct boot_setup *boot);
+
+/* Starts the thread. 0 or -errno. */
+int vcpu_start(struct vcpu *v);
+/* Makes a running KVM_RUN return so the thread sees env->stopping. */
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+
+/* Installs the kick signal handler; call once before starting vCPUs. */
+int vcpu_signals_init(void);
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+#endif

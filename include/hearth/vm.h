@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A virtual machine: owns /dev/kvm and the VM fd, guest memory, the buses,
+ * the irqchip, the devices, the vCPUs and the I/O loop; tears them down in
+ * reverse. The calling thread becomes the I/O thread while the VM runs.
+ */
+#ifndef HEARTH_VM_H
+#define HEARTH_VM_H
+
+#include <stddef.h>
+
+#include "hearth/config.h"
+
+struct vm;
+
+/*
+ * Builds a VM from @cfg (which must outlive it). Returns 0, or the process
+ * exit code for the failure (HEARTH_EXIT_USAGE for bad input files or
+ * options, HEARTH_EXIT_HOST for /dev/kvm and host problems) with a one-line
+ * reason in @err; nothing is left behind on failure.
+ */
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err,
+	      size_t errlen);
+
+/* Runs the guest until it stops; returns the process exit code. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+#endif

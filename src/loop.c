@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+#include "hearth/loop.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "hearth/log.h"
+
+#define LOOP_MAX_WATCHES 64
+#define RING_ENTRIES 64
+/* user_data encodes the slot and a generation, so a CQE for a slot that was
+ * unwatched and reused is recognised as stale. */
+#define UD(slot, gen) (((uint64_t)(gen) << 32) | (slot))
+
+struct watch {
+	int fd;
+	loop_cb cb;
+	void *opaque;
+	uint32_t gen;
+	bool used;
+};
+
+struct loop {
+	struct io_uring ring;
+	bool uring;
+	int epfd;
+	bool quit;
+	struct watch w[LOOP_MAX_WATCHES];
+};
+
+int loop_create(struct loop **out, int force_epoll)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	l->epfd = -1;
+	if (!force_epoll) {
+		ret = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
+		l->uring = ret == 0;
+		if (ret)
+			log_info("io_uring unavailable (%s): event loop falls back to epoll",
+				 strerror(-ret));
+	}
+	if (!l->uring) {
+		l->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (l->epfd < 0) {
+			ret = -errno;
+			free(l);
+			return ret;
+		}
+	}
+	*out = l;
+	return 0;
+}
+
+void loop_destroy(struct loop *l)
+{
+	if (!l)
+		return;
+	if (l->uring)
+		io_uring_queue_exit(&l->ring);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	free(l);
+}
+
+const char *loop_backend(const struct loop *l)
+{
+	return l->uring ? "io_uring" : "epoll";
+}
+
+struct io_uring *loop_ring(struct loop *l)
+{
+	return l->uring ? &l->ring : NULL;
+}
+
+static struct io_uring_sqe *get_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+static int arm(struct loop *l, int slot)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, l->w[slot].fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(slot, l->w[slot].gen));
+	return 0;
+}
+
+int loop_watch(struct loop *l, int fd, loop_cb cb, void *opaque)
+{
+	int slot, ret;
+
+	for (slot = 0; slot < LOOP_MAX_WATCHES && l->w[slot].used; slot++)
+		;
+	if (slot == LOOP_MAX_WATCHES)
+		return -ENOSPC;
+	l->w[slot] = (struct watch){ fd, cb, opaque, l->w[slot].gen + 1, true };
+	if (l->uring) {
+		ret = arm(l, slot);
+	} else {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)slot };
+
+		ret = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+	}
+	if (ret) {
+		l->w[slot].used = false;
+		return ret;
+	}
+	return slot;
+}
+
+int loop_unwatch(struct loop *l, int id)
+{
+	struct watch *w;
+
+	if (id < 0 || id >= LOOP_MAX_WATCHES || !l->w[id].used)
+		return -ENOENT;
+	w = &l->w[id];
+	w->used = false;
+	if (l->uring) {
+		struct io_uring_sqe *sqe = get_sqe(l);
+
+		if (sqe) {
+			io_uring_prep_poll_remove(sqe, UD(id, w->gen));
+			io_uring_sqe_set_data64(sqe, UINT64_MAX);
+		}
+	} else {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	}
+	return 0;
+}
+
+void loop_quit(struct loop *l)
+{
+	l->quit = true;
+}
+
+static void dispatch_cqe(struct loop *l, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	uint32_t slot = (uint32_t)ud, gen = (uint32_t)(ud >> 32);
+	struct watch *w;
+
+	if (ud == UINT64_MAX || slot >= LOOP_MAX_WATCHES)
+		return;
+	w = &l->w[slot];
+	if (!w->used || w->gen != gen)
+		return; /* stale: unwatched since */
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			log_warn("poll on fd %d failed: %s", w->fd, strerror(-cqe->res));
+	} else {
+		w->cb(w->opaque, (uint32_t)cqe->res);
+	}
+	/* Multishot polls end on errors and overflow: re-arm if still wanted. */
+	if (!(cqe->flags & IORING_CQE_F_MORE) && w->used && w->gen == gen)
+		arm(l, (int)slot);
+}
+
+static int run_uring(struct loop *l)
+{
+	while (!l->quit) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int ret = io_uring_submit_and_wait(&l->ring, 1);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+			return ret;
+		io_uring_for_each_cqe(&l->ring, head, cqe) {
+			dispatch_cqe(l, cqe);
+			seen++;
+		}
+		io_uring_cq_advance(&l->ring, seen);
+	}
+	return 0;
+}
+
+static int run_epoll(struct loop *l)
+{
+	while (!l->quit) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(l->epfd, ev, 16, -1);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n && !l->quit; i++) {
+			struct watch *w = &l->w[ev[i].data.u64];
+			uint32_t e = (ev[i].events & EPOLLIN ? POLLIN : 0) |
+				     (ev[i].events & EPOLLHUP ? POLLHUP : 0) |
+				     (ev[i].events & EPOLLERR ? POLLERR : 0);
+
+			if (w->used)
+				w->cb(w->opaque, e);
+		}
+	}
+	return 0;
+}
+
+int loop_run(struct loop *l)
+{
+	l->quit = false;
+	return l->uring ? run_uring(l) : run_epoll(l);
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/* argv -> config -> vm_create -> vm_run -> exit code; nothing else. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hearth/config.h"
+#include "hearth/exit.h"
+#include "hearth/log.h"
+#include "hearth/vm.h"
+
+static const char top_usage[] =
+	"usage: hearth run --kernel FILE [options]   (hearth run --help for options)\n"
+	"       hearth --version\n";
+
+static int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct vm *vm;
+	char err[512] = "";
+	int code;
+
+	config_defaults(&cfg);
+	if (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return HEARTH_EXIT_USAGE;
+	}
+	if (cfg.help) {
+		fputs(config_usage, stdout);
+		return 0;
+	}
+	log_set_level((enum log_level)cfg.log_level);
+	code = vm_create(&cfg, &vm, err, sizeof(err));
+	if (code) {
+		fprintf(stderr, "hearth: %s\n", err);
+		return code;
+	}
+	code = vm_run(vm);
+	vm_destroy(vm);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	log_init(LOG_WARN);
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("hearth %s\n", HEARTH_VERSION);
+		return 0;
+	}
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(top_usage, stdout);
+		return 0;
+	}
+	fprintf(stderr, "hearth: %s", argc < 2 ? "missing command\n" : "unknown command\n");
+	fputs(top_usage, stderr);
+	return HEARTH_EXIT_USAGE;
+}

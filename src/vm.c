@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: MIT
+#include "hearth/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "hearth/abi.h"
+#include "hearth/boot.h"
+#include "hearth/console.h"
+#include "hearth/cpuid.h"
+#include "hearth/dev.h"
+#include "hearth/exit.h"
+#include "hearth/log.h"
+#include "hearth/loop.h"
+#include "hearth/mem.h"
+#include "hearth/vcpu.h"
+
+#define KVM_TSS_ADDR 0xfffbd000UL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define MIN_MEMORY (4ULL << 20)
+#define MPTABLE_ROOM 0x10000
+
+struct mapped_file {
+	void *data;
+	size_t len;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	bool pvm;
+	struct guest_mem gm;
+	struct bus pio, mmio;
+	struct irq_chip irq;
+	struct vm_ctl ctl;
+	struct mapped_file kernel, initrd;
+	struct uart *uart;
+	struct i8042 *kbd;
+	struct rtc *rtc;
+	struct pci_host *pci;
+	struct exitdev *exitdev;
+	struct console *console;
+	struct loop *loop;
+	struct vcpu_env env;
+	struct vcpu *vcpus;
+	unsigned nvcpus;
+	atomic_bool stopping;
+	pthread_mutex_t stop_lock;
+	bool stop_requested;
+	enum vm_stop_reason reason;
+	int status;
+	int stop_fd, timer_fd, signal_fd;
+	char *err;
+	size_t errlen;
+};
+
+/* Records a one-line reason and returns the exit code, for vm_create's steps. */
+static int fail(struct vm *vm, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct vm *vm, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vm->err, vm->errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* ---- stop requests (any thread) ---- */
+
+static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!vm->stop_requested) {
+		vm->stop_requested = true;
+		vm->reason = why;
+		vm->status = status;
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	eventfd_write(vm->stop_fd, 1);
+}
+
+static void vm_marker(void *opaque, unsigned value)
+{
+	(void)opaque;
+	log_info("guest boot marker %u at %.3f ms", value, log_elapsed_ns() / 1e6);
+}
+
+static int irq_line(void *opaque, unsigned gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) ? -errno : 0;
+}
+
+/* ---- input files ---- */
+
+static int map_file(struct vm *vm, const char *what, const char *path,
+		    struct mapped_file *f)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail(vm, HEARTH_EXIT_USAGE, "cannot open %s '%s': %s", what, path,
+			    strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		return fail(vm, HEARTH_EXIT_USAGE, "%s '%s' is not a regular, non-empty file",
+			    what, path);
+	}
+	f->len = (size_t)st.st_size;
+	f->data = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (f->data == MAP_FAILED) {
+		f->data = NULL;
+		return fail(vm, HEARTH_EXIT_HOST, "cannot map %s '%s': %s", what, path,
+			    strerror(errno));
+	}
+	return 0;
+}
+
+static int check_memory(struct vm *vm)
+{
+	uint64_t host = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t mem = vm->cfg->memory;
+
+	if (mem < MIN_MEMORY)
+		return fail(vm, HEARTH_EXIT_USAGE, "--memory %llu KiB is too small: at least 4 MiB",
+			    (unsigned long long)(mem >> 10));
+	if (mem % 4096)
+		return fail(vm, HEARTH_EXIT_USAGE, "--memory must be a multiple of 4 KiB");
+	if (mem > host)
+		return fail(vm, HEARTH_EXIT_USAGE,
+			    "--memory %llu MiB is more than the host's %llu MiB",
+			    (unsigned long long)(mem >> 20), (unsigned long long)(host >> 20));
+	return 0;
+}
+
+/* ---- KVM ---- */
+
+static int open_kvm(struct vm *vm)
+{
+	static const struct { int cap; const char *name; } caps[] = {
+		{ KVM_CAP_IRQCHIP, "IRQCHIP" },
+		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
+		{ KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" },
+		{ KVM_CAP_PIT2, "PIT2" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+	};
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		if (errno == ENOENT)
+			return fail(vm, HEARTH_EXIT_HOST, "no /dev/kvm: KVM is not available "
+				    "(load kvm_intel or kvm_amd, or enable nested virtualisation)");
+		if (errno == EACCES || errno == EPERM)
+			return fail(vm, HEARTH_EXIT_HOST, "permission denied on /dev/kvm: add "
+				    "your user to the 'kvm' group (then log in again)");
+		return fail(vm, HEARTH_EXIT_HOST, "cannot open /dev/kvm: %s", strerror(errno));
+	}
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return fail(vm, HEARTH_EXIT_HOST, "/dev/kvm speaks an unknown KVM API version");
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
+			return fail(vm, HEARTH_EXIT_HOST, "KVM lacks capability KVM_CAP_%s",
+				    caps[i].name);
+	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	if (vm->pvm)
+		log_info("host KVM is PVM: leaving out PV IPI, PV sched yield and PV unhalt");
+	return 0;
+}
+
+static int create_vm_fd(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
+
+	do {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	} while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0)
+		return fail(vm, HEARTH_EXIT_HOST, "KVM_CREATE_VM failed: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) ||
+	    (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
+	     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident)) ||
+	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+		return fail(vm, HEARTH_EXIT_HOST, "setting up the VM's irqchip and PIT failed: %s",
+			    strerror(errno));
+	return 0;
+}
+
+static int check_cpus(struct vm *vm)
+{
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max <= 0)
+		max = 4;
+	if (max > MPTABLE_MAX_CPUS)
+		max = MPTABLE_MAX_CPUS;
+	if (vm->cfg->cpus > (unsigned)max)
+		return fail(vm, HEARTH_EXIT_USAGE, "--cpus %u: at most %d vCPUs on this host",
+			    vm->cfg->cpus, max);
+	return 0;
+}
+
+static int setup_memory(struct vm *vm)
+{
+	int ret = gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
+
+	if (ret == -EINVAL)
+		return fail(vm, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",
+			    vm->cfg->hugepages ? "2 MiB with --hugepages" : "4 KiB");
+	if (ret)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot allocate %llu MiB of guest RAM%s: %s",
+			    (unsigned long long)(vm->cfg->memory >> 20),
+			    vm->cfg->hugepages ? " in huge pages" : "", strerror(-ret));
+	for (unsigned i = 0; i < vm->gm.nr; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = i,
+			.guest_phys_addr = vm->gm.r[i].gpa,
+			.memory_size = vm->gm.r[i].size,
+			.userspace_addr = (uintptr_t)vm->gm.r[i].hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
+			return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s",
+				    strerror(errno));
+	}
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, struct boot_setup *boot)
+{
+	struct e820_entry e820[8];
+	int n = e820_build(&vm->gm, e820, 8);
+	struct boot_input in = {
+		.kernel = vm->kernel.data, .kernel_len = vm->kernel.len,
+		.initrd = vm->initrd.data, .initrd_len = vm->initrd.len,
+		.cmdline = vm->cfg->cmdline, .e820 = e820, .e820_n = (size_t)n,
+	};
+	char why[200];
+	int ret;
+
+	if (n < 0)
+		return fail(vm, HEARTH_EXIT_USAGE, "guest memory is too small for a memory map");
+	ret = boot_load(&vm->gm, &in, boot, why, sizeof(why));
+	if (ret)
+		return fail(vm, HEARTH_EXIT_USAGE, "kernel '%s': %s", vm->cfg->kernel, why);
+	if (mptable_write(&vm->gm, E820_BIOS_START, MPTABLE_ROOM, vm->cfg->cpus) < 0)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot write the MP table");
+	return 0;
+}
+
+/* ---- devices ---- */
+
+static int add_pio(struct vm *vm, uint64_t base, uint64_t len,
+		   const struct bus_ops *ops, void *dev, const char *name)
+{
+	int ret = bus_register(&vm->pio, base, len, ops, dev);
+
+	if (ret == -EEXIST)
+		return fail(vm, HEARTH_EXIT_USAGE, "%s at port 0x%llx overlaps another device",
+			    name, (unsigned long long)base);
+	if (ret)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot register %s: %s", name, strerror(-ret));
+	return 0;
+}
+
+static int setup_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int ret;
+
+	vm->kbd = i8042_create(&vm->irq, HEARTH_IRQ_KBD, &vm->ctl);
+	vm->rtc = rtc_create(gm_low_size(&vm->gm), gm_high_size(&vm->gm));
+	vm->pci = pci_host_create();
+	vm->exitdev = exitdev_create(&vm->ctl);
+	if (!vm->kbd || !vm->rtc || !vm->pci || !vm->exitdev)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot create the platform devices");
+	ret = add_pio(vm, HEARTH_PORT_I8042_DATA, 1, &i8042_data_ops, vm->kbd, "i8042");
+	if (!ret)
+		ret = add_pio(vm, HEARTH_PORT_I8042_CMD, 1, &i8042_cmd_ops, vm->kbd, "i8042");
+	if (!ret)
+		ret = add_pio(vm, HEARTH_PORT_RTC, 2, &rtc_ops, vm->rtc, "RTC");
+	if (!ret)
+		ret = add_pio(vm, HEARTH_PORT_PCI_ADDR, 8, &pci_host_ops, vm->pci, "PCI host");
+	if (!ret)
+		ret = add_pio(vm, cfg->exit_port, 2, &exitdev_ops, vm->exitdev, "exit device");
+	if (!ret && cfg->qemu_exit)
+		ret = add_pio(vm, cfg->qemu_exit_port, 2, &exitdev_qemu_ops, vm->exitdev,
+			      "QEMU exit device");
+	return ret;
+}
+
+/* The console comes last: it may create a file, which must not outlive a
+ * failed start. */
+static int setup_console(struct vm *vm)
+{
+	struct uart_cfg ucfg = { .irq = &vm->irq, .gsi = HEARTH_IRQ_COM1 };
+	int ret = console_open(&vm->console, vm->cfg, vm->err, vm->errlen);
+
+	if (ret)
+		return HEARTH_EXIT_USAGE;
+	ucfg.out_fd = console_out_fd(vm->console);
+	ucfg.rx_drained = console_rx_drained;
+	ucfg.opaque = vm->console;
+	vm->uart = uart_create(&ucfg);
+	if (!vm->uart)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot create the UART");
+	ret = add_pio(vm, HEARTH_PORT_COM1, 8, &uart_ops, vm->uart, "COM1");
+	if (!ret && console_attach(vm->console, vm->loop, vm->uart, &vm->ctl))
+		ret = fail(vm, HEARTH_EXIT_HOST, "cannot attach the console");
+	return ret;
+}
+
+/* ---- vCPUs ---- */
+
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
+{
+	for (unsigned n = 128; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+
+		if (!c)
+			return NULL;
+		c->nent = n;
+		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c))
+			return c;
+		free(c);
+		if (errno != E2BIG)
+			return NULL;
+	}
+	return NULL;
+}
+
+static struct kvm_msr_list *msr_list(int kvm_fd)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 }, *l;
+
+	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) && errno != E2BIG)
+		return NULL;
+	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+	if (!l)
+		return NULL;
+	l->nmsrs = probe.nmsrs;
+	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l)) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static int configure_vcpu(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *sup,
+			  struct kvm_cpuid_entry2 *scratch, const struct kvm_msr_list *msrs,
+			  const struct boot_setup *boot)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct cpuid_opts o = { cfg->cpus, cfg->cpu_template, cfg->overrides,
+				cfg->n_overrides, vm->pvm };
+	unsigned ignored = 0;
+	int ret = cpuid_for_vcpu(sup->entries, sup->nent, scratch, &o, v->index, &ignored);
+
+	if (ignored && v->index == 0)
+		log_warn("%u --cpu-features override(s) name features KVM does not offer here: ignored",
+			 ignored);
+	if (!ret)
+		ret = vcpu_set_cpuid(v, scratch, sup->nent);
+	if (!ret)
+		ret = vcpu_set_msrs(v, msrs->indices, msrs->nmsrs);
+	if (!ret)
+		ret = vcpu_set_lapic(v);
+	if (!ret && v->index == 0)
+		ret = vcpu_set_boot_regs(v, boot);
+	return ret;
+}
+
+static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
+{
+	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct kvm_cpuid2 *sup = supported_cpuid(vm->kvm_fd);
+	struct kvm_msr_list *msrs = msr_list(vm->kvm_fd);
+	struct kvm_cpuid_entry2 *scratch = sup ? calloc(sup->nent, sizeof(*scratch)) : NULL;
+	int ret = 0;
+
+	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
+	if (run_size <= 0 || !sup || !msrs || !scratch || !vm->vcpus) {
+		ret = fail(vm, HEARTH_EXIT_HOST, "cannot query KVM's CPUID, MSRs or run area");
+		goto out;
+	}
+	for (unsigned i = 0; i < vm->cfg->cpus && !ret; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (vcpu_create(v, vm->vm_fd, i, (size_t)run_size, &vm->env)) {
+			ret = fail(vm, HEARTH_EXIT_HOST, "cannot create vCPU %u: %s", i,
+				   strerror(errno));
+			break;
+		}
+		vm->nvcpus++;
+		if (configure_vcpu(vm, v, sup, scratch, msrs, boot))
+			ret = fail(vm, HEARTH_EXIT_HOST, "cannot configure vCPU %u: %s", i,
+				   strerror(errno));
+	}
+out:
+	free(scratch);
+	free(msrs);
+	free(sup);
+	return ret;
+}
+
+/* ---- the I/O thread's own events ---- */
+
+static void on_stop(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	eventfd_t v;
+
+	(void)events;
+	eventfd_read(vm->stop_fd, &v);
+	loop_quit(vm->loop);
+}
+
+static void on_timer(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+
+	(void)events;
+	log_warn("--timeout of %llu ms expired: stopping the guest",
+		 (unsigned long long)vm->cfg->timeout_ms);
+	vm_stop(vm, VM_STOP_TIMEOUT, 0);
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_warn("signal %u received: stopping the guest", si.ssi_signo);
+	vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
+}
+
+static int setup_loop(struct vm *vm)
+{
+	sigset_t set;
+
+	if (loop_create(&vm->loop, 0))
+		return fail(vm, HEARTH_EXIT_HOST, "cannot create the event loop");
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->stop_fd < 0 || vm->signal_fd < 0 ||
+	    loop_watch(vm->loop, vm->stop_fd, on_stop, vm) < 0 ||
+	    loop_watch(vm->loop, vm->signal_fd, on_signal, vm) < 0)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
+	if (vm->cfg->timeout_ms) {
+		struct itimerspec it = {
+			.it_value.tv_sec = (time_t)(vm->cfg->timeout_ms / 1000),
+			.it_value.tv_nsec = (long)(vm->cfg->timeout_ms % 1000) * 1000000,
+		};
+
+		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &it, NULL) ||
+		    loop_watch(vm->loop, vm->timer_fd, on_timer, vm) < 0)
+			return fail(vm, HEARTH_EXIT_HOST, "cannot arm the --timeout timer");
+	}
+	return 0;
+}
+
+/* Signals the vCPU threads inherit blocked: the I/O thread takes SIGINT and
+ * SIGTERM through a signalfd; vCPU threads unblock only their kick signal. */
+static void block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	vm->cfg = cfg;
+	vm->err = err;
+	vm->errlen = errlen;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->timer_fd = vm->signal_fd = -1;
+	vm->gm.fd = -1;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm->irq = (struct irq_chip){ irq_line, vm };
+	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
+	vm->env = (struct vcpu_env){ &vm->pio, &vm->mmio, &vm->gm, &vm->ctl,
+				     &vm->stopping, false };
+	return vm;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm = vm_alloc(cfg, err, errlen);
+	struct boot_setup boot;
+	int ret;
+
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return HEARTH_EXIT_HOST;
+	}
+	block_signals();
+	ret = map_file(vm, "kernel", cfg->kernel, &vm->kernel);
+	if (!ret && cfg->initrd)
+		ret = map_file(vm, "initrd", cfg->initrd, &vm->initrd);
+	if (!ret)
+		ret = check_memory(vm);
+	if (!ret)
+		ret = open_kvm(vm);
+	vm->env.pvm_host = vm->pvm;
+	if (!ret)
+		ret = check_cpus(vm);
+	if (!ret)
+		ret = create_vm_fd(vm);
+	if (!ret)
+		ret = setup_memory(vm);
+	if (!ret)
+		ret = load_kernel(vm, &boot);
+	if (!ret)
+		ret = setup_devices(vm);
+	if (!ret)
+		ret = vcpu_signals_init() ? fail(vm, HEARTH_EXIT_HOST, "cannot install signals") : 0;
+	if (!ret)
+		ret = setup_vcpus(vm, &boot);
+	if (!ret)
+		ret = setup_loop(vm);
+	if (!ret)
+		ret = setup_console(vm);
+	if (ret) {
+		vm_destroy(vm);
+		return ret;
+	}
+	vm->err = NULL;
+	*out = vm;
+	return 0;
+}
+
+static int exit_code(const struct vm *vm)
+{
+	switch (vm->reason) {
+	case VM_STOP_POWEROFF: return HEARTH_EXIT_POWEROFF;
+	case VM_STOP_STATUS: return vm->status & 0xff;
+	case VM_STOP_RESET: return HEARTH_EXIT_RESET;
+	case VM_STOP_CRASH: return HEARTH_EXIT_CRASH;
+	case VM_STOP_TIMEOUT: return HEARTH_EXIT_TIMEOUT;
+	case VM_STOP_SIGNAL: return 128 + (vm->status & 0x7f);
+	default: return HEARTH_EXIT_HOST;
+	}
+}
+
+static void stop_vcpus(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+int vm_run(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_setname_np(pthread_self(), "io");
+	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->nvcpus,
+		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
+	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
+		ret = vcpu_start(&vm->vcpus[i]);
+	if (ret)
+		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+	ret = loop_run(vm->loop);
+	if (ret) {
+		log_err("event loop failed: %s", strerror(-ret));
+		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+	}
+	stop_vcpus(vm);
+	log_info("guest stopped (reason %d, status %d) at %.3f ms", vm->reason, vm->status,
+		 log_elapsed_ns() / 1e6);
+	return exit_code(vm);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	stop_vcpus(vm);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	console_close(vm->console, vm->err == NULL);
+	uart_destroy(vm->uart);
+	i8042_destroy(vm->kbd);
+	rtc_destroy(vm->rtc);
+	pci_host_destroy(vm->pci);
+	exitdev_destroy(vm->exitdev);
+	loop_destroy(vm->loop);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	gm_destroy(&vm->gm);
+	int fds[] = { vm->stop_fd, vm->timer_fd, vm->signal_fd, vm->vm_fd, vm->kvm_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (vm->kernel.data)
+		munmap(vm->kernel.data, vm->kernel.len);
+	if (vm->initrd.data)
+		munmap(vm->initrd.data, vm->initrd.len);
+	pthread_mutex_destroy(&vm->stop_lock);
+	free(vm);
+}
