@@ -238,7 +238,9 @@ static int setup_memory(struct vm *vm)
 	if (ret)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot allocate %llu MiB of guest RAM%s: %s",
 			    (unsigned long long)(vm->cfg->memory >> 20),
-			    vm->cfg->hugepages ? " in huge pages" : "", strerror(-ret));
+			    vm->cfg->hugepages ? " in huge pages (reserve 2 MiB pages in "
+						 "/proc/sys/vm/nr_hugepages)" : "",
+			    strerror(-ret));
 	for (unsigned i = 0; i < vm->gm.nr; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = i,

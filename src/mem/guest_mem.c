@@ -37,8 +37,10 @@ static int map_ram(struct guest_mem *gm, bool hugepages)
 		return -errno;
 	if (ftruncate(gm->fd, (off_t)gm->size) < 0)
 		return -errno;
+	/* Huge pages are reserved up front: without a reservation a guest
+	 * touching RAM the pool cannot back would kill hearth with SIGBUS. */
 	gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE,
-			MAP_SHARED | MAP_NORESERVE, gm->fd, 0);
+			MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), gm->fd, 0);
 	if (gm->base == MAP_FAILED) {
 		gm->base = NULL;
 		return -errno;
