@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/*
+ * PCI configuration mechanism #1: a 32-bit address register at 0xcf8 and a
+ * data window at 0xcfc-0xcff. Bus 0 only; absent functions read all-ones.
+ * 00:00.0 is the host bridge (1b36:0008, class 0600), read-only but for the
+ * command register.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "hearth/dev.h"
+
+struct func {
+	const struct pci_func_ops *ops;
+	void *opaque;
+};
+
+struct pci_host {
+	pthread_mutex_t lock;
+	uint32_t addr;
+	uint16_t bridge_cmd;
+	struct func f[256];
+};
+
+static uint32_t bridge_read(void *opaque, uint32_t off, size_t len)
+{
+	struct pci_host *p = opaque;
+	uint8_t cfg[64] = { 0x36, 0x1b, 0x08, 0x00 };
+	uint32_t v = 0;
+
+	cfg[4] = (uint8_t)p->bridge_cmd;
+	cfg[5] = (uint8_t)(p->bridge_cmd >> 8);
+	cfg[0x0b] = 0x06; /* class: bridge, subclass 0 (host) */
+	if (off + len > sizeof(cfg))
+		return 0;
+	for (size_t i = len; i-- > 0;)
+		v = (v << 8) | cfg[off + i];
+	return v;
+}
+
+static void bridge_write(void *opaque, uint32_t off, uint32_t val, size_t len)
+{
+	struct pci_host *p = opaque;
+
+	if (off == 4 && len >= 2)
+		p->bridge_cmd = (uint16_t)(val & 0x0006); /* memory, bus master */
+}
+
+static const struct pci_func_ops bridge_ops = { bridge_read, bridge_write };
+
+static void host_read(void *opaque, uint64_t off, void *data, size_t len)
+{
+	struct pci_host *p = opaque;
+	uint64_t v = ~0ULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (off == 0 && len == 4) {
+		v = p->addr;
+	} else if (off >= 4 && (p->addr & 0x80000000u) && ((p->addr >> 16) & 0xff) == 0) {
+		unsigned devfn = (p->addr >> 8) & 0xff;
+		uint32_t reg = (p->addr & 0xfc) + (uint32_t)(off - 4);
+		struct func *f = &p->f[devfn];
+
+		if (f->ops && reg % len == 0)
+			v = f->ops->cfg_read(f->opaque, reg, len);
+	}
+	pthread_mutex_unlock(&p->lock);
+	bus_put(data, len, v);
+}
+
+static void host_write(void *opaque, uint64_t off, const void *data, size_t len)
+{
+	struct pci_host *p = opaque;
+	uint32_t v = (uint32_t)bus_get(data, len);
+
+	pthread_mutex_lock(&p->lock);
+	if (off == 0 && len == 4) {
+		p->addr = v & 0x80fffffcu;
+	} else if (off >= 4 && (p->addr & 0x80000000u) && ((p->addr >> 16) & 0xff) == 0) {
+		unsigned devfn = (p->addr >> 8) & 0xff;
+		uint32_t reg = (p->addr & 0xfc) + (uint32_t)(off - 4);
+		struct func *f = &p->f[devfn];
+
+		if (f->ops && reg % len == 0)
+			f->ops->cfg_write(f->opaque, reg, v, len);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+const struct bus_ops pci_host_ops = { host_read, host_write };
+
+struct pci_host *pci_host_create(void)
+{
+	struct pci_host *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	p->f[0] = (struct func){ &bridge_ops, p };
+	return p;
+}
+
+void pci_host_destroy(struct pci_host *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+int pci_host_add(struct pci_host *p, unsigned devfn, const struct pci_func_ops *ops, void *opaque)
+{
+	if (devfn > 255 || !ops)
+		return -EINVAL;
+	if (p->f[devfn].ops)
+		return -EEXIST;
+	p->f[devfn] = (struct func){ ops, opaque };
+	return 0;
+}

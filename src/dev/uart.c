@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A 16550A UART as Linux's 8250 driver uses it: THR/RBR, IER, IIR/FCR, LCR
+ * (DLAB), MCR (loopback, OUT2), LSR, MSR, SCR. Output is written to the
+ * console fd at once, so the transmitter is always empty. Not modelled:
+ * baud timing, break, modem-status interrupts.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "hearth/dev.h"
+
+#define FIFO 64
+
+enum { RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR };
+enum { IER_RDI = 1, IER_THRI = 2, LCR_DLAB = 0x80, MCR_LOOP = 0x10 };
+enum { LSR_DR = 1, LSR_THRE = 0x20, LSR_TEMT = 0x40 };
+enum { IIR_NONE = 1, IIR_THRI = 2, IIR_RDI = 4, IIR_FIFO = 0xc0 };
+
+struct uart {
+	pthread_mutex_t lock;
+	struct uart_cfg cfg;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	bool thr_pending; /* THRE interrupt until IIR is read or THR written */
+	uint8_t rx[FIFO];
+	unsigned head, count;
+	int level;
+};
+
+static uint8_t iir(const struct uart *u)
+{
+	uint8_t fifo = (u->fcr & 1) ? IIR_FIFO : 0;
+
+	if ((u->ier & IER_RDI) && u->count)
+		return IIR_RDI | fifo;
+	if ((u->ier & IER_THRI) && u->thr_pending)
+		return IIR_THRI | fifo;
+	return IIR_NONE | fifo;
+}
+
+/* Called with the lock held: raise or lower IRQ only on a change. */
+static void update_irq(struct uart *u)
+{
+	int level = !(iir(u) & IIR_NONE);
+
+	if (level != u->level) {
+		u->level = level;
+		irq_set(u->cfg.irq, u->cfg.gsi, level);
+	}
+}
+
+static void push_rx(struct uart *u, uint8_t c)
+{
+	if (u->count < FIFO) {
+		u->rx[(u->head + u->count) % FIFO] = c;
+		u->count++;
+	}
+}
+
+static void emit(struct uart *u, uint8_t c)
+{
+	if (u->mcr & MCR_LOOP) {
+		push_rx(u, c);
+		return;
+	}
+	if (u->cfg.out_fd >= 0) {
+		ssize_t n;
+
+		do
+			n = write(u->cfg.out_fd, &c, 1);
+		while (n < 0 && errno == EINTR);
+	}
+}
+
+static uint8_t read_reg(struct uart *u, unsigned reg, bool *drained)
+{
+	uint8_t v = 0;
+
+	switch (reg) {
+	case RBR_THR:
+		if (u->lcr & LCR_DLAB)
+			return u->dll;
+		if (u->count) {
+			v = u->rx[u->head];
+			u->head = (u->head + 1) % FIFO;
+			u->count--;
+			*drained = u->count == 0;
+		}
+		return v;
+	case IER:
+		return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+	case IIR_FCR:
+		v = iir(u);
+		if ((v & 0xf) == IIR_THRI)
+			u->thr_pending = false;
+		return v;
+	case LCR: return u->lcr;
+	case MCR: return u->mcr;
+	case LSR: return LSR_THRE | LSR_TEMT | (u->count ? LSR_DR : 0);
+	case MSR: return (u->mcr & MCR_LOOP) ? (uint8_t)((u->mcr & 0xc) << 4 | (u->mcr & 3) << 4) : 0xb0;
+	default: return u->scr;
+	}
+}
+
+static void write_reg(struct uart *u, unsigned reg, uint8_t v)
+{
+	switch (reg) {
+	case RBR_THR:
+		if (u->lcr & LCR_DLAB) {
+			u->dll = v;
+		} else {
+			emit(u, v);
+			u->thr_pending = true;
+		}
+		break;
+	case IER:
+		if (u->lcr & LCR_DLAB) {
+			u->dlm = v;
+		} else {
+			if (!(u->ier & IER_THRI) && (v & IER_THRI))
+				u->thr_pending = true;
+			u->ier = v & 0x0f;
+		}
+		break;
+	case IIR_FCR:
+		u->fcr = v & 0xc9;
+		if (v & 2)
+			u->count = 0;
+		break;
+	case LCR: u->lcr = v; break;
+	case MCR: u->mcr = v & 0x1f; break;
+	case SCR: u->scr = v; break;
+	default: break; /* LSR, MSR are read-only */
+	}
+}
+
+static void uart_read(void *opaque, uint64_t off, void *data, size_t len)
+{
+	struct uart *u = opaque;
+	bool drained = false;
+	uint8_t v;
+
+	pthread_mutex_lock(&u->lock);
+	v = read_reg(u, (unsigned)off & 7, &drained);
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	bus_put(data, len, v);
+	if (drained && u->cfg.rx_drained)
+		u->cfg.rx_drained(u->cfg.opaque);
+}
+
+static void uart_write(void *opaque, uint64_t off, const void *data, size_t len)
+{
+	struct uart *u = opaque;
+
+	pthread_mutex_lock(&u->lock);
+	write_reg(u, (unsigned)off & 7, (uint8_t)bus_get(data, len));
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+const struct bus_ops uart_ops = { uart_read, uart_write };
+
+struct uart *uart_create(const struct uart_cfg *cfg)
+{
+	struct uart *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	pthread_mutex_init(&u->lock, NULL);
+	u->cfg = *cfg;
+	return u;
+}
+
+void uart_destroy(struct uart *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
+
+size_t uart_feed(struct uart *u, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t n = 0;
+
+	pthread_mutex_lock(&u->lock);
+	while (n < len && u->count < FIFO)
+		push_rx(u, p[n++]);
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/* Legacy devices as a guest sees them, including hostile accesses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hearth/dev.h"
+
+static int irq_level[16], irq_edges[16];
+static int stops, stop_reason, stop_status, markers, marker_val;
+
+static int set_line(void *o, unsigned gsi, int level)
+{
+	if (level && !irq_level[gsi])
+		irq_edges[gsi]++;
+	irq_level[gsi] = level;
+	return 0;
+}
+
+static void stop(void *o, enum vm_stop_reason why, int status)
+{
+	stops++;
+	stop_reason = why;
+	stop_status = status;
+}
+
+static void marker(void *o, unsigned v)
+{
+	markers++;
+	marker_val = (int)v;
+}
+
+static const struct irq_chip chip = { set_line, NULL };
+static const struct vm_ctl ctl = { stop, marker, NULL };
+
+static int reset_state(void **state)
+{
+	(void)state;
+	memset(irq_level, 0, sizeof(irq_level));
+	memset(irq_edges, 0, sizeof(irq_edges));
+	stops = markers = 0;
+	return 0;
+}
+
+static uint64_t rd(const struct bus_ops *o, void *dev, uint64_t off, size_t len)
+{
+	uint8_t d[8];
+
+	o->read(dev, off, d, len);
+	return bus_get(d, len);
+}
+
+static void wr(const struct bus_ops *o, void *dev, uint64_t off, size_t len, uint64_t v)
+{
+	uint8_t d[8];
+
+	bus_put(d, len, v);
+	o->write(dev, off, d, len);
+}
+
+static void exit_device(void **state)
+{
+	struct exitdev *e = exitdev_create(&ctl);
+
+	(void)state;
+	wr(&exitdev_ops, e, 0, 1, 7);
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_STATUS);
+	assert_int_equal(stop_status, 7);
+	wr(&exitdev_ops, e, 0, 4, 0x12345601); /* wide write: low byte */
+	assert_int_equal(stop_status, 1);
+	wr(&exitdev_ops, e, 1, 1, 99);
+	assert_int_equal(markers, 1);
+	assert_int_equal(marker_val, 99);
+	assert_int_equal(rd(&exitdev_ops, e, 0, 2), 0);
+	wr(&exitdev_qemu_ops, e, 0, 1, 3);
+	assert_int_equal(stop_status, 7);
+	wr(&exitdev_qemu_ops, e, 0, 4, 0x80); /* (0x80 << 1) | 1 truncated to 8 bits */
+	assert_int_equal(stop_status, 1);
+	exitdev_destroy(e);
+}
+
+static void uart(void **state)
+{
+	int p[2];
+	char buf[8];
+	struct uart_cfg cfg = { &chip, 4, -1, NULL, NULL };
+	struct uart *u;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	cfg.out_fd = p[1];
+	u = uart_create(&cfg);
+	wr(&uart_ops, u, 0, 1, 'h');
+	wr(&uart_ops, u, 0, 1, 'i');
+	assert_int_equal(read(p[0], buf, 2), 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_int_equal(rd(&uart_ops, u, 5, 1) & 0x61, 0x60); /* THRE|TEMT, no DR */
+	/* THRE interrupt test as Linux's 8250 probe does it */
+	wr(&uart_ops, u, 1, 1, 0x02);
+	assert_int_equal(irq_level[4], 1);
+	assert_int_equal(rd(&uart_ops, u, 2, 1) & 0x0f, 0x02);
+	assert_int_equal(irq_level[4], 0);
+	/* receive: data ready and an interrupt when enabled */
+	wr(&uart_ops, u, 1, 1, 0x01);
+	assert_int_equal(uart_feed(u, "ab", 2), 2);
+	assert_int_equal(irq_level[4], 1);
+	assert_int_equal(rd(&uart_ops, u, 5, 1) & 1, 1);
+	assert_int_equal(rd(&uart_ops, u, 0, 1), 'a');
+	assert_int_equal(rd(&uart_ops, u, 0, 1), 'b');
+	assert_int_equal(irq_level[4], 0);
+	assert_int_equal(rd(&uart_ops, u, 0, 1), 0); /* empty FIFO */
+	/* a guest that never reads: the FIFO bounds what is accepted */
+	for (int i = 0; i < 10; i++)
+		uart_feed(u, "0123456789", 10);
+	assert_true(uart_feed(u, "x", 1) == 0);
+	/* DLAB hides THR: divisor writes produce no output */
+	wr(&uart_ops, u, 3, 1, 0x80);
+	wr(&uart_ops, u, 0, 1, 0x01);
+	assert_int_equal(rd(&uart_ops, u, 0, 1), 0x01);
+	wr(&uart_ops, u, 3, 1, 0x03);
+	wr(&uart_ops, u, 5, 1, 0x00); /* LSR is read-only */
+	assert_int_equal(rd(&uart_ops, u, 5, 1) & 0x60, 0x60);
+	uart_destroy(u);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void i8042(void **state)
+{
+	struct i8042 *k = i8042_create(&chip, 1, &ctl);
+
+	(void)state;
+	wr(&i8042_cmd_ops, k, 0, 1, 0xaa);
+	assert_int_equal(rd(&i8042_cmd_ops, k, 0, 1) & 1, 1);
+	assert_int_equal(rd(&i8042_data_ops, k, 0, 1), 0x55);
+	wr(&i8042_data_ops, k, 0, 1, 0xff);
+	assert_int_equal(rd(&i8042_data_ops, k, 0, 1), 0xfa);
+	assert_int_equal(rd(&i8042_data_ops, k, 0, 1), 0xaa);
+	assert_int_equal(i8042_send_ctrl_alt_del(k), 0);
+	assert_true(irq_edges[1] > 0);
+	assert_int_equal(rd(&i8042_data_ops, k, 0, 1), 0x1d); /* Ctrl, set 1 */
+	assert_int_equal(rd(&i8042_data_ops, k, 0, 1), 0x38); /* Alt */
+	for (int i = 0; i < 6; i++)
+		rd(&i8042_data_ops, k, 0, 1);
+	/* a guest that never drains: bounded, then -EBUSY */
+	for (int i = 0; i < 100; i++)
+		wr(&i8042_data_ops, k, 0, 1, 0xf4);
+	assert_int_equal(i8042_send_ctrl_alt_del(k), -EBUSY);
+	assert_int_equal(stops, 0);
+	wr(&i8042_cmd_ops, k, 0, 1, 0xd1); /* output port, reset line low */
+	wr(&i8042_data_ops, k, 0, 1, 0x00);
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_RESET);
+	wr(&i8042_cmd_ops, k, 0, 1, 0xfe);
+	assert_int_equal(stops, 2);
+	i8042_destroy(k);
+}
+
+static void rtc(void **state)
+{
+	struct rtc *r = rtc_create(512ULL << 20, 1ULL << 30);
+	uint8_t sec;
+
+	(void)state;
+	wr(&rtc_ops, r, 0, 1, 0x80 | 0x00); /* NMI bit ignored */
+	sec = (uint8_t)rd(&rtc_ops, r, 1, 1);
+	assert_true((sec & 0xf) <= 9 && (sec >> 4) <= 5); /* BCD */
+	wr(&rtc_ops, r, 0, 1, 0x0d);
+	assert_int_equal(rd(&rtc_ops, r, 1, 1), 0x80);
+	wr(&rtc_ops, r, 1, 1, 0x00); /* read-only */
+	assert_int_equal(rd(&rtc_ops, r, 1, 1), 0x80);
+	wr(&rtc_ops, r, 0, 1, 0x34);
+	assert_int_equal(rd(&rtc_ops, r, 1, 1), ((512 - 16) << 4) & 0xff);
+	wr(&rtc_ops, r, 0, 1, 0x5c);
+	assert_int_equal(rd(&rtc_ops, r, 1, 1), 0x40); /* 1 GiB / 64 KiB = 0x4000 */
+	wr(&rtc_ops, r, 0, 1, 0x0b);
+	wr(&rtc_ops, r, 1, 1, 0x06); /* binary */
+	wr(&rtc_ops, r, 0, 1, 0x00);
+	assert_true(rd(&rtc_ops, r, 1, 1) < 60);
+	rtc_destroy(r);
+}
+
+static void pci(void **state)
+{
+	struct pci_host *p = pci_host_create();
+
+	(void)state;
+	wr(&pci_host_ops, p, 0, 4, 0x80000000);
+	assert_int_equal(rd(&pci_host_ops, p, 0, 4), 0x80000000);
+	assert_int_equal(rd(&pci_host_ops, p, 4, 4), 0x00081b36);
+	assert_int_equal(rd(&pci_host_ops, p, 6, 2), 0x0008);
+	wr(&pci_host_ops, p, 4, 4, 0xdeadbeef); /* vendor/device read-only */
+	assert_int_equal(rd(&pci_host_ops, p, 4, 2), 0x1b36);
+	wr(&pci_host_ops, p, 0, 4, 0x80000008);
+	assert_int_equal(rd(&pci_host_ops, p, 7, 1), 0x06); /* class bridge */
+	wr(&pci_host_ops, p, 0, 4, 0x80000800); /* 00:01.0 absent */
+	assert_int_equal(rd(&pci_host_ops, p, 4, 4), 0xffffffff);
+	wr(&pci_host_ops, p, 0, 4, 0x80010000); /* bus 1 */
+	assert_int_equal(rd(&pci_host_ops, p, 4, 4), 0xffffffff);
+	wr(&pci_host_ops, p, 0, 4, 0x00000000); /* disabled */
+	assert_int_equal(rd(&pci_host_ops, p, 4, 4), 0xffffffff);
+	wr(&pci_host_ops, p, 0, 1, 0x12); /* byte write is no address write */
+	assert_int_equal(rd(&pci_host_ops, p, 0, 4), 0);
+	assert_int_equal(pci_host_add(p, 0, (const struct pci_func_ops *)1, NULL), -EEXIST);
+	assert_int_equal(pci_host_add(p, 256, (const struct pci_func_ops *)1, NULL), -EINVAL);
+	pci_host_destroy(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(exit_device, reset_state),
+		cmocka_unit_test_setup(uart, reset_state),
+		cmocka_unit_test_setup(i8042, reset_state),
+		cmocka_unit_test_setup(rtc, reset_state),
+		cmocka_unit_test_setup(pci, reset_state),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
