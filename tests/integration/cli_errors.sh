@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Bad user input: one clear line each, the documented exit code, nothing left
+# behind. Exit codes: 125 bad usage or input, 126 host/KVM problem.
+. "$(dirname "$0")/lib.sh"
+
+H=$HEARTH
+K=${MINI_EXIT:?}
+
+expect_exit 125 "no command" -- "$H"
+expect_exit 125 "unknown command" -- "$H" frobnicate
+expect_grep "$TMP/err" "unknown command" "unknown command is named"
+expect_exit 0 "--help" -- "$H" run --help
+expect_grep "$TMP/out" "--kernel" "--help lists --kernel"
+expect_exit 125 "unknown option" -- "$H" run --kernel "$K" --bogus 1
+expect_one_line "$TMP/err" "unknown option"
+expect_grep "$TMP/err" "unknown option '--bogus'" "unknown option is named"
+expect_exit 125 "missing --kernel" -- "$H" run --cpus 1
+expect_grep "$TMP/err" "missing --kernel" "missing --kernel is named"
+expect_exit 125 "kernel file missing" -- "$H" run --kernel "$TMP/nope"
+expect_grep "$TMP/err" "cannot open kernel .*No such file" "missing kernel is named"
+: >"$TMP/empty"
+expect_exit 125 "empty kernel" -- "$H" run --kernel "$TMP/empty"
+expect_grep "$TMP/err" "not a regular, non-empty file" "empty kernel is named"
+head -c 65536 /dev/urandom >"$TMP/junk"
+expect_exit 125 "not a kernel" -- "$H" run --kernel "$TMP/junk"
+expect_one_line "$TMP/err" "not a kernel"
+expect_grep "$TMP/err" "not a kernel: expected a Linux bzImage" "non-kernel is named"
+head -c 1000 "$K" >"$TMP/truncated.elf"
+expect_exit 125 "truncated ELF kernel" -- "$H" run --kernel "$TMP/truncated.elf"
+expect_grep "$TMP/err" "kernel '.*truncated.elf'" "truncated kernel is named"
+expect_exit 125 "memory 0" -- "$H" run --kernel "$K" --memory 0
+expect_grep "$TMP/err" "^hearth: --memory" "memory 0 is named"
+expect_exit 125 "memory garbage" -- "$H" run --kernel "$K" --memory lots
+expect_exit 125 "cpus 0" -- "$H" run --kernel "$K" --cpus 0
+expect_grep "$TMP/err" "--cpus" "cpus 0 is named"
+expect_exit 125 "timeout garbage" -- "$H" run --kernel "$K" --timeout soon
+
+require_kvm
+expect_exit 125 "memory above the host's" -- "$H" run --kernel "$K" --memory 64T
+expect_grep "$TMP/err" "more than the host" "host memory limit is named"
+expect_exit 125 "cpus above KVM's maximum" -- "$H" run --kernel "$K" --cpus 1000
+expect_grep "$TMP/err" "at most [0-9]+ vCPUs" "vCPU limit is named"
+head -c $((40 << 20)) /dev/zero >"$TMP/big.initrd"
+expect_exit 125 "initrd that does not fit" -- "$H" run --kernel "$K" --memory 32M --initrd "$TMP/big.initrd"
+expect_grep "$TMP/err" "initrd of [0-9]+ bytes does not fit" "initrd size is named"
+expect_exit 125 "exit port on top of COM1" -- "$H" run --kernel "$K" --exit-port 0x3f8
+expect_grep "$TMP/err" "overlaps" "port overlap is named"
+
+# A failed start leaves no console file behind.
+expect_exit 125 "bad kernel with a console file" -- "$H" run --kernel "$TMP/junk" --console "file:$TMP/console.log"
+if [ -e "$TMP/console.log" ]; then not_ok "console file left behind"; else ok "no console file left behind"; fi
+expect_exit 125 "console file in a missing directory" -- "$H" run --kernel "$K" --console "file:$TMP/no/dir/log"
+expect_grep "$TMP/err" "cannot create console file" "console file problem is named"
+
+# Host problems: no /dev/kvm, or no permission on it.
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+	expect_exit 126 "no /dev/kvm" -- unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" run --kernel "$1"' "$H" "$K"
+	expect_grep "$TMP/err" "no /dev/kvm" "missing /dev/kvm is named"
+fi
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	cp "$H" "$K" "$TMP/" && chmod 755 "$TMP" "$TMP/$(basename "$H")" && chmod 644 "$TMP/$(basename "$K")"
+	if [ "$(stat -c %a /dev/kvm)" = 600 ]; then
+		expect_exit 126 "no permission on /dev/kvm" -- setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$TMP/$(basename "$H")" run --kernel "$TMP/$(basename "$K")"
+		expect_grep "$TMP/err" "permission denied on /dev/kvm: add your user to the 'kvm' group" "permission hint given"
+	fi
+fi
+finish
