@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what hearth needs to build and test on Debian 12 (as root, or via
+# sudo). Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+PKGS=(
+	gcc make meson ninja-build pkg-config
+	liburing-dev libcmocka-dev libiscsi-dev
+	binutils util-linux iproute2 python3
+)
+# Peers and tools for bench/ only.
+BENCH_PKGS=(qemu-system-x86 hyperfine)
+
+want=("${PKGS[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+echo "hearth: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
