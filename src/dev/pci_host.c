@@ -49,22 +49,31 @@ static void bridge_write(void *opaque, uint32_t off, uint32_t val, size_t len)
 
 static const struct pci_func_ops bridge_ops = { bridge_read, bridge_write };
 
+/* The function and register a data-window access at @off selects, or NULL
+ * (disabled address, other bus, absent function, misaligned access). */
+static struct func *target(struct pci_host *p, uint64_t off, size_t len, uint32_t *reg)
+{
+	struct func *f = &p->f[(p->addr >> 8) & 0xff];
+
+	if (off < 4 || !(p->addr & 0x80000000u) || ((p->addr >> 16) & 0xff) != 0 || !f->ops)
+		return NULL;
+	*reg = (p->addr & 0xfc) + (uint32_t)(off - 4);
+	return *reg % len == 0 ? f : NULL;
+}
+
 static void host_read(void *opaque, uint64_t off, void *data, size_t len)
 {
 	struct pci_host *p = opaque;
 	uint64_t v = ~0ULL;
 
-	pthread_mutex_lock(&p->lock);
-	if (off == 0 && len == 4) {
-		v = p->addr;
-	} else if (off >= 4 && (p->addr & 0x80000000u) && ((p->addr >> 16) & 0xff) == 0) {
-		unsigned devfn = (p->addr >> 8) & 0xff;
-		uint32_t reg = (p->addr & 0xfc) + (uint32_t)(off - 4);
-		struct func *f = &p->f[devfn];
+	struct func *f;
+	uint32_t reg;
 
-		if (f->ops && reg % len == 0)
-			v = f->ops->cfg_read(f->opaque, reg, len);
-	}
+	pthread_mutex_lock(&p->lock);
+	if (off == 0 && len == 4)
+		v = p->addr;
+	else if ((f = target(p, off, len, &reg)))
+		v = f->ops->cfg_read(f->opaque, reg, len);
 	pthread_mutex_unlock(&p->lock);
 	bus_put(data, len, v);
 }
@@ -74,17 +83,14 @@ static void host_write(void *opaque, uint64_t off, const void *data, size_t len)
 	struct pci_host *p = opaque;
 	uint32_t v = (uint32_t)bus_get(data, len);
 
-	pthread_mutex_lock(&p->lock);
-	if (off == 0 && len == 4) {
-		p->addr = v & 0x80fffffcu;
-	} else if (off >= 4 && (p->addr & 0x80000000u) && ((p->addr >> 16) & 0xff) == 0) {
-		unsigned devfn = (p->addr >> 8) & 0xff;
-		uint32_t reg = (p->addr & 0xfc) + (uint32_t)(off - 4);
-		struct func *f = &p->f[devfn];
+	struct func *f;
+	uint32_t reg;
 
-		if (f->ops && reg % len == 0)
-			f->ops->cfg_write(f->opaque, reg, v, len);
-	}
+	pthread_mutex_lock(&p->lock);
+	if (off == 0 && len == 4)
+		p->addr = v & 0x80fffffcu;
+	else if ((f = target(p, off, len, &reg)))
+		f->ops->cfg_write(f->opaque, reg, v, len);
 	pthread_mutex_unlock(&p->lock);
 }
 
