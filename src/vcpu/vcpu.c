@@ -205,8 +205,9 @@ static void report_crash(struct vcpu *v, const char *what)
 
 	ioctl(v->fd, KVM_GET_REGS, &r);
 	insn_bytes(v, r.rip, bytes, sizeof(bytes));
-	log_err("vcpu%u: %s at RIP 0x%llx, instruction bytes: %s", v->index, what,
-		(unsigned long long)r.rip, bytes);
+	/* The log prefix carries the thread name, vcpuN. */
+	log_err("%s at RIP 0x%llx, instruction bytes: %s", what, (unsigned long long)r.rip,
+		bytes);
 	if (v->env->pvm_host)
 		log_err("hint: this host's KVM is PVM, whose instruction emulator cannot run "
 			"xsave/xrstor, int3, fwait, popcnt, crc32, rdtscp, SSE/AVX and more "

@@ -36,6 +36,11 @@ _start:
 #elif defined(TEST_TRIPLE)
 	lidt	nullidt		/* no IDT: the fault below becomes a triple fault */
 	ud2
+#elif defined(TEST_EMUFAIL)
+	popcnt	%eax, %eax	/* KVM's emulator cannot run this (PVM hosts) */
+	mov	$0x4f0, %dx	/* where it runs natively (VMX/SVM): status 0 */
+	xor	%al, %al
+	out	%al, %dx
 #endif
 3:	cli			/* TEST_IDLE, and everything after an exit */
 	hlt
