@@ -25,6 +25,7 @@
 #include "hearth/cpuid.h"
 #include "hearth/dev.h"
 #include "hearth/exit.h"
+#include "hearth/irq.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
@@ -192,6 +193,22 @@ static int open_kvm(struct vm *vm)
 	return 0;
 }
 
+static int set_gsi_routing(struct vm *vm)
+{
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[48];
+	} t = { 0 };
+	int n = irq_routing_legacy(t.e, sizeof(t.e) / sizeof(t.e[0]));
+
+	if (n < 0)
+		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
+	t.r.nr = (uint32_t)n;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &t.r))
+		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
+	return 0;
+}
+
 static int create_vm_fd(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
@@ -209,7 +226,7 @@ static int create_vm_fd(struct vm *vm)
 	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
 		return fail(vm, HEARTH_EXIT_HOST, "setting up the VM's irqchip and PIT failed: %s",
 			    strerror(errno));
-	return 0;
+	return set_gsi_routing(vm);
 }
 
 static int check_cpus(struct vm *vm)

@@ -10,6 +10,7 @@
 
 #include "hearth/abi.h"
 #include "hearth/boot.h"
+#include "hearth/irq.h"
 
 struct mpf {
 	char sig[4]; /* "_MP_" */
@@ -133,16 +134,18 @@ static void emit_irqs(struct cursor *c, uint8_t ioapic_id)
 {
 	struct mpc_intsrc *e;
 
-	/* ISA IRQs 0-15 to IOAPIC pins 0-15, but the PIT (IRQ 0) on pin 2,
-	 * as every PC does; conforming polarity and trigger. */
+	/* ISA IRQs to the I/O APIC pins irq_isa_pin() names (the GSI routing
+	 * follows the same function); conforming polarity and trigger. */
 	for (uint8_t irq = 0; irq < 16; irq++) {
-		if (irq == 2)
+		int pin = irq_isa_pin(irq);
+
+		if (pin < 0)
 			continue;
 		e = emit(c, sizeof(*e));
 		if (!e)
 			return;
-		*e = (struct mpc_intsrc){ MP_INTSRC, MP_INT, 0, BUS_ISA, irq,
-					  ioapic_id, irq == 0 ? 2 : irq };
+		*e = (struct mpc_intsrc){ MP_INTSRC, MP_INT, 0, BUS_ISA, irq, ioapic_id,
+					  (uint8_t)pin };
 	}
 	/* LINT0 of every local APIC is ExtINT (the PIC), LINT1 is NMI. */
 	e = emit(c, sizeof(*e));

@@ -10,8 +10,12 @@
 
 #include "hearth/abi.h"
 #include "hearth/boot.h"
+#include "hearth/irq.h"
+
+#include <linux/kvm.h>
 
 static struct guest_mem gm;
+static int mp_pin[16]; /* I/O APIC pin the last checked table gives each ISA IRQ */
 
 static int setup(void **state)
 {
@@ -54,6 +58,8 @@ static void check_table(unsigned ncpus)
 	memcpy(&count, mpc + 34, 2);
 	assert_int_equal(sum(gm_ptr(&gm, physptr, len), len), 0);
 	e = mpc + 44;
+	for (unsigned i = 0; i < 16; i++)
+		mp_pin[i] = -1;
 	for (unsigned i = 0; i < count; i++) {
 		assert_true(e < mpc + len);
 		switch (e[0]) {
@@ -75,6 +81,8 @@ static void check_table(unsigned ncpus)
 			irqs++;
 			if (e[5] == 0)
 				assert_int_equal(e[7], 2); /* PIT on pin 2 */
+			assert_true(e[5] < 16);
+			mp_pin[e[5]] = e[7];
 			e += 8;
 			break;
 		case 4: lints++; e += 8; break;
@@ -112,9 +120,47 @@ static void rejects_bad_requests(void **state)
 	assert_int_equal(mptable_write(&gm, UINT64_MAX - 15, 0x10000, 1), -EFAULT);
 }
 
+/* The GSI routing hearth gives KVM sends each ISA IRQ to the pin the MP
+ * table names: a guest programming that pin must get the interrupt. */
+static void routing_matches_mptable(void **state)
+{
+	struct kvm_irq_routing_entry e[64];
+	int n = irq_routing_legacy(e, 64);
+
+	(void)state;
+	assert_true(mptable_write(&gm, E820_BIOS_START, 0x10000, 2) > 0);
+	check_table(2);
+	assert_true(n > 0);
+	for (unsigned irq = 0; irq < 16; irq++) {
+		int ioapic_routes = 0, pic_routes = 0;
+
+		for (int i = 0; i < n; i++) {
+			if (e[i].gsi != irq)
+				continue;
+			assert_int_equal(e[i].type, KVM_IRQ_ROUTING_IRQCHIP);
+			if (e[i].u.irqchip.irqchip == KVM_IRQCHIP_IOAPIC) {
+				ioapic_routes++;
+				assert_int_equal((int)e[i].u.irqchip.pin, mp_pin[irq]);
+			} else {
+				pic_routes++;
+				assert_int_equal(e[i].u.irqchip.irqchip,
+						 irq < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE);
+				assert_int_equal(e[i].u.irqchip.pin, irq % 8);
+			}
+		}
+		assert_int_equal(ioapic_routes, mp_pin[irq] >= 0);
+		assert_int_equal(pic_routes, irq != 2);
+	}
+	for (int i = 0; i < n; i++) /* GSIs 16-23: their own pins */
+		if (e[i].gsi >= 16)
+			assert_int_equal(e[i].u.irqchip.pin, e[i].gsi);
+	assert_int_equal(irq_routing_legacy(e, 10), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(routing_matches_mptable),
 		cmocka_unit_test(describes_cpus),
 		cmocka_unit_test(rejects_bad_requests),
 	};
