@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
 	gcc make meson ninja-build pkg-config
 	liburing-dev libcmocka-dev libiscsi-dev
-	binutils util-linux iproute2 python3
+	binutils util-linux iproute2 python3 clang-format
 )
 # Peers and tools for bench/ only.
 BENCH_PKGS=(qemu-system-x86 hyperfine)

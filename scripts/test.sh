@@ -10,8 +10,10 @@ BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD"
 
-suites=(--suite unit --suite integration)
 status=0
+bash scripts/format.sh --check || status=1
+
+suites=(--suite unit --suite integration)
 meson test -C "$BUILD" --print-errorlogs "${suites[@]}" || status=$?
 cp "$BUILD/meson-logs/testlog.json" "$BUILD/testlog-main.json"
 

@@ -47,8 +47,8 @@ static int grow(struct bus *bus)
 	return 0;
 }
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const struct bus_ops *ops, void *opaque)
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		 void *opaque)
 {
 	uint64_t last;
 	size_t at;
@@ -68,15 +68,13 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len,
 	ret = grow(bus);
 	if (ret)
 		return ret;
-	memmove(&bus->ranges[at + 1], &bus->ranges[at],
-		(bus->count - at) * sizeof(bus->ranges[0]));
+	memmove(&bus->ranges[at + 1], &bus->ranges[at], (bus->count - at) * sizeof(bus->ranges[0]));
 	bus->ranges[at] = (struct bus_range){ base, len, ops, opaque };
 	bus->count++;
 	return 0;
 }
 
-int bus_access(const struct bus *bus, uint64_t addr, void *data, size_t len,
-	       bool is_write)
+int bus_access(const struct bus *bus, uint64_t addr, void *data, size_t len, bool is_write)
 {
 	const struct bus_range *r;
 	uint64_t off;

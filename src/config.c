@@ -89,8 +89,8 @@ int config_parse_size(const char *s, uint64_t *out)
 		return 0;
 	}
 	u = strchr(units, *rest);
-	if (!u || *u == '\0' || (rest[1] != '\0' && strcmp(rest + 1, "iB") &&
-				 strcmp(rest + 1, "B")))
+	if (!u || *u == '\0' ||
+	    (rest[1] != '\0' && strcmp(rest + 1, "iB") && strcmp(rest + 1, "B")))
 		return -EINVAL;
 	for (const char *p = units; p <= u; p++)
 		if (__builtin_mul_overflow(v, 1024, &v))
@@ -101,7 +101,10 @@ int config_parse_size(const char *s, uint64_t *out)
 
 int config_parse_duration_ms(const char *s, uint64_t *out)
 {
-	static const struct { const char *suffix; uint64_t ms; } units[] = {
+	static const struct {
+		const char *suffix;
+		uint64_t ms;
+	} units[] = {
 		{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "h", 3600000 },
 	};
 	uint64_t v;
@@ -154,14 +157,13 @@ static int opt_console(struct vm_config *cfg, const char *v, char *err, size_t e
 		cfg->console = CONSOLE_FILE;
 		cfg->console_path = v + 5;
 	} else {
-		return fail(err, errlen,
-			    "--console: expected stdio, file:PATH or none, got '%s'", v);
+		return fail(err, errlen, "--console: expected stdio, file:PATH or none, got '%s'",
+			    v);
 	}
 	return 0;
 }
 
-static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err,
-			    size_t errlen)
+static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err, size_t errlen)
 {
 	const char *p = v;
 
@@ -183,8 +185,10 @@ static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err,
 		memcpy(o->name, p + 1, len - 1);
 		o->name[len - 1] = '\0';
 		if (!cpuid_feature_known(o->name))
-			return fail(err, errlen, "--cpu-features: unknown feature '%s' "
-				    "(see docs/cpu-templates.md)", o->name);
+			return fail(err, errlen,
+				    "--cpu-features: unknown feature '%s' "
+				    "(see docs/cpu-templates.md)",
+				    o->name);
 		o->enable = p[0] == '+';
 		cfg->n_overrides++;
 		p += len;
@@ -194,8 +198,7 @@ static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err,
 	return 0;
 }
 
-static int opt_number(const char *opt, const char *v, uint64_t *out, char *err,
-		      size_t errlen)
+static int opt_number(const char *opt, const char *v, uint64_t *out, char *err, size_t errlen)
 {
 	char *rest;
 
@@ -218,8 +221,7 @@ static int opt_log_level(struct vm_config *cfg, const char *v, char *err, size_t
 }
 
 /* One option with its value; returns 0 or -EINVAL with @err set. */
-static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err,
-		 size_t errlen)
+static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err, size_t errlen)
 {
 	uint64_t n;
 
@@ -237,12 +239,15 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		cfg->cpus = (unsigned)n;
 	} else if (!strcmp(opt, "--memory")) {
 		if (config_parse_size(v, &cfg->memory) || cfg->memory == 0)
-			return fail(err, errlen, "--memory: expected a size like 512M or 4G, got '%s'", v);
+			return fail(err, errlen,
+				    "--memory: expected a size like 512M or 4G, got '%s'", v);
 	} else if (!strcmp(opt, "--console")) {
 		return opt_console(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--timeout")) {
 		if (config_parse_duration_ms(v, &cfg->timeout_ms) || cfg->timeout_ms == 0)
-			return fail(err, errlen, "--timeout: expected a duration like 60s or 500ms, got '%s'", v);
+			return fail(err, errlen,
+				    "--timeout: expected a duration like 60s or 500ms, got '%s'",
+				    v);
 	} else if (!strcmp(opt, "--exit-port")) {
 		return opt_exit_port(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--cpu-template")) {
@@ -251,7 +256,8 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		else if (!strcmp(v, "minimal"))
 			cfg->cpu_template = CPU_TEMPLATE_MINIMAL;
 		else
-			return fail(err, errlen, "--cpu-template: expected host or minimal, got '%s'", v);
+			return fail(err, errlen,
+				    "--cpu-template: expected host or minimal, got '%s'", v);
 	} else if (!strcmp(opt, "--cpu-features")) {
 		return opt_cpu_features(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--log-level")) {
@@ -265,8 +271,9 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 static bool known(const char *opt)
 {
 	static const char *const opts[] = {
-		"--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--console",
-		"--timeout", "--exit-port", "--cpu-template", "--cpu-features", "--log-level",
+		"--kernel",	  "--initrd",	    "--cmdline",   "--cpus",
+		"--memory",	  "--console",	    "--timeout",   "--exit-port",
+		"--cpu-template", "--cpu-features", "--log-level",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -288,8 +295,7 @@ static bool is_flag(const char *opt, struct vm_config *cfg)
 	return false;
 }
 
-int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
-		 size_t errlen)
+int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err, size_t errlen)
 {
 	char opt[32];
 
@@ -298,7 +304,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		size_t n = eq ? (size_t)(eq - a) : strlen(a);
 
 		if (strncmp(a, "-", 1) || n >= sizeof(opt))
-			return fail(err, errlen, "unexpected argument '%s' (see hearth run --help)", a);
+			return fail(err, errlen, "unexpected argument '%s' (see hearth run --help)",
+				    a);
 		memcpy(opt, a, n);
 		opt[n] = '\0';
 		if (!eq && is_flag(opt, cfg))
@@ -310,7 +317,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		} else if (known(opt)) {
 			return fail(err, errlen, "option '%s' needs a value", opt);
 		} else {
-			return fail(err, errlen, "unknown option '%s' (see hearth run --help)", opt);
+			return fail(err, errlen, "unknown option '%s' (see hearth run --help)",
+				    opt);
 		}
 		if (apply(cfg, opt, v, err, errlen))
 			return -EINVAL;
@@ -318,7 +326,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 	if (!cfg->help && !cfg->kernel)
 		return fail(err, errlen, "missing --kernel (see hearth run --help)");
 	if (cfg->qemu_exit && (unsigned)abs((int)cfg->qemu_exit_port - (int)cfg->exit_port) < 2)
-		return fail(err, errlen, "--exit-port: the QEMU exit port 0x%x is hearth's exit port",
+		return fail(err, errlen,
+			    "--exit-port: the QEMU exit port 0x%x is hearth's exit port",
 			    cfg->qemu_exit_port);
 	return 0;
 }

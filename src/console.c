@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
-#define IN_BUF 4096
+#define IN_BUF	    4096
 
 struct console {
 	int out_fd;
@@ -41,8 +41,7 @@ static void restore_tty(void)
 		tcsetattr(STDIN_FILENO, TCSANOW, saved_tty);
 }
 
-int console_open(struct console **out, const struct vm_config *cfg, char *err,
-		 size_t errlen)
+int console_open(struct console **out, const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct console *c = calloc(1, sizeof(*c));
 
@@ -54,8 +53,7 @@ int console_open(struct console **out, const struct vm_config *cfg, char *err,
 	if (cfg->console == CONSOLE_STDIO) {
 		c->out_fd = STDOUT_FILENO;
 	} else if (cfg->console == CONSOLE_FILE) {
-		c->out_fd = open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0644);
+		c->out_fd = open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (c->out_fd < 0) {
 			int ret = -errno;
 
@@ -179,8 +177,7 @@ void console_rx_drained(void *opaque)
 		eventfd_write(c->drained_fd, 1);
 }
 
-int console_attach(struct console *c, struct loop *l, struct uart *uart,
-		   const struct vm_ctl *ctl)
+int console_attach(struct console *c, struct loop *l, struct uart *uart, const struct vm_ctl *ctl)
 {
 	c->loop = l;
 	c->uart = uart;

@@ -33,8 +33,8 @@ uint64_t log_elapsed_ns(void)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - start.tv_sec) * 1000000000ull +
-	       (uint64_t)now.tv_nsec - (uint64_t)start.tv_nsec;
+	return (uint64_t)(now.tv_sec - start.tv_sec) * 1000000000ull + (uint64_t)now.tv_nsec -
+	       (uint64_t)start.tv_nsec;
 }
 
 static void vlog(enum log_level level, const char *fmt, va_list ap)
@@ -44,8 +44,7 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 
 	pthread_getname_np(pthread_self(), thread, sizeof(thread));
 	pthread_mutex_lock(&lock);
-	fprintf(stderr, "hearth[%llu.%06llu] %s %s: ",
-		(unsigned long long)(ns / 1000000000ull),
+	fprintf(stderr, "hearth[%llu.%06llu] %s %s: ", (unsigned long long)(ns / 1000000000ull),
 		(unsigned long long)(ns % 1000000000ull / 1000), names[level], thread);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

@@ -13,7 +13,7 @@
 #include "hearth/log.h"
 
 #define LOOP_MAX_WATCHES 64
-#define RING_ENTRIES 64
+#define RING_ENTRIES	 64
 /* user_data encodes the slot and a generation, so a CQE for a slot that was
  * unwatched and reused is recognised as stale. */
 #define UD(slot, gen) (((uint64_t)(gen) << 32) | (slot))
@@ -184,7 +184,8 @@ static int run_uring(struct loop *l)
 
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
 			return ret;
-		io_uring_for_each_cqe(&l->ring, head, cqe) {
+		io_uring_for_each_cqe(&l->ring, head, cqe)
+		{
 			dispatch_cqe(l, cqe);
 			seen++;
 		}

@@ -31,10 +31,10 @@
 #include "hearth/mem.h"
 #include "hearth/vcpu.h"
 
-#define KVM_TSS_ADDR 0xfffbd000UL
+#define KVM_TSS_ADDR	      0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
-#define MIN_MEMORY (4ULL << 20)
-#define MPTABLE_ROOM 0x10000
+#define MIN_MEMORY	      (4ULL << 20)
+#define MPTABLE_ROOM	      0x10000
 
 struct mapped_file {
 	void *data;
@@ -116,8 +116,7 @@ static int irq_line(void *opaque, unsigned gsi, int level)
 
 /* ---- input files ---- */
 
-static int map_file(struct vm *vm, const char *what, const char *path,
-		    struct mapped_file *f)
+static int map_file(struct vm *vm, const char *what, const char *path, struct mapped_file *f)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -127,8 +126,8 @@ static int map_file(struct vm *vm, const char *what, const char *path,
 			    strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
 		close(fd);
-		return fail(vm, HEARTH_EXIT_USAGE, "%s '%s' is not a regular, non-empty file",
-			    what, path);
+		return fail(vm, HEARTH_EXIT_USAGE, "%s '%s' is not a regular, non-empty file", what,
+			    path);
 	}
 	f->len = (size_t)st.st_size;
 	f->data = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -162,7 +161,10 @@ static int check_memory(struct vm *vm)
 
 static int open_kvm(struct vm *vm)
 {
-	static const struct { int cap; const char *name; } caps[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
 		{ KVM_CAP_IRQCHIP, "IRQCHIP" },
 		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
 		{ KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
@@ -174,10 +176,12 @@ static int open_kvm(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		if (errno == ENOENT)
-			return fail(vm, HEARTH_EXIT_HOST, "no /dev/kvm: KVM is not available "
+			return fail(vm, HEARTH_EXIT_HOST,
+				    "no /dev/kvm: KVM is not available "
 				    "(load kvm_intel or kvm_amd, or enable nested virtualisation)");
 		if (errno == EACCES || errno == EPERM)
-			return fail(vm, HEARTH_EXIT_HOST, "permission denied on /dev/kvm: add "
+			return fail(vm, HEARTH_EXIT_HOST,
+				    "permission denied on /dev/kvm: add "
 				    "your user to the 'kvm' group (then log in again)");
 		return fail(vm, HEARTH_EXIT_HOST, "cannot open /dev/kvm: %s", strerror(errno));
 	}
@@ -205,7 +209,8 @@ static int set_gsi_routing(struct vm *vm)
 		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
 	t.r.nr = (uint32_t)n;
 	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &t.r))
-		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
+		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s",
+			    strerror(errno));
 	return 0;
 }
 
@@ -222,8 +227,7 @@ static int create_vm_fd(struct vm *vm)
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) ||
 	    (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
 	     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident)) ||
-	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) ||
-	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) || ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
 		return fail(vm, HEARTH_EXIT_HOST, "setting up the VM's irqchip and PIT failed: %s",
 			    strerror(errno));
 	return set_gsi_routing(vm);
@@ -256,7 +260,8 @@ static int setup_memory(struct vm *vm)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot allocate %llu MiB of guest RAM%s: %s",
 			    (unsigned long long)(vm->cfg->memory >> 20),
 			    vm->cfg->hugepages ? " in huge pages (reserve 2 MiB pages in "
-						 "/proc/sys/vm/nr_hugepages)" : "",
+						 "/proc/sys/vm/nr_hugepages)"
+					       : "",
 			    strerror(-ret));
 	for (unsigned i = 0; i < vm->gm.nr; i++) {
 		struct kvm_userspace_memory_region r = {
@@ -278,9 +283,13 @@ static int load_kernel(struct vm *vm, struct boot_setup *boot)
 	struct e820_entry e820[8];
 	int n = e820_build(&vm->gm, e820, 8);
 	struct boot_input in = {
-		.kernel = vm->kernel.data, .kernel_len = vm->kernel.len,
-		.initrd = vm->initrd.data, .initrd_len = vm->initrd.len,
-		.cmdline = vm->cfg->cmdline, .e820 = e820, .e820_n = (size_t)n,
+		.kernel = vm->kernel.data,
+		.kernel_len = vm->kernel.len,
+		.initrd = vm->initrd.data,
+		.initrd_len = vm->initrd.len,
+		.cmdline = vm->cfg->cmdline,
+		.e820 = e820,
+		.e820_n = (size_t)n,
 	};
 	char why[200];
 	int ret;
@@ -297,8 +306,8 @@ static int load_kernel(struct vm *vm, struct boot_setup *boot)
 
 /* ---- devices ---- */
 
-static int add_pio(struct vm *vm, uint64_t base, uint64_t len,
-		   const struct bus_ops *ops, void *dev, const char *name)
+static int add_pio(struct vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops, void *dev,
+		   const char *name)
 {
 	int ret = bus_register(&vm->pio, base, len, ops, dev);
 
@@ -398,13 +407,14 @@ static int configure_vcpu(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2
 			  const struct boot_setup *boot)
 {
 	const struct vm_config *cfg = vm->cfg;
-	struct cpuid_opts o = { cfg->cpus, cfg->cpu_template, cfg->overrides,
-				cfg->n_overrides, vm->pvm };
+	struct cpuid_opts o = { cfg->cpus, cfg->cpu_template, cfg->overrides, cfg->n_overrides,
+				vm->pvm };
 	unsigned ignored = 0;
 	int ret = cpuid_for_vcpu(sup->entries, sup->nent, scratch, &o, v->index, &ignored);
 
 	if (ignored && v->index == 0)
-		log_warn("%u --cpu-features override(s) name features KVM does not offer here: ignored",
+		log_warn("%u --cpu-features override(s) name features KVM does not offer here: "
+			 "ignored",
 			 ignored);
 	if (!ret)
 		ret = vcpu_set_cpuid(v, scratch, sup->nent);
@@ -544,8 +554,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	vm->irq = (struct irq_chip){ irq_line, vm };
 	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
-	vm->env = (struct vcpu_env){ &vm->pio, &vm->mmio, &vm->gm, &vm->ctl,
-				     &vm->stopping, false };
+	vm->env = (struct vcpu_env){ &vm->pio, &vm->mmio, &vm->gm, &vm->ctl, &vm->stopping, false };
 	return vm;
 }
 
@@ -579,7 +588,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	if (!ret)
 		ret = setup_devices(vm);
 	if (!ret)
-		ret = vcpu_signals_init() ? fail(vm, HEARTH_EXIT_HOST, "cannot install signals") : 0;
+		ret = vcpu_signals_init() ? fail(vm, HEARTH_EXIT_HOST, "cannot install signals")
+					  : 0;
 	if (!ret)
 		ret = setup_vcpus(vm, &boot);
 	if (!ret)

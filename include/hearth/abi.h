@@ -17,20 +17,20 @@
 #define HEARTH_PORT_QEMU_EXIT_DEFAULT 0x501
 
 /* Legacy PC devices. */
-#define HEARTH_PORT_COM1 0x3f8
-#define HEARTH_IRQ_COM1 4
+#define HEARTH_PORT_COM1       0x3f8
+#define HEARTH_IRQ_COM1	       4
 #define HEARTH_PORT_I8042_DATA 0x60
-#define HEARTH_PORT_I8042_CMD 0x64
-#define HEARTH_IRQ_KBD 1
-#define HEARTH_PORT_RTC 0x70
-#define HEARTH_IRQ_RTC 8
-#define HEARTH_PORT_PCI_ADDR 0xcf8
-#define HEARTH_PORT_PCI_DATA 0xcfc
+#define HEARTH_PORT_I8042_CMD  0x64
+#define HEARTH_IRQ_KBD	       1
+#define HEARTH_PORT_RTC	       0x70
+#define HEARTH_IRQ_RTC	       8
+#define HEARTH_PORT_PCI_ADDR   0xcf8
+#define HEARTH_PORT_PCI_DATA   0xcfc
 
 /* Guest-physical layout. */
 #define HEARTH_MMIO_HOLE_START 0xc0000000ULL /* 32-bit PCI/MMIO window */
-#define HEARTH_MMIO_HOLE_END 0x100000000ULL
-#define HEARTH_IOAPIC_BASE 0xfec00000ULL
-#define HEARTH_LAPIC_BASE 0xfee00000ULL
+#define HEARTH_MMIO_HOLE_END   0x100000000ULL
+#define HEARTH_IOAPIC_BASE     0xfec00000ULL
+#define HEARTH_LAPIC_BASE      0xfee00000ULL
 
 #endif

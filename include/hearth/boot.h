@@ -15,23 +15,23 @@
 
 #include "hearth/mem.h"
 
-#define BOOT_GDT 0x500ULL
-#define BOOT_PARAMS 0x7000ULL     /* zero page, or PVH start_info */
-#define BOOT_PVH_MEMMAP 0x7100ULL /* PVH memory map entries */
-#define BOOT_PVH_MODLIST 0x7f00ULL
-#define BOOT_PML4 0x9000ULL
-#define BOOT_PDPT 0xa000ULL
-#define BOOT_PD 0xb000ULL /* 4 pages: identity map of 4 GiB */
-#define BOOT_CMDLINE 0x20000ULL
-#define BOOT_CMDLINE_MAX 0x10000ULL /* bytes including the NUL */
-#define BOOT_KERNEL_MIN 0x100000ULL /* nothing is loaded below 1 MiB */
+#define BOOT_GDT	    0x500ULL
+#define BOOT_PARAMS	    0x7000ULL /* zero page, or PVH start_info */
+#define BOOT_PVH_MEMMAP	    0x7100ULL /* PVH memory map entries */
+#define BOOT_PVH_MODLIST    0x7f00ULL
+#define BOOT_PML4	    0x9000ULL
+#define BOOT_PDPT	    0xa000ULL
+#define BOOT_PD		    0xb000ULL /* 4 pages: identity map of 4 GiB */
+#define BOOT_CMDLINE	    0x20000ULL
+#define BOOT_CMDLINE_MAX    0x10000ULL	   /* bytes including the NUL */
+#define BOOT_KERNEL_MIN	    0x100000ULL	   /* nothing is loaded below 1 MiB */
 #define BOOT_PVH_INITRD_MAX 0x100000000ULL /* PVH modules live below 4 GiB */
 
 /* GDT selectors (the Linux boot protocol wants __BOOT_CS 0x10, __BOOT_DS 0x18). */
 #define BOOT_SEL_CODE32 0x08
 #define BOOT_SEL_CODE64 0x10
-#define BOOT_SEL_DATA 0x18
-#define BOOT_SEL_TSS 0x20
+#define BOOT_SEL_DATA	0x18
+#define BOOT_SEL_TSS	0x20
 
 enum boot_mode {
 	BOOT_LONG64, /* 64-bit mode, paging on; RSI = boot_params */
@@ -40,8 +40,8 @@ enum boot_mode {
 
 struct boot_setup {
 	enum boot_mode mode;
-	uint64_t entry; /* guest-physical entry point */
-	uint64_t arg;   /* RSI or EBX, as @mode says */
+	uint64_t entry;	     /* guest-physical entry point */
+	uint64_t arg;	     /* RSI or EBX, as @mode says */
 	uint64_t kernel_end; /* first byte above the loaded kernel image */
 };
 
@@ -61,21 +61,20 @@ struct boot_input {
  * knows), -EINVAL (corrupt or hostile file), -E2BIG (does not fit in RAM,
  * command line too long) and writes a one-line reason into @err.
  */
-int boot_load(struct guest_mem *gm, const struct boot_input *in,
-	      struct boot_setup *out, char *err, size_t errlen);
+int boot_load(struct guest_mem *gm, const struct boot_input *in, struct boot_setup *out, char *err,
+	      size_t errlen);
 
 /* The two loaders boot_load() picks from; same contract. */
-int bzimage_load(struct guest_mem *gm, const struct boot_input *in,
-		 struct boot_setup *out, char *err, size_t errlen);
-int pvh_load(struct guest_mem *gm, const struct boot_input *in,
-	     struct boot_setup *out, char *err, size_t errlen);
+int bzimage_load(struct guest_mem *gm, const struct boot_input *in, struct boot_setup *out,
+		 char *err, size_t errlen);
+int pvh_load(struct guest_mem *gm, const struct boot_input *in, struct boot_setup *out, char *err,
+	     size_t errlen);
 
 /*
  * Places the initrd as high as possible below min(@limit, end of low RAM),
  * 4 KiB aligned, above @floor. Returns its address, or 0 if it does not fit.
  */
-uint64_t boot_place_initrd(const struct guest_mem *gm, uint64_t floor,
-			   uint64_t limit, size_t len);
+uint64_t boot_place_initrd(const struct guest_mem *gm, uint64_t floor, uint64_t limit, size_t len);
 
 /* Writes the GDT and the identity page tables (first 4 GiB, 2 MiB pages)
  * used by the 64-bit entry. Returns 0 or -EFAULT when RAM is too small. */
@@ -90,7 +89,6 @@ int boot_write_x86_tables(struct guest_mem *gm);
  * ISA bus 1 with the usual ISA interrupt routing. Returns the bytes used, or
  * -EINVAL (@ncpus 0 or > MPTABLE_MAX_CPUS), -ENOSPC (> @room), -EFAULT.
  */
-int mptable_write(struct guest_mem *gm, uint64_t gpa, size_t room,
-		  unsigned ncpus);
+int mptable_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus);
 
 #endif

@@ -46,16 +46,15 @@ void bus_destroy(struct bus *bus);
  * Returns 0; -EINVAL for len 0, a range that wraps past 2^64 or NULL ops;
  * -EEXIST when it overlaps a registered range; -ENOMEM.
  */
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const struct bus_ops *ops, void *opaque);
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		 void *opaque);
 
 /*
  * Dispatches one guest access of @len (1..8) bytes at @addr. The access must
  * lie wholly inside one range. Returns 0 when a device handled it, -ENOENT
  * otherwise; for an unhandled read @data is filled with 0xff.
  */
-int bus_access(const struct bus *bus, uint64_t addr, void *data, size_t len,
-	       bool is_write);
+int bus_access(const struct bus *bus, uint64_t addr, void *data, size_t len, bool is_write);
 
 /* Little-endian helpers for device code: value of a 1..8-byte access. */
 uint64_t bus_get(const void *data, size_t len);

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_CPU_OVERRIDES 32
-#define CONFIG_DEFAULT_MEMORY (256ULL << 20)
-#define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+#define CONFIG_DEFAULT_MEMORY	 (256ULL << 20)
+#define CONFIG_DEFAULT_CMDLINE	 "console=ttyS0 reboot=k panic=-1"
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_MINIMAL };
@@ -52,8 +52,7 @@ void config_defaults(struct vm_config *cfg);
  * Limits that need the host (KVM's vCPU maximum, host memory) are checked by
  * the VM, not here.
  */
-int config_parse(struct vm_config *cfg, int argc, char *const argv[],
-		 char *err, size_t errlen);
+int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err, size_t errlen);
 
 /* "512M", "4G", "1048576" (bytes), suffixes K M G T (binary). 0 or -EINVAL
  * (garbage, overflow). */

@@ -32,11 +32,11 @@ bool cpuid_feature_known(const char *name);
  * support are ignored, and counted in *@ignored when it is not NULL.
  */
 int cpuid_for_vcpu(const struct kvm_cpuid_entry2 *supported, unsigned n,
-		   struct kvm_cpuid_entry2 *out, const struct cpuid_opts *opts,
-		   unsigned index, unsigned *ignored);
+		   struct kvm_cpuid_entry2 *out, const struct cpuid_opts *opts, unsigned index,
+		   unsigned *ignored);
 
 /* The entry for @function/@index in @e, or NULL. */
-struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned n,
-				    uint32_t function, uint32_t index);
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t function,
+				    uint32_t index);
 
 #endif

@@ -42,8 +42,7 @@ extern const struct bus_ops i8042_cmd_ops;  /* register at 0x64, len 1 */
 /* Returns a new controller or NULL. A guest reset request (command 0xfe,
  * or pulsing the reset line through the output port) calls
  * ctl->stop(VM_STOP_RESET). */
-struct i8042 *i8042_create(const struct irq_chip *irq, unsigned gsi,
-			   const struct vm_ctl *ctl);
+struct i8042 *i8042_create(const struct irq_chip *irq, unsigned gsi, const struct vm_ctl *ctl);
 void i8042_destroy(struct i8042 *k);
 /* Queues the Ctrl-Alt-Del key sequence and raises IRQ 1. Returns 0, or
  * -EBUSY when the guest has not drained the previous keys. */
@@ -73,8 +72,7 @@ struct pci_host *pci_host_create(void);
 void pci_host_destroy(struct pci_host *p);
 /* Places a function at bus 0, @devfn (slot << 3 | fn).
  * Returns 0, -EINVAL (devfn > 255), -EEXIST (taken). */
-int pci_host_add(struct pci_host *p, unsigned devfn,
-		 const struct pci_func_ops *ops, void *opaque);
+int pci_host_add(struct pci_host *p, unsigned devfn, const struct pci_func_ops *ops, void *opaque);
 
 /* ---- exit device and boot marker (abi.h) ---- */
 struct exitdev;

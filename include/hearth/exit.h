@@ -12,17 +12,17 @@ enum {
 	HEARTH_EXIT_CRASH = 121,   /* triple fault, KVM internal error, entry failure */
 	HEARTH_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
 	HEARTH_EXIT_USAGE = 125,   /* bad arguments or input files */
-	HEARTH_EXIT_HOST = 126,    /* host problem: /dev/kvm, KVM caps, memory */
+	HEARTH_EXIT_HOST = 126,	   /* host problem: /dev/kvm, KVM caps, memory */
 };
 
 enum vm_stop_reason {
 	VM_STOP_POWEROFF,   /* status ignored: exits 0 */
-	VM_STOP_STATUS,     /* the guest reported @status through the exit device */
-	VM_STOP_RESET,      /* i8042 reset, triple-fault-free reboot request */
-	VM_STOP_CRASH,      /* triple fault, internal error */
+	VM_STOP_STATUS,	    /* the guest reported @status through the exit device */
+	VM_STOP_RESET,	    /* i8042 reset, triple-fault-free reboot request */
+	VM_STOP_CRASH,	    /* triple fault, internal error */
 	VM_STOP_TIMEOUT,    /* --timeout */
 	VM_STOP_HOST_ERROR, /* hearth itself failed while running */
-	VM_STOP_SIGNAL,     /* SIGINT/SIGTERM or the console escape: 128 + status */
+	VM_STOP_SIGNAL,	    /* SIGINT/SIGTERM or the console escape: 128 + status */
 };
 
 /*

@@ -18,8 +18,7 @@ enum log_level log_get_level(void);
 /* Nanoseconds since log_init() (CLOCK_MONOTONIC). */
 uint64_t log_elapsed_ns(void);
 
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Rate-limited warning for guest-triggered events: at most a burst of lines
@@ -34,9 +33,9 @@ struct log_ratelimit {
 void log_guest(struct log_ratelimit *state, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#define log_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -24,7 +24,7 @@ struct guest_mem {
 	unsigned nr;
 	uint8_t *base; /* the whole mapping */
 	uint64_t size; /* RAM bytes in all regions */
-	int fd;        /* memfd, -1 when none */
+	int fd;	       /* memfd, -1 when none */
 };
 
 /*

@@ -19,8 +19,7 @@ struct vm;
  * options, HEARTH_EXIT_HOST for /dev/kvm and host problems) with a one-line
  * reason in @err; nothing is left behind on failure.
  */
-int vm_create(const struct vm_config *cfg, struct vm **out, char *err,
-	      size_t errlen);
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen);
 
 /* Runs the guest until it stops; returns the process exit code. */
 int vm_run(struct vm *vm);

@@ -35,8 +35,7 @@ enum {
 
 static uint32_t le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint16_t le16(const uint8_t *p)
@@ -52,14 +51,13 @@ static void put32(uint8_t *p, uint32_t v)
 
 struct bz {
 	size_t setup_size;  /* bytes of real-mode setup in the file */
-	size_t hdr_end;     /* end of the setup header in the file */
+	size_t hdr_end;	    /* end of the setup header in the file */
 	uint32_t init_size; /* memory the kernel needs from its load address */
 	uint32_t initrd_max;
 	uint32_t cmdline_size;
 };
 
-static int parse_header(const struct boot_input *in, struct bz *bz, char *err,
-			size_t errlen)
+static int parse_header(const struct boot_input *in, struct bz *bz, char *err, size_t errlen)
 {
 	const uint8_t *k = in->kernel;
 	unsigned sects;
@@ -74,7 +72,8 @@ static int parse_header(const struct boot_input *in, struct bz *bz, char *err,
 	if (version < BOOT_PROTO_MIN || !(k[OFF_XLOADFLAGS] & XLF_KERNEL_64)) {
 		snprintf(err, errlen,
 			 "bzImage boot protocol %u.%02u has no 64-bit entry "
-			 "(need 2.12 with XLF_KERNEL_64)", version >> 8, version & 0xff);
+			 "(need 2.12 with XLF_KERNEL_64)",
+			 version >> 8, version & 0xff);
 		return -ENOEXEC;
 	}
 	if (!(k[OFF_LOADFLAGS] & LOADED_HIGH)) {
@@ -84,8 +83,8 @@ static int parse_header(const struct boot_input *in, struct bz *bz, char *err,
 	bz->setup_size = (sects + 1) * 512;
 	bz->hdr_end = OFF_JUMP + 2 + k[OFF_JUMP + 1];
 	if (bz->setup_size >= in->kernel_len || bz->hdr_end > bz->setup_size) {
-		snprintf(err, errlen, "bzImage truncated: %u setup sectors but %zu bytes",
-			 sects, in->kernel_len);
+		snprintf(err, errlen, "bzImage truncated: %u setup sectors but %zu bytes", sects,
+			 in->kernel_len);
 		return -EINVAL;
 	}
 	bz->init_size = le32(k + OFF_INIT_SIZE);
@@ -94,16 +93,15 @@ static int parse_header(const struct boot_input *in, struct bz *bz, char *err,
 	return 0;
 }
 
-static int load_image(struct guest_mem *gm, const struct boot_input *in,
-		      const struct bz *bz, uint64_t *end, char *err, size_t errlen)
+static int load_image(struct guest_mem *gm, const struct boot_input *in, const struct bz *bz,
+		      uint64_t *end, char *err, size_t errlen)
 {
 	size_t pm_len = in->kernel_len - bz->setup_size;
 	uint64_t need = pm_len > bz->init_size ? pm_len : bz->init_size;
 	uint8_t *dst = gm_ptr(gm, BOOT_KERNEL_MIN, need);
 
 	if (!dst) {
-		snprintf(err, errlen,
-			 "kernel needs %llu MiB above 1 MiB: guest memory too small",
+		snprintf(err, errlen, "kernel needs %llu MiB above 1 MiB: guest memory too small",
 			 (unsigned long long)(need >> 20) + 1);
 		return -E2BIG;
 	}
@@ -112,8 +110,8 @@ static int load_image(struct guest_mem *gm, const struct boot_input *in,
 	return 0;
 }
 
-static int put_cmdline(struct guest_mem *gm, const struct boot_input *in,
-		       uint32_t max, char *err, size_t errlen)
+static int put_cmdline(struct guest_mem *gm, const struct boot_input *in, uint32_t max, char *err,
+		       size_t errlen)
 {
 	size_t len = strlen(in->cmdline) + 1;
 	char *dst;
@@ -132,9 +130,8 @@ static int put_cmdline(struct guest_mem *gm, const struct boot_input *in,
 	return 0;
 }
 
-static int put_initrd(struct guest_mem *gm, const struct boot_input *in,
-		      uint8_t *bp, uint64_t floor, uint32_t limit, char *err,
-		      size_t errlen)
+static int put_initrd(struct guest_mem *gm, const struct boot_input *in, uint8_t *bp,
+		      uint64_t floor, uint32_t limit, char *err, size_t errlen)
 {
 	uint64_t addr;
 
@@ -164,8 +161,8 @@ static int put_e820(uint8_t *bp, const struct boot_input *in)
 	return 0;
 }
 
-int bzimage_load(struct guest_mem *gm, const struct boot_input *in,
-		 struct boot_setup *out, char *err, size_t errlen)
+int bzimage_load(struct guest_mem *gm, const struct boot_input *in, struct boot_setup *out,
+		 char *err, size_t errlen)
 {
 	uint8_t *bp = gm_ptr(gm, BOOT_PARAMS, 4096);
 	struct bz bz;

@@ -60,11 +60,19 @@ struct mpc_intsrc {
 } __attribute__((packed));
 
 enum {
-	MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC,
-	CPU_ENABLED = 1, CPU_BSP = 2,
-	MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3,
+	MP_PROCESSOR,
+	MP_BUS,
+	MP_IOAPIC,
+	MP_INTSRC,
+	MP_LINTSRC,
+	CPU_ENABLED = 1,
+	CPU_BSP = 2,
+	MP_INT = 0,
+	MP_NMI = 1,
+	MP_EXTINT = 3,
 	APIC_VERSION = 0x14,
-	BUS_PCI = 0, BUS_ISA = 1,
+	BUS_PCI = 0,
+	BUS_ISA = 1,
 };
 
 static uint8_t checksum(const void *p, size_t len)
@@ -144,8 +152,8 @@ static void emit_irqs(struct cursor *c, uint8_t ioapic_id)
 		e = emit(c, sizeof(*e));
 		if (!e)
 			return;
-		*e = (struct mpc_intsrc){ MP_INTSRC, MP_INT, 0, BUS_ISA, irq, ioapic_id,
-					  (uint8_t)pin };
+		*e = (struct mpc_intsrc){ MP_INTSRC, MP_INT,	0,	     BUS_ISA,
+					  irq,	     ioapic_id, (uint8_t)pin };
 	}
 	/* LINT0 of every local APIC is ExtINT (the PIC), LINT1 is NMI. */
 	e = emit(c, sizeof(*e));
@@ -156,8 +164,7 @@ static void emit_irqs(struct cursor *c, uint8_t ioapic_id)
 		*e = (struct mpc_intsrc){ MP_LINTSRC, MP_NMI, 0, BUS_ISA, 0, 0xff, 1 };
 }
 
-int mptable_write(struct guest_mem *gm, uint64_t gpa, size_t room,
-		  unsigned ncpus)
+int mptable_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus)
 {
 	struct cursor c = { 0 };
 	struct mpf *mpf;

@@ -15,7 +15,7 @@
 #include "hearth/boot.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define HVM_START_MAGIC 0x336ec578
+#define HVM_START_MAGIC		 0x336ec578
 
 struct hvm_start_info {
 	uint32_t magic;
@@ -55,8 +55,7 @@ static bool in_file(const struct boot_input *in, uint64_t off, uint64_t len)
 	return off <= in->kernel_len && len <= in->kernel_len - off;
 }
 
-static int get_phdr(const struct boot_input *in, bool is64, unsigned i,
-		    struct phdr *ph)
+static int get_phdr(const struct boot_input *in, bool is64, unsigned i, struct phdr *ph)
 {
 	const uint8_t *k = in->kernel;
 
@@ -90,8 +89,7 @@ static uint64_t align4(uint64_t v)
 }
 
 /* Scans one PT_NOTE segment for the PVH entry; 1 found, 0 not, -EINVAL bad. */
-static int scan_notes(const struct boot_input *in, const struct phdr *ph,
-		      uint64_t *entry)
+static int scan_notes(const struct boot_input *in, const struct phdr *ph, uint64_t *entry)
 {
 	uint64_t pos = ph->offset, end;
 
@@ -121,8 +119,8 @@ static int scan_notes(const struct boot_input *in, const struct phdr *ph,
 	return 0;
 }
 
-static int load_segment(struct guest_mem *gm, const struct boot_input *in,
-			const struct phdr *ph, uint64_t *end, char *err, size_t errlen)
+static int load_segment(struct guest_mem *gm, const struct boot_input *in, const struct phdr *ph,
+			uint64_t *end, char *err, size_t errlen)
 {
 	uint8_t *dst;
 	uint64_t seg_end;
@@ -140,8 +138,7 @@ static int load_segment(struct guest_mem *gm, const struct boot_input *in,
 	}
 	dst = gm_ptr(gm, ph->paddr, ph->memsz);
 	if (!dst) {
-		snprintf(err, errlen,
-			 "ELF segment [0x%llx, +0x%llx) is outside guest memory",
+		snprintf(err, errlen, "ELF segment [0x%llx, +0x%llx) is outside guest memory",
 			 (unsigned long long)ph->paddr, (unsigned long long)ph->memsz);
 		return -E2BIG;
 	}
@@ -153,14 +150,13 @@ static int load_segment(struct guest_mem *gm, const struct boot_input *in,
 	return 0;
 }
 
-static int check_ehdr(const struct boot_input *in, bool *is64, unsigned *phnum,
-		      char *err, size_t errlen)
+static int check_ehdr(const struct boot_input *in, bool *is64, unsigned *phnum, char *err,
+		      size_t errlen)
 {
 	const uint8_t *k = in->kernel;
 
 	if (in->kernel_len < sizeof(Elf64_Ehdr) ||
-	    (k[EI_CLASS] != ELFCLASS64 && k[EI_CLASS] != ELFCLASS32) ||
-	    k[EI_DATA] != ELFDATA2LSB) {
+	    (k[EI_CLASS] != ELFCLASS64 && k[EI_CLASS] != ELFCLASS32) || k[EI_DATA] != ELFDATA2LSB) {
 		snprintf(err, errlen, "ELF kernel is truncated or not little-endian x86");
 		return -ENOEXEC;
 	}
@@ -184,8 +180,8 @@ not_x86:
 	return -ENOEXEC;
 }
 
-static int load_elf(struct guest_mem *gm, const struct boot_input *in,
-		    uint64_t *entry, uint64_t *end, char *err, size_t errlen)
+static int load_elf(struct guest_mem *gm, const struct boot_input *in, uint64_t *entry,
+		    uint64_t *end, char *err, size_t errlen)
 {
 	bool is64, found = false;
 	unsigned phnum;
@@ -209,15 +205,16 @@ static int load_elf(struct guest_mem *gm, const struct boot_input *in,
 		}
 	}
 	if (!ret && !found) {
-		snprintf(err, errlen, "ELF kernel has no PVH entry note "
+		snprintf(err, errlen,
+			 "ELF kernel has no PVH entry note "
 			 "(XEN_ELFNOTE_PHYS32_ENTRY): build it with CONFIG_PVH");
 		ret = -ENOEXEC;
 	}
 	return ret;
 }
 
-static int put_start_info(struct guest_mem *gm, const struct boot_input *in,
-			  uint64_t kernel_end, char *err, size_t errlen)
+static int put_start_info(struct guest_mem *gm, const struct boot_input *in, uint64_t kernel_end,
+			  char *err, size_t errlen)
 {
 	struct hvm_start_info *si = gm_ptr(gm, BOOT_PARAMS, sizeof(*si));
 	size_t mm_bytes = in->e820_n * sizeof(struct hvm_memmap_entry);
@@ -228,8 +225,8 @@ static int put_start_info(struct guest_mem *gm, const struct boot_input *in,
 	if (!si || !mm || BOOT_PVH_MEMMAP + mm_bytes > BOOT_PVH_MODLIST)
 		return -EFAULT;
 	if (!cmd || cl > BOOT_CMDLINE_MAX) {
-		snprintf(err, errlen, "kernel command line is %zu bytes; at most %llu",
-			 cl - 1, BOOT_CMDLINE_MAX - 1);
+		snprintf(err, errlen, "kernel command line is %zu bytes; at most %llu", cl - 1,
+			 BOOT_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
 	memcpy(cmd, in->cmdline, cl);
@@ -244,12 +241,14 @@ static int put_start_info(struct guest_mem *gm, const struct boot_input *in,
 						   in->e820[i].type, 0 };
 	if (in->initrd) {
 		struct hvm_modlist_entry *mod = gm_ptr(gm, BOOT_PVH_MODLIST, sizeof(*mod));
-		uint64_t addr = boot_place_initrd(gm, kernel_end, BOOT_PVH_INITRD_MAX,
-						  in->initrd_len);
+		uint64_t addr =
+			boot_place_initrd(gm, kernel_end, BOOT_PVH_INITRD_MAX, in->initrd_len);
 
 		if (!addr || !mod) {
-			snprintf(err, errlen, "initrd of %zu bytes does not fit above the "
-				 "kernel in guest memory", in->initrd_len);
+			snprintf(err, errlen,
+				 "initrd of %zu bytes does not fit above the "
+				 "kernel in guest memory",
+				 in->initrd_len);
 			return -E2BIG;
 		}
 		memcpy(gm_ptr(gm, addr, in->initrd_len), in->initrd, in->initrd_len);
@@ -260,8 +259,8 @@ static int put_start_info(struct guest_mem *gm, const struct boot_input *in,
 	return 0;
 }
 
-int pvh_load(struct guest_mem *gm, const struct boot_input *in,
-	     struct boot_setup *out, char *err, size_t errlen)
+int pvh_load(struct guest_mem *gm, const struct boot_input *in, struct boot_setup *out, char *err,
+	     size_t errlen)
 {
 	uint64_t entry = 0, end = BOOT_KERNEL_MIN;
 	int ret = load_elf(gm, in, &entry, &end, err, errlen);

@@ -6,10 +6,13 @@
 
 #include "hearth/boot.h"
 
-int boot_load(struct guest_mem *gm, const struct boot_input *in,
-	      struct boot_setup *out, char *err, size_t errlen)
+int boot_load(struct guest_mem *gm, const struct boot_input *in, struct boot_setup *out, char *err,
+	      size_t errlen)
 {
-	if (in->kernel_len >= 4 && !memcmp(in->kernel, "\x7f" "ELF", 4))
+	if (in->kernel_len >= 4 && !memcmp(in->kernel,
+					   "\x7f"
+					   "ELF",
+					   4))
 		return pvh_load(gm, in, out, err, errlen);
 	if (in->kernel_len >= 0x206 && !memcmp(in->kernel + 0x202, "HdrS", 4))
 		return bzimage_load(gm, in, out, err, errlen);
@@ -19,8 +22,7 @@ int boot_load(struct guest_mem *gm, const struct boot_input *in,
 	return -ENOEXEC;
 }
 
-uint64_t boot_place_initrd(const struct guest_mem *gm, uint64_t floor,
-			   uint64_t limit, size_t len)
+uint64_t boot_place_initrd(const struct guest_mem *gm, uint64_t floor, uint64_t limit, size_t len)
 {
 	uint64_t top = gm_low_size(gm), addr;
 

@@ -61,8 +61,15 @@ static void data_read(void *opaque, uint64_t off, void *data, size_t len)
 static void kbd_command(struct i8042 *k, uint8_t v)
 {
 	switch (v) {
-	case 0xff: push(k, 0xfa); push(k, 0xaa); break;
-	case 0xf2: push(k, 0xfa); push(k, 0xab); push(k, 0x83); break;
+	case 0xff:
+		push(k, 0xfa);
+		push(k, 0xaa);
+		break;
+	case 0xf2:
+		push(k, 0xfa);
+		push(k, 0xab);
+		push(k, 0x83);
+		break;
 	default: push(k, 0xfa); break;
 	}
 }
@@ -81,7 +88,8 @@ static void data_write(void *opaque, uint64_t off, const void *data, size_t len)
 			k->ctl->stop(k->ctl->opaque, VM_STOP_RESET, 0);
 		break;
 	case 0xd2: push(k, v); break;
-	case 0xd3: case 0xd4: break; /* no mouse */
+	case 0xd3:
+	case 0xd4: break; /* no mouse */
 	default: kbd_command(k, v); break;
 	}
 	k->pending_cmd = 0;
@@ -112,9 +120,14 @@ static void cmd_write(void *opaque, uint64_t off, const void *data, size_t len)
 	switch (v) {
 	case 0x20: push(k, k->cmdbyte); break;
 	case 0xaa: push(k, 0x55); break;
-	case 0xa9: case 0xab: push(k, 0x00); break;
+	case 0xa9:
+	case 0xab: push(k, 0x00); break;
 	case 0xd0: push(k, 0x01); break;
-	case 0x60: case 0xd1: case 0xd2: case 0xd3: case 0xd4: k->pending_cmd = v; break;
+	case 0x60:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+	case 0xd4: k->pending_cmd = v; break;
 	case 0xad: k->cmdbyte |= 0x10; break;
 	case 0xae: k->cmdbyte &= (uint8_t)~0x10; break;
 	case 0xfe: k->ctl->stop(k->ctl->opaque, VM_STOP_RESET, 0); break;
@@ -153,8 +166,8 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 {
 	/* Scan code set 1 (what the guest sees with translation on), else set 2. */
 	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
-	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71,
-					0xf0, 0x11, 0xf0, 0x14 };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+					0x71, 0xf0, 0x11, 0xf0, 0x14 };
 	const uint8_t *seq;
 	size_t n;
 

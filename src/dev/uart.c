@@ -89,8 +89,7 @@ static uint8_t read_reg(struct uart *u, unsigned reg, bool *drained)
 			*drained = u->count == 0;
 		}
 		return v;
-	case IER:
-		return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+	case IER: return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
 	case IIR_FCR:
 		v = iir(u);
 		if ((v & 0xf) == IIR_THRI)
@@ -99,7 +98,9 @@ static uint8_t read_reg(struct uart *u, unsigned reg, bool *drained)
 	case LCR: return u->lcr;
 	case MCR: return u->mcr;
 	case LSR: return LSR_THRE | LSR_TEMT | (u->count ? LSR_DR : 0);
-	case MSR: return (u->mcr & MCR_LOOP) ? (uint8_t)((u->mcr & 0xc) << 4 | (u->mcr & 3) << 4) : 0xb0;
+	case MSR:
+		return (u->mcr & MCR_LOOP) ? (uint8_t)((u->mcr & 0xc) << 4 | (u->mcr & 3) << 4)
+					   : 0xb0;
 	default: return u->scr;
 	}
 }

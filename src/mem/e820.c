@@ -3,8 +3,8 @@
 
 #include "hearth/mem.h"
 
-static int add(struct e820_entry *out, size_t max, size_t *n, uint64_t addr,
-	       uint64_t size, uint32_t type)
+static int add(struct e820_entry *out, size_t max, size_t *n, uint64_t addr, uint64_t size,
+	       uint32_t type)
 {
 	if (*n >= max)
 		return -ENOSPC;
@@ -22,11 +22,9 @@ int e820_build(const struct guest_mem *gm, struct e820_entry *out, size_t max)
 		return -EINVAL;
 	ret = add(out, max, &n, 0, E820_EBDA_START, E820_RAM);
 	if (!ret)
-		ret = add(out, max, &n, E820_EBDA_START, 0xa0000 - E820_EBDA_START,
-			  E820_RESERVED);
+		ret = add(out, max, &n, E820_EBDA_START, 0xa0000 - E820_EBDA_START, E820_RESERVED);
 	if (!ret)
-		ret = add(out, max, &n, E820_BIOS_START, 0x100000 - E820_BIOS_START,
-			  E820_RESERVED);
+		ret = add(out, max, &n, E820_BIOS_START, 0x100000 - E820_BIOS_START, E820_RESERVED);
 	if (!ret)
 		ret = add(out, max, &n, 0x100000, low - 0x100000, E820_RAM);
 	if (!ret && high)

@@ -18,34 +18,62 @@ struct feature {
 #define KVM_LEAF 0x40000001
 
 static const struct feature features[] = {
-	{ "fpu", 1, 0, EDX, 0, true },       { "vme", 1, 0, EDX, 1, true },
-	{ "de", 1, 0, EDX, 2, true },        { "pse", 1, 0, EDX, 3, true },
-	{ "tsc", 1, 0, EDX, 4, true },       { "msr", 1, 0, EDX, 5, true },
-	{ "pae", 1, 0, EDX, 6, true },       { "mce", 1, 0, EDX, 7, true },
-	{ "cx8", 1, 0, EDX, 8, true },       { "apic", 1, 0, EDX, 9, true },
-	{ "sep", 1, 0, EDX, 11, true },      { "mtrr", 1, 0, EDX, 12, true },
-	{ "pge", 1, 0, EDX, 13, true },      { "mca", 1, 0, EDX, 14, true },
-	{ "cmov", 1, 0, EDX, 15, true },     { "pat", 1, 0, EDX, 16, true },
-	{ "pse36", 1, 0, EDX, 17, true },    { "clflush", 1, 0, EDX, 19, true },
-	{ "mmx", 1, 0, EDX, 23, true },      { "fxsr", 1, 0, EDX, 24, true },
-	{ "sse", 1, 0, EDX, 25, true },      { "sse2", 1, 0, EDX, 26, true },
-	{ "sse3", 1, 0, ECX, 0, true },      { "pclmulqdq", 1, 0, ECX, 1, false },
-	{ "ssse3", 1, 0, ECX, 9, false },    { "fma", 1, 0, ECX, 12, false },
-	{ "cx16", 1, 0, ECX, 13, true },     { "pcid", 1, 0, ECX, 17, false },
-	{ "sse4_1", 1, 0, ECX, 19, false },  { "sse4_2", 1, 0, ECX, 20, false },
-	{ "x2apic", 1, 0, ECX, 21, true },   { "movbe", 1, 0, ECX, 22, false },
-	{ "popcnt", 1, 0, ECX, 23, false },  { "tsc-deadline", 1, 0, ECX, 24, true },
-	{ "aes", 1, 0, ECX, 25, false },     { "xsave", 1, 0, ECX, 26, false },
-	{ "avx", 1, 0, ECX, 28, false },     { "f16c", 1, 0, ECX, 29, false },
-	{ "rdrand", 1, 0, ECX, 30, false },  { "hypervisor", 1, 0, ECX, 31, true },
-	{ "fsgsbase", 7, 0, EBX, 0, false }, { "bmi1", 7, 0, EBX, 3, false },
-	{ "avx2", 7, 0, EBX, 5, false },     { "smep", 7, 0, EBX, 7, false },
-	{ "bmi2", 7, 0, EBX, 8, false },     { "erms", 7, 0, EBX, 9, false },
-	{ "invpcid", 7, 0, EBX, 10, false }, { "avx512f", 7, 0, EBX, 16, false },
-	{ "rdseed", 7, 0, EBX, 18, false },  { "adx", 7, 0, EBX, 19, false },
-	{ "smap", 7, 0, EBX, 20, false },    { "clflushopt", 7, 0, EBX, 23, false },
-	{ "clwb", 7, 0, EBX, 24, false },    { "sha", 7, 0, EBX, 29, false },
-	{ "umip", 7, 0, ECX, 2, false },     { "pku", 7, 0, ECX, 3, false },
+	{ "fpu", 1, 0, EDX, 0, true },
+	{ "vme", 1, 0, EDX, 1, true },
+	{ "de", 1, 0, EDX, 2, true },
+	{ "pse", 1, 0, EDX, 3, true },
+	{ "tsc", 1, 0, EDX, 4, true },
+	{ "msr", 1, 0, EDX, 5, true },
+	{ "pae", 1, 0, EDX, 6, true },
+	{ "mce", 1, 0, EDX, 7, true },
+	{ "cx8", 1, 0, EDX, 8, true },
+	{ "apic", 1, 0, EDX, 9, true },
+	{ "sep", 1, 0, EDX, 11, true },
+	{ "mtrr", 1, 0, EDX, 12, true },
+	{ "pge", 1, 0, EDX, 13, true },
+	{ "mca", 1, 0, EDX, 14, true },
+	{ "cmov", 1, 0, EDX, 15, true },
+	{ "pat", 1, 0, EDX, 16, true },
+	{ "pse36", 1, 0, EDX, 17, true },
+	{ "clflush", 1, 0, EDX, 19, true },
+	{ "mmx", 1, 0, EDX, 23, true },
+	{ "fxsr", 1, 0, EDX, 24, true },
+	{ "sse", 1, 0, EDX, 25, true },
+	{ "sse2", 1, 0, EDX, 26, true },
+	{ "sse3", 1, 0, ECX, 0, true },
+	{ "pclmulqdq", 1, 0, ECX, 1, false },
+	{ "ssse3", 1, 0, ECX, 9, false },
+	{ "fma", 1, 0, ECX, 12, false },
+	{ "cx16", 1, 0, ECX, 13, true },
+	{ "pcid", 1, 0, ECX, 17, false },
+	{ "sse4_1", 1, 0, ECX, 19, false },
+	{ "sse4_2", 1, 0, ECX, 20, false },
+	{ "x2apic", 1, 0, ECX, 21, true },
+	{ "movbe", 1, 0, ECX, 22, false },
+	{ "popcnt", 1, 0, ECX, 23, false },
+	{ "tsc-deadline", 1, 0, ECX, 24, true },
+	{ "aes", 1, 0, ECX, 25, false },
+	{ "xsave", 1, 0, ECX, 26, false },
+	{ "avx", 1, 0, ECX, 28, false },
+	{ "f16c", 1, 0, ECX, 29, false },
+	{ "rdrand", 1, 0, ECX, 30, false },
+	{ "hypervisor", 1, 0, ECX, 31, true },
+	{ "fsgsbase", 7, 0, EBX, 0, false },
+	{ "bmi1", 7, 0, EBX, 3, false },
+	{ "avx2", 7, 0, EBX, 5, false },
+	{ "smep", 7, 0, EBX, 7, false },
+	{ "bmi2", 7, 0, EBX, 8, false },
+	{ "erms", 7, 0, EBX, 9, false },
+	{ "invpcid", 7, 0, EBX, 10, false },
+	{ "avx512f", 7, 0, EBX, 16, false },
+	{ "rdseed", 7, 0, EBX, 18, false },
+	{ "adx", 7, 0, EBX, 19, false },
+	{ "smap", 7, 0, EBX, 20, false },
+	{ "clflushopt", 7, 0, EBX, 23, false },
+	{ "clwb", 7, 0, EBX, 24, false },
+	{ "sha", 7, 0, EBX, 29, false },
+	{ "umip", 7, 0, ECX, 2, false },
+	{ "pku", 7, 0, ECX, 3, false },
 	{ "rdpid", 7, 0, ECX, 22, false },
 	{ "lahf_lm", 0x80000001, 0, ECX, 0, true },
 	{ "abm", 0x80000001, 0, ECX, 5, false },
@@ -69,7 +97,9 @@ static const struct feature features[] = {
 #define NFEATURES (sizeof(features) / sizeof(features[0]))
 
 static const char *const pvm_quirk_off[] = {
-	"kvm-pv-ipi", "kvm-pv-sched-yield", "kvm-pv-unhalt",
+	"kvm-pv-ipi",
+	"kvm-pv-sched-yield",
+	"kvm-pv-unhalt",
 };
 
 bool cpuid_feature_known(const char *name)
@@ -80,8 +110,8 @@ bool cpuid_feature_known(const char *name)
 	return false;
 }
 
-struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned n,
-				    uint32_t function, uint32_t index)
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t function,
+				    uint32_t index)
 {
 	for (unsigned i = 0; i < n; i++) {
 		bool indexed = e[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
@@ -112,8 +142,7 @@ static const struct feature *lookup(const char *name)
 
 /* Sets or clears one feature in @out; enabling needs KVM support in @sup. */
 static bool set_feature(struct kvm_cpuid_entry2 *out, unsigned n,
-			const struct kvm_cpuid_entry2 *sup, const struct feature *f,
-			bool on)
+			const struct kvm_cpuid_entry2 *sup, const struct feature *f, bool on)
 {
 	struct kvm_cpuid_entry2 *e = cpuid_find(out, n, f->function, f->index);
 	const struct kvm_cpuid_entry2 *s;
@@ -175,8 +204,7 @@ static unsigned order(unsigned n)
 	return bits;
 }
 
-static void set_topology(struct kvm_cpuid_entry2 *out, unsigned n,
-			 unsigned index, unsigned ncpus)
+static void set_topology(struct kvm_cpuid_entry2 *out, unsigned n, unsigned index, unsigned ncpus)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct kvm_cpuid_entry2 *e = &out[i];
@@ -220,15 +248,14 @@ static void set_topology(struct kvm_cpuid_entry2 *out, unsigned n,
 		case 0x80000008:
 			e->ecx = (e->ecx & ~0xf0ffu) | (order(ncpus) << 12) | (ncpus - 1);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }
 
 int cpuid_for_vcpu(const struct kvm_cpuid_entry2 *supported, unsigned n,
-		   struct kvm_cpuid_entry2 *out, const struct cpuid_opts *opts,
-		   unsigned index, unsigned *ignored)
+		   struct kvm_cpuid_entry2 *out, const struct cpuid_opts *opts, unsigned index,
+		   unsigned *ignored)
 {
 	struct kvm_cpuid_entry2 *leaf1;
 	unsigned skipped = 0;

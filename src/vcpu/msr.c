@@ -12,15 +12,15 @@ struct boot_msr {
 };
 
 static const struct boot_msr boot_msrs[] = {
-	{ 0x174, 0 },           /* IA32_SYSENTER_CS */
-	{ 0x175, 0 },           /* IA32_SYSENTER_ESP */
-	{ 0x176, 0 },           /* IA32_SYSENTER_EIP */
-	{ 0xc0000081, 0 },      /* STAR */
-	{ 0xc0000082, 0 },      /* LSTAR */
-	{ 0xc0000083, 0 },      /* CSTAR */
-	{ 0xc0000084, 0 },      /* SYSCALL_MASK */
-	{ 0xc0000102, 0 },      /* KERNEL_GS_BASE */
-	{ 0x1a0, 1 },           /* IA32_MISC_ENABLE: fast strings */
+	{ 0x174, 0 },		  /* IA32_SYSENTER_CS */
+	{ 0x175, 0 },		  /* IA32_SYSENTER_ESP */
+	{ 0x176, 0 },		  /* IA32_SYSENTER_EIP */
+	{ 0xc0000081, 0 },	  /* STAR */
+	{ 0xc0000082, 0 },	  /* LSTAR */
+	{ 0xc0000083, 0 },	  /* CSTAR */
+	{ 0xc0000084, 0 },	  /* SYSCALL_MASK */
+	{ 0xc0000102, 0 },	  /* KERNEL_GS_BASE */
+	{ 0x1a0, 1 },		  /* IA32_MISC_ENABLE: fast strings */
 	{ 0x2ff, (1 << 11) | 6 }, /* MTRRdefType: enabled, write-back */
 };
 

@@ -95,8 +95,16 @@ int vcpu_set_lapic(struct vcpu *v)
 static struct kvm_segment flat(uint16_t sel, uint8_t type, bool code64, bool db)
 {
 	return (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .dpl = 0, .db = db, .s = 1, .l = code64, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = sel,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = db,
+		.s = 1,
+		.l = code64,
+		.g = 1,
 	};
 }
 
@@ -107,8 +115,9 @@ static void set_segments(struct kvm_sregs *s, bool long_mode)
 	s->cs = long_mode ? flat(BOOT_SEL_CODE64, 11, true, false)
 			  : flat(BOOT_SEL_CODE32, 11, false, true);
 	s->ds = s->es = s->fs = s->gs = s->ss = data;
-	s->tr = (struct kvm_segment){ .limit = 0x67, .selector = BOOT_SEL_TSS,
-				      .type = 11, .present = 1 };
+	s->tr = (struct kvm_segment){
+		.limit = 0x67, .selector = BOOT_SEL_TSS, .type = 11, .present = 1
+	};
 	s->gdt.base = BOOT_GDT;
 	s->gdt.limit = 6 * 8 - 1;
 	s->idt.base = 0;
@@ -128,7 +137,7 @@ int vcpu_set_boot_regs(struct vcpu *v, const struct boot_setup *boot)
 	if (lm) {
 		s.cr0 = 0x80000033; /* PG | NE | ET | MP | PE */
 		s.cr3 = BOOT_PML4;
-		s.cr4 = 0x20; /* PAE */
+		s.cr4 = 0x20;	/* PAE */
 		s.efer = 0x500; /* LME | LMA */
 		r.rsi = boot->arg;
 	} else {
@@ -152,8 +161,8 @@ static int handle_io(struct vcpu *v)
 	uint64_t size = run->io.size, count = run->io.count, bytes;
 	uint8_t *data;
 
-	if (__builtin_mul_overflow(size, count, &bytes) ||
-	    run->io.data_offset > v->run_size || bytes > v->run_size - run->io.data_offset)
+	if (__builtin_mul_overflow(size, count, &bytes) || run->io.data_offset > v->run_size ||
+	    bytes > v->run_size - run->io.data_offset)
 		return -EFAULT;
 	data = (uint8_t *)run + run->io.data_offset;
 	for (uint64_t i = 0; i < count; i++, data += size)
@@ -169,11 +178,11 @@ static int handle_mmio(struct vcpu *v)
 
 	if (run->mmio.len > 8)
 		return -EFAULT;
-	if (bus_access(v->env->mmio, run->mmio.phys_addr, run->mmio.data,
-		       run->mmio.len, run->mmio.is_write))
-		log_guest(&rl, "vcpu%u: %s of %u bytes at unassigned address 0x%llx",
-			  v->index, run->mmio.is_write ? "write" : "read",
-			  run->mmio.len, (unsigned long long)run->mmio.phys_addr);
+	if (bus_access(v->env->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+		       run->mmio.is_write))
+		log_guest(&rl, "vcpu%u: %s of %u bytes at unassigned address 0x%llx", v->index,
+			  run->mmio.is_write ? "write" : "read", run->mmio.len,
+			  (unsigned long long)run->mmio.phys_addr);
 	return 0;
 }
 
@@ -206,8 +215,7 @@ static void report_crash(struct vcpu *v, const char *what)
 	ioctl(v->fd, KVM_GET_REGS, &r);
 	insn_bytes(v, r.rip, bytes, sizeof(bytes));
 	/* The log prefix carries the thread name, vcpuN. */
-	log_err("%s at RIP 0x%llx, instruction bytes: %s", what, (unsigned long long)r.rip,
-		bytes);
+	log_err("%s at RIP 0x%llx, instruction bytes: %s", what, (unsigned long long)r.rip, bytes);
 	if (v->env->pvm_host)
 		log_err("hint: this host's KVM is PVM, whose instruction emulator cannot run "
 			"xsave/xrstor, int3, fwait, popcnt, crc32, rdtscp, SSE/AVX and more "
@@ -220,8 +228,9 @@ static void handle_internal_error(struct vcpu *v)
 
 	snprintf(what, sizeof(what), "KVM internal error (suberror %u%s)",
 		 v->run->internal.suberror,
-		 v->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-			 ": instruction emulation failed" : "");
+		 v->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+			 ? ": instruction emulation failed"
+			 : "");
 	report_crash(v, what);
 	v->env->ctl->stop(v->env->ctl->opaque, VM_STOP_CRASH, 0);
 }
@@ -231,12 +240,8 @@ static void handle_system_event(struct vcpu *v)
 	const struct vm_ctl *ctl = v->env->ctl;
 
 	switch (v->run->system_event.type) {
-	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		ctl->stop(ctl->opaque, VM_STOP_POWEROFF, 0);
-		break;
-	case KVM_SYSTEM_EVENT_RESET:
-		ctl->stop(ctl->opaque, VM_STOP_RESET, 0);
-		break;
+	case KVM_SYSTEM_EVENT_SHUTDOWN: ctl->stop(ctl->opaque, VM_STOP_POWEROFF, 0); break;
+	case KVM_SYSTEM_EVENT_RESET: ctl->stop(ctl->opaque, VM_STOP_RESET, 0); break;
 	default:
 		log_err("vcpu%u: guest crash event %u", v->index, v->run->system_event.type);
 		ctl->stop(ctl->opaque, VM_STOP_CRASH, 0);
@@ -264,26 +269,19 @@ static bool handle_exit(struct vcpu *v)
 		log_err("vcpu%u: malformed MMIO exit from KVM", v->index);
 		break;
 	case KVM_EXIT_HLT:
-	case KVM_EXIT_INTR:
-		return true;
+	case KVM_EXIT_INTR: return true;
 	case KVM_EXIT_SHUTDOWN:
 		report_crash(v, "triple fault");
 		ctl->stop(ctl->opaque, VM_STOP_CRASH, 0);
 		return false;
-	case KVM_EXIT_SYSTEM_EVENT:
-		handle_system_event(v);
-		return false;
-	case KVM_EXIT_INTERNAL_ERROR:
-		handle_internal_error(v);
-		return false;
+	case KVM_EXIT_SYSTEM_EVENT: handle_system_event(v); return false;
+	case KVM_EXIT_INTERNAL_ERROR: handle_internal_error(v); return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		log_err("vcpu%u: KVM entry failed, hardware reason 0x%llx", v->index,
 			(unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
 		ctl->stop(ctl->opaque, VM_STOP_CRASH, 0);
 		return false;
-	default:
-		log_err("vcpu%u: unexpected KVM exit reason %u", v->index, reason);
-		break;
+	default: log_err("vcpu%u: unexpected KVM exit reason %u", v->index, reason); break;
 	}
 	ctl->stop(ctl->opaque, VM_STOP_HOST_ERROR, 0);
 	return false;

@@ -11,8 +11,8 @@
 #include "hearth/boot.h"
 
 #define SETUP_SECTS 1
-#define PM_LEN 8192
-#define IMG_LEN ((SETUP_SECTS + 1) * 512 + PM_LEN)
+#define PM_LEN	    8192
+#define IMG_LEN	    ((SETUP_SECTS + 1) * 512 + PM_LEN)
 
 static uint8_t img[IMG_LEN];
 static struct guest_mem gm;
@@ -20,9 +20,20 @@ static struct e820_entry e820[8];
 static int ne;
 static char err[256];
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 static void make_image(void)
 {
@@ -33,11 +44,11 @@ static void make_image(void)
 	img[0x201] = 0x66; /* header ends at 0x268 */
 	memcpy(img + 0x202, "HdrS", 4);
 	put16(img + 0x206, 0x020f);
-	img[0x211] = 0x01;                  /* LOADED_HIGH */
-	put32(img + 0x22c, 0x37ffffff);     /* initrd_addr_max */
-	img[0x236] = 0x01;                  /* XLF_KERNEL_64 */
-	put32(img + 0x238, 2048);           /* cmdline_size */
-	put32(img + 0x260, 64 * 1024);      /* init_size */
+	img[0x211] = 0x01;		/* LOADED_HIGH */
+	put32(img + 0x22c, 0x37ffffff); /* initrd_addr_max */
+	img[0x236] = 0x01;		/* XLF_KERNEL_64 */
+	put32(img + 0x238, 2048);	/* cmdline_size */
+	put32(img + 0x260, 64 * 1024);	/* init_size */
 	for (int i = 0; i < PM_LEN; i++)
 		img[(SETUP_SECTS + 1) * 512 + i] = (uint8_t)(i * 7 + 1);
 }

@@ -19,10 +19,10 @@ static int parse(struct vm_config *c, int argc, char **argv)
 	return config_parse(c, argc, argv, err, sizeof(err));
 }
 
-#define PARSE(c, ...)                                                       \
-	({                                                                  \
-		char *argv_[] = { __VA_ARGS__ };                             \
-		parse(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);    \
+#define PARSE(c, ...)                                                     \
+	({                                                                \
+		char *argv_[] = { __VA_ARGS__ };                          \
+		parse(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_); \
 	})
 
 static void full_command_line(void **state)
@@ -30,11 +30,12 @@ static void full_command_line(void **state)
 	struct vm_config c;
 
 	(void)state;
-	assert_int_equal(PARSE(&c, "--kernel", "k", "--initrd=i", "--cmdline", "a b",
-			       "--cpus", "4", "--memory", "512M", "--console", "file:/x/log",
-			       "--timeout", "90s", "--exit-port", "qemu:0xf4",
-			       "--cpu-template", "minimal", "--cpu-features", "-avx2,+x2apic",
-			       "--hugepages", "--log-level", "debug"), 0);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--initrd=i", "--cmdline", "a b", "--cpus", "4",
+			       "--memory", "512M", "--console", "file:/x/log", "--timeout", "90s",
+			       "--exit-port", "qemu:0xf4", "--cpu-template", "minimal",
+			       "--cpu-features", "-avx2,+x2apic", "--hugepages", "--log-level",
+			       "debug"),
+			 0);
 	assert_string_equal(c.kernel, "k");
 	assert_string_equal(c.initrd, "i");
 	assert_string_equal(c.cmdline, "a b");
@@ -84,7 +85,9 @@ static void qemu_exit_default_port(void **state)
 /* Each bad input is rejected with a message naming the option. */
 static void bad_inputs(void **state)
 {
-	static const struct { const char *opt, *val, *needle; } cases[] = {
+	static const struct {
+		const char *opt, *val, *needle;
+	} cases[] = {
 		{ "--cpus", "0", "--cpus" },
 		{ "--cpus", "-1", "--cpus" },
 		{ "--cpus", "2x", "--cpus" },
@@ -171,12 +174,9 @@ static void sizes_and_durations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(full_command_line),
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(qemu_exit_default_port),
-		cmocka_unit_test(bad_inputs),
-		cmocka_unit_test(missing_things),
-		cmocka_unit_test(sizes_and_durations),
+		cmocka_unit_test(full_command_line),	  cmocka_unit_test(defaults),
+		cmocka_unit_test(qemu_exit_default_port), cmocka_unit_test(bad_inputs),
+		cmocka_unit_test(missing_things),	  cmocka_unit_test(sizes_and_durations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,11 +15,14 @@
 static const struct kvm_cpuid_entry2 sup[] = {
 	{ .function = 0, .eax = 0xd },
 	/* leaf 1: sse2, fxsr, apic; ecx: sse3, x2apic, popcnt, xsave, avx */
-	{ .function = 1, .eax = 0x806f8, .ebx = 0x00000800, .ecx = 0x14a00001,
+	{ .function = 1,
+	  .eax = 0x806f8,
+	  .ebx = 0x00000800,
+	  .ecx = 0x14a00001,
 	  .edx = (1u << 26) | (1u << 24) | (1u << 9) },
-	{ .function = 4, .index = 0, .flags = IDX, .eax = 0x121 },  /* L1d */
-	{ .function = 4, .index = 1, .flags = IDX, .eax = 0x143 },  /* L2 */
-	{ .function = 4, .index = 2, .flags = IDX, .eax = 0x163 },  /* L3 */
+	{ .function = 4, .index = 0, .flags = IDX, .eax = 0x121 }, /* L1d */
+	{ .function = 4, .index = 1, .flags = IDX, .eax = 0x143 }, /* L2 */
+	{ .function = 4, .index = 2, .flags = IDX, .eax = 0x163 }, /* L3 */
 	{ .function = 4, .index = 3, .flags = IDX, .eax = 0 },
 	{ .function = 7, .index = 0, .flags = IDX, .ebx = 1u << 5 }, /* avx2 */
 	{ .function = 0xb, .index = 0, .flags = IDX },
@@ -78,15 +81,15 @@ static void templates(void **state)
 
 	(void)state;
 	assert_int_equal(cpuid_for_vcpu(sup, N, out, &o, 0, NULL), 0);
-	assert_true(get(1, 0)->ecx & (1u << 26));   /* xsave kept */
-	assert_true(get(7, 0)->ebx & (1u << 5));    /* avx2 kept */
+	assert_true(get(1, 0)->ecx & (1u << 26)); /* xsave kept */
+	assert_true(get(7, 0)->ebx & (1u << 5));  /* avx2 kept */
 	o.tmpl = CPU_TEMPLATE_MINIMAL;
 	assert_int_equal(cpuid_for_vcpu(sup, N, out, &o, 0, NULL), 0);
-	assert_false(get(1, 0)->ecx & (1u << 26));  /* xsave gone */
-	assert_false(get(1, 0)->ecx & (1u << 28));  /* avx gone */
-	assert_false(get(1, 0)->ecx & (1u << 23));  /* popcnt gone */
-	assert_true(get(1, 0)->ecx & (1u << 21));   /* x2apic kept */
-	assert_true(get(1, 0)->edx & (1u << 26));   /* sse2 kept */
+	assert_false(get(1, 0)->ecx & (1u << 26)); /* xsave gone */
+	assert_false(get(1, 0)->ecx & (1u << 28)); /* avx gone */
+	assert_false(get(1, 0)->ecx & (1u << 23)); /* popcnt gone */
+	assert_true(get(1, 0)->ecx & (1u << 21));  /* x2apic kept */
+	assert_true(get(1, 0)->edx & (1u << 26));  /* sse2 kept */
 	assert_int_equal(get(7, 0)->ebx, 0);
 	assert_int_equal(get(0xd, 0)->eax, 0);
 	assert_false(get(0x80000001, 0)->edx & (1u << 27)); /* rdtscp gone */

@@ -199,7 +199,7 @@ static void pci(void **state)
 	assert_int_equal(rd(&pci_host_ops, p, 4, 2), 0x1b36);
 	wr(&pci_host_ops, p, 0, 4, 0x80000008);
 	assert_int_equal(rd(&pci_host_ops, p, 7, 1), 0x06); /* class bridge */
-	wr(&pci_host_ops, p, 0, 4, 0x80000800); /* 00:01.0 absent */
+	wr(&pci_host_ops, p, 0, 4, 0x80000800);		    /* 00:01.0 absent */
 	assert_int_equal(rd(&pci_host_ops, p, 4, 4), 0xffffffff);
 	wr(&pci_host_ops, p, 0, 4, 0x80010000); /* bus 1 */
 	assert_int_equal(rd(&pci_host_ops, p, 4, 4), 0xffffffff);

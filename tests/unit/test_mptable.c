@@ -70,7 +70,10 @@ static void check_table(unsigned ncpus)
 			assert_true(e[3] & 1);
 			e += 20;
 			break;
-		case 1: buses++; e += 8; break;
+		case 1:
+			buses++;
+			e += 8;
+			break;
 		case 2:
 			ioapics++;
 			assert_int_equal(e[1], ncpus);
@@ -85,7 +88,10 @@ static void check_table(unsigned ncpus)
 			mp_pin[e[5]] = e[7];
 			e += 8;
 			break;
-		case 4: lints++; e += 8; break;
+		case 4:
+			lints++;
+			e += 8;
+			break;
 		default: fail_msg("unknown entry type %u", e[0]);
 		}
 	}
@@ -144,7 +150,8 @@ static void routing_matches_mptable(void **state)
 			} else {
 				pic_routes++;
 				assert_int_equal(e[i].u.irqchip.irqchip,
-						 irq < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE);
+						 irq < 8 ? KVM_IRQCHIP_PIC_MASTER
+							 : KVM_IRQCHIP_PIC_SLAVE);
 				assert_int_equal(e[i].u.irqchip.pin, irq % 8);
 			}
 		}

@@ -38,9 +38,13 @@ static void make64(void)
 	img.eh.e_phoff = offsetof(struct img64, ph);
 	img.eh.e_phentsize = sizeof(Elf64_Phdr);
 	img.eh.e_phnum = 2;
-	img.ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = offsetof(struct img64, payload),
-				  .p_paddr = 0x100000, .p_filesz = 256, .p_memsz = 8192 };
-	img.ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = offsetof(struct img64, nh),
+	img.ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				  .p_offset = offsetof(struct img64, payload),
+				  .p_paddr = 0x100000,
+				  .p_filesz = 256,
+				  .p_memsz = 8192 };
+	img.ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE,
+				  .p_offset = offsetof(struct img64, nh),
 				  .p_filesz = sizeof(Elf32_Nhdr) + 8 };
 	img.nh = (Elf32_Nhdr){ .n_namesz = 4, .n_descsz = 4, .n_type = 18 };
 	memcpy(img.name, "Xen", 4);
@@ -134,9 +138,13 @@ static void loads_elf32(void **state)
 	i32.eh.e_phoff = offsetof(__typeof__(i32), ph);
 	i32.eh.e_phentsize = sizeof(Elf32_Phdr);
 	i32.eh.e_phnum = 2;
-	i32.ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = offsetof(__typeof__(i32), payload),
-				  .p_paddr = 0x200000, .p_filesz = 16, .p_memsz = 16 };
-	i32.ph[1] = (Elf32_Phdr){ .p_type = PT_NOTE, .p_offset = offsetof(__typeof__(i32), nh),
+	i32.ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD,
+				  .p_offset = offsetof(__typeof__(i32), payload),
+				  .p_paddr = 0x200000,
+				  .p_filesz = 16,
+				  .p_memsz = 16 };
+	i32.ph[1] = (Elf32_Phdr){ .p_type = PT_NOTE,
+				  .p_offset = offsetof(__typeof__(i32), nh),
 				  .p_filesz = sizeof(Elf32_Nhdr) + 8 };
 	i32.nh = (Elf32_Nhdr){ 4, 4, 18 };
 	memcpy(i32.name, "Xen", 4);
@@ -145,13 +153,13 @@ static void loads_elf32(void **state)
 	assert_int_equal(b.entry, 0x200000);
 }
 
-#define EXPECT(ret, needle)                                            \
-	do {                                                           \
-		struct boot_setup b_;                                  \
+#define EXPECT(ret, needle)                                                   \
+	do {                                                                  \
+		struct boot_setup b_;                                         \
 		assert_int_equal(load(&img, sizeof(img), NULL, 0, &b_), ret); \
-		if (!strstr(err, needle))                              \
-			fail_msg("'%s' lacks '%s'", err, needle);      \
-		make64();                                              \
+		if (!strstr(err, needle))                                     \
+			fail_msg("'%s' lacks '%s'", err, needle);             \
+		make64();                                                     \
 	} while (0)
 
 static void rejects_hostile(void **state)

@@ -11,8 +11,8 @@
 
 void serial_init(void)
 {
-	outb(COM1 + 1, 0);	/* no interrupts: the probe polls */
-	outb(COM1 + 3, 0x03);	/* 8N1 */
+	outb(COM1 + 1, 0);    /* no interrupts: the probe polls */
+	outb(COM1 + 3, 0x03); /* 8N1 */
 }
 
 void putc_(char c)
@@ -54,8 +54,14 @@ void putx(uint64_t v)
 	puts_(b + i);
 }
 
-uint32_t lapic_read(uint32_t reg) { return mmio_read32(LAPIC_BASE + reg); }
-void lapic_write(uint32_t reg, uint32_t v) { mmio_write32(LAPIC_BASE + reg, v); }
+uint32_t lapic_read(uint32_t reg)
+{
+	return mmio_read32(LAPIC_BASE + reg);
+}
+void lapic_write(uint32_t reg, uint32_t v)
+{
+	mmio_write32(LAPIC_BASE + reg, v);
+}
 
 void ioapic_write(uint32_t reg, uint32_t v)
 {
@@ -77,7 +83,7 @@ void pic_mask_all(void)
 
 void pit_periodic(uint16_t divisor)
 {
-	outb(0x43, 0x34);	/* channel 0, lo/hi, mode 2 */
+	outb(0x43, 0x34); /* channel 0, lo/hi, mode 2 */
 	outb(0x40, (uint8_t)divisor);
 	outb(0x40, (uint8_t)(divisor >> 8));
 }
@@ -102,7 +108,7 @@ static const uint8_t *mp_find_in(uint64_t start, uint64_t len)
 
 int mptable_read(struct mp_info *mi)
 {
-	uint64_t ebda = (uint64_t)*(volatile uint16_t *)0x40e << 4;
+	uint64_t ebda = (uint64_t) * (volatile uint16_t *)0x40e << 4;
 	const uint8_t *fp = 0;
 
 	mi->cpus = 0;
@@ -137,9 +143,7 @@ int mptable_read(struct mp_info *mi)
 				mi->irq0_pin = e[7];
 			e += 8;
 			break;
-		default:
-			e += 8;
-			break;
+		default: e += 8; break;
 		}
 	}
 	return 0;

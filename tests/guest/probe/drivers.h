@@ -21,7 +21,7 @@ void pit_periodic(uint16_t divisor);
 struct mp_info {
 	unsigned cpus;
 	uint8_t apic_id[MAX_CPUS];
-	int irq0_pin;	/* I/O APIC pin of ISA IRQ 0, -1 if not listed */
+	int irq0_pin; /* I/O APIC pin of ISA IRQ 0, -1 if not listed */
 };
 int mptable_read(struct mp_info *mi);
 

@@ -8,31 +8,51 @@
 
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "d"(port)); }
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" ::"a"(v), "d"(port));
+}
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "d"(port));
 	return v;
 }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "d"(port)); }
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" ::"a"(v), "d"(port));
+}
 static inline uint32_t inl(uint16_t port)
 {
 	uint32_t v;
 	__asm__ volatile("inl %1, %0" : "=a"(v) : "d"(port));
 	return v;
 }
-static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
-static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
+static inline uint32_t mmio_read32(uint64_t addr)
+{
+	return *(volatile uint32_t *)addr;
+}
+static inline void mmio_write32(uint64_t addr, uint32_t v)
+{
+	*(volatile uint32_t *)addr = v;
+}
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
 }
-static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
-static inline void pause(void) { __asm__ volatile("pause" ::: "memory"); }
-
+static inline void sti(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
+static inline void cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
+static inline void pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
 
 #endif

@@ -111,7 +111,7 @@ static int wait_for(volatile const uint64_t *p, uint64_t want, uint64_t cycles)
 	return 1;
 }
 
-#define SECONDS(n) ((uint64_t)(n) * 4000000000ull) /* generous: TSC <= 4 GHz */
+#define SECONDS(n) ((uint64_t)(n)*4000000000ull) /* generous: TSC <= 4 GHz */
 
 /* The UART's registers behave like a 16550A's, and output arrives intact. */
 static void test_serial(void)
@@ -146,11 +146,11 @@ static void test_smp(void)
 		char *d = (char *)TRAMPOLINE;
 		while (s < ap_trampoline_end)
 			*d++ = *s++;
-		lapic_write(0xf0, 0x1ff);			/* software enable */
-		lapic_write(0x300, 0x000c4500);			/* INIT to all others */
+		lapic_write(0xf0, 0x1ff);	/* software enable */
+		lapic_write(0x300, 0x000c4500); /* INIT to all others */
 		for (uint64_t t = rdtsc(); rdtsc() - t < 1000000;)
 			pause();
-		for (int i = 0; i < 2; i++) {			/* SIPI twice */
+		for (int i = 0; i < 2; i++) { /* SIPI twice */
 			lapic_write(0x300, 0x000c4600 | (TRAMPOLINE >> 12));
 			for (uint64_t t = rdtsc(); rdtsc() - t < 200000;)
 				pause();
@@ -188,15 +188,15 @@ static void test_smp(void)
 static void test_timer(void)
 {
 	lapic_write(0xf0, 0x100 | VEC_SPURIOUS);
-	lapic_write(0x3e0, 0x0b);			/* divide by 1 */
-	lapic_write(0x320, (1u << 17) | VEC_LAPIC_TIMER);	/* periodic */
+	lapic_write(0x3e0, 0x0b);			  /* divide by 1 */
+	lapic_write(0x320, (1u << 17) | VEC_LAPIC_TIMER); /* periodic */
 	uint64_t t0 = rdtsc(), start = ticks;
 	lapic_write(0x380, 1000000);
 	sti();
 	int ok = wait_for(&ticks, start + 10, SECONDS(5));
 	cli();
 	uint64_t dt = rdtsc() - t0, n = ticks - start;
-	lapic_write(0x320, 1u << 16);			/* mask */
+	lapic_write(0x320, 1u << 16); /* mask */
 	lapic_write(0x380, 0);
 	puts_("PROBE: test=timer ticks=");
 	putu(n);
@@ -215,13 +215,13 @@ static void test_pit(void)
 	pic_mask_all();
 	lapic_write(0xf0, 0x100 | VEC_SPURIOUS);
 	ioapic_write(0x11 + 2 * (uint32_t)pin, dest << 24);
-	ioapic_write(0x10 + 2 * (uint32_t)pin, VEC_PIT);	/* fixed, edge, unmasked */
+	ioapic_write(0x10 + 2 * (uint32_t)pin, VEC_PIT); /* fixed, edge, unmasked */
 	uint64_t start = irq_count[VEC_PIT];
-	pit_periodic(1193);				/* ~1 kHz */
+	pit_periodic(1193); /* ~1 kHz */
 	sti();
 	int ok = wait_for(&irq_count[VEC_PIT], start + 5, SECONDS(5));
 	cli();
-	ioapic_write(0x10 + 2 * (uint32_t)pin, 1u << 16);	/* mask */
+	ioapic_write(0x10 + 2 * (uint32_t)pin, 1u << 16); /* mask */
 	puts_("PROBE: test=pit pin=");
 	putu((uint64_t)pin);
 	puts_(" irqs=");
@@ -249,7 +249,7 @@ struct test {
 };
 
 static const struct test tests[] = {
-	{ "serial", test_serial }, { "smp", test_smp }, { "timer", test_timer },
+	{ "serial", test_serial }, { "smp", test_smp },		{ "timer", test_timer },
 	{ "pit", test_pit },	   { "cpuloop", test_cpuloop },
 };
 
@@ -270,7 +270,8 @@ void probe_main(void)
 	const char *list;
 
 	serial_init();
-	if (si && si->magic == 0x336ec578 && si->cmdline_paddr && si->cmdline_paddr < 0x100000000ull)
+	if (si && si->magic == 0x336ec578 && si->cmdline_paddr &&
+	    si->cmdline_paddr < 0x100000000ull)
 		cmdline = (const char *)si->cmdline_paddr;
 	outb(HEARTH_MARKER_PORT, 1);
 	puts_("PROBE: ready cmdline=\"");
