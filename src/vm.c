@@ -35,6 +35,7 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define MIN_MEMORY	      (4ULL << 20)
 #define MPTABLE_ROOM	      0x10000
+#define ACPI_ROOM	      0x10000
 
 struct mapped_file {
 	void *data;
@@ -299,8 +300,10 @@ static int load_kernel(struct vm *vm, struct boot_setup *boot)
 	ret = boot_load(&vm->gm, &in, boot, why, sizeof(why));
 	if (ret)
 		return fail(vm, HEARTH_EXIT_USAGE, "kernel '%s': %s", vm->cfg->kernel, why);
-	if (mptable_write(&vm->gm, E820_BIOS_START, MPTABLE_ROOM, vm->cfg->cpus) < 0)
+	if (mptable_write(&vm->gm, HEARTH_MPTABLE, MPTABLE_ROOM, vm->cfg->cpus) < 0)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot write the MP table");
+	if (acpi_write(&vm->gm, HEARTH_ACPI_RSDP, ACPI_ROOM, vm->cfg->cpus) < 0)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot write the ACPI tables");
 	return 0;
 }
 
@@ -339,6 +342,9 @@ static int setup_devices(struct vm *vm)
 		ret = add_pio(vm, HEARTH_PORT_PCI_ADDR, 8, &pci_host_ops, vm->pci, "PCI host");
 	if (!ret)
 		ret = add_pio(vm, cfg->exit_port, 2, &exitdev_ops, vm->exitdev, "exit device");
+	if (!ret)
+		ret = add_pio(vm, HEARTH_PORT_ACPI_SLEEP, 2, &exitdev_acpi_sleep_ops, vm->exitdev,
+			      "ACPI sleep registers");
 	if (!ret && cfg->qemu_exit)
 		ret = add_pio(vm, cfg->qemu_exit_port, 2, &exitdev_qemu_ops, vm->exitdev,
 			      "QEMU exit device");

@@ -32,5 +32,11 @@
 #define HEARTH_MMIO_HOLE_END   0x100000000ULL
 #define HEARTH_IOAPIC_BASE     0xfec00000ULL
 #define HEARTH_LAPIC_BASE      0xfee00000ULL
+#define HEARTH_ACPI_RSDP       0xe0000ULL /* RSDP, then the ACPI tables */
+#define HEARTH_MPTABLE	       0xf0000ULL /* MP floating pointer and table */
+
+/* ACPI sleep control (byte: SLP_EN | SLP_TYP << 2; S5 powers off) and sleep
+ * status registers of the hardware-reduced FADT. */
+#define HEARTH_PORT_ACPI_SLEEP 0x4f4
 
 #endif

@@ -76,8 +76,9 @@ int pci_host_add(struct pci_host *p, unsigned devfn, const struct pci_func_ops *
 
 /* ---- exit device and boot marker (abi.h) ---- */
 struct exitdev;
-extern const struct bus_ops exitdev_ops;      /* HEARTH_PORT_EXIT, len 2 (exit+marker) */
-extern const struct bus_ops exitdev_qemu_ops; /* isa-debug-exit port, len 1..4 */
+extern const struct bus_ops exitdev_ops;	    /* HEARTH_PORT_EXIT, len 2 (exit+marker) */
+extern const struct bus_ops exitdev_qemu_ops;	    /* isa-debug-exit port, len 1..4 */
+extern const struct bus_ops exitdev_acpi_sleep_ops; /* HEARTH_PORT_ACPI_SLEEP, len 2 */
 struct exitdev *exitdev_create(const struct vm_ctl *ctl);
 void exitdev_destroy(struct exitdev *e);
 

@@ -65,7 +65,7 @@ struct e820_entry {
 
 /* Where the MP table lives: the last KiB of base memory, reserved in e820. */
 #define E820_EBDA_START 0x9fc00ULL
-#define E820_BIOS_START 0xf0000ULL /* reserved "BIOS" area up to 1 MiB */
+#define E820_BIOS_START 0xe0000ULL /* reserved: ACPI and MP tables, up to 1 MiB */
 
 /*
  * Builds the map for @gm: RAM below the EBDA, the EBDA and BIOS area

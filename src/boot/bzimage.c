@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hearth/abi.h"
 #include "hearth/boot.h"
 
 /* Offsets into the file / boot_params. */
@@ -25,6 +26,7 @@ enum {
 	OFF_XLOADFLAGS = 0x236,
 	OFF_CMDLINE_SIZE = 0x238,
 	OFF_INIT_SIZE = 0x260,
+	OFF_ACPI_RSDP_ADDR = 0x070,
 	OFF_E820_ENTRIES = 0x1e8,
 	OFF_E820_TABLE = 0x2d0,
 	E820_MAX_ZEROPAGE = 128,
@@ -182,6 +184,7 @@ int bzimage_load(struct guest_mem *gm, const struct boot_input *in, struct boot_
 	memcpy(bp + HDR_START, in->kernel + HDR_START, bz.hdr_end - HDR_START);
 	bp[OFF_TYPE_OF_LOADER] = 0xff;
 	put32(bp + OFF_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE);
+	put32(bp + OFF_ACPI_RSDP_ADDR, (uint32_t)HEARTH_ACPI_RSDP); /* 64-bit field, high half 0 */
 	ret = put_initrd(gm, in, bp, end, bz.initrd_max, err, errlen);
 	if (!ret && put_e820(bp, in)) {
 		snprintf(err, errlen, "memory map has too many entries");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hearth/abi.h"
 #include "hearth/boot.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
@@ -235,6 +236,7 @@ static int put_start_info(struct guest_mem *gm, const struct boot_input *in, uin
 	si->version = 1;
 	si->cmdline_paddr = BOOT_CMDLINE;
 	si->memmap_paddr = BOOT_PVH_MEMMAP;
+	si->rsdp_paddr = HEARTH_ACPI_RSDP;
 	si->memmap_entries = (uint32_t)in->e820_n;
 	for (size_t i = 0; i < in->e820_n; i++)
 		mm[i] = (struct hvm_memmap_entry){ in->e820[i].addr, in->e820[i].size,

@@ -85,6 +85,24 @@ static void exit_device(void **state)
 	exitdev_destroy(e);
 }
 
+/* Only SLP_EN with SLP_TYP 5 (the DSDT's \_S5_) powers off; junk does nothing. */
+static void acpi_sleep(void **state)
+{
+	struct exitdev *e = exitdev_create(&ctl);
+	static const uint8_t ignored[] = { 0x14, 0x20, 0x24, 0x3c, 0xff & ~0x20, 0x80 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ignored); i++)
+		wr(&exitdev_acpi_sleep_ops, e, 0, 1, ignored[i]);
+	wr(&exitdev_acpi_sleep_ops, e, 1, 1, 0x34); /* the status register */
+	assert_int_equal(stops, 0);
+	assert_int_equal(rd(&exitdev_acpi_sleep_ops, e, 1, 1), 0);
+	wr(&exitdev_acpi_sleep_ops, e, 0, 1, 0x34);
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_POWEROFF);
+	exitdev_destroy(e);
+}
+
 static void uart(void **state)
 {
 	int p[2];
@@ -216,6 +234,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(exit_device, reset_state),
+		cmocka_unit_test_setup(acpi_sleep, reset_state),
 		cmocka_unit_test_setup(uart, reset_state),
 		cmocka_unit_test_setup(i8042, reset_state),
 		cmocka_unit_test_setup(rtc, reset_state),

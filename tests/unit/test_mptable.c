@@ -42,7 +42,7 @@ static uint8_t sum(const uint8_t *p, size_t n)
 /* Parses the table as a guest would and checks it describes @ncpus CPUs. */
 static void check_table(unsigned ncpus)
 {
-	const uint8_t *mpf = gm_ptr(&gm, E820_BIOS_START, 16), *mpc, *e;
+	const uint8_t *mpf = gm_ptr(&gm, HEARTH_MPTABLE, 16), *mpc, *e;
 	uint32_t physptr;
 	uint16_t len, count;
 	unsigned cpus = 0, bsps = 0, ioapics = 0, irqs = 0, lints = 0, buses = 0;
@@ -110,7 +110,7 @@ static void describes_cpus(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		assert_true(mptable_write(&gm, E820_BIOS_START, 0x10000, counts[i]) > 0);
+		assert_true(mptable_write(&gm, HEARTH_MPTABLE, 0x10000, counts[i]) > 0);
 		check_table(counts[i]);
 	}
 }
@@ -118,10 +118,10 @@ static void describes_cpus(void **state)
 static void rejects_bad_requests(void **state)
 {
 	(void)state;
-	assert_int_equal(mptable_write(&gm, E820_BIOS_START, 0x10000, 0), -EINVAL);
-	assert_int_equal(mptable_write(&gm, E820_BIOS_START, 0x10000, 255), -EINVAL);
-	assert_int_equal(mptable_write(&gm, E820_BIOS_START + 4, 0x10000, 1), -EINVAL);
-	assert_int_equal(mptable_write(&gm, E820_BIOS_START, 100, 4), -ENOSPC);
+	assert_int_equal(mptable_write(&gm, HEARTH_MPTABLE, 0x10000, 0), -EINVAL);
+	assert_int_equal(mptable_write(&gm, HEARTH_MPTABLE, 0x10000, 255), -EINVAL);
+	assert_int_equal(mptable_write(&gm, HEARTH_MPTABLE + 4, 0x10000, 1), -EINVAL);
+	assert_int_equal(mptable_write(&gm, HEARTH_MPTABLE, 100, 4), -ENOSPC);
 	assert_int_equal(mptable_write(&gm, 16ULL << 20, 0x10000, 1), -EFAULT);
 	assert_int_equal(mptable_write(&gm, UINT64_MAX - 15, 0x10000, 1), -EFAULT);
 }
@@ -134,7 +134,7 @@ static void routing_matches_mptable(void **state)
 	int n = irq_routing_legacy(e, 64);
 
 	(void)state;
-	assert_true(mptable_write(&gm, E820_BIOS_START, 0x10000, 2) > 0);
+	assert_true(mptable_write(&gm, HEARTH_MPTABLE, 0x10000, 2) > 0);
 	check_table(2);
 	assert_true(n > 0);
 	for (unsigned irq = 0; irq < 16; irq++) {
