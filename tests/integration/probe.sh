@@ -10,8 +10,8 @@ ALL="probe.tests=serial,smp,timer,pit,cpuloop probe.iters=1000000"
 for n in 1 2 4; do
 	expect_exit 0 "probe: every test passes on $n vCPU(s)" -- \
 		"$H" run --kernel "$PROBE" --cpus "$n" --memory 64M --timeout 60s --cmdline "$ALL"
-	expect_grep "$TMP/out" "^PROBE: test=smp mptable=$n expected=$n up=$n .*result=pass" \
-		"probe: all $n vCPU(s) started by INIT/SIPI checked in with distinct APIC IDs"
+	expect_grep "$TMP/out" "^PROBE: test=smp mptable=$n madt=$n expected=$n up=$n .*result=pass" \
+		"probe: all $n vCPU(s) listed by MP table and MADT, started by INIT/SIPI, checked in with distinct APIC IDs"
 	expect_grep "$TMP/out" "^PROBE: done pass=5 fail=0" "probe: 5 tests passed on $n vCPU(s)"
 done
 expect_grep "$TMP/out" '^PROBE: test=serial chars=!"#\$%&'"'"'\(\)\*\+,-\./0123456789:;<=>\?@ABCDEFGHIJKLMNOPQRSTUVWXYZ\[\\\]\^_`abcdefghijklmnopqrstuvwxyz\{\|\}~ result=pass' \

@@ -149,6 +149,58 @@ int mptable_read(struct mp_info *mi)
 	return 0;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A checksummed ACPI table below 4 GiB with signature @sig at @addr, or 0. */
+static const uint8_t *acpi_table(uint64_t addr, const char *sig)
+{
+	const uint8_t *t = (const uint8_t *)addr;
+	if (!addr || addr >= 0x100000000ull - 36)
+		return 0;
+	for (int i = 0; i < 4; i++)
+		if (t[i] != (uint8_t)sig[i])
+			return 0;
+	uint32_t len = le32(t + 4);
+	if (len < 36 || len > 0x10000 || !checksum_ok(t, len))
+		return 0;
+	return t;
+}
+
+int acpi_madt_cpus(void)
+{
+	const uint8_t *rsdp = 0;
+	for (uint64_t a = 0xe0000; a < 0x100000 && !rsdp; a += 16) {
+		const uint8_t *p = (const uint8_t *)a;
+		if (p[0] == 'R' && p[1] == 'S' && p[2] == 'D' && p[3] == ' ' && p[4] == 'P' &&
+		    p[5] == 'T' && p[6] == 'R' && p[7] == ' ' && checksum_ok(p, 20))
+			rsdp = p;
+	}
+	if (!rsdp)
+		return -1;
+	const uint8_t *sdt = 0;
+	unsigned width = 4;
+	if (rsdp[15] >= 2 && le32(rsdp + 28) == 0)
+		sdt = acpi_table(le32(rsdp + 24), "XSDT"), width = 8;
+	if (!sdt)
+		sdt = acpi_table(le32(rsdp + 16), "RSDT"), width = 4;
+	if (!sdt)
+		return -1;
+	for (uint32_t off = 36; off + width <= le32(sdt + 4); off += width) {
+		const uint8_t *madt = acpi_table(le32(sdt + off), "APIC");
+		if (!madt)
+			continue;
+		int cpus = 0;
+		for (uint32_t e = 44; e + 2 <= le32(madt + 4) && madt[e + 1] >= 2; e += madt[e + 1])
+			if (madt[e] == 0 && madt[e + 1] == 8 && (le32(madt + e + 4) & 1))
+				cpus++;
+		return cpus;
+	}
+	return -1;
+}
+
 /* The compiler may emit calls to these even in freestanding code. */
 void *memcpy(void *d, const void *s, unsigned long n);
 void *memset(void *d, int c, unsigned long n);

@@ -24,5 +24,8 @@ struct mp_info {
 	int irq0_pin; /* I/O APIC pin of ISA IRQ 0, -1 if not listed */
 };
 int mptable_read(struct mp_info *mi);
+/* CPUs the ACPI MADT lists (enabled local APICs), found through the RSDP
+ * and XSDT (or RSDT); -1 without ACPI tables. */
+int acpi_madt_cpus(void);
 
 #endif

@@ -133,12 +133,14 @@ static void test_serial(void)
 static void test_smp(void)
 {
 	struct mp_info mi;
-	int mp = mptable_read(&mi);
+	int mp = mptable_read(&mi), madt = acpi_madt_cpus();
 
 	if (mp == 0 && mi.cpus == 0) /* a table without processors: no help */
 		mp = -5;
-	uint64_t want = arg_u64("probe.cpus", mp == 0 ? mi.cpus : 1);
-	int ok = want >= 1 && want <= MAX_CPUS && (mp != 0 || mi.cpus == want);
+	uint64_t want = arg_u64("probe.cpus", mp == 0 ? mi.cpus : madt > 0 ? (unsigned)madt : 1);
+	/* where there are tables, they must agree with each other and with us */
+	int ok = want >= 1 && want <= MAX_CPUS && (mp != 0 || mi.cpus == want) &&
+		 (madt <= 0 || (unsigned)madt == want);
 
 	ap_apic_id[0] = lapic_read(0x20) >> 24;
 	if (ok && want > 1) {
@@ -169,6 +171,11 @@ static void test_smp(void)
 	puts_("PROBE: test=smp mptable=");
 	if (mp == 0)
 		putu(mi.cpus);
+	else
+		puts_("none");
+	puts_(" madt=");
+	if (madt >= 0)
+		putu((uint64_t)madt);
 	else
 		puts_("none");
 	puts_(" expected=");
