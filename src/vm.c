@@ -98,6 +98,10 @@ static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
 		vm->status = status;
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
+	/* The vCPU asking (e.g. through the exit device) must not run on
+	 * into whatever the guest does next; the others are kicked by the
+	 * event loop. */
+	atomic_store(&vm->stopping, true);
 	eventfd_write(vm->stop_fd, 1);
 }
 

@@ -90,8 +90,8 @@ static uint8_t *table(struct out *o, const char sig[4], size_t len, uint8_t rev,
 
 static void seal(uint8_t *t)
 {
-	uint32_t len = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 |
-		       (uint32_t)t[7] << 24;
+	uint32_t len =
+		(uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
 
 	t[9] = 0;
 	t[9] = (uint8_t)(0 - sum(t, len));
@@ -108,8 +108,9 @@ static void gas_io8(uint8_t *p, uint16_t port)
 }
 
 /* DSDT: Name (\_S5_, Package () { 5, 0, 0, 0 }): SLP_TYP 5 means power off. */
-static const uint8_t dsdt_aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04,
-				    0x0a, ACPI_SLP_TYP_S5, 0x00, 0x00, 0x00 };
+static const uint8_t dsdt_aml[] = { 0x08, '_',	'S',  '5',  '_',
+				    0x12, 0x07, 0x04, 0x0a, ACPI_SLP_TYP_S5,
+				    0x00, 0x00, 0x00 };
 
 static size_t madt_len(unsigned ncpus)
 {
@@ -164,10 +165,10 @@ static void fill_madt(uint8_t *t, unsigned ncpus)
 static void fill_fadt(uint8_t *t, uint64_t dsdt)
 {
 	put32(t + 40, (uint32_t)dsdt);
-	put16(t + 46, 9);	   /* SCI_INT: unused (hardware-reduced) */
-	put16(t + 109, 0x3);	   /* IAPC_BOOT_ARCH: legacy devices, 8042 */
-	put32(t + 112, 1u << 20 | /* HW_REDUCED_ACPI */
-			       1u << 10 | /* RESET_REG_SUP */
+	put16(t + 46, 9);			   /* SCI_INT: unused (hardware-reduced) */
+	put16(t + 109, 0x3);			   /* IAPC_BOOT_ARCH: legacy devices, 8042 */
+	put32(t + 112, 1u << 20 |		   /* HW_REDUCED_ACPI */
+			       1u << 10 |	   /* RESET_REG_SUP */
 			       1u << 4 | 1u << 5); /* no fixed power/sleep buttons */
 	gas_io8(t + 116, HEARTH_PORT_I8042_CMD);   /* reset: 0xfe to the i8042 */
 	put8(t + 128, 0xfe);
