@@ -1,0 +1,62 @@
+/*
+ * Null kernel, protected-mode part, loaded at 1 MiB. Offset 0 is the 32-bit
+ * entry (flat segments, paging off, ESI = boot_params); offset 0x200 is the
+ * 64-bit entry (identity-mapped long mode, RSI = boot_params), announced by
+ * XLF_KERNEL_64. Both print the marker, write hearth's boot marker, exit
+ * through hearth's exit device or QEMU's isa-debug-exit, or else end with a
+ * triple fault.
+ */
+	.section .text
+	.code32
+	.globl _start
+_start:
+	cli
+	mov	$msg, %esi
+	mov	$0x3f8, %dx
+1:	lodsb
+	test	%al, %al
+	jz	2f
+	out	%al, %dx
+	jmp	1b
+2:	mov	$0x4f1, %dx
+	mov	$1, %al
+	out	%al, %dx
+	xor	%al, %al
+	mov	$0x4f0, %dx
+	out	%al, %dx
+	mov	$0x501, %dx
+	out	%al, %dx
+	lidt	zero_idt
+	ud2
+3:	hlt
+	jmp	3b
+
+	.org	0x200
+	.code64
+start64:
+	cli
+	lea	msg(%rip), %rsi
+	mov	$0x3f8, %dx
+1:	lodsb
+	test	%al, %al
+	jz	2f
+	out	%al, %dx
+	jmp	1b
+2:	mov	$0x4f1, %dx
+	mov	$1, %al
+	out	%al, %dx
+	xor	%al, %al
+	mov	$0x4f0, %dx
+	out	%al, %dx
+	mov	$0x501, %dx
+	out	%al, %dx
+	lidt	zero_idt(%rip)
+	ud2
+3:	hlt
+	jmp	3b
+
+zero_idt:
+	.word	0
+	.quad	0
+msg:
+	.asciz	"HEARTH-NULL: marker\n"
