@@ -121,6 +121,16 @@ static int irq_line(void *opaque, unsigned gsi, int level)
 
 /* ---- input files ---- */
 
+static void unmap_inputs(struct vm *vm)
+{
+	if (vm->kernel.data)
+		munmap(vm->kernel.data, vm->kernel.len);
+	if (vm->initrd.data)
+		munmap(vm->initrd.data, vm->initrd.len);
+	vm->kernel = (struct mapped_file){ 0 };
+	vm->initrd = (struct mapped_file){ 0 };
+}
+
 static int map_file(struct vm *vm, const char *what, const char *path, struct mapped_file *f)
 {
 	struct stat st;
@@ -595,6 +605,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		ret = setup_memory(vm);
 	if (!ret)
 		ret = load_kernel(vm, &boot);
+	unmap_inputs(vm); /* copied into guest RAM: no need to keep them resident */
 	if (!ret)
 		ret = setup_devices(vm);
 	if (!ret)
@@ -682,10 +693,7 @@ void vm_destroy(struct vm *vm)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	if (vm->kernel.data)
-		munmap(vm->kernel.data, vm->kernel.len);
-	if (vm->initrd.data)
-		munmap(vm->initrd.data, vm->initrd.len);
+	unmap_inputs(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
 	free(vm);
 }
