@@ -12,7 +12,7 @@
 #include "hearth/dev.h"
 
 #define QLEN 16
-enum { ST_OBF = 1, ST_SYS = 4, ST_CMD = 8 };
+enum { ST_OBF = 1, ST_SYS = 4, ST_CMD = 8, ST_UNLOCKED = 0x10 /* keyboard not inhibited */ };
 enum { CB_KBD_INT = 1, CB_XLATE = 0x40 };
 
 struct i8042 {
@@ -88,8 +88,11 @@ static void data_write(void *opaque, uint64_t off, const void *data, size_t len)
 			k->ctl->stop(k->ctl->opaque, VM_STOP_RESET, 0);
 		break;
 	case 0xd2: push(k, v); break;
-	case 0xd3:
-	case 0xd4: break; /* no mouse */
+	/* No AUX port. The AUX loopback echoes the byte without the AUX status
+	 * bit, which a probing Linux takes as "no AUX" at once instead of
+	 * waiting ~0.5 s per probe for an answer (the byte is then flushed). */
+	case 0xd3: push(k, v); break;
+	case 0xd4: break;
 	default: kbd_command(k, v); break;
 	}
 	k->pending_cmd = 0;
@@ -104,7 +107,7 @@ static void cmd_read(void *opaque, uint64_t off, void *data, size_t len)
 
 	(void)off;
 	pthread_mutex_lock(&k->lock);
-	st = ST_SYS | (k->count ? ST_OBF : 0) | k->status_cmd;
+	st = ST_SYS | ST_UNLOCKED | (k->count ? ST_OBF : 0) | k->status_cmd;
 	pthread_mutex_unlock(&k->lock);
 	bus_put(data, len, st);
 }
@@ -120,7 +123,7 @@ static void cmd_write(void *opaque, uint64_t off, const void *data, size_t len)
 	switch (v) {
 	case 0x20: push(k, k->cmdbyte); break;
 	case 0xaa: push(k, 0x55); break;
-	case 0xa9:
+	case 0xa9: push(k, 0x01); break; /* AUX interface test: clock stuck low */
 	case 0xab: push(k, 0x00); break;
 	case 0xd0: push(k, 0x01); break;
 	case 0x60:
