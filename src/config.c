@@ -27,6 +27,8 @@ const char config_usage[] =
 	"  --cpu-template NAME    host (default: all KVM supports) or minimal\n"
 	"  --cpu-features LIST    per-feature overrides, e.g. -avx2,+x2apic\n"
 	"  --log-level LEVEL      error, warn (default), info, debug\n"
+	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
+	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
 	"121 guest crash, 124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
@@ -221,6 +223,72 @@ static int opt_log_level(struct vm_config *cfg, const char *v, char *err, size_t
 }
 
 /* One option with its value; returns 0 or -EINVAL with @err set. */
+static int on_off(const char *key, const char *v, size_t n, bool *out, char *err, size_t errlen)
+{
+	if (n == 2 && !strncmp(v, "on", 2))
+		*out = true;
+	else if (n == 3 && !strncmp(v, "off", 3))
+		*out = false;
+	else
+		return fail(err, errlen, "--disk: %s= expects on or off, got '%.*s'", key, (int)n,
+			    v);
+	return 0;
+}
+
+/* --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID] */
+static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	struct disk_config d = { 0 };
+
+	if (cfg->n_disks >= CONFIG_MAX_DISKS)
+		return fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+	for (const char *p = v; *p;) {
+		const char *end = strchr(p, ','), *eq;
+		size_t len = end ? (size_t)(end - p) : strlen(p), klen, n;
+
+		eq = memchr(p, '=', len);
+		if (!eq)
+			return fail(err, errlen, "--disk: expected key=value, got '%.*s'", (int)len,
+				    p);
+		klen = (size_t)(eq - p);
+		n = len - klen - 1;
+		if (klen == 4 && !strncmp(p, "path", 4)) {
+			if (n == 0 || n >= sizeof(d.path))
+				return fail(err, errlen, "--disk: path= is empty or too long");
+			memcpy(d.path, eq + 1, n);
+		} else if (klen == 8 && !strncmp(p, "readonly", 8)) {
+			if (on_off("readonly", eq + 1, n, &d.readonly, err, errlen))
+				return -EINVAL;
+		} else if (klen == 6 && !strncmp(p, "direct", 6)) {
+			if (on_off("direct", eq + 1, n, &d.direct, err, errlen))
+				return -EINVAL;
+		} else if (klen == 7 && !strncmp(p, "discard", 7)) {
+			if (on_off("discard", eq + 1, n, &d.discard, err, errlen))
+				return -EINVAL;
+		} else if (klen == 6 && !strncmp(p, "serial", 6)) {
+			if (n > 20)
+				return fail(err, errlen, "--disk: serial= is longer than 20 bytes");
+			for (size_t i = 0; i < n; i++)
+				if (eq[1 + i] < 0x21 || eq[1 + i] > 0x7e)
+					return fail(err, errlen,
+						    "--disk: serial= must be printable ASCII");
+			memcpy(d.serial, eq + 1, n);
+		} else {
+			return fail(err, errlen,
+				    "--disk: unknown key '%.*s' (path, readonly, direct, discard, "
+				    "serial)",
+				    (int)klen, p);
+		}
+		p = end ? end + 1 : p + len;
+	}
+	if (!d.path[0])
+		return fail(err, errlen, "--disk: path=FILE is required");
+	if (d.readonly && d.discard)
+		return fail(err, errlen, "--disk: discard=on needs a writable disk");
+	cfg->disks[cfg->n_disks++] = d;
+	return 0;
+}
+
 static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err, size_t errlen)
 {
 	uint64_t n;
@@ -262,6 +330,8 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		return opt_cpu_features(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--log-level")) {
 		return opt_log_level(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--disk")) {
+		return opt_disk(cfg, v, err, errlen);
 	} else {
 		return fail(err, errlen, "unknown option '%s' (see hearth run --help)", opt);
 	}
@@ -273,7 +343,7 @@ static bool known(const char *opt)
 	static const char *const opts[] = {
 		"--kernel",	  "--initrd",	    "--cmdline",   "--cpus",
 		"--memory",	  "--console",	    "--timeout",   "--exit-port",
-		"--cpu-template", "--cpu-features", "--log-level",
+		"--cpu-template", "--cpu-features", "--log-level", "--disk",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

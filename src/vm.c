@@ -25,7 +25,9 @@
 #include "hearth/cpuid.h"
 #include "hearth/dev.h"
 #include "hearth/exit.h"
+#include "hearth/blkio.h"
 #include "hearth/irq.h"
+#include "hearth/virtio_pci.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
@@ -36,6 +38,8 @@
 #define MIN_MEMORY	      (4ULL << 20)
 #define MPTABLE_ROOM	      0x10000
 #define ACPI_ROOM	      0x10000
+#define ROUTES_MAX	      256
+#define MSI_GSI_BASE	      24 /* after the I/O APIC's 24 pins */
 
 struct mapped_file {
 	void *data;
@@ -58,6 +62,16 @@ struct vm {
 	struct exitdev *exitdev;
 	struct console *console;
 	struct loop *loop;
+	/* virtio devices on PCI: disks first (vda, vdb...), then the RNG */
+	struct virtio_pci_host vhost;
+	struct virtio_pci *vpci[CONFIG_MAX_DISKS + 1];
+	struct virtio_blk *blk[CONFIG_MAX_DISKS];
+	struct virtio_rng *rng;
+	unsigned n_vpci;
+	/* GSI routing: the legacy table, then one MSI route per vector */
+	pthread_mutex_t route_lock;
+	struct kvm_irq_routing_entry routes[ROUTES_MAX];
+	unsigned n_routes;
 	struct vcpu_env env;
 	struct vcpu *vcpus;
 	unsigned nvcpus;
@@ -212,20 +226,162 @@ static int open_kvm(struct vm *vm)
 	return 0;
 }
 
-static int set_gsi_routing(struct vm *vm)
+static int commit_routes(struct vm *vm)
 {
 	struct {
 		struct kvm_irq_routing r;
-		struct kvm_irq_routing_entry e[48];
-	} t = { 0 };
-	int n = irq_routing_legacy(t.e, sizeof(t.e) / sizeof(t.e[0]));
+		struct kvm_irq_routing_entry e[ROUTES_MAX];
+	} *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	t->r.nr = vm->n_routes;
+	memcpy(t->e, vm->routes, vm->n_routes * sizeof(vm->routes[0]));
+	ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &t->r) ? -errno : 0;
+	free(t);
+	return ret;
+}
+
+static int set_gsi_routing(struct vm *vm)
+{
+	int n = irq_routing_legacy(vm->routes, ROUTES_MAX);
 
 	if (n < 0)
 		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
-	t.r.nr = (uint32_t)n;
-	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &t.r))
+	vm->n_routes = (unsigned)n;
+	if (commit_routes(vm))
 		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s",
 			    strerror(errno));
+	return 0;
+}
+
+/* ---- services for virtio-pci (struct virtio_pci_host) ---- */
+
+static int host_ioeventfd(void *opaque, uint64_t addr, unsigned len, int fd)
+{
+	struct vm *vm = opaque;
+	struct kvm_ioeventfd io = { .addr = addr, .len = len, .fd = fd };
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) ? -errno : 0;
+}
+
+static int host_irqfd(void *opaque, unsigned gsi, int fd)
+{
+	struct vm *vm = opaque;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) ? -errno : 0;
+}
+
+/* Sets the MSI route of @gsi (called from vCPU threads as the guest
+ * programs MSI-X tables). */
+static int host_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_routing_entry e = {
+		.gsi = gsi,
+		.type = KVM_IRQ_ROUTING_MSI,
+		.u.msi = { .address_lo = (uint32_t)addr,
+			   .address_hi = (uint32_t)(addr >> 32),
+			   .data = data },
+	};
+	unsigned i;
+	int ret;
+
+	pthread_mutex_lock(&vm->route_lock);
+	for (i = 0; i < vm->n_routes && vm->routes[i].gsi != gsi; i++)
+		;
+	if (i == vm->n_routes && vm->n_routes == ROUTES_MAX) {
+		pthread_mutex_unlock(&vm->route_lock);
+		return -ENOSPC;
+	}
+	if (i < vm->n_routes && !memcmp(&vm->routes[i], &e, sizeof(e))) {
+		pthread_mutex_unlock(&vm->route_lock);
+		return 0; /* unchanged */
+	}
+	vm->routes[i] = e;
+	if (i == vm->n_routes)
+		vm->n_routes++;
+	ret = commit_routes(vm);
+	pthread_mutex_unlock(&vm->route_lock);
+	return ret;
+}
+
+static int host_watch(void *opaque, int fd, void (*cb)(void *arg, uint32_t events), void *arg)
+{
+	struct vm *vm = opaque;
+
+	return loop_watch(vm->loop, fd, cb, arg) < 0 ? -EIO : 0;
+}
+
+static int add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, struct virtio_pci **out,
+		      const char *what)
+{
+	uint64_t bar = HEARTH_MMIO_HOLE_START + (uint64_t)vm->n_vpci * VIRTIO_PCI_BAR_SIZE;
+	unsigned slot = vm->n_vpci + 1, gsi = MSI_GSI_BASE + vm->n_vpci * VIRTIO_PCI_MAX_VECTORS;
+	struct virtio_pci *vp = virtio_pci_create(&vm->vhost, ops, bar, gsi);
+
+	if (!vp)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot create the %s device", what);
+	vm->vpci[vm->n_vpci++] = vp;
+	if (pci_host_add(vm->pci, slot << 3, &virtio_pci_cfg_ops, vp) ||
+	    bus_register(&vm->mmio, bar, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, vp))
+		return fail(vm, HEARTH_EXIT_HOST, "cannot place the %s device on PCI", what);
+	*out = vp;
+	return 0;
+}
+
+static int setup_virtio(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct virtio_pci *vp;
+	char why[300];
+	int ret;
+
+	vm->vhost = (struct virtio_pci_host){ &vm->gm,	      vm,	 host_ioeventfd, host_irqfd,
+					      host_msi_route, host_watch };
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+		struct blkio_opts o = { d->path, d->readonly, d->direct,
+					getenv("HEARTH_BLK_ENGINE") };
+		struct virtio_blk_cfg bc = { .readonly = d->readonly, .discard = d->discard };
+
+		ret = blkio_open(&bc.io, &o, why, sizeof(why));
+		if (ret)
+			return fail(vm, HEARTH_EXIT_USAGE, "--disk: %s", why);
+		memcpy(bc.serial, d->serial, sizeof(bc.serial));
+		if (blkio_size(bc.io) < 512) {
+			blkio_close(bc.io);
+			return fail(vm, HEARTH_EXIT_USAGE,
+				    "--disk: '%s' is smaller than one sector", d->path);
+		}
+		ret = add_virtio(vm, &virtio_blk_ops, &vp, "virtio-blk");
+		if (ret) {
+			blkio_close(bc.io);
+			return ret;
+		}
+		log_info("disk vd%c: %s, %llu sectors%s%s, %s", 'a' + i, d->path,
+			 (unsigned long long)(blkio_size(bc.io) / 512),
+			 d->readonly ? ", read-only" : "", d->direct ? ", O_DIRECT" : "",
+			 blkio_engine(bc.io));
+		vm->blk[i] = virtio_blk_create(&bc, &vm->gm, virtio_pci_transport(vp));
+		if (!vm->blk[i]) {
+			blkio_close(bc.io);
+			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-blk device");
+		}
+		if (virtio_pci_attach(vp, vm->blk[i]) ||
+		    loop_watch(vm->loop, virtio_blk_event_fd(vm->blk[i]), virtio_blk_complete,
+			       vm->blk[i]) < 0)
+			return fail(vm, HEARTH_EXIT_HOST,
+				    "cannot wire the virtio-blk device to KVM");
+	}
+	ret = add_virtio(vm, &virtio_rng_ops, &vp, "virtio-rng");
+	if (ret)
+		return ret;
+	vm->rng = virtio_rng_create(&vm->gm, virtio_pci_transport(vp));
+	if (!vm->rng || virtio_pci_attach(vp, vm->rng))
+		return fail(vm, HEARTH_EXIT_HOST, "cannot wire the virtio-rng device to KVM");
 	return 0;
 }
 
@@ -572,6 +728,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->route_lock, NULL);
 	vm->irq = (struct irq_chip){ irq_line, vm };
 	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
 	vm->env = (struct vcpu_env){ &vm->pio, &vm->mmio, &vm->gm, &vm->ctl, &vm->stopping, false };
@@ -615,6 +772,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		ret = setup_vcpus(vm, &boot);
 	if (!ret)
 		ret = setup_loop(vm);
+	if (!ret)
+		ret = setup_virtio(vm);
 	if (!ret)
 		ret = setup_console(vm);
 	if (ret) {
@@ -683,6 +842,11 @@ void vm_destroy(struct vm *vm)
 	i8042_destroy(vm->kbd);
 	rtc_destroy(vm->rtc);
 	pci_host_destroy(vm->pci);
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
+		virtio_blk_destroy(vm->blk[i]);
+	virtio_rng_destroy(vm->rng);
+	for (unsigned i = 0; i < vm->n_vpci; i++)
+		virtio_pci_destroy(vm->vpci[i]);
 	exitdev_destroy(vm->exitdev);
 	loop_destroy(vm->loop);
 	bus_destroy(&vm->pio);
@@ -695,5 +859,6 @@ void vm_destroy(struct vm *vm)
 			close(fds[i]);
 	unmap_inputs(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->route_lock);
 	free(vm);
 }

@@ -23,6 +23,16 @@ struct cpu_override {
 	bool enable;
 };
 
+#define CONFIG_MAX_DISKS     16
+#define CONFIG_DISK_PATH_MAX 4096
+
+/* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID] */
+struct disk_config {
+	char path[CONFIG_DISK_PATH_MAX];
+	bool readonly, direct, discard;
+	char serial[21]; /* virtio-blk GET_ID: up to 20 bytes */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -40,6 +50,8 @@ struct vm_config {
 	struct cpu_override overrides[CONFIG_MAX_CPU_OVERRIDES];
 	unsigned n_overrides;
 	int log_level; /* enum log_level */
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned n_disks;
 	bool help;
 };
 

@@ -52,6 +52,20 @@ if [ -e "$TMP/console.log" ]; then not_ok "console file left behind"; else ok "n
 expect_exit 125 "console file in a missing directory" -- "$H" run --kernel "$K" --console "file:$TMP/no/dir/log"
 expect_grep "$TMP/err" "cannot create console file" "console file problem is named"
 
+# Disks: missing, a directory, smaller than a sector, bad options; nothing
+# left behind (the console file of a failed start is removed).
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	head -c 100 /dev/zero >"$TMP/tiny.img"
+	for bad in "path=$TMP/nope.img" "path=$TMP" "path=$TMP/tiny.img"; do
+		expect_exit 125 "--disk $bad" -- "$H" run --kernel "$K" --disk "$bad" --console "file:$TMP/c.log"
+		expect_grep "$TMP/err" "^hearth: --disk: .*'$TMP" "the disk is named"
+		expect_one_line "$TMP/err" "--disk $bad"
+		if [ -e "$TMP/c.log" ]; then not_ok "console file left behind"; else ok "no console file left behind"; fi
+	done
+fi
+expect_exit 125 "--disk without path" -- "$H" run --kernel "$K" --disk readonly=on
+expect_grep "$TMP/err" "path=FILE is required" "missing path named"
+
 # Host problems: no /dev/kvm, or no permission on it.
 if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
 	expect_exit 126 "no /dev/kvm" -- unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" run --kernel "$1"' "$H" "$K"

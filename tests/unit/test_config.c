@@ -83,6 +83,35 @@ static void qemu_exit_default_port(void **state)
 }
 
 /* Each bad input is rejected with a message naming the option. */
+static void disks(void **state)
+{
+	struct vm_config c;
+	char *argv[2 * CONFIG_MAX_DISKS + 4] = { "--kernel", "k", "--disk",
+						 "path=/a,b.img,readonly=on,serial=vol-1",
+						 "--disk=path=d.img,direct=on,discard=on" };
+
+	(void)state;
+	/* a comma starts the next key: "b.img" is not key=value */
+	assert_int_equal(parse(&c, 4, argv), -EINVAL);
+	argv[3] = "path=/a.img,readonly=on,serial=vol-1";
+	assert_int_equal(parse(&c, 5, argv), 0);
+	assert_int_equal(c.n_disks, 2);
+	assert_string_equal(c.disks[0].path, "/a.img");
+	assert_true(c.disks[0].readonly);
+	assert_false(c.disks[0].direct);
+	assert_string_equal(c.disks[0].serial, "vol-1");
+	assert_string_equal(c.disks[1].path, "d.img");
+	assert_true(c.disks[1].direct);
+	assert_true(c.disks[1].discard);
+	for (int i = 0; i < CONFIG_MAX_DISKS + 1; i++) {
+		argv[2 + 2 * i] = "--disk";
+		argv[3 + 2 * i] = "path=x";
+	}
+	assert_int_equal(parse(&c, 2 + 2 * CONFIG_MAX_DISKS, argv), 0);
+	assert_int_equal(parse(&c, 4 + 2 * CONFIG_MAX_DISKS, argv), -EINVAL);
+	assert_non_null(strstr(err, "at most"));
+}
+
 static void bad_inputs(void **state)
 {
 	static const struct {
@@ -112,6 +141,15 @@ static void bad_inputs(void **state)
 		{ "--cpu-features", "+", "--cpu-features" },
 		{ "--log-level", "loud", "--log-level" },
 		{ "--bogus", "1", "--bogus" },
+		{ "--disk", "", "path=" },
+		{ "--disk", "readonly=on", "path=" },
+		{ "--disk", "path=", "path=" },
+		{ "--disk", "x.img", "key=value" },
+		{ "--disk", "path=a,colour=red", "colour" },
+		{ "--disk", "path=a,readonly=yes", "readonly" },
+		{ "--disk", "path=a,serial=123456789012345678901", "serial" },
+		{ "--disk", "path=a,serial=a b", "serial" },
+		{ "--disk", "path=a,readonly=on,discard=on", "discard" },
 	};
 
 	(void)state;
@@ -174,9 +212,13 @@ static void sizes_and_durations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(full_command_line),	  cmocka_unit_test(defaults),
-		cmocka_unit_test(qemu_exit_default_port), cmocka_unit_test(bad_inputs),
-		cmocka_unit_test(missing_things),	  cmocka_unit_test(sizes_and_durations),
+		cmocka_unit_test(disks),
+		cmocka_unit_test(full_command_line),
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(qemu_exit_default_port),
+		cmocka_unit_test(bad_inputs),
+		cmocka_unit_test(missing_things),
+		cmocka_unit_test(sizes_and_durations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

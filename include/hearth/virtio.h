@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtio: the split virtqueue every device shares, the device interface
+ * (struct virtio_dev_ops), and the transport-independent device state a
+ * transport (virtio-pci today) drives. Devices never see PCI or KVM.
+ *
+ * The guest is hostile: every index, address and length read from a ring is
+ * checked here before a device sees it; a malformed ring makes vq_pop()
+ * return -EINVAL and the transport sets DEVICE_NEEDS_RESET.
+ */
+#ifndef HEARTH_VIRTIO_H
+#define HEARTH_VIRTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "hearth/mem.h"
+
+/* Feature bits (virtio 1.2, section 6) */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
+
+/* Device status bits */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER	  2
+#define VIRTIO_STATUS_DRIVER_OK	  4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED	  128
+
+#define VQ_MAX_SIZE 256	 /* largest queue a device offers */
+#define VQ_MAX_SEGS 1024 /* buffers in one chain, indirect ones included */
+
+struct vq {
+	/* set by the driver through the transport */
+	uint16_t size;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	bool event_idx, indirect;
+	/* valid after vq_enable() */
+	bool ready;
+	uint8_t *desc;	/* 16 * size bytes */
+	uint8_t *avail; /* 6 + 2 * size */
+	uint8_t *used;	/* 6 + 8 * size */
+	uint16_t last_avail, used_idx, signalled_used;
+	bool signalled_valid;
+};
+
+/* One popped descriptor chain: @n_out device-readable buffers first, then
+ * @n_in device-writable ones, all inside guest RAM. */
+struct vq_elem {
+	uint16_t head;
+	unsigned n_out, n_in;
+	uint64_t out_len, in_len;
+	struct iovec iov[VQ_MAX_SEGS];
+};
+
+/*
+ * Validates the ring geometry the driver set (size a power of two up to
+ * @max, alignment, all three areas inside guest RAM) and maps it. Returns 0
+ * or -EINVAL.
+ */
+int vq_enable(struct vq *q, const struct guest_mem *gm, uint16_t max);
+void vq_reset(struct vq *q);
+
+/*
+ * Takes the next available chain into @e. Returns 1, 0 when the ring is
+ * empty, or -EINVAL when the driver broke the ring (index runaway, head or
+ * next out of range, loops, addresses outside RAM or wrapping, bad indirect
+ * tables, readable after writable buffers, too many buffers).
+ */
+int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e);
+
+/* Returns chain @head with @len bytes written to the used ring. */
+void vq_push(struct vq *q, uint16_t head, uint32_t len);
+
+/* Whether the driver wants an interrupt for what was pushed since the last
+ * time this returned true (EVENT_IDX or the NO_INTERRUPT flag). */
+bool vq_should_notify(struct vq *q);
+
+/* Copies up to @len bytes starting at byte @off of the chain's readable
+ * (or writable) buffers to or from @buf. Returns the bytes copied. */
+size_t vq_elem_read(const struct vq_elem *e, uint64_t off, void *buf, size_t len);
+size_t vq_elem_write(const struct vq_elem *e, uint64_t off, const void *buf, size_t len);
+
+/* ---- devices ---- */
+
+struct virtio_dev;
+
+/* What a device asks of its transport. */
+struct virtio_transport {
+	/* Raises the interrupt of queue @q (or the config interrupt, q < 0). */
+	void (*notify)(void *opaque, int q);
+	/* Marks the device broken: DEVICE_NEEDS_RESET and a config interrupt. */
+	void (*needs_reset)(void *opaque);
+	void (*lock)(void *opaque);
+	void (*unlock)(void *opaque);
+	void *opaque;
+};
+
+struct virtio_dev_ops {
+	uint16_t device_id; /* 2 block, 4 rng, 1 net */
+	uint32_t pci_class; /* class code for PCI, e.g. 0x018000 */
+	unsigned num_queues;
+	uint16_t queue_max;
+	uint64_t (*features)(void *dev); /* offered, transport bits included */
+	/* Device config space; @off + @len within cfg_size. */
+	uint32_t cfg_size;
+	void (*cfg_read)(void *dev, uint32_t off, void *data, size_t len);
+	void (*cfg_write)(void *dev, uint32_t off, const void *data, size_t len);
+	/* Driver set DRIVER_OK with these features; @vqs are the device's
+	 * queues (owned by the transport, valid until reset). */
+	void (*start)(void *dev, uint64_t features, struct vq *vqs);
+	/* The driver kicked queue @q (I/O thread, transport lock held). */
+	void (*kick)(void *dev, unsigned q);
+	/* Device reset (transport lock held): forget every queue. */
+	void (*reset)(void *dev);
+};
+
+/* ---- virtio-blk ---- */
+#define VIRTIO_BLK_T_IN		  0
+#define VIRTIO_BLK_T_OUT	  1
+#define VIRTIO_BLK_T_FLUSH	  4
+#define VIRTIO_BLK_T_GET_ID	  8
+#define VIRTIO_BLK_T_DISCARD	  11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK		  0
+#define VIRTIO_BLK_S_IOERR	  1
+#define VIRTIO_BLK_S_UNSUPP	  2
+#define VIRTIO_BLK_SEG_MAX	  128 /* data buffers per request we accept */
+#define VIRTIO_BLK_ID_BYTES	  20
+
+/* A request as the device understood it (virtio_blk_parse). */
+struct blk_req {
+	uint32_t type;
+	uint64_t sector;
+	uint64_t len; /* data bytes (IN/OUT), or bytes (DISCARD/WRITE_ZEROES) */
+	unsigned n;   /* data buffers */
+	struct iovec iov[VIRTIO_BLK_SEG_MAX];
+	uint8_t *status;   /* NULL: no room to answer */
+	uint32_t used_len; /* bytes written to the driver on success */
+};
+
+/*
+ * Checks one request against the disk (@sectors of 512 bytes, read-only or
+ * not) and the negotiated @features. Returns VIRTIO_BLK_S_OK when @r is
+ * ready to perform, or the status to answer at once (r->status is set
+ * whenever the chain has a writable last byte). Pure: no I/O.
+ */
+int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, uint64_t features,
+		     struct blk_req *r);
+
+struct blkio;
+struct virtio_blk;
+struct virtio_blk_cfg {
+	struct blkio *io; /* taken over by the device */
+	bool readonly, discard;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+};
+extern const struct virtio_dev_ops virtio_blk_ops;
+struct virtio_blk *virtio_blk_create(const struct virtio_blk_cfg *cfg, const struct guest_mem *gm,
+				     const struct virtio_transport *t);
+void virtio_blk_destroy(struct virtio_blk *b);
+/* The backend's completion fd and the function to call when it is readable
+ * (I/O thread). */
+int virtio_blk_event_fd(const struct virtio_blk *b);
+void virtio_blk_complete(void *blk, uint32_t events);
+
+/* ---- virtio-rng ---- */
+struct virtio_rng;
+extern const struct virtio_dev_ops virtio_rng_ops;
+struct virtio_rng *virtio_rng_create(const struct guest_mem *gm, const struct virtio_transport *t);
+void virtio_rng_destroy(struct virtio_rng *r);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-pci, modern (virtio 1.x) transport: one PCI function per device
+ * with a 64-bit memory BAR holding the common, ISR, device and notify
+ * structures and the MSI-X table and PBA. Queue kicks arrive on ioeventfds
+ * (no exit to hearth), interrupts leave through irqfds on MSI routes. The
+ * VM supplies those services through struct virtio_pci_host, so the
+ * transport is testable without KVM.
+ */
+#ifndef HEARTH_VIRTIO_PCI_H
+#define HEARTH_VIRTIO_PCI_H
+
+#include "hearth/bus.h"
+#include "hearth/dev.h"
+#include "hearth/virtio.h"
+
+#define VIRTIO_PCI_BAR_SIZE    0x8000
+#define VIRTIO_PCI_MAX_QUEUES  4
+#define VIRTIO_PCI_MAX_VECTORS (VIRTIO_PCI_MAX_QUEUES + 1)
+
+struct virtio_pci_host {
+	const struct guest_mem *gm;
+	void *opaque;
+	/* Kick @fd when the guest writes @len bytes at guest-physical @addr. */
+	int (*ioeventfd)(void *opaque, uint64_t addr, unsigned len, int fd);
+	/* Inject GSI @gsi when @fd is written. */
+	int (*irqfd)(void *opaque, unsigned gsi, int fd);
+	/* Route GSI @gsi to the MSI (@addr, @data). */
+	int (*msi_route)(void *opaque, unsigned gsi, uint64_t addr, uint32_t data);
+	/* Call @cb(@arg) on the I/O thread when @fd is readable. */
+	int (*watch)(void *opaque, int fd, void (*cb)(void *arg, uint32_t events), void *arg);
+};
+
+struct virtio_pci;
+
+/* A function for device @ops with its BAR at @bar (aligned to the BAR
+ * size) and MSI-X vectors on GSIs @first_gsi onwards. NULL on failure. */
+struct virtio_pci *virtio_pci_create(const struct virtio_pci_host *h,
+				     const struct virtio_dev_ops *ops, uint64_t bar,
+				     unsigned first_gsi);
+const struct virtio_transport *virtio_pci_transport(struct virtio_pci *vp);
+/* Binds the device and sets up kicks and interrupts. Returns 0 or -errno. */
+int virtio_pci_attach(struct virtio_pci *vp, void *dev);
+void virtio_pci_destroy(struct virtio_pci *vp);
+unsigned virtio_pci_vectors(const struct virtio_dev_ops *ops);
+
+extern const struct pci_func_ops virtio_pci_cfg_ops; /* opaque: struct virtio_pci */
+extern const struct bus_ops virtio_pci_bar_ops;	     /* at bar, VIRTIO_PCI_BAR_SIZE */
+
+#endif

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-blk (virtio 1.2, 5.2): one request queue served from the I/O
+ * thread, data moved by the block backend straight between the file and the
+ * guest's buffers. Requests are validated first (virtio_blk_parse); a bad
+ * one is answered IOERR or UNSUPP, never performed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hearth/blkio.h"
+#include "hearth/log.h"
+#include "hearth/virtio.h"
+
+static struct log_ratelimit guest_rl;
+
+#define SECTOR 512ULL
+
+enum {
+	BLK_F_SEG_MAX = 2,
+	BLK_F_RO = 5,
+	BLK_F_BLK_SIZE = 6,
+	BLK_F_FLUSH = 9,
+	BLK_F_DISCARD = 13,
+	BLK_F_WRITE_ZEROES = 14,
+};
+#define HAS(f, bit) (((f) >> (bit)) & 1)
+
+/* Copies the bytes [@skip, @skip + @len) of @src as iovecs into @dst (room
+ * @max). Returns the count, or -1 if they do not fit. */
+static int slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
+		 struct iovec *dst, unsigned max)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		uint64_t l = src[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		if (k == max)
+			return -1;
+		l -= skip;
+		if (l > len)
+			l = len;
+		dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
+		len -= l;
+		skip = 0;
+	}
+	return (int)k;
+}
+
+int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, uint64_t features,
+		     struct blk_req *r)
+{
+	uint8_t hdr[16];
+	uint64_t end;
+	int n;
+
+	memset(r, 0, offsetof(struct blk_req, iov));
+	r->status = NULL;
+	if (e->n_in == 0)
+		return VIRTIO_BLK_S_IOERR; /* no writable byte: cannot even answer */
+	{
+		const struct iovec *last = &e->iov[e->n_out + e->n_in - 1];
+		r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	}
+	r->used_len = 1;
+	if (e->out_len < sizeof(hdr) || vq_elem_read(e, 0, hdr, sizeof(hdr)) != sizeof(hdr))
+		return VIRTIO_BLK_S_IOERR;
+	memcpy(&r->type, hdr, 4);
+	memcpy(&r->sector, hdr + 8, 8);
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT: {
+		bool in = r->type == VIRTIO_BLK_T_IN;
+
+		/* data in the direction the type says, nothing in the other */
+		r->len = in ? e->in_len - 1 : e->out_len - sizeof(hdr);
+		if ((in ? e->out_len != sizeof(hdr) : e->in_len != 1) || r->len % SECTOR)
+			return VIRTIO_BLK_S_IOERR;
+		if (!in && readonly)
+			return VIRTIO_BLK_S_IOERR;
+		if (__builtin_add_overflow(r->sector, r->len / SECTOR, &end) || end > sectors)
+			return VIRTIO_BLK_S_IOERR;
+		n = in ? slice(e->iov + e->n_out, e->n_in, 0, r->len, r->iov, VIRTIO_BLK_SEG_MAX)
+		       : slice(e->iov, e->n_out, sizeof(hdr), r->len, r->iov, VIRTIO_BLK_SEG_MAX);
+		if (n < 0)
+			return VIRTIO_BLK_S_IOERR; /* more buffers than seg_max */
+		r->n = (unsigned)n;
+		r->used_len = in ? (uint32_t)r->len + 1 : 1;
+		return VIRTIO_BLK_S_OK;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		if (!HAS(features, BLK_F_FLUSH))
+			return VIRTIO_BLK_S_UNSUPP;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID:
+		if (e->in_len < 1 + VIRTIO_BLK_ID_BYTES)
+			return VIRTIO_BLK_S_IOERR;
+		n = slice(e->iov + e->n_out, e->n_in, 0, VIRTIO_BLK_ID_BYTES, r->iov,
+			  VIRTIO_BLK_SEG_MAX);
+		if (n < 0)
+			return VIRTIO_BLK_S_IOERR;
+		r->n = (unsigned)n;
+		r->len = VIRTIO_BLK_ID_BYTES;
+		r->used_len = VIRTIO_BLK_ID_BYTES + 1;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		uint8_t seg[16];
+		uint32_t num, flags;
+
+		if (!HAS(features,
+			 r->type == VIRTIO_BLK_T_DISCARD ? BLK_F_DISCARD : BLK_F_WRITE_ZEROES))
+			return VIRTIO_BLK_S_UNSUPP;
+		if (readonly)
+			return VIRTIO_BLK_S_IOERR;
+		/* exactly one segment (max_discard_seg = max_write_zeroes_seg = 1) */
+		if (e->out_len != sizeof(hdr) + sizeof(seg) || e->in_len != 1 ||
+		    vq_elem_read(e, sizeof(hdr), seg, sizeof(seg)) != sizeof(seg))
+			return VIRTIO_BLK_S_IOERR;
+		memcpy(&r->sector, seg, 8);
+		memcpy(&num, seg + 8, 4);
+		memcpy(&flags, seg + 12, 4);
+		if (flags & ~1u || (r->type == VIRTIO_BLK_T_DISCARD && flags))
+			return VIRTIO_BLK_S_UNSUPP; /* only WRITE_ZEROES knows "unmap" */
+		if (__builtin_add_overflow(r->sector, (uint64_t)num, &end) || end > sectors)
+			return VIRTIO_BLK_S_IOERR;
+		r->len = (uint64_t)num * SECTOR;
+		return VIRTIO_BLK_S_OK;
+	}
+	default: return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+/* ---- the device ---- */
+
+struct inflight {
+	struct blk_req req;
+	uint16_t head;
+	unsigned gen;
+	struct inflight *next_free;
+};
+
+struct virtio_blk {
+	struct blkio *io;
+	const struct guest_mem *gm;
+	const struct virtio_transport *t;
+	uint64_t sectors;
+	bool readonly, discard;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	uint64_t features;
+	struct vq *vq;
+	unsigned gen;
+	struct vq_elem elem;
+	struct inflight *free, slots[VQ_MAX_SIZE];
+	unsigned long bad_requests;
+};
+
+static uint64_t blk_features(void *dev)
+{
+	struct virtio_blk *b = dev;
+	uint64_t f = 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
+		     1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << BLK_F_SEG_MAX |
+		     1ULL << BLK_F_BLK_SIZE | 1ULL << BLK_F_FLUSH;
+
+	if (b->readonly)
+		f |= 1ULL << BLK_F_RO;
+	else if (b->discard)
+		f |= 1ULL << BLK_F_DISCARD | 1ULL << BLK_F_WRITE_ZEROES;
+	return f;
+}
+
+/* struct virtio_blk_config, the fields we fill (the rest read as zero) */
+#define BLK_CFG_SIZE 60
+
+static void blk_cfg_read(void *dev, uint32_t off, void *data, size_t len)
+{
+	struct virtio_blk *b = dev;
+	uint8_t c[BLK_CFG_SIZE] = { 0 };
+	uint32_t v;
+
+	memcpy(c + 0, &b->sectors, 8);
+	v = VIRTIO_BLK_SEG_MAX;
+	memcpy(c + 12, &v, 4); /* seg_max */
+	v = SECTOR;
+	memcpy(c + 20, &v, 4); /* blk_size */
+	v = UINT32_MAX / SECTOR;
+	memcpy(c + 36, &v, 4); /* max_discard_sectors */
+	v = 1;
+	memcpy(c + 40, &v, 4); /* max_discard_seg */
+	memcpy(c + 44, &v, 4); /* discard_sector_alignment */
+	v = UINT32_MAX / SECTOR;
+	memcpy(c + 48, &v, 4); /* max_write_zeroes_sectors */
+	v = 1;
+	memcpy(c + 52, &v, 4); /* max_write_zeroes_seg */
+	c[56] = 1;	       /* write_zeroes_may_unmap */
+	memcpy(data, c + off, len);
+}
+
+static void blk_cfg_write(void *dev, uint32_t off, const void *data, size_t len)
+{
+	(void)dev; /* writeback toggling is not offered: nothing is writable */
+	(void)off;
+	(void)data;
+	(void)len;
+}
+
+static void blk_start(void *dev, uint64_t features, struct vq *vqs)
+{
+	struct virtio_blk *b = dev;
+
+	b->features = features;
+	b->vq = &vqs[0];
+}
+
+static void blk_reset(void *dev)
+{
+	struct virtio_blk *b = dev;
+
+	b->gen++; /* requests still in flight complete into nothing */
+	b->vq = NULL;
+	b->features = 0;
+}
+
+static void answer(struct virtio_blk *b, uint16_t head, const struct blk_req *r, int status)
+{
+	if (r->status)
+		*r->status = (uint8_t)status;
+	vq_push(b->vq, head, r->status ? (status == VIRTIO_BLK_S_OK ? r->used_len : 1) : 0);
+}
+
+static int submit(struct virtio_blk *b, struct inflight *f)
+{
+	const struct blk_req *r = &f->req;
+	uint64_t off = r->sector * SECTOR;
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN: return blkio_queue(b->io, BLKIO_READ, r->iov, r->n, off, r->len, f);
+	case VIRTIO_BLK_T_OUT: return blkio_queue(b->io, BLKIO_WRITE, r->iov, r->n, off, r->len, f);
+	case VIRTIO_BLK_T_FLUSH: return blkio_queue(b->io, BLKIO_FLUSH, NULL, 0, 0, 0, f);
+	case VIRTIO_BLK_T_DISCARD:
+		return blkio_queue(b->io, BLKIO_DISCARD, NULL, 0, off, r->len, f);
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return blkio_queue(b->io, BLKIO_WRITE_ZEROES, NULL, 0, off, r->len, f);
+	default: return -EINVAL;
+	}
+}
+
+static void blk_kick(void *dev, unsigned q)
+{
+	struct virtio_blk *b = dev;
+	bool pushed = false;
+	int ret;
+
+	if (q != 0 || !b->vq)
+		return;
+	while (b->free && (ret = vq_pop(b->vq, b->gm, &b->elem)) != 0) {
+		struct inflight *f;
+		int st;
+
+		if (ret < 0) {
+			log_guest(&guest_rl, "virtio-blk: the driver broke the request queue: "
+					     "device needs reset");
+			b->t->needs_reset(b->t->opaque);
+			break;
+		}
+		f = b->free;
+		st = virtio_blk_parse(&b->elem, b->sectors, b->readonly, b->features, &f->req);
+		if (st == VIRTIO_BLK_S_OK && f->req.type == VIRTIO_BLK_T_GET_ID) {
+			for (unsigned i = 0, done = 0; i < f->req.n; i++) {
+				memcpy(f->req.iov[i].iov_base, b->serial + done,
+				       f->req.iov[i].iov_len);
+				done += (unsigned)f->req.iov[i].iov_len;
+			}
+			answer(b, b->elem.head, &f->req, st);
+			pushed = true;
+			continue;
+		}
+		if (st != VIRTIO_BLK_S_OK) {
+			b->bad_requests++;
+			answer(b, b->elem.head, &f->req, st);
+			pushed = true;
+			continue;
+		}
+		f->head = b->elem.head;
+		f->gen = b->gen;
+		if (submit(b, f)) {
+			answer(b, b->elem.head, &f->req, VIRTIO_BLK_S_IOERR);
+			pushed = true;
+			continue;
+		}
+		b->free = f->next_free;
+	}
+	blkio_submit(b->io);
+	if (pushed && vq_should_notify(b->vq))
+		b->t->notify(b->t->opaque, 0);
+}
+
+static void done(void *ctx, void *tag, int64_t res)
+{
+	struct virtio_blk *b = ctx;
+	struct inflight *f = tag;
+	const struct blk_req *r = &f->req;
+	bool ok = res >= 0 && (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT
+				       ? (uint64_t)res == r->len
+				       : true);
+
+	if (f->gen == b->gen && b->vq) {
+		answer(b, f->head, r, ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+		if (!ok)
+			log_guest(&guest_rl,
+				  "virtio-blk: %s of %llu bytes at sector %llu failed: %s",
+				  r->type == VIRTIO_BLK_T_IN ? "read" : "request",
+				  (unsigned long long)r->len, (unsigned long long)r->sector,
+				  res < 0 ? strerror((int)-res) : "short transfer");
+	}
+	f->next_free = b->free;
+	b->free = f;
+}
+
+void virtio_blk_complete(void *blk, uint32_t events)
+{
+	struct virtio_blk *b = blk;
+	unsigned gen;
+
+	(void)events;
+	b->t->lock(b->t->opaque);
+	gen = b->gen;
+	blkio_reap(b->io, done, b);
+	if (b->vq && gen == b->gen && vq_should_notify(b->vq))
+		b->t->notify(b->t->opaque, 0);
+	/* requests that waited for a free slot */
+	if (b->vq)
+		blk_kick(b, 0);
+	b->t->unlock(b->t->opaque);
+}
+
+int virtio_blk_event_fd(const struct virtio_blk *b)
+{
+	return blkio_event_fd(b->io);
+}
+
+struct virtio_blk *virtio_blk_create(const struct virtio_blk_cfg *cfg, const struct guest_mem *gm,
+				     const struct virtio_transport *t)
+{
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->io = cfg->io;
+	b->gm = gm;
+	b->t = t;
+	b->sectors = blkio_size(cfg->io) / SECTOR;
+	b->readonly = cfg->readonly;
+	b->discard = cfg->discard;
+	memcpy(b->serial, cfg->serial, strnlen(cfg->serial, VIRTIO_BLK_ID_BYTES));
+	for (unsigned i = 0; i < VQ_MAX_SIZE; i++) {
+		b->slots[i].next_free = b->free;
+		b->free = &b->slots[i];
+	}
+	return b;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	blkio_close(b->io);
+	free(b);
+}
+
+const struct virtio_dev_ops virtio_blk_ops = {
+	.device_id = 2,
+	.pci_class = 0x018000,
+	.num_queues = 1,
+	.queue_max = VQ_MAX_SIZE,
+	.features = blk_features,
+	.cfg_size = BLK_CFG_SIZE,
+	.cfg_read = blk_cfg_read,
+	.cfg_write = blk_cfg_write,
+	.start = blk_start,
+	.kick = blk_kick,
+	.reset = blk_reset,
+};

@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-pci modern transport (virtio 1.2, 4.1). Layout of BAR 0:
+ *   0x0000 common configuration    0x3000 notify (4 bytes per queue)
+ *   0x1000 ISR status              0x4000 MSI-X table
+ *   0x2000 device configuration    0x5000 MSI-X PBA
+ * The BAR is placed by hearth and does not move: sizing works as usual,
+ * other writes to it are ignored. Every register the guest writes is
+ * checked; a bad queue setup sets DEVICE_NEEDS_RESET instead of failing.
+ */
+#include "hearth/virtio_pci.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "hearth/log.h"
+
+enum {
+	COMMON = 0x0000,
+	ISR = 0x1000,
+	DEVCFG = 0x2000,
+	NOTIFY = 0x3000,
+	MSIX_TABLE = 0x4000,
+	MSIX_PBA = 0x5000,
+	NOTIFY_MULT = 4,
+	COMMON_LEN = 0x38,
+};
+#define NO_VECTOR 0xffff
+#define CAP_MSIX  0x40 /* capability offsets in config space */
+
+struct vpq {
+	uint16_t size, vector;
+	bool enabled;
+	uint64_t desc, driver, device;
+	int kick_fd;
+};
+
+struct kick_ctx {
+	struct virtio_pci *vp;
+	unsigned q;
+};
+
+struct msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct virtio_pci {
+	pthread_mutex_t lock;
+	const struct virtio_pci_host *h;
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	struct virtio_transport t;
+	uint64_t bar;
+	unsigned first_gsi, nvec, nq;
+	uint8_t cfg[256];
+	bool bar_sizing[2];
+	/* common configuration */
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint16_t msix_config, qsel;
+	uint8_t status, isr;
+	struct vpq q[VIRTIO_PCI_MAX_QUEUES];
+	struct vq vq[VIRTIO_PCI_MAX_QUEUES];
+	struct kick_ctx kick[VIRTIO_PCI_MAX_QUEUES];
+	/* MSI-X */
+	struct msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
+	uint64_t pending;
+	int irq_fd[VIRTIO_PCI_MAX_VECTORS];
+};
+
+static struct log_ratelimit guest_rl;
+
+unsigned virtio_pci_vectors(const struct virtio_dev_ops *ops)
+{
+	return ops->num_queues + 1;
+}
+
+static void put(uint8_t *p, uint64_t v, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get(const uint8_t *p, size_t len)
+{
+	uint64_t v = 0;
+
+	for (size_t i = len; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* ---- PCI configuration space ---- */
+
+static void vcap(uint8_t *c, unsigned at, unsigned next, uint8_t type, uint32_t off, uint32_t len,
+		 unsigned caplen)
+{
+	c[at] = 0x09; /* vendor specific */
+	c[at + 1] = (uint8_t)next;
+	c[at + 2] = (uint8_t)caplen;
+	c[at + 3] = type;
+	c[at + 4] = 0; /* BAR 0 */
+	put(c + at + 8, off, 4);
+	put(c + at + 12, len, 4);
+}
+
+static void build_cfg(struct virtio_pci *vp)
+{
+	uint8_t *c = vp->cfg;
+
+	put(c + 0x00, 0x1af4, 2);
+	put(c + 0x02, 0x1040 + vp->ops->device_id, 2);
+	put(c + 0x06, 0x0010, 2); /* status: capabilities list */
+	c[0x08] = 1;		  /* revision: modern */
+	put(c + 0x09, vp->ops->pci_class, 3);
+	c[0x0e] = 0x00; /* header type 0 */
+	put(c + 0x2c, 0x1af4, 2);
+	put(c + 0x2e, vp->ops->device_id, 2);
+	c[0x34] = CAP_MSIX;
+	c[0x3d] = 0; /* no INTx pin: MSI-X only (docs/virtio.md) */
+	/* MSI-X: table and PBA in BAR 0 */
+	c[CAP_MSIX] = 0x11;
+	c[CAP_MSIX + 1] = 0x50;
+	put(c + CAP_MSIX + 2, vp->nvec - 1, 2);
+	put(c + CAP_MSIX + 4, MSIX_TABLE, 4);
+	put(c + CAP_MSIX + 8, MSIX_PBA, 4);
+	vcap(c, 0x50, 0x60, 1, COMMON, COMMON_LEN, 16);
+	vcap(c, 0x60, 0x70, 3, ISR, 1, 16);
+	vcap(c, 0x70, 0x80, 4, DEVCFG, vp->ops->cfg_size ? vp->ops->cfg_size : 4, 16);
+	vcap(c, 0x80, 0x00, 2, NOTIFY, NOTIFY_MULT * VIRTIO_PCI_MAX_QUEUES, 20);
+	put(c + 0x80 + 16, NOTIFY_MULT, 4);
+}
+
+static bool msix_enabled(const struct virtio_pci *vp)
+{
+	return vp->cfg[CAP_MSIX + 3] & 0x80;
+}
+
+static bool msix_fn_masked(const struct virtio_pci *vp)
+{
+	return vp->cfg[CAP_MSIX + 3] & 0x40;
+}
+
+static void msix_fire(struct virtio_pci *vp, unsigned v);
+
+static uint32_t cfg_read(void *opaque, uint32_t off, size_t len)
+{
+	struct virtio_pci *vp = opaque;
+	uint8_t tmp[4];
+	uint32_t v;
+
+	if (off >= sizeof(vp->cfg) || len > sizeof(vp->cfg) - off)
+		return 0;
+	pthread_mutex_lock(&vp->lock);
+	memcpy(tmp, vp->cfg + off, len);
+	/* BAR 0 (64-bit): the address, or the size mask while being sized */
+	for (unsigned i = 0; i < len; i++) {
+		uint32_t o = off + i;
+
+		if (o >= 0x10 && o < 0x18) {
+			uint64_t val = vp->bar | 0x4; /* 64-bit memory BAR */
+			unsigned half = (o - 0x10) / 4;
+
+			if (vp->bar_sizing[half])
+				val = half ? ~0ULL
+					   : (uint64_t)(uint32_t) ~(VIRTIO_PCI_BAR_SIZE - 1) | 0x4;
+			else
+				val >>= 32 * half;
+			tmp[i] = (uint8_t)(val >> (8 * ((o - 0x10) % 4)));
+		}
+	}
+	pthread_mutex_unlock(&vp->lock);
+	v = (uint32_t)get(tmp, len);
+	return v;
+}
+
+static void cfg_write(void *opaque, uint32_t off, uint32_t val, size_t len)
+{
+	struct virtio_pci *vp = opaque;
+
+	pthread_mutex_lock(&vp->lock);
+	if (off == 0x04 && len >= 2) {
+		/* command: memory space, bus master, INTx disable are kept */
+		put(vp->cfg + 0x04, val & 0x0406, 2);
+	} else if ((off == 0x10 || off == 0x14) && len == 4) {
+		vp->bar_sizing[(off - 0x10) / 4] = val == 0xffffffffu;
+	} else if (off <= CAP_MSIX + 3 && off + len > CAP_MSIX + 3) {
+		/* MSI-X message control: only enable and function mask */
+		uint8_t b = (uint8_t)(val >> (8 * (CAP_MSIX + 3 - off)));
+		bool was_masked = !msix_enabled(vp) || msix_fn_masked(vp);
+
+		vp->cfg[CAP_MSIX + 3] = (vp->cfg[CAP_MSIX + 3] & 0x3f) | (b & 0xc0);
+		if (was_masked && msix_enabled(vp) && !msix_fn_masked(vp))
+			for (unsigned v = 0; v < vp->nvec; v++)
+				if ((vp->pending >> v) & 1)
+					msix_fire(vp, v);
+	} else if (off >= CAP_MSIX) {
+		/* the standard header's other fields (unused BARs being sized,
+		 * ROM, latency...) take writes silently; capabilities are ours */
+		log_guest(&guest_rl, "virtio-pci: write to read-only config offset 0x%x ignored",
+			  off);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
+const struct pci_func_ops virtio_pci_cfg_ops = { cfg_read, cfg_write };
+
+/* ---- interrupts ---- */
+
+static void msix_fire(struct virtio_pci *vp, unsigned v)
+{
+	const struct msix_entry *e = &vp->msix[v];
+
+	if (!msix_enabled(vp) || msix_fn_masked(vp) || (e->ctrl & 1)) {
+		vp->pending |= 1ULL << v;
+		return;
+	}
+	vp->pending &= ~(1ULL << v);
+	if (vp->irq_fd[v] >= 0)
+		eventfd_write(vp->irq_fd[v], 1);
+}
+
+static void t_notify(void *opaque, int q)
+{
+	struct virtio_pci *vp = opaque;
+	uint16_t v = q < 0 ? vp->msix_config : vp->q[q].vector;
+
+	vp->isr |= q < 0 ? 2 : 1;
+	if (v != NO_VECTOR && v < vp->nvec)
+		msix_fire(vp, v);
+}
+
+static void t_needs_reset(void *opaque)
+{
+	struct virtio_pci *vp = opaque;
+
+	if (vp->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
+	t_notify(vp, -1);
+}
+
+static void t_lock(void *opaque)
+{
+	pthread_mutex_lock(&((struct virtio_pci *)opaque)->lock);
+}
+
+static void t_unlock(void *opaque)
+{
+	pthread_mutex_unlock(&((struct virtio_pci *)opaque)->lock);
+}
+
+static void msix_route(struct virtio_pci *vp, unsigned v)
+{
+	const struct msix_entry *e = &vp->msix[v];
+
+	if (vp->h->msi_route((void *)vp->h->opaque, vp->first_gsi + v,
+			     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data))
+		log_guest(&guest_rl, "virtio-pci: MSI-X vector %u: route rejected", v);
+}
+
+/* ---- common configuration ---- */
+
+static void reset(struct virtio_pci *vp)
+{
+	if (vp->dev)
+		vp->ops->reset(vp->dev);
+	vp->dfselect = vp->gfselect = 0;
+	vp->driver_features = 0;
+	vp->msix_config = NO_VECTOR;
+	vp->qsel = 0;
+	vp->status = 0;
+	vp->isr = 0;
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++) {
+		int fd = vp->q[i].kick_fd;
+
+		vp->q[i] = (struct vpq){ .size = vp->ops->queue_max,
+					 .vector = NO_VECTOR,
+					 .kick_fd = fd };
+		vq_reset(&vp->vq[i]);
+	}
+}
+
+static void common_read(struct virtio_pci *vp, uint32_t off, void *data, size_t len)
+{
+	uint8_t c[COMMON_LEN] = { 0 };
+	uint64_t offered = vp->ops->features(vp->dev);
+	struct vpq *q = vp->qsel < vp->nq ? &vp->q[vp->qsel] : NULL;
+
+	put(c + 0x00, vp->dfselect, 4);
+	put(c + 0x04, vp->dfselect < 2 ? offered >> (32 * vp->dfselect) : 0, 4);
+	put(c + 0x08, vp->gfselect, 4);
+	put(c + 0x0c, vp->gfselect < 2 ? vp->driver_features >> (32 * vp->gfselect) : 0, 4);
+	put(c + 0x10, vp->msix_config, 2);
+	put(c + 0x12, vp->nq, 2);
+	c[0x14] = vp->status;
+	c[0x15] = 0; /* config generation: the config never changes */
+	put(c + 0x16, vp->qsel, 2);
+	if (q) {
+		put(c + 0x18, q->size, 2);
+		put(c + 0x1a, q->vector, 2);
+		put(c + 0x1c, q->enabled, 2);
+		put(c + 0x1e, vp->qsel, 2); /* notify offset, in NOTIFY_MULT units */
+		put(c + 0x20, q->desc, 8);
+		put(c + 0x28, q->driver, 8);
+		put(c + 0x30, q->device, 8);
+	}
+	memcpy(data, c + off, len);
+}
+
+static void set_status(struct virtio_pci *vp, uint8_t v)
+{
+	uint64_t offered = vp->ops->features(vp->dev);
+
+	if (v == 0) {
+		reset(vp);
+		return;
+	}
+	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK)) {
+		/* only what was offered, and virtio 1 */
+		if ((vp->driver_features & ~offered) ||
+		    !((vp->driver_features >> VIRTIO_F_VERSION_1) & 1))
+			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	}
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_DRIVER_OK)) {
+		if (!(v & VIRTIO_STATUS_FEATURES_OK)) {
+			v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+		} else {
+			for (unsigned i = 0; i < vp->nq; i++) {
+				vp->vq[i].event_idx =
+					(vp->driver_features >> VIRTIO_F_EVENT_IDX) & 1;
+				vp->vq[i].indirect =
+					(vp->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
+			}
+			vp->ops->start(vp->dev, vp->driver_features, vp->vq);
+		}
+	}
+	vp->status = v | (vp->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void enable_queue(struct virtio_pci *vp, struct vpq *q, struct vq *vq)
+{
+	vq->size = q->size;
+	vq->desc_gpa = q->desc;
+	vq->avail_gpa = q->driver;
+	vq->used_gpa = q->device;
+	vq->event_idx = (vp->driver_features >> VIRTIO_F_EVENT_IDX) & 1;
+	vq->indirect = (vp->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
+	if (vq_enable(vq, vp->h->gm, vp->ops->queue_max)) {
+		log_guest(&guest_rl,
+			  "virtio-pci: queue of %u entries at 0x%llx/0x%llx/0x%llx rejected: "
+			  "device needs reset",
+			  q->size, (unsigned long long)q->desc, (unsigned long long)q->driver,
+			  (unsigned long long)q->device);
+		t_needs_reset(vp);
+		return;
+	}
+	q->enabled = true;
+}
+
+static void set64(uint64_t *field, uint32_t off, uint64_t v, size_t len)
+{
+	unsigned shift = 8 * (off % 8);
+	uint64_t mask = len == 8 ? ~0ULL : (((1ULL << (8 * len)) - 1) << shift);
+
+	*field = (*field & ~mask) | ((v << shift) & mask);
+}
+
+static void common_write(struct virtio_pci *vp, uint32_t off, uint64_t v, size_t len)
+{
+	struct vpq *q = vp->qsel < vp->nq ? &vp->q[vp->qsel] : NULL;
+	bool q_setup = q && !q->enabled && !(vp->status & VIRTIO_STATUS_DRIVER_OK);
+
+	switch (off) {
+	case 0x00: vp->dfselect = (uint32_t)v; break;
+	case 0x08: vp->gfselect = (uint32_t)v; break;
+	case 0x0c:
+		if (vp->gfselect < 2 && !(vp->status & VIRTIO_STATUS_FEATURES_OK))
+			set64(&vp->driver_features, 4 * vp->gfselect, v, 4);
+		break;
+	case 0x10: vp->msix_config = v < vp->nvec ? (uint16_t)v : NO_VECTOR; break;
+	case 0x14: set_status(vp, (uint8_t)v); break;
+	case 0x16: vp->qsel = (uint16_t)v; break;
+	case 0x18:
+		if (q_setup)
+			q->size = (uint16_t)v; /* checked when the queue is enabled */
+		break;
+	case 0x1a:
+		if (q)
+			q->vector = v < vp->nvec ? (uint16_t)v : NO_VECTOR;
+		break;
+	case 0x1c:
+		if (q_setup && v == 1)
+			enable_queue(vp, q, &vp->vq[vp->qsel]);
+		break;
+	default:
+		if (q_setup && off >= 0x20 && off < 0x38) {
+			uint64_t *f = off < 0x28 ? &q->desc : off < 0x30 ? &q->driver : &q->device;
+			set64(f, off, v, len);
+		}
+		break;
+	}
+}
+
+/* ---- BAR 0 ---- */
+
+static void bar_read(void *opaque, uint64_t off, void *data, size_t len)
+{
+	struct virtio_pci *vp = opaque;
+
+	memset(data, 0, len);
+	pthread_mutex_lock(&vp->lock);
+	if (off + len <= COMMON_LEN) {
+		common_read(vp, (uint32_t)off, data, len);
+	} else if (off == ISR) {
+		put(data, vp->isr, 1); /* read clears */
+		vp->isr = 0;
+	} else if (off >= DEVCFG && off - DEVCFG + len <= vp->ops->cfg_size && vp->ops->cfg_read) {
+		vp->ops->cfg_read(vp->dev, (uint32_t)(off - DEVCFG), data, len);
+	} else if (off >= MSIX_TABLE && off + len <= MSIX_TABLE + 16 * vp->nvec) {
+		memcpy(data, (uint8_t *)vp->msix + (off - MSIX_TABLE), len);
+	} else if (off >= MSIX_PBA && off + len <= MSIX_PBA + 8) {
+		put(data, vp->pending >> (8 * (off - MSIX_PBA)), len);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void bar_write(void *opaque, uint64_t off, const void *data, size_t len)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t v = get(data, len);
+
+	pthread_mutex_lock(&vp->lock);
+	if (off + len <= COMMON_LEN) {
+		common_write(vp, (uint32_t)off, v, len);
+	} else if (off >= DEVCFG && off - DEVCFG + len <= vp->ops->cfg_size && vp->ops->cfg_write) {
+		vp->ops->cfg_write(vp->dev, (uint32_t)(off - DEVCFG), data, len);
+	} else if (off >= NOTIFY && off < NOTIFY + NOTIFY_MULT * vp->nq) {
+		/* a kick the ioeventfd did not catch (other width): same path */
+		eventfd_write(vp->q[(off - NOTIFY) / NOTIFY_MULT].kick_fd, 1);
+	} else if (off >= MSIX_TABLE && off + len <= MSIX_TABLE + 16 * vp->nvec && (off % 4) == 0 &&
+		   (len == 4 || len == 8)) {
+		unsigned e = (unsigned)((off - MSIX_TABLE) / 16);
+		bool was_masked = vp->msix[e].ctrl & 1;
+
+		memcpy((uint8_t *)vp->msix + (off - MSIX_TABLE), data, len);
+		vp->msix[e].ctrl &= 1; /* only the mask bit exists */
+		if (!(vp->msix[e].ctrl & 1))
+			msix_route(vp, e);
+		if (was_masked && !(vp->msix[e].ctrl & 1) && ((vp->pending >> e) & 1))
+			msix_fire(vp, e);
+	} else {
+		log_guest(&guest_rl, "virtio-pci: %zu-byte write at BAR offset 0x%llx ignored", len,
+			  (unsigned long long)off);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
+const struct bus_ops virtio_pci_bar_ops = { bar_read, bar_write };
+
+/* ---- set-up ---- */
+
+static void on_kick(void *arg, uint32_t events)
+{
+	struct kick_ctx *k = arg;
+	struct virtio_pci *vp = k->vp;
+	eventfd_t n;
+
+	(void)events;
+	eventfd_read(vp->q[k->q].kick_fd, &n);
+	pthread_mutex_lock(&vp->lock);
+	if ((vp->status & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_NEEDS_RESET) &&
+	    vp->q[k->q].enabled)
+		vp->ops->kick(vp->dev, k->q);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+struct virtio_pci *virtio_pci_create(const struct virtio_pci_host *h,
+				     const struct virtio_dev_ops *ops, uint64_t bar,
+				     unsigned first_gsi)
+{
+	struct virtio_pci *vp;
+
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_PCI_MAX_QUEUES ||
+	    bar % VIRTIO_PCI_BAR_SIZE)
+		return NULL;
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return NULL;
+	pthread_mutex_init(&vp->lock, NULL);
+	vp->h = h;
+	vp->ops = ops;
+	vp->bar = bar;
+	vp->first_gsi = first_gsi;
+	vp->nq = ops->num_queues;
+	vp->nvec = virtio_pci_vectors(ops);
+	vp->t = (struct virtio_transport){ t_notify, t_needs_reset, t_lock, t_unlock, vp };
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+		vp->q[i].kick_fd = -1;
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++) {
+		vp->irq_fd[i] = -1;
+		vp->msix[i].ctrl = 1; /* masked at reset */
+	}
+	build_cfg(vp);
+	reset(vp);
+	return vp;
+}
+
+const struct virtio_transport *virtio_pci_transport(struct virtio_pci *vp)
+{
+	return &vp->t;
+}
+
+int virtio_pci_attach(struct virtio_pci *vp, void *dev)
+{
+	vp->dev = dev;
+	for (unsigned i = 0; i < vp->nq; i++) {
+		vp->q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vp->kick[i] = (struct kick_ctx){ vp, i };
+		if (vp->q[i].kick_fd < 0)
+			return -errno;
+		if (vp->h->ioeventfd(vp->h->opaque, vp->bar + NOTIFY + NOTIFY_MULT * i, 2,
+				     vp->q[i].kick_fd) ||
+		    vp->h->watch(vp->h->opaque, vp->q[i].kick_fd, on_kick, &vp->kick[i]))
+			return -EIO;
+	}
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		vp->irq_fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vp->irq_fd[v] < 0)
+			return -errno;
+		if (vp->h->irqfd(vp->h->opaque, vp->first_gsi + v, vp->irq_fd[v]))
+			return -EIO;
+	}
+	return 0;
+}
+
+void virtio_pci_destroy(struct virtio_pci *vp)
+{
+	if (!vp)
+		return;
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+		if (vp->q[i].kick_fd >= 0)
+			close(vp->q[i].kick_fd);
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++)
+		if (vp->irq_fd[i] >= 0)
+			close(vp->irq_fd[i]);
+	pthread_mutex_destroy(&vp->lock);
+	free(vp);
+}
