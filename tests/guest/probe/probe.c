@@ -250,14 +250,39 @@ static void test_cpuloop(void)
 	result(n > 0);
 }
 
+int probe_blk(void);
+int probe_blk_hostile(void);
+
+/* virtio-blk (virtio.c): each prints its own lines; one verdict each here */
+static void test_blk(void)
+{
+	if (probe_blk())
+		failed++;
+	else
+		passed++;
+}
+
+static void test_blk_hostile(void)
+{
+	if (probe_blk_hostile())
+		failed++;
+	else
+		passed++;
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
 };
 
 static const struct test tests[] = {
-	{ "serial", test_serial }, { "smp", test_smp },		{ "timer", test_timer },
-	{ "pit", test_pit },	   { "cpuloop", test_cpuloop },
+	{ "serial", test_serial },
+	{ "smp", test_smp },
+	{ "timer", test_timer },
+	{ "pit", test_pit },
+	{ "cpuloop", test_cpuloop },
+	{ "blk", test_blk },
+	{ "blk-hostile", test_blk_hostile },
 };
 
 static int word_is(const char *w, size_t len, const char *name)

@@ -1,0 +1,377 @@
+/*
+ * Probe guest: a minimal virtio-pci (modern) block driver at CPL3, polling
+ * the used ring (no interrupts needed), and the tests built on it:
+ *   blk          every disk: write a pattern, flush, read it back; a read
+ *                past the end must fail with IOERR; GET_ID
+ *   blk-hostile  on the first disk: a driver that breaks the rules (loops,
+ *                buffers outside RAM, no status byte, bad queue size,
+ *                unknown request types); each must get its error, and the
+ *                disk must work again after a reset
+ * The host test then checks the image files byte for byte.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers.h"
+#include "io.h"
+#include "probe.h"
+
+#define QSZ	  16
+#define MAX_BLK	  8
+#define STATUS_OK 0
+
+struct vblk {
+	unsigned slot;
+	uint64_t common, notify, isr, devcfg;
+	uint32_t notify_mult;
+	uint64_t features;
+	uint16_t qnotify;
+	uint16_t used_seen, avail_idx;
+};
+
+static struct vblk blks[MAX_BLK];
+static unsigned nblk;
+
+/* rings and buffers, in identity-mapped guest RAM */
+static uint8_t ring_mem[8192] __attribute__((aligned(4096)));
+static uint8_t data[8192] __attribute__((aligned(4096)));
+static uint8_t hdr[32] __attribute__((aligned(16)));
+static volatile uint8_t status_byte;
+
+#define DESC  ((volatile uint8_t *)ring_mem)
+#define AVAIL ((volatile uint8_t *)ring_mem + 16 * QSZ)
+#define USED  ((volatile uint8_t *)ring_mem + 4096)
+
+static uint32_t pci_read(unsigned slot, unsigned off)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (off & 0xfc));
+	return inl(0xcfc);
+}
+
+static void pci_write(unsigned slot, unsigned off, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (off & 0xfc));
+	outl(0xcfc, v);
+}
+
+static uint8_t r8(uint64_t a)
+{
+	return *(volatile uint8_t *)a;
+}
+static uint16_t r16(uint64_t a)
+{
+	return *(volatile uint16_t *)a;
+}
+static uint32_t r32(uint64_t a)
+{
+	return *(volatile uint32_t *)a;
+}
+static void w8(uint64_t a, uint8_t v)
+{
+	*(volatile uint8_t *)a = v;
+}
+static void w16(uint64_t a, uint16_t v)
+{
+	*(volatile uint16_t *)a = v;
+}
+static void w32(uint64_t a, uint32_t v)
+{
+	*(volatile uint32_t *)a = v;
+}
+static void w64(uint64_t a, uint64_t v)
+{
+	w32(a, (uint32_t)v);
+	w32(a + 4, (uint32_t)(v >> 32));
+}
+
+static void pci_scan(void)
+{
+	if (nblk)
+		return;
+	for (unsigned slot = 1; slot < 32 && nblk < MAX_BLK; slot++) {
+		uint32_t id = pci_read(slot, 0);
+		struct vblk *b = &blks[nblk];
+
+		if (id != (0x1042u << 16 | 0x1af4))
+			continue;
+		uint64_t bar = (pci_read(slot, 0x10) & ~0xfu) | (uint64_t)pci_read(slot, 0x14)
+									<< 32;
+		b->slot = slot;
+		pci_write(slot, 0x04, 0x06); /* memory space, bus master */
+		for (unsigned cap = pci_read(slot, 0x34) & 0xff; cap;) {
+			uint32_t h = pci_read(slot, cap);
+			if ((h & 0xff) == 0x09) {
+				uint8_t type = (uint8_t)(h >> 24);
+				uint64_t at = bar + pci_read(slot, cap + 8);
+				if (type == 1)
+					b->common = at;
+				else if (type == 2) {
+					b->notify = at;
+					b->notify_mult = pci_read(slot, cap + 16);
+				} else if (type == 3)
+					b->isr = at;
+				else if (type == 4)
+					b->devcfg = at;
+			}
+			cap = (h >> 8) & 0xff;
+		}
+		if (b->common && b->notify && b->devcfg)
+			nblk++;
+	}
+}
+
+/* Resets and sets the device up with queue 0 of @qsz entries. Returns the
+ * final status byte (DRIVER_OK set on success). */
+static uint8_t vblk_init(struct vblk *b, uint16_t qsz)
+{
+	uint64_t c = b->common;
+	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13; /* VERSION_1, FLUSH, DISCARD */
+
+	w8(c + 0x14, 0);
+	while (r8(c + 0x14))
+		pause();
+	w8(c + 0x14, 1 | 2);
+	w32(c + 0x00, 0);
+	b->features = r32(c + 0x04);
+	w32(c + 0x00, 1);
+	b->features |= (uint64_t)r32(c + 0x04) << 32;
+	b->features &= want | 1ULL << 5; /* RO is informative */
+	w32(c + 0x08, 0);
+	w32(c + 0x0c, (uint32_t)(b->features & ~(1ULL << 5)));
+	w32(c + 0x08, 1);
+	w32(c + 0x0c, (uint32_t)(b->features >> 32));
+	w8(c + 0x14, 1 | 2 | 8);
+	if (!(r8(c + 0x14) & 8))
+		return r8(c + 0x14);
+	for (unsigned i = 0; i < sizeof(ring_mem); i++)
+		ring_mem[i] = 0;
+	w16(c + 0x16, 0);
+	w16(c + 0x18, qsz);
+	w16(c + 0x1a, 0xffff); /* no interrupts: we poll */
+	w64(c + 0x20, (uint64_t)DESC);
+	w64(c + 0x28, (uint64_t)AVAIL);
+	w64(c + 0x30, (uint64_t)USED);
+	b->qnotify = r16(c + 0x1e);
+	w16(c + 0x1c, 1);
+	b->used_seen = b->avail_idx = 0;
+	w8(c + 0x14, r8(c + 0x14) | 4);
+	return r8(c + 0x14);
+}
+
+static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	volatile uint8_t *d = DESC + 16 * i;
+	*(volatile uint64_t *)d = addr;
+	*(volatile uint32_t *)(d + 8) = len;
+	*(volatile uint16_t *)(d + 12) = flags;
+	*(volatile uint16_t *)(d + 14) = next;
+}
+
+/* Publishes chain @head and kicks. Returns the used length, or -1 when the
+ * device did not answer (then *st holds the device status). */
+static long submit(struct vblk *b, uint16_t head, uint8_t *st)
+{
+	*(volatile uint16_t *)(AVAIL + 4 + 2 * (b->avail_idx % QSZ)) = head;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	*(volatile uint16_t *)(AVAIL + 2) = ++b->avail_idx;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	w16(b->notify + (uint64_t)b->qnotify * b->notify_mult, 0);
+	for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 8000000000ull;) {
+		if (*(volatile uint16_t *)(USED + 2) != b->used_seen) {
+			volatile uint8_t *u = USED + 4 + 8 * (b->used_seen % QSZ);
+			b->used_seen++;
+			return *(volatile uint32_t *)(u + 4);
+		}
+		if (r8(b->common + 0x14) & 0x40)
+			break; /* NEEDS_RESET: it will not answer */
+		pause();
+	}
+	*st = r8(b->common + 0x14);
+	return -1;
+}
+
+/* A well-formed request: type, sector, @len bytes of data. Returns the
+ * status byte, or -1 without an answer. */
+static int request(struct vblk *b, uint32_t type, uint64_t sector, uint32_t len)
+{
+	uint8_t st;
+	bool in = type == 0 || type == 8;
+
+	for (unsigned i = 0; i < 16; i++)
+		hdr[i] = 0;
+	*(uint32_t *)hdr = type;
+	*(uint64_t *)(hdr + 8) = sector;
+	status_byte = 0xee;
+	desc(0, (uint64_t)hdr, 16, 1, 1);
+	if (len) {
+		desc(1, (uint64_t)data, len, (uint16_t)(1 | (in ? 2 : 0)), 2);
+		desc(2, (uint64_t)&status_byte, 1, 2, 0);
+	} else {
+		desc(1, (uint64_t)&status_byte, 1, 2, 0);
+	}
+	return submit(b, 0, &st) < 0 ? -1 : status_byte;
+}
+
+static uint8_t pattern(unsigned disk, unsigned i)
+{
+	return (uint8_t)(i * 7 + disk * 13 + 1);
+}
+
+static void report(const char *what, unsigned disk, int ok, const char *detail, long v)
+{
+	puts_("PROBE: test=");
+	puts_(what);
+	puts_(" disk=");
+	putu(disk);
+	if (detail) {
+		putc_(' ');
+		puts_(detail);
+		putu((uint64_t)v);
+	}
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+}
+
+int probe_blk(void);
+int probe_blk_hostile(void);
+
+int probe_blk(void)
+{
+	int fails = 0;
+
+	pci_scan();
+	puts_("PROBE: test=blk-scan disks=");
+	putu(nblk);
+	puts_(nblk ? " result=pass\n" : " result=fail\n");
+	if (!nblk)
+		return 1;
+	for (unsigned d = 0; d < nblk; d++) {
+		struct vblk *b = &blks[d];
+		int ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f;
+		uint64_t sectors = r32(b->devcfg) | (uint64_t)r32(b->devcfg + 4) << 32;
+		bool ro = b->features & (1ULL << 5);
+
+		report("blk-init", d, ok, "sectors=", (long)sectors);
+		fails += !ok;
+		if (!ok)
+			continue;
+		/* write 4 KiB at sector 8, flush, clear, read back */
+		for (unsigned i = 0; i < 4096; i++)
+			data[i] = pattern(d, i);
+		int w = request(b, 1, 8, 4096);
+		ok = ro ? w == 1 : w == STATUS_OK && request(b, 4, 0, 0) == STATUS_OK;
+		report(ro ? "blk-write-readonly" : "blk-write-flush", d, ok, "status=", w);
+		fails += !ok;
+		for (unsigned i = 0; i < 4096; i++)
+			data[i] = 0;
+		ok = request(b, 0, 8, 4096) == STATUS_OK;
+		for (unsigned i = 0; i < 4096 && ok && !ro; i++)
+			ok = data[i] == pattern(d, i);
+		report("blk-readback", d, ok, 0, 0);
+		fails += !ok;
+		/* past the end, straddling it */
+		ok = request(b, 0, sectors, 512) == 1 && request(b, 0, sectors - 1, 1024) == 1;
+		report("blk-past-end", d, ok, 0, 0);
+		fails += !ok;
+		/* GET_ID */
+		ok = request(b, 8, 0, 20) == STATUS_OK;
+		report("blk-get-id", d, ok, 0, 0);
+		fails += !ok;
+	}
+	return fails;
+}
+
+/* Runs one broken request on a freshly set up queue; @expect_reset: the
+ * device must say NEEDS_RESET, else it must answer with @status. */
+static int hostile(struct vblk *b, const char *name, int expect_reset, int status)
+{
+	uint8_t st = 0;
+	long used = submit(b, 0, &st);
+	int ok = expect_reset ? used < 0 && (st & 0x40) : used >= 0 && status_byte == status;
+
+	puts_("PROBE: test=blk-hostile case=");
+	puts_(name);
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+	vblk_init(b, QSZ);
+	return !ok;
+}
+
+int probe_blk_hostile(void)
+{
+	struct vblk *b;
+	int fails = 0;
+
+	pci_scan();
+	if (!nblk)
+		return 1;
+	b = &blks[0];
+	vblk_init(b, QSZ);
+
+	for (unsigned i = 0; i < 16; i++)
+		hdr[i] = 0;
+	desc(0, (uint64_t)hdr, 16, 1, 1); /* a loop */
+	desc(1, (uint64_t)data, 512, 1 | 2, 0);
+	fails += hostile(b, "descriptor-loop", 1, 0);
+	desc(0, (uint64_t)hdr, 16, 1, QSZ); /* next past the queue */
+	fails += hostile(b, "next-out-of-range", 1, 0);
+	desc(0, 0xffffffffffff0000ull, 16, 1, 1); /* outside RAM */
+	desc(1, (uint64_t)&status_byte, 1, 2, 0);
+	fails += hostile(b, "buffer-outside-ram", 1, 0);
+	desc(0, 0xfffffffffffffff0ull, 0x100, 0, 0); /* wrapping past 2^64 */
+	fails += hostile(b, "buffer-wraps", 1, 0);
+	desc(0, (uint64_t)hdr, 16, 3, 1); /* writable before readable */
+	desc(1, (uint64_t)data, 16, 0, 0);
+	fails += hostile(b, "readable-after-writable", 1, 0);
+	/* an avail index far ahead of the ring */
+	*(volatile uint16_t *)(AVAIL + 2) = 1000;
+	b->avail_idx = 999;
+	desc(0, (uint64_t)hdr, 16, 0, 0);
+	fails += hostile(b, "avail-runaway", 1, 0);
+
+	/* answered with a status */
+	*(uint32_t *)hdr = 0; /* IN ... */
+	*(uint64_t *)(hdr + 8) = 0;
+	desc(0, (uint64_t)hdr, 16, 1, 1);
+	desc(1, (uint64_t)data, 100, 1 | 2, 2); /* ... not whole sectors */
+	desc(2, (uint64_t)&status_byte, 1, 2, 0);
+	status_byte = 0xee;
+	fails += hostile(b, "partial-sector", 0, 1);
+	*(uint32_t *)hdr = 99;
+	desc(0, (uint64_t)hdr, 16, 1, 1);
+	desc(1, (uint64_t)&status_byte, 1, 2, 0);
+	status_byte = 0xee;
+	fails += hostile(b, "unknown-type", 0, 2);
+	*(uint64_t *)(hdr + 8) = ~0ull; /* sector wraps */
+	*(uint32_t *)hdr = 0;
+	desc(0, (uint64_t)hdr, 16, 1, 1);
+	desc(1, (uint64_t)data, 512, 1 | 2, 2);
+	desc(2, (uint64_t)&status_byte, 1, 2, 0);
+	status_byte = 0xee;
+	fails += hostile(b, "sector-wraps", 0, 1);
+
+	/* no status byte at all: returned with nothing written */
+	desc(0, (uint64_t)hdr, 16, 0, 0);
+	{
+		uint8_t st2 = 0;
+		long used = submit(b, 0, &st2);
+		int ok2 = used == 0;
+		puts_("PROBE: test=blk-hostile case=no-status-byte");
+		puts_(ok2 ? " result=pass\n" : " result=fail\n");
+		fails += !ok2;
+		vblk_init(b, QSZ);
+	}
+
+	/* a queue of 3 entries cannot be enabled */
+	uint8_t st = vblk_init(b, 3);
+	int ok = (st & 0x40) != 0;
+	puts_("PROBE: test=blk-hostile case=bad-queue-size");
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+	fails += !ok;
+
+	/* and after all that, the disk works */
+	ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f && request(b, 0, 0, 512) == STATUS_OK;
+	puts_("PROBE: test=blk-hostile case=recovered");
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+	fails += !ok;
+	return fails;
+}
