@@ -1,31 +1,80 @@
 #!/usr/bin/env bash
 # Boots hearth's Linux test guest (tests/guest/linux, built on first use and
 # cached) to its /init: the uncompressed vmlinux through PVH on 1 and 2
-# vCPUs, and the bzImage through the 64-bit boot protocol on 1 vCPU. /init
-# checks the CPUs it sees and hands its verdict to the exit device.
+# vCPUs, the bzImage through the 64-bit boot protocol, and an ext4 root on
+# virtio-blk with a second data disk. /init checks what it sees and hands its
+# verdict to the exit device; the host then checks the disk images.
 . "$(dirname "$0")/../integration/lib.sh"
 require_kvm
 dir=$(bash "$(dirname "$0")/../guest/linux/build.sh" | tail -1)
 BASE="console=ttyS0 reboot=k panic=-1 noxsave"
 
-boot() { # boot NAME KERNEL CPUS
-	local log=$TMP/$1.log start=$SECONDS
+# pattern SEED FILE: the bytes /init's disk check writes at 1 MiB match.
+pattern_ok() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+seed, path = int(sys.argv[1]), sys.argv[2]
+want = bytes((i * 131 + seed * 7 + (i >> 9)) & 0xff for i in range(1 << 20))
+with open(path, "rb") as f:
+    f.seek(1 << 20)
+    sys.exit(0 if f.read(1 << 20) == want else 1)
+PY
+}
+
+boot() { # boot NAME KERNEL CPUS [DISK CHECK]: one disk as vda, CHECK run with hearth.disk=/dev/vda
+	local log=$TMP/$1.log start=$SECONDS checks=cpus,cmdline extra=() cmd
+	if [ $# -gt 3 ]; then
+		truncate -s 4M "$TMP/d1.img"
+		extra=(--disk "$4")
+		checks=$checks,$5
+	fi
+	cmd="$BASE hearth.checks=$checks hearth.cpus=$3${4:+ hearth.disk=/dev/vda}"
 	expect_exit 0 "$1: /init passes its checks" -- \
 		"$HEARTH" run --kernel "$2" --initrd "$dir/initramfs.cpio" --cpus "$3" --memory 256M \
-		--cmdline "$BASE hearth.checks=cpus,cmdline hearth.cpus=$3" --timeout 240s \
-		--console "file:$log"
+		--cmdline "$cmd" --timeout 240s "${extra[@]}" --console "file:$log"
 	echo "# $1: $((SECONDS - start)) s to exit"
 	expect_grep "$log" "Linux version 6\.1\." "$1: kernel banner"
 	expect_grep "$log" "^HEARTH-INIT: reached /init" "$1: reached /init"
 	expect_grep "$log" "^HEARTH-CHECK: cpus online=$3 result=pass" "$1: sees $3 CPU(s)"
-	expect_grep "$log" "^HEARTH-CHECK: cmdline $BASE hearth.checks=cpus,cmdline hearth.cpus=$3 result=pass" \
-		"$1: command line intact"
+	expect_grep "$log" "^HEARTH-CHECK: cmdline $cmd result=pass" "$1: command line intact"
 	expect_grep "$log" "^HEARTH-RESULT: pass" "$1: verdict"
 }
 
-boot pvh-1cpu "$dir/vmlinux" 1
+boot pvh-1cpu "$dir/vmlinux" 1 "path=$TMP/d1.img" disk
+if pattern_ok 1 "$TMP/d1.img"; then ok "pvh-1cpu: host finds the pattern on the disk"; else not_ok "pvh-1cpu: pattern differs"; fi
 boot pvh-2cpu "$dir/vmlinux" 2
 boot bzimage-1cpu "$dir/bzImage" 1
+
+# ext4 root on vda (Linux's own virtio-blk driver is the client), data disk
+# on vdb, 2 vCPUs; then the host reads what the guest wrote.
+cp "$dir/root.ext4" "$TMP/root.img"
+truncate -s 8M "$TMP/data.img"
+expect_exit 0 "root=/dev/vda: ext4 root and a data disk" -- \
+	"$HEARTH" run --kernel "$dir/vmlinux" --cpus 2 --memory 256M \
+	--disk "path=$TMP/root.img" --disk "path=$TMP/data.img,serial=data-1" \
+	--cmdline "$BASE root=/dev/vda rw init=/init hearth.checks=cpus,rootfs,disk hearth.cpus=2 hearth.disk=/dev/vdb hearth.seed=5" \
+	--timeout 240s --console "file:$TMP/root.log"
+expect_grep "$TMP/root.log" "virtio_blk virtio0: \[vda\] 65536 512-byte logical blocks" "vda is the 32 MiB root image"
+expect_grep "$TMP/root.log" "virtio_blk virtio1: \[vdb\] 16384 512-byte logical blocks" "vdb is the 8 MiB data disk"
+expect_grep "$TMP/root.log" "VFS: Mounted root \(ext4 filesystem\)" "root mounted from vda"
+expect_grep "$TMP/root.log" "^HEARTH-CHECK: rootfs fs=ext4 result=pass" "guest: file on the ext4 root written and read back"
+expect_grep "$TMP/root.log" "^HEARTH-CHECK: disk dev=/dev/vdb bytes=1048576 result=pass" "guest: 1 MiB written, flushed, read back with O_DIRECT"
+# The guest stopped right after fsync, as after a power cut: what it was told
+# is durable must be there once the journal is replayed.
+rc=0
+e2fsck -fy "$TMP/root.img" >"$TMP/fsck.log" 2>&1 || rc=$?
+if [ $rc -le 1 ] && e2fsck -fn "$TMP/root.img" >>"$TMP/fsck.log" 2>&1; then
+	ok "host: root image recovers (journal replay) and is then clean"
+else
+	not_ok "host: e2fsck: $rc"
+	sed 's/^/#   /' "$TMP/fsck.log" | head
+fi
+if [ "$(debugfs -R "cat /hearth-root.txt" "$TMP/root.img" 2>/dev/null)" = "hearth wrote this file from the guest" ]; then
+	ok "host: the guest's fsynced file is on the root image"
+else
+	not_ok "host: /hearth-root.txt missing or wrong in the root image"
+fi
+if pattern_ok 5 "$TMP/data.img"; then ok "host: the data disk holds the guest's pattern byte for byte"; else not_ok "host: data disk pattern differs"; fi
 
 # A failing check inside the guest fails the run.
 expect_exit 1 "a failing /init check fails the run" -- \

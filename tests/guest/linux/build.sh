@@ -23,7 +23,7 @@ done
 say() { echo "hearth: $*" >&2; }
 
 # What the build needs, from Debian's packages only.
-need=(linux-source-6.1 gcc make bc bison flex libelf-dev libssl-dev xz-utils lz4 cpio)
+need=(linux-source-6.1 gcc make bc bison flex libelf-dev libssl-dev xz-utils lz4 cpio e2fsprogs)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,14 +39,20 @@ srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 
 patches=()
 [ $pvm = yes ] && patches=("$here"/patches/pvm/*.patch)
-# Two cache levels: the kernel (source, config, patches, this script) and the
+# Two cache levels: the kernel (source, config, patches, recipe) and the
 # guest directory (that kernel plus the initramfs from init/), so a change
 # to /init takes seconds, not a kernel build.
-kkey=$( { echo "$srcver pvm=$pvm"; cat "$here/config.fragment" "$0";
+# Bump KERNEL_RECIPE when the kernel build steps below change (editing the
+# rest of this script must not cost a kernel build).
+KERNEL_RECIPE=1
+kkey=$( { echo "$srcver pvm=$pvm recipe=$KERNEL_RECIPE"; cat "$here/config.fragment";
 	  [ ${#patches[@]} -gt 0 ] && cat "${patches[@]}"; } | sha256sum | cut -c1-16)
 cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}
 kdir=$cache/linux-$kkey
-ikey=$( { cat "$kdir/.config" 2>/dev/null || true; cat "$here/init/init.c"; } | sha256sum | cut -c1-16)
+# Bump GUEST_RECIPE when the initramfs or root image steps below change.
+GUEST_RECIPE=1
+ikey=$( { echo "recipe=$GUEST_RECIPE"; cat "$kdir/.config" 2>/dev/null || true; cat "$here/init/init.c"; } |
+	sha256sum | cut -c1-16)
 out=$cache/guest-$kkey-$ikey
 if [ -f "$out/initramfs.cpio" ] && [ -f "$kdir/vmlinux" ]; then
 	echo "$out"
@@ -104,7 +110,7 @@ if [ ! -f "$kdir/vmlinux" ]; then
 	mv "$work/kernel" "$kdir"
 	rm -rf "$src" "$obj"
 	say "kernel built in $(( $(date +%s) - t0 )) s"
-	ikey=$(cat "$kdir/.config" "$here/init/init.c" | sha256sum | cut -c1-16)
+	ikey=$( { echo "recipe=$GUEST_RECIPE"; cat "$kdir/.config" "$here/init/init.c"; } | sha256sum | cut -c1-16)
 	out=$cache/guest-$kkey-$ikey
 fi
 
@@ -122,6 +128,11 @@ file /init $work/init 0755 0 0
 LIST
 mkdir -p "$work/guest"
 "$kdir/gen_init_cpio" "$work/initramfs.list" >"$work/guest/initramfs.cpio" 2>>"$log" || fail "initramfs"
+# The same /init on an ext4 root disk, for root=/dev/vda boots (copy it
+# before use: the guest writes to it).
+mkdir -p "$work/root/dev" "$work/root/proc" "$work/root/sys"
+cp "$work/init" "$work/root/init"
+mke2fs -q -t ext4 -L hearth-root -d "$work/root" "$work/guest/root.ext4" 32M >>"$log" 2>&1 || fail "root.ext4"
 ln -s "$kdir/vmlinux" "$work/guest/vmlinux"
 ln -s "$kdir/bzImage" "$work/guest/bzImage"
 rm -rf "$out"

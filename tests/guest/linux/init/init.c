@@ -12,6 +12,9 @@
  * hosts do not honour), then powers off.
  */
 #define MAX_CMDLINE 4096
+#ifndef O_DIRECT
+#define O_DIRECT 040000 /* x86-64 */
+#endif
 #ifndef TCSBRK
 #define TCSBRK 0x5409 /* asm-generic/ioctls.h */
 #endif
@@ -138,6 +141,84 @@ static void check_cpus(void)
 	check("cpus", n >= 1 && n == expect, detail);
 }
 
+/* The byte at offset @i of the pattern the disk check writes; the host
+ * test computes the same (tests/linux/linux_guest.sh). */
+static unsigned char pattern(unsigned long i, unsigned long seed)
+{
+	return (unsigned char)(i * 131 + seed * 7 + (i >> 9));
+}
+
+#define DISK_OFF   (1UL << 20)
+#define DISK_BYTES (1UL << 20)
+#define CHUNK	   65536UL
+static unsigned char iobuf[CHUNK] __attribute__((aligned(4096)));
+
+/* disk: 1 MiB of a pattern at 1 MiB into hearth.disk= (default /dev/vdb),
+ * written and read back with O_DIRECT (so through the device, not the page
+ * cache), with fsync (a FLUSH) in between. */
+static void check_disk(void)
+{
+	char dev[64], seedbuf[24], detail[96];
+	unsigned long seed =
+		param("hearth.seed", seedbuf, sizeof(seedbuf)) ? parse_num(seedbuf) : 1;
+	int fd, ok = 1;
+
+	if (!param("hearth.disk", dev, sizeof(dev)))
+		memcpy(dev, "/dev/vdb", 9);
+	fd = open(dev, O_RDWR | O_DIRECT, 0);
+	ok = fd >= 0;
+	for (unsigned long c = 0; ok && c < DISK_BYTES / CHUNK; c++) {
+		for (unsigned long j = 0; j < CHUNK; j++)
+			iobuf[j] = pattern(c * CHUNK + j, seed);
+		ok = lseek(fd, (off_t)(DISK_OFF + c * CHUNK), SEEK_SET) >= 0 &&
+		     write(fd, iobuf, CHUNK) == (ssize_t)CHUNK;
+	}
+	ok = ok && fsync(fd) == 0;
+	for (unsigned long c = 0; ok && c < DISK_BYTES / CHUNK; c++) {
+		memset(iobuf, 0, CHUNK);
+		ok = lseek(fd, (off_t)(DISK_OFF + c * CHUNK), SEEK_SET) >= 0 &&
+		     read(fd, iobuf, CHUNK) == (ssize_t)CHUNK;
+		for (unsigned long j = 0; ok && j < CHUNK; j++)
+			ok = iobuf[j] == pattern(c * CHUNK + j, seed);
+	}
+	if (fd >= 0)
+		close(fd);
+	memcpy(detail, "dev=", 5);
+	memcpy(detail + 4, dev, slen(dev) + 1);
+	memcpy(detail + slen(detail), " bytes=1048576", 15);
+	check("disk", ok, detail);
+}
+
+/* rootfs: / is ext4 on a disk (booted with root=/dev/vda), and a file
+ * written there, fsynced and read back is intact; the host reads it from
+ * the image after the guest is gone. */
+static void check_rootfs(void)
+{
+	static const char text[] = "hearth wrote this file from the guest\n";
+	char buf[4096];
+	long n = read_file("/proc/mounts", buf, sizeof(buf));
+	int ext4_root = 0, ok, fd;
+
+	for (char *p = buf; n > 0 && *p;) {
+		char *e = p;
+		while (*e && *e != '\n')
+			e++;
+		/* "/dev/root / ext4 rw,..." */
+		for (char *q = p; q + 8 <= e; q++)
+			if (!memcmp(q, " / ext4 ", 8))
+				ext4_root = 1;
+		p = *e ? e + 1 : e;
+	}
+	fd = open("/hearth-root.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ok = ext4_root && fd >= 0 &&
+	     write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1) && fsync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	ok = ok && read_file("/hearth-root.txt", buf, sizeof(buf)) == (long)(sizeof(text) - 1) &&
+	     !memcmp(buf, text, sizeof(text) - 1);
+	check("rootfs", ok, ext4_root ? "fs=ext4" : "fs=not-ext4");
+}
+
 static void check_cmdline(void)
 {
 	say("HEARTH-CHECK: cmdline ");
@@ -177,6 +258,10 @@ int main(void)
 				check_cpus();
 			else if (!memcmp(c, "cmdline", 8))
 				check_cmdline();
+			else if (!memcmp(c, "disk", 5))
+				check_disk();
+			else if (!memcmp(c, "rootfs", 7))
+				check_rootfs();
 			else
 				check(c, 0, "unknown");
 			if (!saved)
