@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(
 	gcc make meson ninja-build pkg-config
 	liburing-dev libcmocka-dev libiscsi-dev
-	binutils util-linux iproute2 python3 clang-format
+	binutils util-linux iproute2 python3 clang-format e2fsprogs
+	clang-14 libclang-rt-14-dev
 )
 # Peers and tools for bench/ only.
 BENCH_PKGS=(qemu-system-x86 hyperfine)

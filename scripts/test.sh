@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds hearth and its test guests, and runs every
 # test suite: unit (cmocka) and integration (small guests under KVM), then the
-# same suites again in an ASan/UBSan build, then the Linux guest suite.
+# same suites again in an ASan/UBSan build, the fuzz harnesses briefly, then
+# the Linux guest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C "$SAN" --print-errorlogs "${suites[@]}" || status=$?
 
 cp "$SAN/meson-logs/testlog.json" "$BUILD/testlog-asan.json"
+
+# The libFuzzer harnesses, built with clang and ASan/UBSan, briefly.
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} BUILD=$BUILD bash scripts/fuzz.sh || status=1
 logs=("$BUILD/testlog-main.json" "$BUILD/testlog-asan.json")
 
 # Linux guests: their own suite and time budget (the first run builds the

@@ -38,6 +38,9 @@ uint64_t log_elapsed_ns(void)
 }
 
 static void vlog(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	uint64_t ns = log_elapsed_ns();
 	char thread[16] = "?";

@@ -228,17 +228,15 @@ static int open_kvm(struct vm *vm)
 
 static int commit_routes(struct vm *vm)
 {
-	struct {
-		struct kvm_irq_routing r;
-		struct kvm_irq_routing_entry e[ROUTES_MAX];
-	} *t = calloc(1, sizeof(*t));
+	struct kvm_irq_routing *t =
+		calloc(1, sizeof(*t) + vm->n_routes * sizeof(struct kvm_irq_routing_entry));
 	int ret;
 
 	if (!t)
 		return -ENOMEM;
-	t->r.nr = vm->n_routes;
-	memcpy(t->e, vm->routes, vm->n_routes * sizeof(vm->routes[0]));
-	ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &t->r) ? -errno : 0;
+	t->nr = vm->n_routes;
+	memcpy(t->entries, vm->routes, vm->n_routes * sizeof(vm->routes[0]));
+	ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t) ? -errno : 0;
 	free(t);
 	return ret;
 }

@@ -36,21 +36,20 @@ static bool listed(const uint32_t *msrs, unsigned n, uint32_t index)
 
 int vcpu_set_msrs(struct vcpu *v, const uint32_t *msrs, unsigned n)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[NBOOT];
-	} set = { 0 };
+	struct kvm_msrs *set = calloc(1, sizeof(*set) + NBOOT * sizeof(struct kvm_msr_entry));
 	int ret;
 
+	if (!set)
+		return -ENOMEM;
 	for (size_t i = 0; i < NBOOT; i++) {
 		if (!listed(msrs, n, boot_msrs[i].index))
 			continue;
-		set.e[set.hdr.nmsrs].index = boot_msrs[i].index;
-		set.e[set.hdr.nmsrs].data = boot_msrs[i].value;
-		set.hdr.nmsrs++;
+		set->entries[set->nmsrs].index = boot_msrs[i].index;
+		set->entries[set->nmsrs].data = boot_msrs[i].value;
+		set->nmsrs++;
 	}
-	ret = ioctl(v->fd, KVM_SET_MSRS, &set);
-	if (ret < 0)
-		return -errno;
-	return ret == (int)set.hdr.nmsrs ? 0 : -EINVAL;
+	ret = ioctl(v->fd, KVM_SET_MSRS, set);
+	ret = ret < 0 ? -errno : ret == (int)set->nmsrs ? 0 : -EINVAL;
+	free(set);
+	return ret;
 }

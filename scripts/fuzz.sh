@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (tests/fuzz) with clang and ASan/UBSan in
+# build-fuzz/ and runs each for FUZZ_SECONDS (default 30). A crash fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${FUZZ_SECONDS:-30}
+B=${BUILD:-build}-fuzz
+if [ ! -f "$B/build.ninja" ]; then
+	CC=clang-14 meson setup "$B" -Db_sanitize=address,undefined -Db_lundef=false -Dstatic=false \
+		-Dwerror=true >/dev/null
+fi
+ninja -C "$B" tests/fuzz/fuzz_virtio_blk >/dev/null
+mkdir -p "$B/corpus"
+for f in fuzz_virtio_blk; do
+	mkdir -p "$B/corpus/$f"
+	echo "fuzz: $f for ${SECONDS_EACH}s"
+	UBSAN_OPTIONS=halt_on_error=1 "$B/tests/fuzz/$f" -max_total_time="$SECONDS_EACH" \
+		-print_final_stats=1 "$B/corpus/$f" 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|#[0-9]+ +DONE)" || true
+	[ "${PIPESTATUS[0]}" = 0 ] || { echo "fuzz: $f failed"; exit 1; }
+done
