@@ -5,15 +5,19 @@
  * exited; optionally its resident memory outside guest RAM, sampled once
  * the marker is seen (then the command is stopped with SIGTERM).
  *
- *   stamp [--marker STR] [--rss-exclude BYTES] [--timeout SEC] -- CMD...
+ *   stamp [--marker STR] [--rss-exclude BYTES] [--io-cpu] [--tee FILE] [--timeout SEC] -- CMD...
  *
- * Prints one line: "marker_ms exit_ms rss_kib status" (marker_ms -1 if the
- * marker never appeared, rss_kib -1 if not sampled, status as the shell's $?).
+ * Prints one line: "marker_ms exit_ms rss_kib status io_cpu_ms" (marker_ms
+ * -1 if the marker never appeared, rss_kib -1 if not sampled, status as the
+ * shell's $?, io_cpu_ms -1 if not sampled). --io-cpu samples, at the marker,
+ * the CPU time of every thread that does not run a vCPU (hearth's "vcpuN",
+ * QEMU's "CPU N/KVM"): the VMM's own work, without the guest's.
  * RSS: the sum of Rss over /proc/PID/smaps mappings smaller than BYTES, so
  * mappings as large as guest RAM (hearth's memfd, QEMU's RAM block) are
  * left out whatever the VMM names them.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -55,12 +59,50 @@ static long rss_kib(pid_t pid, unsigned long long exclude)
 	return total;
 }
 
+static long io_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long total = 0, hz = sysconf(_SC_CLK_TCK);
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		unsigned long ut, st;
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat", (int)pid, d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (!p)
+			continue;
+		p = strchr(buf, '(');
+		if (p && (!strncmp(p + 1, "vcpu", 4) || !strncmp(p + 1, "CPU ", 4)))
+			continue; /* a vCPU: the guest's time, not the VMM's */
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+				&st) == 2)
+			total += (long)(ut + st);
+	}
+	closedir(dir);
+	return total * 1000 / hz;
+}
+
 int main(int argc, char **argv)
 {
 	const char *marker = NULL;
 	unsigned long long exclude = 0;
 	double timeout = 0, t0, t_marker = -1, t_exit;
-	long rss = -1;
+	long rss = -1, iocpu = -1;
+	int want_iocpu = 0, tee = -1;
 	int i, p[2], status;
 	pid_t pid;
 	char buf[65536], *win;
@@ -71,6 +113,10 @@ int main(int argc, char **argv)
 			marker = argv[++i];
 		else if (!strcmp(argv[i], "--rss-exclude") && i + 1 < argc)
 			exclude = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--tee") && i + 1 < argc)
+			tee = open(argv[++i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		else if (!strcmp(argv[i], "--io-cpu"))
+			want_iocpu = 1;
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = atof(argv[++i]);
 		else {
@@ -116,16 +162,20 @@ int main(int argc, char **argv)
 		n = read(p[0], buf, sizeof(buf));
 		if (n <= 0)
 			break;
+		if (tee >= 0 && write(tee, buf, (size_t)n) != n)
+			tee = -1;
 		if (marker && t_marker < 0) {
 			/* search the new bytes plus the last mlen-1 old ones */
 			memcpy(win + have, buf, (size_t)n);
 			win[have + (size_t)n] = 0;
 			if (memmem(win, have + (size_t)n, marker, mlen)) {
 				t_marker = now_ms() - t0;
-				if (exclude) {
+				if (want_iocpu)
+					iocpu = io_cpu_ms(pid);
+				if (exclude)
 					rss = rss_kib(pid, exclude);
+				if (exclude || want_iocpu)
 					kill(pid, SIGTERM);
-				}
 			} else {
 				size_t keep =
 					mlen - 1 < have + (size_t)n ? mlen - 1 : have + (size_t)n;
@@ -136,7 +186,7 @@ int main(int argc, char **argv)
 	}
 	waitpid(pid, &status, 0);
 	t_exit = now_ms() - t0;
-	printf("%.3f %.3f %ld %d\n", t_marker, t_exit, rss,
-	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	printf("%.3f %.3f %ld %d %ld\n", t_marker, t_exit, rss,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), iocpu);
 	return 0;
 }

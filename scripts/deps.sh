@@ -10,7 +10,7 @@ PKGS=(
 	clang-14 libclang-rt-14-dev
 )
 # Peers and tools for bench/ only.
-BENCH_PKGS=(qemu-system-x86 hyperfine)
+BENCH_PKGS=(qemu-system-x86 hyperfine fio)
 
 want=("${PKGS[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")

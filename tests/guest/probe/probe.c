@@ -270,6 +270,26 @@ static void test_blk_hostile(void)
 		passed++;
 }
 
+int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
+
+static void test_blkbench(void)
+{
+	char mode[16] = "randread";
+	size_t len;
+	const char *m = arg("probe.bench", &len);
+
+	if (m && len < sizeof(mode)) {
+		for (size_t i = 0; i < len; i++)
+			mode[i] = m[i];
+		mode[len] = 0;
+	}
+	if (probe_blkbench(mode, arg_u64("probe.bs", 4096), arg_u64("probe.qd", 1),
+			   arg_u64("probe.ops", 10000)))
+		failed++;
+	else
+		passed++;
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -283,6 +303,7 @@ static const struct test tests[] = {
 	{ "cpuloop", test_cpuloop },
 	{ "blk", test_blk },
 	{ "blk-hostile", test_blk_hostile },
+	{ "blkbench", test_blkbench },
 };
 
 static int word_is(const char *w, size_t len, const char *name)

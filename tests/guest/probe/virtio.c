@@ -17,7 +17,8 @@
 #include "io.h"
 #include "probe.h"
 
-#define QSZ	  16
+#define QSZ	  16  /* the queue the tests use */
+#define QSZ_MAX	  128 /* the benchmark's */
 #define MAX_BLK	  8
 #define STATUS_OK 0
 
@@ -35,12 +36,13 @@ static unsigned nblk;
 
 /* rings and buffers, in identity-mapped guest RAM */
 static uint8_t ring_mem[8192] __attribute__((aligned(4096)));
+static unsigned qsz = QSZ; /* the size of the queue set up last */
 static uint8_t data[8192] __attribute__((aligned(4096)));
 static uint8_t hdr[32] __attribute__((aligned(16)));
 static volatile uint8_t status_byte;
 
 #define DESC  ((volatile uint8_t *)ring_mem)
-#define AVAIL ((volatile uint8_t *)ring_mem + 16 * QSZ)
+#define AVAIL ((volatile uint8_t *)ring_mem + 16 * qsz)
 #define USED  ((volatile uint8_t *)ring_mem + 4096)
 
 static uint32_t pci_read(unsigned slot, unsigned off)
@@ -85,36 +87,52 @@ static void w64(uint64_t a, uint64_t v)
 	w32(a + 4, (uint32_t)(v >> 32));
 }
 
+/* Address of memory BAR @bi of @slot, or 0 if it is not one we can reach
+ * (I/O BAR, unassigned, above the 4 GiB the probe maps). */
+static uint64_t bar_addr(unsigned slot, unsigned bi)
+{
+	uint32_t lo;
+	uint64_t a;
+
+	if (bi >= 6)
+		return 0;
+	lo = pci_read(slot, 0x10 + 4 * bi);
+	if (lo & 1)
+		return 0;
+	a = lo & ~0xfu;
+	if ((lo & 0x6) == 0x4 && bi < 5)
+		a |= (uint64_t)pci_read(slot, 0x14 + 4 * bi) << 32;
+	return a < 0x100000000ull ? a : 0;
+}
+
 static void pci_scan(void)
 {
 	if (nblk)
 		return;
 	for (unsigned slot = 1; slot < 32 && nblk < MAX_BLK; slot++) {
-		uint32_t id = pci_read(slot, 0);
 		struct vblk *b = &blks[nblk];
 
-		if (id != (0x1042u << 16 | 0x1af4))
+		if (pci_read(slot, 0) != (0x1042u << 16 | 0x1af4))
 			continue;
-		uint64_t bar = (pci_read(slot, 0x10) & ~0xfu) | (uint64_t)pci_read(slot, 0x14)
-									<< 32;
 		b->slot = slot;
 		pci_write(slot, 0x04, 0x06); /* memory space, bus master */
-		for (unsigned cap = pci_read(slot, 0x34) & 0xff; cap;) {
+		for (unsigned cap = pci_read(slot, 0x34) & 0xfc, n = 0; cap && n < 48; n++) {
 			uint32_t h = pci_read(slot, cap);
-			if ((h & 0xff) == 0x09) {
-				uint8_t type = (uint8_t)(h >> 24);
+			uint64_t bar = bar_addr(slot, pci_read(slot, cap + 4) & 0xff);
+
+			if ((h & 0xff) == 0x09 && bar) {
 				uint64_t at = bar + pci_read(slot, cap + 8);
-				if (type == 1)
-					b->common = at;
-				else if (type == 2) {
+				switch (h >> 24) {
+				case 1: b->common = at; break;
+				case 2:
 					b->notify = at;
 					b->notify_mult = pci_read(slot, cap + 16);
-				} else if (type == 3)
-					b->isr = at;
-				else if (type == 4)
-					b->devcfg = at;
+					break;
+				case 3: b->isr = at; break;
+				case 4: b->devcfg = at; break;
+				}
 			}
-			cap = (h >> 8) & 0xff;
+			cap = (h >> 8) & 0xfc;
 		}
 		if (b->common && b->notify && b->devcfg)
 			nblk++;
@@ -123,7 +141,7 @@ static void pci_scan(void)
 
 /* Resets and sets the device up with queue 0 of @qsz entries. Returns the
  * final status byte (DRIVER_OK set on success). */
-static uint8_t vblk_init(struct vblk *b, uint16_t qsz)
+static uint8_t vblk_init(struct vblk *b, uint16_t qsz_want)
 {
 	uint64_t c = b->common;
 	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13; /* VERSION_1, FLUSH, DISCARD */
@@ -146,8 +164,9 @@ static uint8_t vblk_init(struct vblk *b, uint16_t qsz)
 		return r8(c + 0x14);
 	for (unsigned i = 0; i < sizeof(ring_mem); i++)
 		ring_mem[i] = 0;
+	qsz = qsz_want;
 	w16(c + 0x16, 0);
-	w16(c + 0x18, qsz);
+	w16(c + 0x18, qsz_want);
 	w16(c + 0x1a, 0xffff); /* no interrupts: we poll */
 	w64(c + 0x20, (uint64_t)DESC);
 	w64(c + 0x28, (uint64_t)AVAIL);
@@ -172,14 +191,14 @@ static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16
  * device did not answer (then *st holds the device status). */
 static long submit(struct vblk *b, uint16_t head, uint8_t *st)
 {
-	*(volatile uint16_t *)(AVAIL + 4 + 2 * (b->avail_idx % QSZ)) = head;
+	*(volatile uint16_t *)(AVAIL + 4 + 2 * (b->avail_idx % qsz)) = head;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*(volatile uint16_t *)(AVAIL + 2) = ++b->avail_idx;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	w16(b->notify + (uint64_t)b->qnotify * b->notify_mult, 0);
 	for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 8000000000ull;) {
 		if (*(volatile uint16_t *)(USED + 2) != b->used_seen) {
-			volatile uint8_t *u = USED + 4 + 8 * (b->used_seen % QSZ);
+			volatile uint8_t *u = USED + 4 + 8 * (b->used_seen % qsz);
 			b->used_seen++;
 			return *(volatile uint32_t *)(u + 4);
 		}
@@ -374,4 +393,97 @@ int probe_blk_hostile(void)
 	puts_(ok ? " result=pass\n" : " result=fail\n");
 	fails += !ok;
 	return fails;
+}
+
+/* ---- benchmark: probe.tests=blkbench probe.bench=MODE probe.bs=N probe.qd=N probe.ops=N ----
+ * MODE: randread, randwrite, seqread, seqwrite. Keeps QD requests in flight
+ * on disk 0 by polling the used ring; prints the TSC cycles for OPS
+ * completions (the host turns them into IOPS and MB/s). */
+static uint8_t bench_buf[4 << 20] __attribute__((aligned(4096)));
+static uint8_t bench_hdr[QSZ_MAX][16] __attribute__((aligned(16)));
+static volatile uint8_t bench_st[QSZ_MAX];
+
+int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
+
+int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops)
+{
+	struct vblk *b;
+	bool write = mode[0] == 'r' ? mode[4] == 'w' : mode[3] == 'w';
+	bool rnd = mode[0] == 'r';
+	uint64_t sectors, span, seq = 0, x = 88172645463325252ull, done = 0, issued = 0, errors = 0;
+
+	pci_scan();
+	if (!nblk || bs < 512 || bs % 512 || qd == 0 || qd * 3 > QSZ_MAX ||
+	    qd * bs > sizeof(bench_buf))
+		return 1;
+	b = &blks[0];
+	if ((vblk_init(b, QSZ_MAX) & 0x4f) != 0x0f)
+		return 1;
+	sectors = r32(b->devcfg) | (uint64_t)r32(b->devcfg + 4) << 32;
+	span = sectors * 512 / bs;
+	if (span == 0)
+		return 1;
+	for (unsigned i = 0; i < sizeof(bench_buf); i += 4096)
+		bench_buf[i] = (uint8_t)i;
+	uint64_t t0 = rdtsc();
+	for (;;) {
+		/* fill the free slots, one kick for all of them */
+		while (issued - done < qd && issued < ops) {
+			unsigned k = (unsigned)(issued % qd);
+			uint64_t blk;
+			if (rnd) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				blk = x % span;
+			} else {
+				blk = seq++ % span;
+			}
+			*(uint32_t *)bench_hdr[k] = write ? 1 : 0;
+			*(uint64_t *)(bench_hdr[k] + 8) = blk * (bs / 512);
+			desc(3 * k, (uint64_t)bench_hdr[k], 16, 1, (uint16_t)(3 * k + 1));
+			desc(3 * k + 1, (uint64_t)bench_buf + k * bs, (uint32_t)bs,
+			     (uint16_t)(1 | (write ? 0 : 2)), (uint16_t)(3 * k + 2));
+			desc(3 * k + 2, (uint64_t)&bench_st[k], 1, 2, 0);
+			*(volatile uint16_t *)(AVAIL + 4 + 2 * (b->avail_idx % qsz)) =
+				(uint16_t)(3 * k);
+			b->avail_idx++;
+			issued++;
+		}
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		*(volatile uint16_t *)(AVAIL + 2) = b->avail_idx;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		w16(b->notify + (uint64_t)b->qnotify * b->notify_mult, 0);
+		if (done == ops)
+			break;
+		/* wait for at least one completion, take all there are */
+		uint64_t tw = rdtsc();
+		while (*(volatile uint16_t *)(USED + 2) == b->used_seen) {
+			if (rdtsc() - tw > 40000000000ull)
+				return 1;
+			pause();
+		}
+		while (*(volatile uint16_t *)(USED + 2) != b->used_seen) {
+			volatile uint8_t *u = USED + 4 + 8 * (b->used_seen % qsz);
+			unsigned head = *(volatile uint32_t *)u;
+			errors += head % 3 == 0 && head / 3 < qd ? bench_st[head / 3] != 0 : 1;
+			b->used_seen++;
+			done++;
+		}
+	}
+	uint64_t dt = rdtsc() - t0;
+	puts_("PROBE: test=blkbench mode=");
+	puts_(mode);
+	puts_(" bs=");
+	putu(bs);
+	puts_(" qd=");
+	putu(qd);
+	puts_(" ops=");
+	putu(done);
+	puts_(" errors=");
+	putu(errors);
+	puts_(" tsc=");
+	putu(dt);
+	puts_(errors ? " result=fail\n" : " result=pass\n");
+	return errors != 0;
 }
