@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest RAM: one memfd mapping (MAP_NORESERVE: untouched memory costs
- * nothing), split into at most two guest-physical regions around the 32-bit
+ * Guest RAM: one anonymous mapping (MAP_NORESERVE: untouched memory costs
+ * nothing; transparent huge pages where allowed), or a hugetlb memfd with
+ * --hugepages, split into at most two guest-physical regions around the 32-bit
  * MMIO hole. Every guest-physical access goes through gm_ptr().
  */
 #ifndef HEARTH_MEM_H
@@ -24,7 +25,7 @@ struct guest_mem {
 	unsigned nr;
 	uint8_t *base; /* the whole mapping */
 	uint64_t size; /* RAM bytes in all regions */
-	int fd;	       /* memfd, -1 when none */
+	int fd;	       /* hugetlb memfd, -1 when none */
 };
 
 /*
