@@ -272,6 +272,16 @@ static void test_blk_hostile(void)
 
 int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
 
+int probe_blk_msix(void);
+
+static void test_blk_msix(void)
+{
+	if (probe_blk_msix())
+		failed++;
+	else
+		passed++;
+}
+
 static void test_blkbench(void)
 {
 	char mode[16] = "randread";
@@ -304,6 +314,7 @@ static const struct test tests[] = {
 	{ "blk", test_blk },
 	{ "blk-hostile", test_blk_hostile },
 	{ "blkbench", test_blkbench },
+	{ "blk-msix", test_blk_msix },
 };
 
 static int word_is(const char *w, size_t len, const char *name)
@@ -323,6 +334,7 @@ void probe_main(void)
 	const char *list;
 
 	serial_init();
+	pic_mask_all(); /* firmware may have left the 8259 on BIOS vectors (8-15) */
 	if (si && si->magic == 0x336ec578 && si->cmdline_paddr &&
 	    si->cmdline_paddr < 0x100000000ull)
 		cmdline = (const char *)si->cmdline_paddr;
