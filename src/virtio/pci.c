@@ -68,7 +68,7 @@ struct virtio_pci {
 	struct kick_ctx kick[VIRTIO_PCI_MAX_QUEUES];
 	/* MSI-X */
 	struct msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
-	uint64_t pending;
+	uint64_t pending, irq_bound;
 	int irq_fd[VIRTIO_PCI_MAX_VECTORS];
 };
 
@@ -257,6 +257,17 @@ static void t_unlock(void *opaque)
 static void msix_route(struct virtio_pci *vp, unsigned v)
 {
 	const struct msix_entry *e = &vp->msix[v];
+
+	/* The irqfd is bound the first time the guest programs the vector: a
+	 * guest that never uses the device costs no irqfd, and each irqfd
+	 * costs an SRCU grace period when the VM is torn down. */
+	if (!((vp->irq_bound >> v) & 1) && vp->irq_fd[v] >= 0) {
+		if (vp->h->irqfd(vp->h->opaque, vp->first_gsi + v, vp->irq_fd[v])) {
+			log_guest(&guest_rl, "virtio-pci: MSI-X vector %u: irqfd failed", v);
+			return;
+		}
+		vp->irq_bound |= 1ULL << v;
+	}
 
 	if (vp->h->msi_route((void *)vp->h->opaque, vp->first_gsi + v,
 			     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data))
@@ -531,9 +542,7 @@ int virtio_pci_attach(struct virtio_pci *vp, void *dev)
 	for (unsigned v = 0; v < vp->nvec; v++) {
 		vp->irq_fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->irq_fd[v] < 0)
-			return -errno;
-		if (vp->h->irqfd(vp->h->opaque, vp->first_gsi + v, vp->irq_fd[v]))
-			return -EIO;
+			return -errno; /* bound to its GSI on first use (msix_route) */
 	}
 	return 0;
 }
