@@ -6,27 +6,32 @@
  * through hearth's exit device or QEMU's isa-debug-exit, or else end with a
  * triple fault.
  */
-	.section .text
-	.code32
-	.globl _start
-_start:
-	cli
-	mov	$msg, %esi
+/* The same instructions serve both modes; only the pointer setup differs. */
+.macro MARKER_AND_EXIT
 	mov	$0x3f8, %dx
 1:	lodsb
 	test	%al, %al
 	jz	2f
 	out	%al, %dx
 	jmp	1b
-2:	mov	$0x4f1, %dx
+2:	mov	$0x4f1, %dx		/* hearth's boot marker */
 	mov	$1, %al
 	out	%al, %dx
 	xor	%al, %al
-	mov	$0x4f0, %dx
+	mov	$0x4f0, %dx		/* hearth's exit device: status 0 */
 	out	%al, %dx
-	mov	$0x501, %dx
+	mov	$0x501, %dx		/* QEMU isa-debug-exit, if attached */
 	out	%al, %dx
-	lidt	zero_idt
+.endm
+
+	.section .text
+	.code32
+	.globl _start
+_start:
+	cli
+	mov	$msg, %esi
+	MARKER_AND_EXIT
+	lidt	zero_idt		/* else a triple fault ends the VM */
 	ud2
 3:	hlt
 	jmp	3b
@@ -36,20 +41,7 @@ _start:
 start64:
 	cli
 	lea	msg(%rip), %rsi
-	mov	$0x3f8, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	out	%al, %dx
-	jmp	1b
-2:	mov	$0x4f1, %dx
-	mov	$1, %al
-	out	%al, %dx
-	xor	%al, %al
-	mov	$0x4f0, %dx
-	out	%al, %dx
-	mov	$0x501, %dx
-	out	%al, %dx
+	MARKER_AND_EXIT
 	lidt	zero_idt(%rip)
 	ud2
 3:	hlt

@@ -250,36 +250,33 @@ static void test_cpuloop(void)
 	result(n > 0);
 }
 
+/* virtio-blk (virtio.c): each prints its own lines; one verdict each here */
 int probe_blk(void);
 int probe_blk_hostile(void);
+int probe_blk_msix(void);
+int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
 
-/* virtio-blk (virtio.c): each prints its own lines; one verdict each here */
-static void test_blk(void)
+static void verdict(int fails)
 {
-	if (probe_blk())
+	if (fails)
 		failed++;
 	else
 		passed++;
+}
+
+static void test_blk(void)
+{
+	verdict(probe_blk());
 }
 
 static void test_blk_hostile(void)
 {
-	if (probe_blk_hostile())
-		failed++;
-	else
-		passed++;
+	verdict(probe_blk_hostile());
 }
-
-int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
-
-int probe_blk_msix(void);
 
 static void test_blk_msix(void)
 {
-	if (probe_blk_msix())
-		failed++;
-	else
-		passed++;
+	verdict(probe_blk_msix());
 }
 
 static void test_blkbench(void)
@@ -293,11 +290,8 @@ static void test_blkbench(void)
 			mode[i] = m[i];
 		mode[len] = 0;
 	}
-	if (probe_blkbench(mode, arg_u64("probe.bs", 4096), arg_u64("probe.qd", 1),
-			   arg_u64("probe.ops", 10000)))
-		failed++;
-	else
-		passed++;
+	verdict(probe_blkbench(mode, arg_u64("probe.bs", 4096), arg_u64("probe.qd", 1),
+			       arg_u64("probe.ops", 10000)));
 }
 
 struct test {
