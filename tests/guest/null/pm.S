@@ -6,23 +6,7 @@
  * through hearth's exit device or QEMU's isa-debug-exit, or else end with a
  * triple fault.
  */
-/* The same instructions serve both modes; only the pointer setup differs. */
-.macro MARKER_AND_EXIT
-	mov	$0x3f8, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	out	%al, %dx
-	jmp	1b
-2:	mov	$0x4f1, %dx		/* hearth's boot marker */
-	mov	$1, %al
-	out	%al, %dx
-	xor	%al, %al
-	mov	$0x4f0, %dx		/* hearth's exit device: status 0 */
-	out	%al, %dx
-	mov	$0x501, %dx		/* QEMU isa-debug-exit, if attached */
-	out	%al, %dx
-.endm
+#include "marker.inc"
 
 	.section .text
 	.code32

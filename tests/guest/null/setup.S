@@ -5,6 +5,8 @@
  * CS = DS base + 0x20; hearth and Firecracker skip it and jump to the
  * protected-mode part (pm.S) instead. Values from build.sh: SYSSIZE.
  */
+#include "marker.inc"
+
 	.code16
 	.section .text
 	.globl _start
@@ -53,20 +55,7 @@ setup_start:				/* offsets below are relative to 0x200 */
 	mov	%cs, %ax
 	mov	%ax, %ds
 	mov	$(msg - 0x200), %si
-	mov	$0x3f8, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	out	%al, %dx
-	jmp	1b
-2:	mov	$0x4f1, %dx		/* hearth's boot marker */
-	mov	$1, %al
-	out	%al, %dx
-	xor	%al, %al
-	mov	$0x4f0, %dx		/* hearth's exit device: status 0 */
-	out	%al, %dx
-	mov	$0x501, %dx		/* QEMU isa-debug-exit, if attached */
-	out	%al, %dx
+	MARKER_AND_EXIT
 	lidt	(zero_idt - 0x200)	/* else a triple fault ends the VM */
 	ud2
 3:	hlt
