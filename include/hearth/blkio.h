@@ -3,7 +3,7 @@
  * Raw-file block backend. Requests are queued, then submitted as one batch;
  * completions are reaped when event_fd() becomes readable (the event loop
  * watches it). Engines: io_uring (registered file, one submit per batch),
- * else synchronous I/O done at submit time (the log says which).
+ * else libaio, else synchronous I/O done at submit time (the log says which).
  */
 #ifndef HEARTH_BLKIO_H
 #define HEARTH_BLKIO_H
@@ -20,7 +20,7 @@ enum blkio_op { BLKIO_READ, BLKIO_WRITE, BLKIO_FLUSH, BLKIO_DISCARD, BLKIO_WRITE
 struct blkio_opts {
 	const char *path;
 	bool readonly, direct;
-	const char *engine; /* NULL/"auto", "io_uring" or "sync" */
+	const char *engine; /* NULL/"auto", "io_uring", "libaio" or "sync" */
 };
 
 /* Opens the file. Returns 0, or -errno with a one-line reason in @err. */

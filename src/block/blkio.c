@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Raw-file block backend: io_uring with the file registered and one submit
- * per batch, or synchronous preadv/pwritev/fdatasync/fallocate as the
- * fallback when io_uring cannot be set up (disabled by sysctl, seccomp, old
- * kernel). Completions are signalled on an eventfd either way, so the event
- * loop treats both engines alike.
+ * Raw-file block backend. Engines, in order of preference: io_uring with the
+ * file registered and one submit per batch; libaio (io_submit, completions
+ * signalled on an eventfd) when io_uring cannot be set up (disabled by
+ * sysctl, seccomp, old kernel); synchronous preadv/pwritev/fdatasync as the
+ * last resort. DISCARD and WRITE_ZEROES are fallocate(), which Linux AIO
+ * cannot do: under libaio they run synchronously. Completions are signalled
+ * on one eventfd whatever the engine, so the event loop treats them alike.
  */
 #include "hearth/blkio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libaio.h>
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <stdio.h>
@@ -29,12 +32,19 @@ struct sync_done {
 	int64_t res;
 };
 
+enum engine { ENGINE_URING, ENGINE_AIO, ENGINE_SYNC };
+
 struct blkio {
 	int fd, efd;
 	uint64_t size;
+	enum engine engine;
 	bool uring;
 	struct io_uring ring;
 	unsigned queued;
+	/* libaio */
+	io_context_t aio;
+	struct iocb iocbs[RING_ENTRIES], *free_iocb[RING_ENTRIES], *pending[RING_ENTRIES];
+	unsigned nfree, npending;
 	/* sync engine: results waiting to be reaped */
 	struct sync_done done[SYNC_MAX];
 	unsigned ndone;
@@ -76,7 +86,8 @@ int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t
 		blkio_close(b);
 		return ret;
 	}
-	if (!o->engine || strcmp(o->engine, "sync")) {
+	b->engine = ENGINE_SYNC;
+	if (!o->engine || !strcmp(o->engine, "auto") || !strcmp(o->engine, "io_uring")) {
 		ret = io_uring_queue_init(RING_ENTRIES, &b->ring, 0);
 		if (ret == 0) {
 			b->uring = true;
@@ -86,8 +97,21 @@ int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t
 				b->uring = false;
 			}
 		}
-		if (!b->uring)
-			log_info("disk '%s': io_uring unavailable, using synchronous I/O", o->path);
+		if (b->uring)
+			b->engine = ENGINE_URING;
+		else
+			log_info("disk '%s': io_uring unavailable, trying libaio", o->path);
+	}
+	if (b->engine == ENGINE_SYNC && (!o->engine || strcmp(o->engine, "sync"))) {
+		if (io_setup(RING_ENTRIES, &b->aio) == 0) {
+			b->engine = ENGINE_AIO;
+			for (unsigned i = 0; i < RING_ENTRIES; i++)
+				b->free_iocb[b->nfree++] = &b->iocbs[i];
+		} else {
+			b->aio = 0;
+			log_info("disk '%s': libaio unavailable too, using synchronous I/O",
+				 o->path);
+		}
 	}
 	*out = b;
 	return 0;
@@ -99,6 +123,8 @@ void blkio_close(struct blkio *b)
 		return;
 	if (b->uring)
 		io_uring_queue_exit(&b->ring);
+	if (b->aio)
+		io_destroy(b->aio);
 	if (b->efd >= 0)
 		close(b->efd);
 	if (b->fd >= 0)
@@ -113,7 +139,9 @@ uint64_t blkio_size(const struct blkio *b)
 
 const char *blkio_engine(const struct blkio *b)
 {
-	return b->uring ? "io_uring" : "sync";
+	static const char *const names[] = { "io_uring", "libaio", "sync" };
+
+	return names[b->engine];
 }
 
 int blkio_event_fd(const struct blkio *b)
@@ -148,6 +176,24 @@ int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsi
 {
 	struct io_uring_sqe *sqe;
 
+	if (b->engine == ENGINE_AIO &&
+	    (op == BLKIO_READ || op == BLKIO_WRITE || op == BLKIO_FLUSH)) {
+		struct iocb *cb;
+
+		if (!b->nfree)
+			return -EAGAIN;
+		cb = b->free_iocb[--b->nfree];
+		if (op == BLKIO_READ)
+			io_prep_preadv(cb, b->fd, iov, (int)n, (long long)off);
+		else if (op == BLKIO_WRITE)
+			io_prep_pwritev(cb, b->fd, iov, (int)n, (long long)off);
+		else
+			io_prep_fdsync(cb, b->fd);
+		io_set_eventfd(cb, b->efd);
+		cb->data = tag;
+		b->pending[b->npending++] = cb;
+		return 0;
+	}
 	if (!b->uring) {
 		if (b->ndone >= SYNC_MAX)
 			return -EAGAIN;
@@ -178,6 +224,29 @@ int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsi
 
 void blkio_submit(struct blkio *b)
 {
+	if (b->npending) {
+		unsigned done = 0;
+
+		while (done < b->npending) {
+			int r = io_submit(b->aio, (long)(b->npending - done), b->pending + done);
+
+			if (r <= 0) {
+				/* refused: complete them as failed */
+				for (unsigned i = done; i < b->npending; i++) {
+					struct iocb *cb = b->pending[i];
+
+					if (b->ndone < SYNC_MAX)
+						b->done[b->ndone++] =
+							(struct sync_done){ cb->data,
+									    r < 0 ? r : -EIO };
+					b->free_iocb[b->nfree++] = cb;
+				}
+				break;
+			}
+			done += (unsigned)r;
+		}
+		b->npending = 0;
+	}
 	if (!b->uring) {
 		if (b->ndone)
 			eventfd_write(b->efd, 1);
@@ -200,10 +269,24 @@ void blkio_reap(struct blkio *b, void (*done)(void *ctx, void *tag, int64_t res)
 	eventfd_read(b->efd, &v);
 	if (!b->uring) {
 		unsigned n = b->ndone;
+		struct sync_done local[SYNC_MAX];
 
+		/* done() may queue new requests (and add to b->done): work on a copy */
+		memcpy(local, b->done, n * sizeof(local[0]));
 		b->ndone = 0;
 		for (unsigned i = 0; i < n; i++)
-			done(ctx, b->done[i].tag, b->done[i].res);
+			done(ctx, local[i].tag, local[i].res);
+		if (b->engine == ENGINE_AIO) {
+			struct io_event ev[64];
+			struct timespec zero = { 0, 0 };
+			int got;
+
+			while ((got = io_getevents(b->aio, 0, 64, ev, &zero)) > 0)
+				for (int i = 0; i < got; i++) {
+					b->free_iocb[b->nfree++] = ev[i].obj;
+					done(ctx, ev[i].data, (int64_t)(long)ev[i].res);
+				}
+		}
 		return;
 	}
 	for (;;) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # virtio-blk with the probe guest's own driver (tests/guest/probe/virtio.c):
-# several disks at once, 1 and 2 vCPUs, a read-only disk, both backend
-# engines; the host then checks the images byte for byte. Then a hostile
+# several disks at once, 1 and 2 vCPUs, a read-only disk, every backend
+# engine; the host then checks the images byte for byte. Then a hostile
 # driver: each broken request gets its error or DEVICE_NEEDS_RESET, hearth
 # keeps running and the disks keep working.
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +22,7 @@ PY
 }
 
 for cpus in 1 2; do
-	for engine in io_uring sync; do
+	for engine in io_uring libaio sync; do
 		rm -f "$TMP"/d*.img
 		truncate -s 1M "$TMP/d0.img" "$TMP/d1.img" "$TMP/d2.img"
 		expect_exit 0 "3 disks (one read-only), $cpus vCPU(s), $engine" -- \
