@@ -318,7 +318,8 @@ static int add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, struct vi
 {
 	uint64_t bar = HEARTH_MMIO_HOLE_START + (uint64_t)vm->n_vpci * VIRTIO_PCI_BAR_SIZE;
 	unsigned slot = vm->n_vpci + 1, gsi = MSI_GSI_BASE + vm->n_vpci * VIRTIO_PCI_MAX_VECTORS;
-	struct virtio_pci *vp = virtio_pci_create(&vm->vhost, ops, bar, gsi);
+	struct virtio_pci *vp =
+		virtio_pci_create(&vm->vhost, ops, bar, gsi, irq_pci_intx_gsi(slot));
 
 	if (!vp)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot create the %s device", what);
@@ -337,8 +338,15 @@ static int setup_virtio(struct vm *vm)
 	char why[300];
 	int ret;
 
-	vm->vhost = (struct virtio_pci_host){ &vm->gm,	      vm,	 host_ioeventfd, host_irqfd,
-					      host_msi_route, host_watch };
+	vm->vhost = (struct virtio_pci_host){
+		.gm = &vm->gm,
+		.opaque = vm,
+		.ioeventfd = host_ioeventfd,
+		.irqfd = host_irqfd,
+		.msi_route = host_msi_route,
+		.set_intx = irq_line,
+		.watch = host_watch,
+	};
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 		struct blkio_opts o = { d->path, d->readonly, d->direct,

@@ -29,6 +29,17 @@ static inline int irq_isa_pin(unsigned irq)
 	return irq == 0 ? 2 : irq == 2 || irq >= 16 ? -1 : (int)irq;
 }
 
+/*
+ * PCI INTx: INTA of the function in bus-0 slot @slot (1..31) is wired to
+ * I/O APIC pin 16 + (slot - 1) % 8, level-triggered, active low. The MP
+ * table lists every slot this way.
+ */
+#define IRQ_PCI_SLOTS 32
+static inline unsigned irq_pci_intx_gsi(unsigned slot)
+{
+	return 16 + (slot - 1) % 8;
+}
+
 struct kvm_irq_routing_entry;
 
 /*

@@ -27,6 +27,8 @@ struct virtio_pci_host {
 	int (*irqfd)(void *opaque, unsigned gsi, int fd);
 	/* Route GSI @gsi to the MSI (@addr, @data). */
 	int (*msi_route)(void *opaque, unsigned gsi, uint64_t addr, uint32_t data);
+	/* Set INTx line @gsi to @level (1 asserted). */
+	int (*set_intx)(void *opaque, unsigned gsi, int level);
 	/* Call @cb(@arg) on the I/O thread when @fd is readable. */
 	int (*watch)(void *opaque, int fd, void (*cb)(void *arg, uint32_t events), void *arg);
 };
@@ -34,10 +36,11 @@ struct virtio_pci_host {
 struct virtio_pci;
 
 /* A function for device @ops with its BAR at @bar (aligned to the BAR
- * size) and MSI-X vectors on GSIs @first_gsi onwards. NULL on failure. */
+ * size), MSI-X vectors on GSIs @first_gsi onwards and INTA on GSI
+ * @intx_gsi. NULL on failure. */
 struct virtio_pci *virtio_pci_create(const struct virtio_pci_host *h,
 				     const struct virtio_dev_ops *ops, uint64_t bar,
-				     unsigned first_gsi);
+				     unsigned first_gsi, unsigned intx_gsi);
 const struct virtio_transport *virtio_pci_transport(struct virtio_pci *vp);
 /* Binds the device and sets up kicks and interrupts. Returns 0 or -errno. */
 int virtio_pci_attach(struct virtio_pci *vp, void *dev);

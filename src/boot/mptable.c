@@ -155,6 +155,19 @@ static void emit_irqs(struct cursor *c, uint8_t ioapic_id)
 		*e = (struct mpc_intsrc){ MP_INTSRC, MP_INT,	0,	     BUS_ISA,
 					  irq,	     ioapic_id, (uint8_t)pin };
 	}
+	/* PCI INTA of slots 1..31 (docs/virtio.md): level, active low */
+	for (uint8_t slot = 1; slot < IRQ_PCI_SLOTS; slot++) {
+		e = emit(c, sizeof(*e));
+		if (!e)
+			return;
+		*e = (struct mpc_intsrc){ MP_INTSRC,
+					  MP_INT,
+					  0x0f,
+					  BUS_PCI,
+					  (uint8_t)(slot << 2),
+					  ioapic_id,
+					  (uint8_t)irq_pci_intx_gsi(slot) };
+	}
 	/* LINT0 of every local APIC is ExtINT (the PIC), LINT1 is NMI. */
 	e = emit(c, sizeof(*e));
 	if (e)

@@ -69,6 +69,8 @@ struct virtio_pci {
 	/* MSI-X */
 	struct msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
 	uint64_t pending, irq_bound;
+	unsigned intx_gsi;
+	bool intx_level;
 	int irq_fd[VIRTIO_PCI_MAX_VECTORS];
 };
 
@@ -121,7 +123,8 @@ static void build_cfg(struct virtio_pci *vp)
 	put(c + 0x2c, 0x1af4, 2);
 	put(c + 0x2e, vp->ops->device_id, 2);
 	c[0x34] = CAP_MSIX;
-	c[0x3d] = 0; /* no INTx pin: MSI-X only (docs/virtio.md) */
+	c[0x3c] = (uint8_t)vp->intx_gsi; /* interrupt line: where INTA is wired */
+	c[0x3d] = 1;			 /* INTA, for drivers without MSI-X */
 	/* MSI-X: table and PBA in BAR 0 */
 	c[CAP_MSIX] = 0x11;
 	c[CAP_MSIX + 1] = 0x50;
@@ -146,6 +149,20 @@ static bool msix_fn_masked(const struct virtio_pci *vp)
 }
 
 static void msix_fire(struct virtio_pci *vp, unsigned v);
+
+/* INTx follows the ISR while MSI-X is off: level, until the driver reads
+ * the ISR (which clears it) or disables INTx in the command register. */
+static void intx_update(struct virtio_pci *vp)
+{
+	bool level = vp->isr && !(vp->cfg[0x05] & 0x04) && !msix_enabled(vp);
+
+	if (level == vp->intx_level)
+		return;
+	vp->intx_level = level;
+	vp->cfg[0x06] = (uint8_t)((vp->cfg[0x06] & ~0x08) | (level ? 0x08 : 0)); /* status.INTx */
+	if (vp->h->set_intx)
+		vp->h->set_intx(vp->h->opaque, vp->intx_gsi, level);
+}
 
 static uint32_t cfg_read(void *opaque, uint32_t off, size_t len)
 {
@@ -186,6 +203,9 @@ static void cfg_write(void *opaque, uint32_t off, uint32_t val, size_t len)
 	if (off == 0x04 && len >= 2) {
 		/* command: memory space, bus master, INTx disable are kept */
 		put(vp->cfg + 0x04, val & 0x0406, 2);
+		intx_update(vp);
+	} else if (off == 0x3c && len == 1) {
+		vp->cfg[0x3c] = (uint8_t)val; /* interrupt line: the guest's scratch */
 	} else if ((off == 0x10 || off == 0x14) && len == 4) {
 		vp->bar_sizing[(off - 0x10) / 4] = val == 0xffffffffu;
 	} else if (off <= CAP_MSIX + 3 && off + len > CAP_MSIX + 3) {
@@ -194,6 +214,7 @@ static void cfg_write(void *opaque, uint32_t off, uint32_t val, size_t len)
 		bool was_masked = !msix_enabled(vp) || msix_fn_masked(vp);
 
 		vp->cfg[CAP_MSIX + 3] = (vp->cfg[CAP_MSIX + 3] & 0x3f) | (b & 0xc0);
+		intx_update(vp);
 		if (was_masked && msix_enabled(vp) && !msix_fn_masked(vp))
 			for (unsigned v = 0; v < vp->nvec; v++)
 				if ((vp->pending >> v) & 1)
@@ -230,7 +251,9 @@ static void t_notify(void *opaque, int q)
 	uint16_t v = q < 0 ? vp->msix_config : vp->q[q].vector;
 
 	vp->isr |= q < 0 ? 2 : 1;
-	if (v != NO_VECTOR && v < vp->nvec)
+	if (!msix_enabled(vp))
+		intx_update(vp);
+	else if (v != NO_VECTOR && v < vp->nvec)
 		msix_fire(vp, v);
 }
 
@@ -286,6 +309,7 @@ static void reset(struct virtio_pci *vp)
 	vp->qsel = 0;
 	vp->status = 0;
 	vp->isr = 0;
+	intx_update(vp);
 	for (unsigned i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++) {
 		int fd = vp->q[i].kick_fd;
 
@@ -430,6 +454,7 @@ static void bar_read(void *opaque, uint64_t off, void *data, size_t len)
 	} else if (off == ISR) {
 		put(data, vp->isr, 1); /* read clears */
 		vp->isr = 0;
+		intx_update(vp);
 	} else if (off >= DEVCFG && off - DEVCFG + len <= vp->ops->cfg_size && vp->ops->cfg_read) {
 		vp->ops->cfg_read(vp->dev, (uint32_t)(off - DEVCFG), data, len);
 	} else if (off >= MSIX_TABLE && off + len <= MSIX_TABLE + 16 * vp->nvec) {
@@ -492,7 +517,7 @@ static void on_kick(void *arg, uint32_t events)
 
 struct virtio_pci *virtio_pci_create(const struct virtio_pci_host *h,
 				     const struct virtio_dev_ops *ops, uint64_t bar,
-				     unsigned first_gsi)
+				     unsigned first_gsi, unsigned intx_gsi)
 {
 	struct virtio_pci *vp;
 
@@ -507,6 +532,7 @@ struct virtio_pci *virtio_pci_create(const struct virtio_pci_host *h,
 	vp->ops = ops;
 	vp->bar = bar;
 	vp->first_gsi = first_gsi;
+	vp->intx_gsi = intx_gsi;
 	vp->nq = ops->num_queues;
 	vp->nvec = virtio_pci_vectors(ops);
 	vp->t = (struct virtio_transport){ t_notify, t_needs_reset, t_lock, t_unlock, vp };

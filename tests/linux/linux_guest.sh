@@ -21,14 +21,15 @@ with open(path, "rb") as f:
 PY
 }
 
-boot() { # boot NAME KERNEL CPUS [DISK CHECK]: one disk as vda, CHECK run with hearth.disk=/dev/vda
+boot() { # boot NAME KERNEL CPUS [DISK CHECK [EXTRA]]: one disk as vda, CHECK run with hearth.disk=/dev/vda
 	local log=$TMP/$1.log start=$SECONDS checks=cpus,cmdline extra=() cmd
 	if [ $# -gt 3 ]; then
+		rm -f "$TMP/d1.img"
 		truncate -s 4M "$TMP/d1.img"
 		extra=(--disk "$4")
 		checks=$checks,$5
 	fi
-	cmd="$BASE hearth.checks=$checks hearth.cpus=$3${4:+ hearth.disk=/dev/vda}"
+	cmd="$BASE${6:+ $6} hearth.checks=$checks hearth.cpus=$3${4:+ hearth.disk=/dev/vda}"
 	expect_exit 0 "$1: /init passes its checks" -- \
 		"$HEARTH" run --kernel "$2" --initrd "$dir/initramfs.cpio" --cpus "$3" --memory 256M \
 		--cmdline "$cmd" --timeout 240s "${extra[@]}" --console "file:$log"
@@ -42,7 +43,12 @@ boot() { # boot NAME KERNEL CPUS [DISK CHECK]: one disk as vda, CHECK run with h
 
 boot pvh-1cpu "$dir/vmlinux" 1 "path=$TMP/d1.img" disk
 if pattern_ok 1 "$TMP/d1.img"; then ok "pvh-1cpu: host finds the pattern on the disk"; else not_ok "pvh-1cpu: pattern differs"; fi
-boot pvh-2cpu "$dir/vmlinux" 2
+# without MSI (pci=nomsi) the driver falls back to INTx: level interrupts
+# through the I/O APIC pins the MP table lists for PCI slots
+boot pvh-2cpu-intx "$dir/vmlinux" 2 "path=$TMP/d1.img" disk pci=nomsi
+expect_grep "$TMP/pvh-2cpu-intx.log" "virtio-pci 0000:00:01.0: PCI->APIC IRQ transform: INT A -> IRQ 16" \
+	"pvh-2cpu-intx: the disk uses INTA on IRQ 16"
+if pattern_ok 1 "$TMP/d1.img"; then ok "pvh-2cpu-intx: host finds the pattern on the disk"; else not_ok "pvh-2cpu-intx: pattern differs"; fi
 boot bzimage-1cpu "$dir/bzImage" 1
 
 # ext4 root on vda (Linux's own virtio-blk driver is the client), data disk

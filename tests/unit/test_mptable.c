@@ -45,7 +45,7 @@ static void check_table(unsigned ncpus)
 	const uint8_t *mpf = gm_ptr(&gm, HEARTH_MPTABLE, 16), *mpc, *e;
 	uint32_t physptr;
 	uint16_t len, count;
-	unsigned cpus = 0, bsps = 0, ioapics = 0, irqs = 0, lints = 0, buses = 0;
+	unsigned cpus = 0, bsps = 0, ioapics = 0, irqs = 0, pci_irqs = 0, lints = 0, buses = 0;
 
 	assert_memory_equal(mpf, "_MP_", 4);
 	assert_int_equal(mpf[8], 1); /* length in paragraphs */
@@ -81,6 +81,14 @@ static void check_table(unsigned ncpus)
 			e += 8;
 			break;
 		case 3:
+			if (e[4] == 0) { /* PCI bus: INTA of a slot, level, active low */
+				pci_irqs++;
+				assert_int_equal(e[5] & 3, 0);
+				assert_int_equal(e[2] | e[3] << 8, 0x0f);
+				assert_int_equal(e[7], irq_pci_intx_gsi(e[5] >> 2));
+				e += 8;
+				break;
+			}
 			irqs++;
 			if (e[5] == 0)
 				assert_int_equal(e[7], 2); /* PIT on pin 2 */
@@ -101,6 +109,7 @@ static void check_table(unsigned ncpus)
 	assert_int_equal(ioapics, 1);
 	assert_int_equal(buses, 2);
 	assert_int_equal(irqs, 15);
+	assert_int_equal(pci_irqs, IRQ_PCI_SLOTS - 1);
 	assert_int_equal(lints, 2);
 }
 
