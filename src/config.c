@@ -27,6 +27,8 @@ const char config_usage[] =
 	"  --cpu-template NAME    host (default: all KVM supports) or minimal\n"
 	"  --cpu-features LIST    per-feature overrides, e.g. -avx2,+x2apic\n"
 	"  --log-level LEVEL      error, warn (default), info, debug\n"
+	"  --io-poll USEC         I/O thread polls devices this long before sleeping\n"
+	"                         (default 32; 0 turns polling off)\n"
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
 	"  -h, --help             this text\n"
@@ -40,6 +42,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->cpus = 1;
 	cfg->memory = CONFIG_DEFAULT_MEMORY;
 	cfg->console = CONSOLE_STDIO;
+	cfg->io_poll_us = 32;
 	cfg->exit_port = HEARTH_PORT_EXIT;
 	cfg->qemu_exit_port = HEARTH_PORT_QEMU_EXIT_DEFAULT;
 	cfg->cpu_template = CPU_TEMPLATE_HOST;
@@ -330,6 +333,13 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		return opt_cpu_features(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--log-level")) {
 		return opt_log_level(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--io-poll")) {
+		if (opt_number(opt, v, &n, err, errlen))
+			return -EINVAL;
+		if (n > 1000000)
+			return fail(err, errlen, "--io-poll: %s is out of range (0..1000000 us)",
+				    v);
+		cfg->io_poll_us = (unsigned)n;
 	} else if (!strcmp(opt, "--disk")) {
 		return opt_disk(cfg, v, err, errlen);
 	} else {
@@ -341,9 +351,9 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 static bool known(const char *opt)
 {
 	static const char *const opts[] = {
-		"--kernel",	  "--initrd",	    "--cmdline",   "--cpus",
-		"--memory",	  "--console",	    "--timeout",   "--exit-port",
-		"--cpu-template", "--cpu-features", "--log-level", "--disk",
+		"--kernel",    "--initrd",  "--cmdline",   "--cpus",	     "--memory",
+		"--console",   "--timeout", "--exit-port", "--cpu-template", "--cpu-features",
+		"--log-level", "--disk",    "--io-poll",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

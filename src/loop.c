@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hearth/log.h"
@@ -26,8 +27,18 @@ struct watch {
 	bool used;
 };
 
+#define LOOP_MAX_POLLERS 32
+
+struct poller {
+	loop_poll_cb cb;
+	void *opaque;
+};
+
 struct loop {
 	struct io_uring ring;
+	struct poller pollers[LOOP_MAX_POLLERS];
+	unsigned npollers;
+	uint64_t poll_ns;
 	bool uring;
 	int epfd;
 	bool quit;
@@ -148,6 +159,45 @@ int loop_unwatch(struct loop *l, int id)
 	return 0;
 }
 
+int loop_add_poller(struct loop *l, loop_poll_cb cb, void *opaque)
+{
+	if (l->npollers == LOOP_MAX_POLLERS)
+		return -ENOSPC;
+	l->pollers[l->npollers++] = (struct poller){ cb, opaque };
+	return 0;
+}
+
+void loop_set_poll_ns(struct loop *l, uint64_t ns)
+{
+	l->poll_ns = ns;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs the pollers until the budget passes without work or an event is
+ * ready for the ring. */
+static void poll_for_work(struct loop *l)
+{
+	uint64_t since = now_ns();
+
+	while (!l->quit && !io_uring_cq_ready(&l->ring)) {
+		bool work = false;
+
+		for (unsigned i = 0; i < l->npollers; i++)
+			work |= l->pollers[i].cb(l->pollers[i].opaque);
+		if (work)
+			since = now_ns();
+		else if (now_ns() - since > l->poll_ns)
+			break;
+	}
+}
+
 void loop_quit(struct loop *l)
 {
 	l->quit = true;
@@ -180,7 +230,11 @@ static int run_uring(struct loop *l)
 	while (!l->quit) {
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
-		int ret = io_uring_submit_and_wait(&l->ring, 1);
+		int ret;
+
+		if (l->npollers && l->poll_ns)
+			poll_for_work(l);
+		ret = io_uring_submit_and_wait(&l->ring, 1);
 
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
 			return ret;

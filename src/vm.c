@@ -378,10 +378,12 @@ static int setup_virtio(struct vm *vm)
 		}
 		if (virtio_pci_attach(vp, vm->blk[i]) ||
 		    loop_watch(vm->loop, virtio_blk_event_fd(vm->blk[i]), virtio_blk_complete,
-			       vm->blk[i]) < 0)
+			       vm->blk[i]) < 0 ||
+		    loop_add_poller(vm->loop, virtio_blk_poll, vm->blk[i]))
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-blk device to KVM");
 	}
+	loop_set_poll_ns(vm->loop, (uint64_t)cfg->io_poll_us * 1000);
 	ret = add_virtio(vm, &virtio_rng_ops, &vp, "virtio-rng");
 	if (ret)
 		return ret;

@@ -37,6 +37,8 @@ int blkio_event_fd(const struct blkio *b);
  */
 int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsigned n,
 		uint64_t off, uint64_t len, void *tag);
+/* Whether completions wait to be reaped (no system call; io_uring only). */
+bool blkio_ready(struct blkio *b);
 /* Submits what was queued. */
 void blkio_submit(struct blkio *b);
 /* Calls @done(tag, res) for each finished request: res is the byte count

@@ -49,7 +49,8 @@ struct vm_config {
 	enum cpu_template cpu_template;
 	struct cpu_override overrides[CONFIG_MAX_CPU_OVERRIDES];
 	unsigned n_overrides;
-	int log_level; /* enum log_level */
+	int log_level;	     /* enum log_level */
+	unsigned io_poll_us; /* I/O thread busy-poll budget, 0: off */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned n_disks;
 	bool help;

@@ -10,6 +10,7 @@
 #ifndef HEARTH_LOOP_H
 #define HEARTH_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct loop;
@@ -33,6 +34,17 @@ int loop_run(struct loop *l);
 void loop_quit(struct loop *l);
 
 /* "io_uring" or "epoll". */
+/*
+ * A poller runs on the I/O thread before it blocks, and again while any
+ * poller finds work, until the loop's poll budget passes without any (then
+ * the thread sleeps until an event). It must look for work without system
+ * calls (ring indices in guest memory, completion rings) and return true if
+ * it found some. Cuts the wake-up latency of busy devices for some CPU.
+ */
+typedef bool (*loop_poll_cb)(void *opaque);
+int loop_add_poller(struct loop *l, loop_poll_cb cb, void *opaque);
+void loop_set_poll_ns(struct loop *l, uint64_t ns);
+
 const char *loop_backend(const struct loop *l);
 /* The ring, for backends that submit their own I/O; NULL on epoll. */
 struct io_uring *loop_ring(struct loop *l);

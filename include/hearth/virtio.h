@@ -73,6 +73,9 @@ void vq_reset(struct vq *q);
  */
 int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e);
 
+/* Whether the driver has made chains available that vq_pop has not taken. */
+bool vq_has_work(const struct vq *q);
+
 /* Returns chain @head with @len bytes written to the used ring. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 
@@ -167,6 +170,9 @@ void virtio_blk_destroy(struct virtio_blk *b);
  * (I/O thread). */
 int virtio_blk_event_fd(const struct virtio_blk *b);
 void virtio_blk_complete(void *blk, uint32_t events);
+/* loop poller: takes new requests and completions without waiting for
+ * their eventfds. */
+bool virtio_blk_poll(void *blk);
 
 /* ---- virtio-rng ---- */
 struct virtio_rng;

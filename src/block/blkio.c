@@ -222,6 +222,11 @@ int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsi
 	return 0;
 }
 
+bool blkio_ready(struct blkio *b)
+{
+	return b->uring && io_uring_cq_ready(&b->ring);
+}
+
 void blkio_submit(struct blkio *b)
 {
 	if (b->npending) {

@@ -156,6 +156,7 @@ struct virtio_blk {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;
 	struct vq *vq;
+	bool broken; /* the driver broke the queue: nothing more until a reset */
 	unsigned gen;
 	struct vq_elem elem;
 	struct inflight *free, slots[VQ_MAX_SIZE];
@@ -225,6 +226,7 @@ static void blk_reset(void *dev)
 
 	b->gen++; /* requests still in flight complete into nothing */
 	b->vq = NULL;
+	b->broken = false;
 	b->features = 0;
 }
 
@@ -258,7 +260,7 @@ static void blk_kick(void *dev, unsigned q)
 	bool pushed = false;
 	int ret;
 
-	if (q != 0 || !b->vq)
+	if (q != 0 || !b->vq || b->broken)
 		return;
 	while (b->free && (ret = vq_pop(b->vq, b->gm, &b->elem)) != 0) {
 		struct inflight *f;
@@ -267,6 +269,7 @@ static void blk_kick(void *dev, unsigned q)
 		if (ret < 0) {
 			log_guest(&guest_rl, "virtio-blk: the driver broke the request queue: "
 					     "device needs reset");
+			b->broken = true;
 			b->t->needs_reset(b->t->opaque);
 			break;
 		}
@@ -339,6 +342,28 @@ void virtio_blk_complete(void *blk, uint32_t events)
 	if (b->vq)
 		blk_kick(b, 0);
 	b->t->unlock(b->t->opaque);
+}
+
+bool virtio_blk_poll(void *blk)
+{
+	struct virtio_blk *b = blk;
+	bool work = false;
+
+	b->t->lock(b->t->opaque);
+	if (b->vq && blkio_ready(b->io)) {
+		unsigned gen = b->gen;
+
+		blkio_reap(b->io, done, b);
+		if (b->vq && gen == b->gen && vq_should_notify(b->vq))
+			b->t->notify(b->t->opaque, 0);
+		work = true;
+	}
+	if (b->vq && !b->broken && b->free && vq_has_work(b->vq)) {
+		blk_kick(b, 0);
+		work = true;
+	}
+	b->t->unlock(b->t->opaque);
+	return work;
 }
 
 int virtio_blk_event_fd(const struct virtio_blk *b)

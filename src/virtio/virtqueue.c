@@ -156,6 +156,11 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 	return 1;
 }
 
+bool vq_has_work(const struct vq *q)
+{
+	return q->ready && avail_idx(q) != q->last_avail;
+}
+
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
 {
 	uint8_t *slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->size - 1));

@@ -141,6 +141,8 @@ static void bad_inputs(void **state)
 		{ "--cpu-features", "+", "--cpu-features" },
 		{ "--log-level", "loud", "--log-level" },
 		{ "--bogus", "1", "--bogus" },
+		{ "--io-poll", "fast", "--io-poll" },
+		{ "--io-poll", "2000000", "--io-poll" },
 		{ "--disk", "", "path=" },
 		{ "--disk", "readonly=on", "path=" },
 		{ "--disk", "path=", "path=" },
