@@ -23,12 +23,12 @@ HZ=$("$BUILD/bench/cpuloop" --tsc-hz)
 STAMP=$BUILD/bench/stamp
 
 # guest VMM MODE BS QD OPS: prints "iops mbps cpu_us_per_io", the CPU being
-# that of the VMM's threads other than vCPUs (the guest polls), sampled when
-# the guest idles after the run.
+# that of the VMM's threads other than vCPUs (the guest polls), between the
+# guest's "ready" line and its idling after the run.
 guest() {
 	local vmm=$1 mode=$2 bs=$3 qd=$4 ops=$5 res line tsc
 	local args="probe.tests=blkbench,idle probe.bench=$mode probe.bs=$bs probe.qd=$qd probe.ops=$ops"
-	local st=("$STAMP" --io-cpu --marker "PROBE: idle" --tee "$dir/out" --timeout 120 --)
+	local st=("$STAMP" --io-cpu-from "PROBE: ready" --marker "PROBE: idle" --tee "$dir/out" --timeout 120 --)
 	if [ "$vmm" = hearth ]; then
 		res=$("${st[@]}" "$H" run --kernel "$PROBE" --memory 128M --disk "path=$IMG,direct=on" \
 			--cmdline "$args" </dev/null)

@@ -12,6 +12,8 @@
  * shell's $?, io_cpu_ms -1 if not sampled). --io-cpu samples, at the marker,
  * the CPU time of every thread that does not run a vCPU (hearth's "vcpuN",
  * QEMU's "CPU N/KVM"): the VMM's own work, without the guest's.
+ * --io-cpu-from STR takes a first sample when STR appears (in one read of
+ * the output) and reports the difference.
  * RSS: the sum of Rss over /proc/PID/smaps mappings smaller than BYTES, so
  * mappings as large as guest RAM (hearth's memfd, QEMU's RAM block) are
  * left out whatever the VMM names them.
@@ -103,6 +105,10 @@ int main(int argc, char **argv)
 	double timeout = 0, t0, t_marker = -1, t_exit;
 	long rss = -1, iocpu = -1;
 	int want_iocpu = 0, tee = -1;
+	const char *base_marker = NULL;
+	long base_cpu = 0;
+	size_t base_seen = 0, bwin_len = 0;
+	static char bwin[4096];
 	int i, p[2], status;
 	pid_t pid;
 	char buf[65536], *win;
@@ -117,6 +123,8 @@ int main(int argc, char **argv)
 			tee = open(argv[++i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		else if (!strcmp(argv[i], "--io-cpu"))
 			want_iocpu = 1;
+		else if (!strcmp(argv[i], "--io-cpu-from") && i + 1 < argc)
+			base_marker = argv[++i], want_iocpu = 1;
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = atof(argv[++i]);
 		else {
@@ -164,6 +172,26 @@ int main(int argc, char **argv)
 			break;
 		if (tee >= 0 && write(tee, buf, (size_t)n) != n)
 			tee = -1;
+		if (base_marker && !base_seen) {
+			/* a window over the output so far (VMMs write the serial
+			 * console a byte at a time) */
+			size_t bl = strlen(base_marker), keep = bwin_len < bl ? bwin_len : bl - 1;
+			char *w = malloc(keep + (size_t)n + 1);
+
+			if (w) {
+				memcpy(w, bwin + bwin_len - keep, keep);
+				memcpy(w + keep, buf, (size_t)n);
+				if (memmem(w, keep + (size_t)n, base_marker, bl)) {
+					base_cpu =
+						io_cpu_ms(pid); /* start-up is not the workload */
+					base_seen = 1;
+				}
+				bwin_len = keep + (size_t)n < sizeof(bwin) ? keep + (size_t)n : 0;
+				if (bwin_len)
+					memcpy(bwin, w, bwin_len);
+				free(w);
+			}
+		}
 		if (marker && t_marker < 0) {
 			/* search the new bytes plus the last mlen-1 old ones */
 			memcpy(win + have, buf, (size_t)n);
@@ -171,7 +199,7 @@ int main(int argc, char **argv)
 			if (memmem(win, have + (size_t)n, marker, mlen)) {
 				t_marker = now_ms() - t0;
 				if (want_iocpu)
-					iocpu = io_cpu_ms(pid);
+					iocpu = io_cpu_ms(pid) - base_cpu;
 				if (exclude)
 					rss = rss_kib(pid, exclude);
 				if (exclude || want_iocpu)
