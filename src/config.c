@@ -27,6 +27,9 @@ const char config_usage[] =
 	"  --cpu-template NAME    host (default: all KVM supports) or minimal\n"
 	"  --cpu-features LIST    per-feature overrides, e.g. -avx2,+x2apic\n"
 	"  --log-level LEVEL      error, warn (default), info, debug\n"
+	"  --shutdown-timeout DURATION  on SIGTERM/SIGINT, ask the guest to shut down\n"
+	"                         (Ctrl-Alt-Del) and stop it after this long (default\n"
+	"                         30s; 0 stops at once; a second signal stops at once)\n"
 	"  --io-poll USEC         I/O thread polls devices this long before sleeping\n"
 	"                         (default 32; 0 turns polling off)\n"
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
@@ -43,6 +46,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->memory = CONFIG_DEFAULT_MEMORY;
 	cfg->console = CONSOLE_STDIO;
 	cfg->io_poll_us = 32;
+	cfg->shutdown_timeout_ms = 30000;
 	cfg->exit_port = HEARTH_PORT_EXIT;
 	cfg->qemu_exit_port = HEARTH_PORT_QEMU_EXIT_DEFAULT;
 	cfg->cpu_template = CPU_TEMPLATE_HOST;
@@ -333,6 +337,15 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		return opt_cpu_features(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--log-level")) {
 		return opt_log_level(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--shutdown-timeout")) {
+		if (strcmp(v, "0") && (config_parse_duration_ms(v, &cfg->shutdown_timeout_ms) ||
+				       cfg->shutdown_timeout_ms == 0))
+			return fail(
+				err, errlen,
+				"--shutdown-timeout: expected a duration like 30s or 0, got '%s'",
+				v);
+		if (!strcmp(v, "0"))
+			cfg->shutdown_timeout_ms = 0;
 	} else if (!strcmp(opt, "--io-poll")) {
 		if (opt_number(opt, v, &n, err, errlen))
 			return -EINVAL;
@@ -351,9 +364,10 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 static bool known(const char *opt)
 {
 	static const char *const opts[] = {
-		"--kernel",    "--initrd",  "--cmdline",   "--cpus",	     "--memory",
-		"--console",   "--timeout", "--exit-port", "--cpu-template", "--cpu-features",
-		"--log-level", "--disk",    "--io-poll",
+		"--kernel",	  "--initrd",		"--cmdline",   "--cpus",
+		"--memory",	  "--console",		"--timeout",   "--exit-port",
+		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
+		"--io-poll",	  "--shutdown-timeout",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

@@ -29,6 +29,7 @@
 #include "hearth/irq.h"
 #include "hearth/virtio_pci.h"
 #include "hearth/log.h"
+#include "hearth/notify.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
 #include "hearth/vcpu.h"
@@ -80,7 +81,9 @@ struct vm {
 	bool stop_requested;
 	enum vm_stop_reason reason;
 	int status;
-	int stop_fd, timer_fd, signal_fd;
+	int stop_fd, timer_fd, signal_fd, shutdown_fd, watchdog_fd;
+	bool shutting_down; /* a signal asked the guest to shut down */
+	int shutdown_signo;
 	char *err;
 	size_t errlen;
 };
@@ -666,16 +669,73 @@ static void on_timer(void *opaque, uint32_t events)
 	vm_stop(vm, VM_STOP_TIMEOUT, 0);
 }
 
+static int arm_timer(struct vm *vm, int *fd, uint64_t ms, bool periodic, loop_cb cb)
+{
+	struct itimerspec it = {
+		.it_value.tv_sec = (time_t)(ms / 1000),
+		.it_value.tv_nsec = (long)(ms % 1000) * 1000000,
+	};
+
+	if (periodic)
+		it.it_interval = it.it_value;
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (*fd < 0 || timerfd_settime(*fd, 0, &it, NULL) || loop_watch(vm->loop, *fd, cb, vm) < 0)
+		return -1;
+	return 0;
+}
+
+static void on_shutdown_deadline(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+
+	(void)events;
+	log_warn("the guest did not shut down within --shutdown-timeout: stopping it");
+	vm_stop(vm, VM_STOP_SIGNAL, vm->shutdown_signo);
+}
+
+static void on_watchdog(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(vm->watchdog_fd, &n, sizeof(n)) == sizeof(n))
+		notify_send("WATCHDOG=1");
+}
+
+/*
+ * SIGTERM/SIGINT: ask the guest to shut down (Ctrl-Alt-Del through the
+ * i8042, which Linux turns into a reboot or its init's ctrlaltdel action),
+ * and stop it hard after --shutdown-timeout or at a second signal.
+ */
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
 	struct signalfd_siginfo si;
+	char status[96];
 
 	(void)events;
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	log_warn("signal %u received: stopping the guest", si.ssi_signo);
-	vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
+	if (vm->shutting_down || vm->cfg->shutdown_timeout_ms == 0) {
+		log_warn("signal %u received: stopping the guest", si.ssi_signo);
+		vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
+		return;
+	}
+	vm->shutting_down = true;
+	vm->shutdown_signo = (int)si.ssi_signo;
+	log_warn("signal %u received: asking the guest to shut down (Ctrl-Alt-Del); "
+		 "stopping it in %llu ms or at a second signal",
+		 si.ssi_signo, (unsigned long long)vm->cfg->shutdown_timeout_ms);
+	snprintf(status, sizeof(status), "STOPPING=1\nSTATUS=asking the guest to shut down");
+	notify_send(status);
+	if (i8042_send_ctrl_alt_del(vm->kbd))
+		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
+	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
+		      on_shutdown_deadline)) {
+		log_err("cannot arm the shutdown deadline: stopping the guest now");
+		vm_stop(vm, VM_STOP_SIGNAL, vm->shutdown_signo);
+	}
 }
 
 static int setup_loop(struct vm *vm)
@@ -693,17 +753,13 @@ static int setup_loop(struct vm *vm)
 	    loop_watch(vm->loop, vm->stop_fd, on_stop, vm) < 0 ||
 	    loop_watch(vm->loop, vm->signal_fd, on_signal, vm) < 0)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
-	if (vm->cfg->timeout_ms) {
-		struct itimerspec it = {
-			.it_value.tv_sec = (time_t)(vm->cfg->timeout_ms / 1000),
-			.it_value.tv_nsec = (long)(vm->cfg->timeout_ms % 1000) * 1000000,
-		};
-
-		vm->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (vm->timer_fd < 0 || timerfd_settime(vm->timer_fd, 0, &it, NULL) ||
-		    loop_watch(vm->loop, vm->timer_fd, on_timer, vm) < 0)
-			return fail(vm, HEARTH_EXIT_HOST, "cannot arm the --timeout timer");
-	}
+	if (vm->cfg->timeout_ms &&
+	    arm_timer(vm, &vm->timer_fd, vm->cfg->timeout_ms, false, on_timer))
+		return fail(vm, HEARTH_EXIT_HOST, "cannot arm the --timeout timer");
+	/* systemd's watchdog: ping at half the interval it asked for */
+	if (notify_watchdog_usec() >= 2000 &&
+	    arm_timer(vm, &vm->watchdog_fd, notify_watchdog_usec() / 2000, true, on_watchdog))
+		return fail(vm, HEARTH_EXIT_HOST, "cannot arm the watchdog timer");
 	return 0;
 }
 
@@ -732,6 +788,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	vm->err = err;
 	vm->errlen = errlen;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->timer_fd = vm->signal_fd = -1;
+	vm->shutdown_fd = vm->watchdog_fd = -1;
 	vm->gm.fd = -1;
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
@@ -826,12 +883,15 @@ int vm_run(struct vm *vm)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)
 		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+	else
+		notify_send("READY=1\nSTATUS=guest running");
 	ret = loop_run(vm->loop);
 	if (ret) {
 		log_err("event loop failed: %s", strerror(-ret));
 		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
 	}
 	stop_vcpus(vm);
+	notify_send("STOPPING=1\nSTATUS=guest stopped");
 	log_info("guest stopped (reason %d, status %d) at %.3f ms", vm->reason, vm->status,
 		 log_elapsed_ns() / 1e6);
 	return exit_code(vm);
@@ -860,7 +920,8 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->gm);
-	int fds[] = { vm->stop_fd, vm->timer_fd, vm->signal_fd, vm->vm_fd, vm->kvm_fd };
+	int fds[] = { vm->stop_fd,     vm->timer_fd, vm->signal_fd, vm->shutdown_fd,
+		      vm->watchdog_fd, vm->vm_fd,    vm->kvm_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

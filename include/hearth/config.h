@@ -43,6 +43,8 @@ struct vm_config {
 	enum console_kind console;
 	const char *console_path;
 	uint64_t timeout_ms; /* 0: none */
+	uint64_t
+		shutdown_timeout_ms; /* SIGTERM/SIGINT: wait this long for the guest; 0: stop at once */
 	uint16_t exit_port;
 	bool qemu_exit;
 	uint16_t qemu_exit_port;

@@ -48,11 +48,11 @@ expect_exit 124 "timeout" -- "$H" run --kernel "$MINI_IDLE" --timeout 300ms
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 if [ "$ms" -lt 5000 ]; then ok "timeout stopped the guest promptly (${ms} ms)"; else not_ok "timeout took ${ms} ms"; fi
 
-"$H" run --kernel "$MINI_IDLE" --cpus 2 >"$TMP/out" 2>"$TMP/err" </dev/null &
+"$H" run --kernel "$MINI_IDLE" --cpus 2 --shutdown-timeout 0 >"$TMP/out" 2>"$TMP/err" </dev/null &
 pid=$!
 sleep 0.5
 kill -TERM "$pid"
 got=0
 wait "$pid" || got=$?
-if [ "$got" = 143 ]; then ok "SIGTERM stops the guest (exit 143)"; else not_ok "SIGTERM: exit $got"; fi
+if [ "$got" = 143 ]; then ok "SIGTERM with --shutdown-timeout 0 stops the guest at once (exit 143)"; else not_ok "SIGTERM: exit $got"; fi
 finish

@@ -142,6 +142,8 @@ static void bad_inputs(void **state)
 		{ "--log-level", "loud", "--log-level" },
 		{ "--bogus", "1", "--bogus" },
 		{ "--io-poll", "fast", "--io-poll" },
+		{ "--shutdown-timeout", "soon", "--shutdown-timeout" },
+		{ "--shutdown-timeout", "-1s", "--shutdown-timeout" },
 		{ "--io-poll", "2000000", "--io-poll" },
 		{ "--disk", "", "path=" },
 		{ "--disk", "readonly=on", "path=" },

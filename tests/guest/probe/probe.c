@@ -294,6 +294,28 @@ static void test_blkbench(void)
 			       arg_u64("probe.ops", 10000)));
 }
 
+/* Waits (up to 60 s) for Ctrl-Alt-Del on the keyboard, polling the i8042,
+ * as a guest's init would on a shutdown request; then ends the run with
+ * probe.status, as a guest powering off would. */
+static void test_cad(void)
+{
+	static const uint8_t want[] = { 0x1d, 0x38, 0xe0, 0x53 }; /* Ctrl, Alt, Del (set 1) */
+	unsigned got = 0;
+
+	puts_("PROBE: test=cad waiting for ctrl-alt-del\n");
+	for (uint64_t t0 = rdtsc(); got < sizeof(want) && rdtsc() - t0 < SECONDS(60);) {
+		if (!(inb(0x64) & 1)) {
+			for (int i = 0; i < 1000; i++)
+				pause();
+			continue;
+		}
+		uint8_t c = inb(0x60);
+		got = c == want[got] ? got + 1 : c == want[0] ? 1 : 0;
+	}
+	puts_("PROBE: test=cad ctrl-alt-del");
+	result(got == sizeof(want));
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -309,6 +331,7 @@ static const struct test tests[] = {
 	{ "blk-hostile", test_blk_hostile },
 	{ "blkbench", test_blkbench },
 	{ "blk-msix", test_blk_msix },
+	{ "cad", test_cad },
 };
 
 static int word_is(const char *w, size_t len, const char *name)
