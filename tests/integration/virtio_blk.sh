@@ -46,7 +46,7 @@ expect_exit 0 "a hostile driver, then a well-behaved one" -- \
 	--cmdline "probe.tests=blk-hostile,blk" --timeout 60s
 for c in descriptor-loop next-out-of-range buffer-outside-ram buffer-wraps readable-after-writable \
 	avail-runaway partial-sector unknown-type sector-wraps no-status-byte pci-readonly-fields \
-	msix-out-of-range bad-queue-size recovered; do
+	msix-out-of-range misaligned-ring bad-queue-size recovered; do
 	expect_grep "$TMP/out" "^PROBE: test=blk-hostile case=$c result=pass" "hostile: $c"
 done
 expect_grep "$TMP/out" "^PROBE: test=blk-readback disk=1 result=pass" "the other disk kept working"

@@ -37,6 +37,7 @@ static unsigned nblk;
 /* rings and buffers, in identity-mapped guest RAM */
 static uint8_t ring_mem[8192] __attribute__((aligned(4096)));
 static unsigned qsz = QSZ; /* the size of the queue set up last */
+static unsigned ring_skew; /* hostile: misalign the descriptor table by this */
 static uint8_t data[8192] __attribute__((aligned(4096)));
 static uint8_t hdr[32] __attribute__((aligned(16)));
 static volatile uint8_t status_byte;
@@ -168,7 +169,7 @@ static uint8_t vblk_init(struct vblk *b, uint16_t qsz_want)
 	w16(c + 0x16, 0);
 	w16(c + 0x18, qsz_want);
 	w16(c + 0x1a, 0xffff); /* no interrupts: we poll */
-	w64(c + 0x20, (uint64_t)DESC);
+	w64(c + 0x20, (uint64_t)DESC + ring_skew);
 	w64(c + 0x28, (uint64_t)AVAIL);
 	w64(c + 0x30, (uint64_t)USED);
 	b->qnotify = r16(c + 0x1e);
@@ -318,7 +319,8 @@ static int hostile(struct vblk *b, const char *name, int expect_reset, int statu
 int probe_blk_hostile(void)
 {
 	struct vblk *b;
-	int fails = 0;
+	int fails = 0, ok;
+	uint8_t st;
 
 	pci_scan();
 	if (!nblk)
@@ -405,9 +407,18 @@ int probe_blk_hostile(void)
 		fails += !ok2;
 	}
 
+	/* a misaligned descriptor table cannot be enabled */
+	ring_skew = 8;
+	st = vblk_init(b, QSZ);
+	ring_skew = 0;
+	ok = (st & 0x40) != 0;
+	puts_("PROBE: test=blk-hostile case=misaligned-ring");
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+	fails += !ok;
+
 	/* a queue of 3 entries cannot be enabled */
-	uint8_t st = vblk_init(b, 3);
-	int ok = (st & 0x40) != 0;
+	st = vblk_init(b, 3);
+	ok = (st & 0x40) != 0;
 	puts_("PROBE: test=blk-hostile case=bad-queue-size");
 	puts_(ok ? " result=pass\n" : " result=fail\n");
 	fails += !ok;
