@@ -29,8 +29,9 @@ enum {
 	NOTIFY_MULT = 4,
 	COMMON_LEN = 0x38,
 };
-#define NO_VECTOR 0xffff
-#define CAP_MSIX  0x40 /* capability offsets in config space */
+#define NO_VECTOR  0xffff
+#define CAP_MSIX   0x40 /* capability offsets in config space */
+#define CAP_PCICFG 0x94 /* VIRTIO_PCI_CAP_PCI_CFG: a window on BAR 0 */
 
 struct vpq {
 	uint16_t size, vector;
@@ -134,8 +135,9 @@ static void build_cfg(struct virtio_pci *vp)
 	vcap(c, 0x50, 0x60, 1, COMMON, COMMON_LEN, 16);
 	vcap(c, 0x60, 0x70, 3, ISR, 1, 16);
 	vcap(c, 0x70, 0x80, 4, DEVCFG, vp->ops->cfg_size ? vp->ops->cfg_size : 4, 16);
-	vcap(c, 0x80, 0x00, 2, NOTIFY, NOTIFY_MULT * VIRTIO_PCI_MAX_QUEUES, 20);
+	vcap(c, 0x80, CAP_PCICFG, 2, NOTIFY, NOTIFY_MULT * VIRTIO_PCI_MAX_QUEUES, 20);
 	put(c + 0x80 + 16, NOTIFY_MULT, 4);
+	vcap(c, CAP_PCICFG, 0x00, 5, 0, 0, 20); /* bar, offset, length set by the driver */
 }
 
 static bool msix_enabled(const struct virtio_pci *vp)
@@ -149,6 +151,21 @@ static bool msix_fn_masked(const struct virtio_pci *vp)
 }
 
 static void msix_fire(struct virtio_pci *vp, unsigned v);
+static void bar_read_locked(struct virtio_pci *vp, uint64_t off, void *data, size_t len);
+static void bar_write_locked(struct virtio_pci *vp, uint64_t off, const void *data, size_t len);
+
+/* The PCI_CFG window's access as the driver set it up: BAR 0, a length of
+ * 1, 2 or 4 and an offset aligned to it. Returns the length, 0 if invalid. */
+static size_t pcicfg_access(const struct virtio_pci *vp, uint32_t *off)
+{
+	uint32_t len = (uint32_t)get(vp->cfg + CAP_PCICFG + 12, 4);
+
+	*off = (uint32_t)get(vp->cfg + CAP_PCICFG + 8, 4);
+	if (vp->cfg[CAP_PCICFG + 4] != 0 || (len != 1 && len != 2 && len != 4) || *off % len ||
+	    *off >= VIRTIO_PCI_BAR_SIZE)
+		return 0;
+	return len;
+}
 
 /* INTx follows the ISR while MSI-X is off: level, until the driver reads
  * the ISR (which clears it) or disables INTx in the command register. */
@@ -190,6 +207,15 @@ static uint32_t cfg_read(void *opaque, uint32_t off, size_t len)
 			tmp[i] = (uint8_t)(val >> (8 * ((o - 0x10) % 4)));
 		}
 	}
+	if (off == CAP_PCICFG + 16 && len == 4) { /* the window's data */
+		uint32_t boff;
+		size_t blen = pcicfg_access(vp, &boff);
+		uint8_t b[4] = { 0 };
+
+		if (blen)
+			bar_read_locked(vp, boff, b, blen);
+		memcpy(tmp, b, 4);
+	}
 	pthread_mutex_unlock(&vp->lock);
 	v = (uint32_t)get(tmp, len);
 	return v;
@@ -206,6 +232,20 @@ static void cfg_write(void *opaque, uint32_t off, uint32_t val, size_t len)
 		intx_update(vp);
 	} else if (off == 0x3c && len == 1) {
 		vp->cfg[0x3c] = (uint8_t)val; /* interrupt line: the guest's scratch */
+	} else if (off >= CAP_PCICFG + 4 && off + len <= CAP_PCICFG + 16) {
+		/* the window's bar (+4), offset (+8) and length (+12) */
+		for (size_t i = 0; i < len; i++)
+			if (off + i != CAP_PCICFG + 5 && off + i != CAP_PCICFG + 6 &&
+			    off + i != CAP_PCICFG + 7) /* padding stays zero */
+				vp->cfg[off + i] = (uint8_t)(val >> (8 * i));
+	} else if (off == CAP_PCICFG + 16 && len == 4) {
+		uint32_t boff;
+		size_t blen = pcicfg_access(vp, &boff);
+		uint8_t b[4];
+
+		put(b, val, 4);
+		if (blen)
+			bar_write_locked(vp, boff, b, blen);
 	} else if ((off == 0x10 || off == 0x14) && len == 4) {
 		vp->bar_sizing[(off - 0x10) / 4] = val == 0xffffffffu;
 	} else if (off <= CAP_MSIX + 3 && off + len > CAP_MSIX + 3) {
@@ -443,12 +483,9 @@ static void common_write(struct virtio_pci *vp, uint32_t off, uint64_t v, size_t
 
 /* ---- BAR 0 ---- */
 
-static void bar_read(void *opaque, uint64_t off, void *data, size_t len)
+static void bar_read_locked(struct virtio_pci *vp, uint64_t off, void *data, size_t len)
 {
-	struct virtio_pci *vp = opaque;
-
 	memset(data, 0, len);
-	pthread_mutex_lock(&vp->lock);
 	if (off + len <= COMMON_LEN) {
 		common_read(vp, (uint32_t)off, data, len);
 	} else if (off == ISR) {
@@ -462,15 +499,12 @@ static void bar_read(void *opaque, uint64_t off, void *data, size_t len)
 	} else if (off >= MSIX_PBA && off + len <= MSIX_PBA + 8) {
 		put(data, vp->pending >> (8 * (off - MSIX_PBA)), len);
 	}
-	pthread_mutex_unlock(&vp->lock);
 }
 
-static void bar_write(void *opaque, uint64_t off, const void *data, size_t len)
+static void bar_write_locked(struct virtio_pci *vp, uint64_t off, const void *data, size_t len)
 {
-	struct virtio_pci *vp = opaque;
 	uint64_t v = get(data, len);
 
-	pthread_mutex_lock(&vp->lock);
 	if (off + len <= COMMON_LEN) {
 		common_write(vp, (uint32_t)off, v, len);
 	} else if (off >= DEVCFG && off - DEVCFG + len <= vp->ops->cfg_size && vp->ops->cfg_write) {
@@ -493,6 +527,23 @@ static void bar_write(void *opaque, uint64_t off, const void *data, size_t len)
 		log_guest(&guest_rl, "virtio-pci: %zu-byte write at BAR offset 0x%llx ignored", len,
 			  (unsigned long long)off);
 	}
+}
+
+static void bar_read(void *opaque, uint64_t off, void *data, size_t len)
+{
+	struct virtio_pci *vp = opaque;
+
+	pthread_mutex_lock(&vp->lock);
+	bar_read_locked(vp, off, data, len);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void bar_write(void *opaque, uint64_t off, const void *data, size_t len)
+{
+	struct virtio_pci *vp = opaque;
+
+	pthread_mutex_lock(&vp->lock);
+	bar_write_locked(vp, off, data, len);
 	pthread_mutex_unlock(&vp->lock);
 }
 

@@ -30,6 +30,8 @@ for cpus in 1 2; do
 			--disk "path=$TMP/d0.img" --disk "path=$TMP/d1.img,serial=second" \
 			--disk "path=$TMP/d2.img,readonly=on" --cmdline "probe.tests=blk" --timeout 60s
 		expect_grep "$TMP/out" "^PROBE: test=blk-scan disks=3 result=pass" "the guest finds 3 disks"
+		expect_grep "$TMP/out" "^PROBE: test=blk-pci-cfg-window disk=0 result=pass" \
+			"the PCI configuration access window reaches the common config"
 		expect_grep "$TMP/out" "^PROBE: test=blk-write-readonly disk=2 status=1 result=pass" \
 			"a write to the read-only disk fails with IOERR"
 		expect_grep "$TMP/err" "disk vda: .*, $engine" "the log names the $engine engine"

@@ -297,6 +297,33 @@ int probe_blk(void)
 		ok = request(b, 8, 0, 20) == STATUS_OK;
 		report("blk-get-id", d, ok, 0, 0);
 		fails += !ok;
+		/* the PCI configuration access window reads the common config too:
+		 * num_queues (16 bits at 0x12) is 1 */
+		ok = 0;
+		for (unsigned c = pci_read(b->slot, 0x34) & 0xfc, n = 0; c && n < 48; n++) {
+			uint32_t h = pci_read(b->slot, c);
+			if ((h & 0xff) == 0x09 && (h >> 24) == 5) {
+				uint32_t bi = pci_read(b->slot, c + 4) & 0xff, common_off = 0;
+				/* where the common config lives in its BAR */
+				for (unsigned c2 = pci_read(b->slot, 0x34) & 0xfc, m = 0;
+				     c2 && m < 48; m++) {
+					uint32_t h2 = pci_read(b->slot, c2);
+					if ((h2 & 0xff) == 0x09 && (h2 >> 24) == 1) {
+						bi = pci_read(b->slot, c2 + 4) & 0xff;
+						common_off = pci_read(b->slot, c2 + 8);
+					}
+					c2 = (h2 >> 8) & 0xfc;
+				}
+				pci_write(b->slot, c + 4, bi);
+				/* fields are read at their own width: 16 bits here */
+				pci_write(b->slot, c + 8, common_off + 0x12);
+				pci_write(b->slot, c + 12, 2);
+				ok = (pci_read(b->slot, c + 16) & 0xffff) == 1;
+			}
+			c = (h >> 8) & 0xfc;
+		}
+		report("blk-pci-cfg-window", d, ok, 0, 0);
+		fails += !ok;
 	}
 	return fails;
 }
