@@ -2,8 +2,10 @@
 # Installs what is needed, builds hearth, and boots the built-in default
 # guest: the Linux test guest (tests/guest/linux; its kernel is built on the
 # first run, ~5 minutes on 2 cores with progress shown, then cached) on 2
-# vCPUs to its /init, which checks it sees both CPUs and hands its verdict
-# to hearth's exit device. The console is shown as it happens.
+# vCPUs from an ext4 root disk on virtio-blk, with a second, data disk. Its
+# /init checks it sees both CPUs, writes a file on the root and a pattern on
+# the data disk, and hands its verdict to hearth's exit device. The console
+# is shown as it happens; the disks are left in the build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -11,12 +13,18 @@ BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD" >/dev/null
 dir=$(bash tests/guest/linux/build.sh | tail -1)
-cmdline="console=ttyS0 reboot=k panic=-1 noxsave hearth.checks=cpus,cmdline hearth.cpus=2"
-echo "hearth: booting the Linux test guest: $dir/vmlinux, 2 vCPUs, 256 MiB" >&2
+cp "$dir/root.ext4" "$BUILD/demo-root.img"
+rm -f "$BUILD/demo-data.img"
+truncate -s 64M "$BUILD/demo-data.img"
+cmdline="console=ttyS0 reboot=k panic=-1 noxsave root=/dev/vda rw init=/init"
+cmdline="$cmdline hearth.checks=cpus,rootfs,disk hearth.cpus=2 hearth.disk=/dev/vdb"
+echo "hearth: booting the Linux test guest: $dir/vmlinux, 2 vCPUs, 256 MiB," \
+	"root $BUILD/demo-root.img (vda), data $BUILD/demo-data.img (vdb)" >&2
 [ -e /sys/module/kvm_pvm ] && echo "hearth: (PVM host: the guest kernel runs emulated; ~15 s to /init)" >&2
 set -x
 status=0
-"$BUILD/hearth" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --cpus 2 --memory 256M \
+"$BUILD/hearth" run --kernel "$dir/vmlinux" --cpus 2 --memory 256M \
+	--disk "path=$BUILD/demo-root.img" --disk "path=$BUILD/demo-data.img,serial=demo-data" \
 	--cmdline "$cmdline" --timeout 180s --log-level info || status=$?
 { set +x; } 2>/dev/null
 case $status in
