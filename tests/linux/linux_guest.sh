@@ -82,6 +82,20 @@ else
 fi
 if pattern_ok 5 "$TMP/data.img"; then ok "host: the data disk holds the guest's pattern byte for byte"; else not_ok "host: data disk pattern differs"; fi
 
+# SIGTERM: hearth presses Ctrl-Alt-Del, Linux hands it to init as SIGINT
+# (init turned CAD off), init powers off, hearth exits 0 before the deadline.
+"$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --memory 256M \
+	--cmdline "$BASE hearth.checks=cpus hearth.wait=cad" --shutdown-timeout 60s \
+	--console "file:$TMP/cad.log" >"$TMP/out" 2>"$TMP/err" </dev/null &
+pid=$!
+for _ in $(seq 240); do grep -q "waiting for ctrl-alt-del" "$TMP/cad.log" 2>/dev/null && break; sleep 0.5; done
+start=$SECONDS
+kill -TERM "$pid"
+got=0
+wait "$pid" || got=$?
+if [ "$got" = 0 ]; then ok "SIGTERM: Linux shuts down cleanly (exit 0, $((SECONDS - start)) s)"; else not_ok "SIGTERM: exit $got"; sed 's/^/#   /' "$TMP/err" | head; fi
+expect_grep "$TMP/cad.log" "^HEARTH-INIT: ctrl-alt-del: powering off" "the guest's init got the request"
+
 # A failing check inside the guest fails the run.
 expect_exit 1 "a failing /init check fails the run" -- \
 	"$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --memory 256M \

@@ -12,6 +12,9 @@
  * hosts do not honour), then powers off.
  */
 #define MAX_CMDLINE 4096
+#ifndef LINUX_REBOOT_CMD_CAD_OFF
+#define LINUX_REBOOT_CMD_CAD_OFF 0 /* linux/reboot.h */
+#endif
 #ifndef O_DIRECT
 #define O_DIRECT 040000 /* x86-64 */
 #endif
@@ -219,6 +222,24 @@ static void check_rootfs(void)
 	check("rootfs", ok, ext4_root ? "fs=ext4" : "fs=not-ext4");
 }
 
+/* hearth.wait=cad: after the checks, wait for Ctrl-Alt-Del as an init does
+ * for a shutdown request: with CAD off the kernel sends init SIGINT instead
+ * of rebooting; then power off (through the exit port). */
+static void wait_for_cad(void)
+{
+	unsigned long set = 1UL << (SIGINT - 1);
+	long sig;
+
+	reboot(LINUX_REBOOT_CMD_CAD_OFF);
+	my_syscall4(__NR_rt_sigprocmask, SIG_BLOCK, &set, 0, sizeof(set));
+	say("HEARTH-INIT: waiting for ctrl-alt-del\n");
+	ioctl(1, TCSBRK, (void *)1);
+	sig = my_syscall4(__NR_rt_sigtimedwait, &set, 0, 0, sizeof(set));
+	say(sig == SIGINT ? "HEARTH-INIT: ctrl-alt-del: powering off\n"
+			  : "HEARTH-INIT: woken without ctrl-alt-del\n");
+	failed |= sig != SIGINT;
+}
+
 static void check_cmdline(void)
 {
 	say("HEARTH-CHECK: cmdline ");
@@ -269,6 +290,8 @@ int main(void)
 			c = e + 1;
 		}
 	}
+	if (param("hearth.wait", port, sizeof(port)) && !memcmp(port, "cad", 4))
+		wait_for_cad();
 	say(failed ? "HEARTH-RESULT: fail\n" : "HEARTH-RESULT: pass\n");
 	ioctl(1, TCSBRK, (void *)1); /* tcdrain: the console must show it all before we go */
 	unsigned long exit_port =
