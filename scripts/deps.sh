@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	gcc make meson ninja-build pkg-config
-	liburing-dev libaio-dev libcmocka-dev libiscsi-dev
+	liburing-dev libaio-dev libjson-c-dev libcmocka-dev libiscsi-dev
 	binutils util-linux iproute2 python3 clang-format e2fsprogs
 	clang-14 libclang-rt-14-dev
 )

@@ -32,6 +32,8 @@ const char config_usage[] =
 	"                         30s; 0 stops at once; a second signal stops at once)\n"
 	"  --io-poll USEC         I/O thread polls devices this long before sleeping\n"
 	"                         (default 32; 0 turns polling off)\n"
+	"  --config FILE          options from a JSON file (docs/config.md); the\n"
+	"                         command line wins\n"
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
 	"  -h, --help             this text\n"

@@ -14,28 +14,33 @@ static const char top_usage[] =
 
 static int cmd_run(int argc, char **argv)
 {
-	struct vm_config cfg;
+	static struct vm_config cfg;
+	struct config_args args;
 	struct vm *vm;
 	char err[512] = "";
 	int code;
 
 	config_defaults(&cfg);
-	if (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	if (config_load(&cfg, argc, argv, &args, err, sizeof(err))) {
 		fprintf(stderr, "hearth: %s\n", err);
+		config_args_free(&args);
 		return HEARTH_EXIT_USAGE;
 	}
 	if (cfg.help) {
 		fputs(config_usage, stdout);
+		config_args_free(&args);
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
 	code = vm_create(&cfg, &vm, err, sizeof(err));
 	if (code) {
 		fprintf(stderr, "hearth: %s\n", err);
+		config_args_free(&args);
 		return code;
 	}
 	code = vm_run(vm);
 	vm_destroy(vm);
+	config_args_free(&args);
 	return code;
 }
 

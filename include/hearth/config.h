@@ -78,4 +78,26 @@ int config_parse_duration_ms(const char *s, uint64_t *out);
 /* Usage text for --help. */
 extern const char config_usage[];
 
+/* ---- --config FILE (config_file.c) ---- */
+struct config_args {
+	char **v;
+	int n, cap;
+};
+/*
+ * Turns a --config JSON object (keys: the options without their dashes,
+ * "disks": an array of {path, readonly, direct, discard, serial}) into
+ * command-line arguments appended to @out; "disks" are skipped unless
+ * @with_disks. Returns 0 or -EINVAL with a one-line reason naming the key.
+ */
+int config_json_args(const char *json, struct config_args *out, bool with_disks, char *err,
+		     size_t errlen);
+/*
+ * config_parse() over the --config file's options followed by @argv's, so
+ * the command line wins (its --disk options replace the file's disks).
+ * @keep holds the strings @cfg points into: free it after the VM is gone.
+ */
+int config_load(struct vm_config *cfg, int argc, char *const argv[], struct config_args *keep,
+		char *err, size_t errlen);
+void config_args_free(struct config_args *a);
+
 #endif

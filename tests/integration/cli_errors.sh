@@ -63,6 +63,10 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		if [ -e "$TMP/c.log" ]; then not_ok "console file left behind"; else ok "no console file left behind"; fi
 	done
 fi
+printf '{"kernel": "%s", "cpus": "many"}' "$K" >"$TMP/bad.json"
+expect_exit 125 "--config with a wrong type" -- "$H" run --config "$TMP/bad.json"
+expect_grep "$TMP/err" "^hearth: --config .*bad.json: 'cpus' must be a number" "the key is named"
+expect_one_line "$TMP/err" "--config error"
 expect_exit 125 "--disk without path" -- "$H" run --kernel "$K" --disk readonly=on
 expect_grep "$TMP/err" "path=FILE is required" "missing path named"
 

@@ -21,6 +21,12 @@ expect_grep "$TMP/out" "^PROBE: test=pit pin=2 irqs=[0-9]+ result=pass" \
 	"probe: PIT IRQ 0 arrives on the I/O APIC pin the MP table names"
 expect_grep "$TMP/out" "^PROBE: ready cmdline=\"$ALL\"" "probe: command line reaches the guest"
 
+printf '{"kernel": "%s", "cpus": 2, "memory": "64M", "cmdline": "probe.tests=smp probe.status=9"}' \
+	"$PROBE" >"$TMP/vm.json"
+expect_exit 9 "probe: a --config file sets up the same VM" -- "$H" run --config "$TMP/vm.json"
+expect_grep "$TMP/out" "^PROBE: test=smp mptable=2 madt=2 expected=2 up=2" "probe: 2 vCPUs from the file"
+expect_exit 0 "probe: the command line wins over the file" -- \
+	"$H" run --config "$TMP/vm.json" --cmdline "probe.tests=serial"
 expect_exit 77 "probe: status passes through" -- \
 	"$H" run --kernel "$PROBE" --cmdline "probe.tests=serial probe.status=77"
 expect_exit 1 "probe: a failing guest test fails the run" -- \

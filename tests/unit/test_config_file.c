@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+/* --config files: the same configuration as the command line, the command
+ * line winning, and one clear error per bad file naming the key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hearth/config.h"
+
+static char err[512], path[64];
+
+static void write_file(const char *text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/hearth-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void round_trip(void **state)
+{
+	static struct vm_config a, b;
+	struct config_args ka, kb;
+	char *cli[] = { "--kernel",
+			"k.elf",
+			"--cpus",
+			"3",
+			"--memory",
+			"1G",
+			"--cmdline",
+			"a b",
+			"--hugepages",
+			"--console",
+			"file:c.log",
+			"--timeout",
+			"90s",
+			"--disk",
+			"path=r.img,readonly=on,serial=s1",
+			"--disk",
+			"path=d.img,discard=on",
+			"--io-poll",
+			"0",
+			"--shutdown-timeout",
+			"5s",
+			"--log-level",
+			"info" };
+	char *file_arg[] = { "--config", path };
+
+	(void)state;
+	write_file("{ \"kernel\": \"k.elf\", \"cpus\": 3, \"memory\": \"1G\", \"cmdline\": \"a b\","
+		   "  \"hugepages\": true, \"console\": \"file:c.log\", \"timeout\": \"90s\","
+		   "  \"disks\": [ { \"path\": \"r.img\", \"readonly\": true, \"serial\": \"s1\" },"
+		   "             { \"path\": \"d.img\", \"discard\": true } ],"
+		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\" }");
+	config_defaults(&a);
+	config_defaults(&b);
+	assert_int_equal(config_load(&a, sizeof(cli) / sizeof(cli[0]), cli, &ka, err, sizeof(err)),
+			 0);
+	assert_int_equal(config_load(&b, 2, file_arg, &kb, err, sizeof(err)), 0);
+	assert_string_equal(a.kernel, b.kernel);
+	assert_string_equal(a.cmdline, b.cmdline);
+	assert_string_equal(a.console_path, b.console_path);
+	assert_int_equal(a.cpus, b.cpus);
+	assert_int_equal(a.memory, b.memory);
+	assert_int_equal(a.hugepages, b.hugepages);
+	assert_int_equal(a.timeout_ms, b.timeout_ms);
+	assert_int_equal(a.io_poll_us, b.io_poll_us);
+	assert_int_equal(a.shutdown_timeout_ms, b.shutdown_timeout_ms);
+	assert_int_equal(a.log_level, b.log_level);
+	assert_int_equal(b.n_disks, 2);
+	assert_memory_equal(a.disks, b.disks, sizeof(a.disks));
+	config_args_free(&ka);
+	config_args_free(&kb);
+	unlink(path);
+}
+
+static void command_line_wins(void **state)
+{
+	static struct vm_config c;
+	struct config_args k;
+	char *argv[] = { "--cpus", "2", "--config", path, "--disk", "path=cli.img" };
+
+	(void)state;
+	write_file("{\"kernel\": \"k\", \"cpus\": 4, \"disks\": [{\"path\": \"file.img\"}]}");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, 6, argv, &k, err, sizeof(err)), 0);
+	assert_int_equal(c.cpus, 2);
+	assert_string_equal(c.kernel, "k");
+	assert_int_equal(c.n_disks, 1);
+	assert_string_equal(c.disks[0].path, "cli.img");
+	config_args_free(&k);
+	unlink(path);
+}
+
+static void bad_files(void **state)
+{
+	static const struct {
+		const char *json, *needle;
+	} cases[] = {
+		{ "", "not valid JSON" },
+		{ "{\"kernel\": \"k\",}", "not valid JSON" },
+		{ "[1, 2]", "must be an object" },
+		{ "{\"kernel\": \"k\", \"colour\": 1}", "unknown key 'colour'" },
+		{ "{\"kernel\": \"k\", \"cpus\": \"two\"}", "'cpus' must be a number" },
+		{ "{\"kernel\": 7}", "'kernel' must be a string" },
+		{ "{\"kernel\": \"k\", \"hugepages\": 1}", "'hugepages' must be true or false" },
+		{ "{\"kernel\": \"k\", \"disks\": {}}", "disks must be an array" },
+		{ "{\"kernel\": \"k\", \"disks\": [3]}", "disks[0] must be an object" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\"}, {\"readonly\": true}]}",
+		  "disks[1].path is required" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a,b\"}]}",
+		  "disks[0].path must not contain" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"direct\": \"on\"}]}",
+		  "disks[0].direct must be true or false" },
+		{ "{\"kernel\": \"k\", \"cpus\": 0}", "--cpus" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static struct vm_config c;
+		struct config_args k;
+		char *argv[] = { "--config", path };
+
+		write_file(cases[i].json);
+		config_defaults(&c);
+		assert_int_equal(config_load(&c, 2, argv, &k, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, cases[i].needle))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].needle);
+		assert_null(strchr(err, '\n'));
+		config_args_free(&k);
+		unlink(path);
+	}
+	{
+		static struct vm_config c;
+		struct config_args k;
+		char *argv[] = { "--config", "/nonexistent/hearth.json" };
+
+		config_defaults(&c);
+		assert_int_equal(config_load(&c, 2, argv, &k, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "cannot open"));
+		config_args_free(&k);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(command_line_wins),
+		cmocka_unit_test(bad_files),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
