@@ -55,10 +55,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->log_level = LOG_WARN;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int config_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -149,12 +146,13 @@ static int opt_exit_port(struct vm_config *cfg, const char *v, char *err, size_t
 	if (!strncmp(v, "qemu", 4) && (v[4] == '\0' || v[4] == ':')) {
 		cfg->qemu_exit = true;
 		if (v[4] == ':' && parse_port(v + 5, &cfg->qemu_exit_port))
-			return fail(err, errlen, "--exit-port: bad port in '%s'", v);
+			return config_error(err, errlen, "--exit-port: bad port in '%s'", v);
 		return 0;
 	}
 	if (parse_port(v, &cfg->exit_port))
-		return fail(err, errlen,
-			    "--exit-port: expected a port number or qemu[:PORT], got '%s'", v);
+		return config_error(err, errlen,
+				    "--exit-port: expected a port number or qemu[:PORT], got '%s'",
+				    v);
 	return 0;
 }
 
@@ -168,8 +166,8 @@ static int opt_console(struct vm_config *cfg, const char *v, char *err, size_t e
 		cfg->console = CONSOLE_FILE;
 		cfg->console_path = v + 5;
 	} else {
-		return fail(err, errlen, "--console: expected stdio, file:PATH or none, got '%s'",
-			    v);
+		return config_error(err, errlen,
+				    "--console: expected stdio, file:PATH or none, got '%s'", v);
 	}
 	return 0;
 }
@@ -183,23 +181,24 @@ static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err, siz
 		struct cpu_override *o;
 
 		if (len < 2 || (p[0] != '+' && p[0] != '-'))
-			return fail(err, errlen,
-				    "--cpu-features: expected +NAME or -NAME items, got '%.*s'",
-				    (int)len, p);
+			return config_error(
+				err, errlen,
+				"--cpu-features: expected +NAME or -NAME items, got '%.*s'",
+				(int)len, p);
 		if (cfg->n_overrides == CONFIG_MAX_CPU_OVERRIDES)
-			return fail(err, errlen, "--cpu-features: more than %d overrides",
-				    CONFIG_MAX_CPU_OVERRIDES);
+			return config_error(err, errlen, "--cpu-features: more than %d overrides",
+					    CONFIG_MAX_CPU_OVERRIDES);
 		o = &cfg->overrides[cfg->n_overrides];
 		if (len - 1 >= sizeof(o->name))
-			return fail(err, errlen, "--cpu-features: unknown feature '%.*s'",
-				    (int)len - 1, p + 1);
+			return config_error(err, errlen, "--cpu-features: unknown feature '%.*s'",
+					    (int)len - 1, p + 1);
 		memcpy(o->name, p + 1, len - 1);
 		o->name[len - 1] = '\0';
 		if (!cpuid_feature_known(o->name))
-			return fail(err, errlen,
-				    "--cpu-features: unknown feature '%s' "
-				    "(see docs/cpu-templates.md)",
-				    o->name);
+			return config_error(err, errlen,
+					    "--cpu-features: unknown feature '%s' "
+					    "(see docs/cpu-templates.md)",
+					    o->name);
 		o->enable = p[0] == '+';
 		cfg->n_overrides++;
 		p += len;
@@ -214,7 +213,7 @@ static int opt_number(const char *opt, const char *v, uint64_t *out, char *err, 
 	char *rest;
 
 	if (parse_u64(v, out, &rest) || *rest)
-		return fail(err, errlen, "%s: expected a number, got '%s'", opt, v);
+		return config_error(err, errlen, "%s: expected a number, got '%s'", opt, v);
 	return 0;
 }
 
@@ -228,7 +227,8 @@ static int opt_log_level(struct vm_config *cfg, const char *v, char *err, size_t
 			return 0;
 		}
 	}
-	return fail(err, errlen, "--log-level: expected error, warn, info or debug, got '%s'", v);
+	return config_error(err, errlen,
+			    "--log-level: expected error, warn, info or debug, got '%s'", v);
 }
 
 /* One option with its value; returns 0 or -EINVAL with @err set. */
@@ -239,8 +239,8 @@ static int on_off(const char *key, const char *v, size_t n, bool *out, char *err
 	else if (n == 3 && !strncmp(v, "off", 3))
 		*out = false;
 	else
-		return fail(err, errlen, "--disk: %s= expects on or off, got '%.*s'", key, (int)n,
-			    v);
+		return config_error(err, errlen, "--disk: %s= expects on or off, got '%.*s'", key,
+				    (int)n, v);
 	return 0;
 }
 
@@ -250,20 +250,21 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 	struct disk_config d = { 0 };
 
 	if (cfg->n_disks >= CONFIG_MAX_DISKS)
-		return fail(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+		return config_error(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
 	for (const char *p = v; *p;) {
 		const char *end = strchr(p, ','), *eq;
 		size_t len = end ? (size_t)(end - p) : strlen(p), klen, n;
 
 		eq = memchr(p, '=', len);
 		if (!eq)
-			return fail(err, errlen, "--disk: expected key=value, got '%.*s'", (int)len,
-				    p);
+			return config_error(err, errlen, "--disk: expected key=value, got '%.*s'",
+					    (int)len, p);
 		klen = (size_t)(eq - p);
 		n = len - klen - 1;
 		if (klen == 4 && !strncmp(p, "path", 4)) {
 			if (n == 0 || n >= sizeof(d.path))
-				return fail(err, errlen, "--disk: path= is empty or too long");
+				return config_error(err, errlen,
+						    "--disk: path= is empty or too long");
 			memcpy(d.path, eq + 1, n);
 		} else if (klen == 8 && !strncmp(p, "readonly", 8)) {
 			if (on_off("readonly", eq + 1, n, &d.readonly, err, errlen))
@@ -276,24 +277,27 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 				return -EINVAL;
 		} else if (klen == 6 && !strncmp(p, "serial", 6)) {
 			if (n > 20)
-				return fail(err, errlen, "--disk: serial= is longer than 20 bytes");
+				return config_error(err, errlen,
+						    "--disk: serial= is longer than 20 bytes");
 			for (size_t i = 0; i < n; i++)
 				if (eq[1 + i] < 0x21 || eq[1 + i] > 0x7e)
-					return fail(err, errlen,
-						    "--disk: serial= must be printable ASCII");
+					return config_error(
+						err, errlen,
+						"--disk: serial= must be printable ASCII");
 			memcpy(d.serial, eq + 1, n);
 		} else {
-			return fail(err, errlen,
-				    "--disk: unknown key '%.*s' (path, readonly, direct, discard, "
-				    "serial)",
-				    (int)klen, p);
+			return config_error(
+				err, errlen,
+				"--disk: unknown key '%.*s' (path, readonly, direct, discard, "
+				"serial)",
+				(int)klen, p);
 		}
 		p = end ? end + 1 : p + len;
 	}
 	if (!d.path[0])
-		return fail(err, errlen, "--disk: path=FILE is required");
+		return config_error(err, errlen, "--disk: path=FILE is required");
 	if (d.readonly && d.discard)
-		return fail(err, errlen, "--disk: discard=on needs a writable disk");
+		return config_error(err, errlen, "--disk: discard=on needs a writable disk");
 	cfg->disks[cfg->n_disks++] = d;
 	return 0;
 }
@@ -312,19 +316,20 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		if (opt_number(opt, v, &n, err, errlen))
 			return -EINVAL;
 		if (n == 0 || n > 1024)
-			return fail(err, errlen, "--cpus: %s is out of range (1..1024)", v);
+			return config_error(err, errlen, "--cpus: %s is out of range (1..1024)", v);
 		cfg->cpus = (unsigned)n;
 	} else if (!strcmp(opt, "--memory")) {
 		if (config_parse_size(v, &cfg->memory) || cfg->memory == 0)
-			return fail(err, errlen,
-				    "--memory: expected a size like 512M or 4G, got '%s'", v);
+			return config_error(err, errlen,
+					    "--memory: expected a size like 512M or 4G, got '%s'",
+					    v);
 	} else if (!strcmp(opt, "--console")) {
 		return opt_console(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--timeout")) {
 		if (config_parse_duration_ms(v, &cfg->timeout_ms) || cfg->timeout_ms == 0)
-			return fail(err, errlen,
-				    "--timeout: expected a duration like 60s or 500ms, got '%s'",
-				    v);
+			return config_error(
+				err, errlen,
+				"--timeout: expected a duration like 60s or 500ms, got '%s'", v);
 	} else if (!strcmp(opt, "--exit-port")) {
 		return opt_exit_port(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--cpu-template")) {
@@ -333,8 +338,9 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		else if (!strcmp(v, "minimal"))
 			cfg->cpu_template = CPU_TEMPLATE_MINIMAL;
 		else
-			return fail(err, errlen,
-				    "--cpu-template: expected host or minimal, got '%s'", v);
+			return config_error(err, errlen,
+					    "--cpu-template: expected host or minimal, got '%s'",
+					    v);
 	} else if (!strcmp(opt, "--cpu-features")) {
 		return opt_cpu_features(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--log-level")) {
@@ -342,7 +348,7 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 	} else if (!strcmp(opt, "--shutdown-timeout")) {
 		if (strcmp(v, "0") && (config_parse_duration_ms(v, &cfg->shutdown_timeout_ms) ||
 				       cfg->shutdown_timeout_ms == 0))
-			return fail(
+			return config_error(
 				err, errlen,
 				"--shutdown-timeout: expected a duration like 30s or 0, got '%s'",
 				v);
@@ -352,13 +358,14 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		if (opt_number(opt, v, &n, err, errlen))
 			return -EINVAL;
 		if (n > 1000000)
-			return fail(err, errlen, "--io-poll: %s is out of range (0..1000000 us)",
-				    v);
+			return config_error(err, errlen,
+					    "--io-poll: %s is out of range (0..1000000 us)", v);
 		cfg->io_poll_us = (unsigned)n;
 	} else if (!strcmp(opt, "--disk")) {
 		return opt_disk(cfg, v, err, errlen);
 	} else {
-		return fail(err, errlen, "unknown option '%s' (see hearth run --help)", opt);
+		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
+				    opt);
 	}
 	return 0;
 }
@@ -400,8 +407,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		size_t n = eq ? (size_t)(eq - a) : strlen(a);
 
 		if (strncmp(a, "-", 1) || n >= sizeof(opt))
-			return fail(err, errlen, "unexpected argument '%s' (see hearth run --help)",
-				    a);
+			return config_error(err, errlen,
+					    "unexpected argument '%s' (see hearth run --help)", a);
 		memcpy(opt, a, n);
 		opt[n] = '\0';
 		if (!eq && is_flag(opt, cfg))
@@ -411,19 +418,19 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		} else if (i + 1 < argc) {
 			v = argv[++i];
 		} else if (known(opt)) {
-			return fail(err, errlen, "option '%s' needs a value", opt);
+			return config_error(err, errlen, "option '%s' needs a value", opt);
 		} else {
-			return fail(err, errlen, "unknown option '%s' (see hearth run --help)",
-				    opt);
+			return config_error(err, errlen,
+					    "unknown option '%s' (see hearth run --help)", opt);
 		}
 		if (apply(cfg, opt, v, err, errlen))
 			return -EINVAL;
 	}
 	if (!cfg->help && !cfg->kernel)
-		return fail(err, errlen, "missing --kernel (see hearth run --help)");
+		return config_error(err, errlen, "missing --kernel (see hearth run --help)");
 	if (cfg->qemu_exit && (unsigned)abs((int)cfg->qemu_exit_port - (int)cfg->exit_port) < 2)
-		return fail(err, errlen,
-			    "--exit-port: the QEMU exit port 0x%x is hearth's exit port",
-			    cfg->qemu_exit_port);
+		return config_error(err, errlen,
+				    "--exit-port: the QEMU exit port 0x%x is hearth's exit port",
+				    cfg->qemu_exit_port);
 	return 0;
 }

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +28,6 @@ static const struct {
 	{ "cpu-features", STR },     { "log-level", STR },
 	{ "io-poll", INT },	     { "shutdown-timeout", STR_OR_INT },
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static int push(struct config_args *a, const char *s)
 {
@@ -85,7 +71,7 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 	int has_path = 0;
 
 	if (!json_object_is_type(d, json_type_object))
-		return fail(err, errlen, "disks[%d] must be an object", i);
+		return config_error(err, errlen, "disks[%d] must be an object", i);
 	out[0] = '\0';
 	json_object_object_foreach(d, k, v)
 	{
@@ -94,33 +80,35 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 
 		if (!strcmp(k, "path") || !strcmp(k, "serial")) {
 			if (!json_object_is_type(v, json_type_string))
-				return fail(err, errlen, "disks[%d].%s must be a string", i, k);
+				return config_error(err, errlen, "disks[%d].%s must be a string", i,
+						    k);
 			s = json_object_get_string(v);
 			if (strchr(s, ','))
-				return fail(err, errlen, "disks[%d].%s must not contain a comma", i,
-					    k);
+				return config_error(err, errlen,
+						    "disks[%d].%s must not contain a comma", i, k);
 			has_path |= !strcmp(k, "path");
 			snprintf(piece, sizeof(piece), "%s%s=%s", used ? "," : "", k, s);
 		} else if (!strcmp(k, "readonly") || !strcmp(k, "direct") ||
 			   !strcmp(k, "discard")) {
 			if (!json_object_is_type(v, json_type_boolean))
-				return fail(err, errlen, "disks[%d].%s must be true or false", i,
-					    k);
+				return config_error(err, errlen,
+						    "disks[%d].%s must be true or false", i, k);
 			snprintf(piece, sizeof(piece), "%s%s=%s", used ? "," : "", k,
 				 json_object_get_boolean(v) ? "on" : "off");
 		} else {
-			return fail(err, errlen,
-				    "disks[%d]: unknown key '%s' (path, readonly, direct, discard, "
-				    "serial)",
-				    i, k);
+			return config_error(
+				err, errlen,
+				"disks[%d]: unknown key '%s' (path, readonly, direct, discard, "
+				"serial)",
+				i, k);
 		}
 		if (used + strlen(piece) >= outlen)
-			return fail(err, errlen, "disks[%d] is too long", i);
+			return config_error(err, errlen, "disks[%d] is too long", i);
 		memcpy(out + used, piece, strlen(piece) + 1);
 		used += strlen(piece);
 	}
 	if (!has_path)
-		return fail(err, errlen, "disks[%d].path is required", i);
+		return config_error(err, errlen, "disks[%d].path is required", i);
 	return 0;
 }
 
@@ -140,14 +128,15 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 	json_tokener_free(tok);
 	if (!root || jerr != json_tokener_success) {
 		json_object_put(root);
-		return fail(err, errlen, "not valid JSON: %s",
-			    json_tokener_error_desc(jerr != json_tokener_success
-							    ? jerr
-							    : json_tokener_error_parse_eof));
+		return config_error(
+			err, errlen, "not valid JSON: %s",
+			json_tokener_error_desc(jerr != json_tokener_success
+							? jerr
+							: json_tokener_error_parse_eof));
 	}
 	if (!json_object_is_type(root, json_type_object)) {
 		json_object_put(root);
-		return fail(err, errlen, "the top level must be an object");
+		return config_error(err, errlen, "the top level must be an object");
 	}
 	json_object_object_foreach(root, key, val)
 	{
@@ -155,7 +144,7 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 
 		if (!strcmp(key, "disks")) {
 			if (!json_object_is_type(val, json_type_array)) {
-				ret = fail(err, errlen, "disks must be an array");
+				ret = config_error(err, errlen, "disks must be an array");
 				break;
 			}
 			for (int d = 0;
@@ -174,7 +163,7 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i].key, key); i++)
 			;
 		if (i == sizeof(keys) / sizeof(keys[0])) {
-			ret = fail(err, errlen, "unknown key '%s'", key);
+			ret = config_error(err, errlen, "unknown key '%s'", key);
 			break;
 		}
 		enum kind k = keys[i].kind;
@@ -182,7 +171,7 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 		if ((k == STR && t != json_type_string) || (k == INT && t != json_type_int) ||
 		    (k == FLAG && t != json_type_boolean) ||
 		    (k == STR_OR_INT && t != json_type_string && t != json_type_int)) {
-			ret = fail(err, errlen, "'%s' must be %s", key, type_name(k));
+			ret = config_error(err, errlen, "'%s' must be %s", key, type_name(k));
 			break;
 		}
 		if (k == FLAG) {
@@ -257,7 +246,7 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 		else if (!strncmp(argv[i], "--config=", 9))
 			file = argv[i] + 9;
 		else if (!strcmp(argv[i], "--config"))
-			return fail(err, errlen, "option '--config' needs a value");
+			return config_error(err, errlen, "option '--config' needs a value");
 		else if (!strcmp(argv[i], "--disk") || !strncmp(argv[i], "--disk=", 7))
 			cli_disks = true;
 	}
@@ -271,7 +260,7 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 		free(json);
 		if (ret) {
 			config_args_free(keep);
-			return fail(err, errlen, "--config %s: %s", file, why);
+			return config_error(err, errlen, "--config %s: %s", file, why);
 		}
 	}
 	for (int i = 0; i < argc && !ret; i++) {
@@ -285,7 +274,7 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 	}
 	if (ret) {
 		config_args_free(keep);
-		return fail(err, errlen, "out of memory");
+		return config_error(err, errlen, "out of memory");
 	}
 	ret = config_parse(cfg, keep->n, keep->v, err, errlen);
 	return ret;

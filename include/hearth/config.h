@@ -78,6 +78,10 @@ int config_parse_duration_ms(const char *s, uint64_t *out);
 /* Usage text for --help. */
 extern const char config_usage[];
 
+/* Writes the one-line message to @err and returns -EINVAL. */
+int config_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* ---- --config FILE (config_file.c) ---- */
 struct config_args {
 	char **v;
