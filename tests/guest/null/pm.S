@@ -1,10 +1,10 @@
 /*
  * Null kernel, protected-mode part, loaded at 1 MiB. Offset 0 is the 32-bit
- * entry (flat segments, paging off, ESI = boot_params); offset 0x200 is the
- * 64-bit entry (identity-mapped long mode, RSI = boot_params), announced by
- * XLF_KERNEL_64. Both print the marker, write hearth's boot marker, exit
- * through hearth's exit device or QEMU's isa-debug-exit, or else end with a
- * triple fault.
+ * entry (flat segments, paging off, ESI = boot_params), also reached from
+ * the real-mode setup (setup.S); offset 0x200 is the 64-bit entry
+ * (identity-mapped long mode, RSI = boot_params), announced by XLF_KERNEL_64.
+ * Both print the marker, write hearth's boot marker, exit through hearth's
+ * exit device or QEMU's isa-debug-exit, or else end with a triple fault.
  */
 #include "marker.inc"
 

@@ -2,11 +2,14 @@
  * Null kernel, real-mode part: the boot sector (only its setup header is
  * used) and one setup sector. Loaders that run the setup code (QEMU's and
  * kvmtool's bzImage loaders) enter at file offset 0x200 in real mode with
- * CS = DS base + 0x20; hearth and Firecracker skip it and jump to the
- * protected-mode part (pm.S) instead. Values from build.sh: SYSSIZE.
+ * CS = setup segment + 0x20; hearth and Firecracker skip it and jump to the
+ * protected-mode part (pm.S) instead. This setup does what Linux's does, in
+ * a few instructions: it switches to flat 32-bit protected mode and jumps to
+ * code32_start with ESI = boot_params (the setup's own copy), so the 32-bit
+ * entry runs under those loaders too. (Ending in real mode would not do: on
+ * PVM hosts a real-mode exception with an empty IVT is a KVM internal error,
+ * which leaves QEMU paused instead of exiting.) Value from build.sh: SYSSIZE.
  */
-#include "marker.inc"
-
 	.code16
 	.section .text
 	.globl _start
@@ -29,6 +32,7 @@ _start:
 	.byte	0			/* type_of_loader */
 	.byte	0x01			/* loadflags: LOADED_HIGH */
 	.word	0			/* setup_move_size */
+code32_start:
 	.long	0x100000		/* code32_start */
 	.long	0, 0			/* ramdisk_image, ramdisk_size */
 	.long	0			/* bootsect_kludge */
@@ -50,19 +54,46 @@ _start:
 	.long	0			/* handover_offset */
 	.long	0			/* kernel_info_offset */
 
-setup_start:				/* offsets below are relative to 0x200 */
+/*
+ * Labels are file offsets; DS = CS addresses the file from 0x200 on, so
+ * memory operands below are label - 0x200. No stack is used.
+ */
+setup_start:
 	cli
 	mov	%cs, %ax
 	mov	%ax, %ds
-	mov	$(msg - 0x200), %si
-	MARKER_AND_EXIT
-	lidt	(zero_idt - 0x200)	/* else a triple fault ends the VM */
-	ud2
-3:	hlt
-	jmp	3b
-zero_idt:
-	.word	0
-	.long	0
-msg:
-	.asciz	"HEARTH-NULL: marker\n"
+	movzwl	%ax, %ebx
+	shl	$4, %ebx
+	sub	$0x200, %ebx		/* EBX = linear address of the setup */
+	lea	gdt(%ebx), %eax
+	mov	%eax, (gdtr + 2 - 0x200)
+	lea	pm32(%ebx), %eax
+	mov	%eax, (farptr - 0x200)
+	lgdtl	(gdtr - 0x200)
+	mov	%cr0, %eax
+	or	$1, %eax		/* PE */
+	mov	%eax, %cr0
+	ljmpl	*(farptr - 0x200)
+
+	.code32
+pm32:
+	mov	$0x18, %eax
+	mov	%eax, %ds
+	mov	%eax, %es
+	mov	%eax, %ss
+	mov	%ebx, %esi		/* boot_params */
+	jmp	*code32_start(%ebx)
+
+	.balign	8
+gdt:
+	.quad	0
+	.quad	0
+	.quad	0x00cf9a000000ffff	/* 0x10: flat 32-bit code */
+	.quad	0x00cf92000000ffff	/* 0x18: flat data */
+gdtr:
+	.word	gdtr - gdt - 1
+	.long	0			/* gdt's linear address, set above */
+farptr:
+	.long	0			/* pm32's linear address, set above */
+	.word	0x10
 	.org	0x400			/* one setup sector after the boot sector */
