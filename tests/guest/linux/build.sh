@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# build.sh [--pvm|--no-pvm]: builds hearth's Linux test guest from Debian's
-# linux-source-6.1 package: a minimal kernel (tinyconfig + config.fragment)
-# as an uncompressed vmlinux (PVH entry) and a bzImage, and a tiny initramfs
-# whose /init is init/init.c. On a PVM host (auto-detected, or --pvm) the
-# patches in patches/pvm/ are applied; otherwise the kernel is unpatched.
+# build.sh [--pvm|--no-pvm] [--out DIR]: builds hearth's Linux test guest
+# from Debian's linux-source-6.1 package: a minimal kernel (tinyconfig +
+# config.fragment) as an uncompressed vmlinux (PVH entry) and a bzImage, and
+# a tiny initramfs whose /init is init/init.c. On a PVM host (auto-detected,
+# or --pvm) the patches in patches/pvm/ are applied; otherwise the kernel is
+# unpatched.
 #
 # Output: a cache directory keyed by everything that goes into the build
 # (source package version, config, patches, init, this script), printed as
-# the last line of stdout. A second run with the same inputs prints it at once.
+# the last line of stdout. A second run with the same inputs prints it at
+# once. The cache lives in --out DIR, else $HEARTH_CACHE, else
+# ${XDG_CACHE_HOME:-~/.cache}/hearth.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+usage() { echo "usage: build.sh [--pvm|--no-pvm] [--out DIR]" >&2; exit "$1"; }
 pvm=auto
-for a in "$@"; do
-	case $a in
+cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}
+while [ $# -gt 0 ]; do
+	case $1 in
 	--pvm) pvm=yes ;;
 	--no-pvm) pvm=no ;;
-	*) echo "usage: build.sh [--pvm|--no-pvm]" >&2; exit 2 ;;
+	--out) [ $# -ge 2 ] || usage 2; cache=$2; shift ;;
+	--out=*) cache=${1#--out=} ;;
+	-h | --help) usage 0 ;;
+	*) usage 2 ;;
 	esac
+	shift
 done
 [ $pvm = auto ] && { [ -e /sys/module/kvm_pvm ] && pvm=yes || pvm=no; }
 
@@ -31,8 +40,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 	say "installing ${missing[*]}"
-	$SUDO apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	apt_install() { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }
+	apt_install || { $SUDO apt-get update -qq >&2 && apt_install; } || { say "could not install ${missing[*]}"; exit 1; }
 fi
 tarball=/usr/src/linux-source-6.1.tar.xz
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
@@ -46,8 +55,9 @@ patches=()
 # rest of this script must not cost a kernel build).
 KERNEL_RECIPE=1
 kkey=$( { echo "$srcver pvm=$pvm recipe=$KERNEL_RECIPE"; cat "$here/config.fragment";
-	  [ ${#patches[@]} -gt 0 ] && cat "${patches[@]}"; } | sha256sum | cut -c1-16)
-cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}
+	  if [ ${#patches[@]} -gt 0 ]; then cat "${patches[@]}"; fi; } | sha256sum | cut -c1-16)
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd) # absolute: the guest directory links to the kernel's files
 kdir=$cache/linux-$kkey
 # Bump GUEST_RECIPE when the initramfs or root image steps below change.
 GUEST_RECIPE=1
@@ -59,9 +69,13 @@ if [ -f "$out/initramfs.cpio" ] && [ -f "$kdir/vmlinux" ]; then
 	exit 0
 fi
 
-mkdir -p "$cache"
+# Work in a temporary directory next to the results and rename finished
+# results into place, so an interrupted build leaves no partial cache entry.
+# Remove what a killed build (SIGKILL: no trap) left a day or more ago.
+find "$cache" -maxdepth 1 -name '.build-*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 work=$(mktemp -d "$cache/.build-$kkey.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
 log=$work/build.log
 fail() {
 	say "Linux guest build failed: $1 (last lines of the log follow)"
