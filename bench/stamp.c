@@ -3,7 +3,9 @@
  * stamp: runs a command and reports, from just before fork to each event,
  * when a marker string first appeared on its standard output and when it
  * exited; optionally its resident memory outside guest RAM, sampled once
- * the marker is seen (then the command is stopped with SIGTERM).
+ * the marker is seen (then the command is killed with SIGKILL: the sample is
+ * taken, and a VMM's graceful stop, such as hearth's --shutdown-timeout
+ * wait for an idle guest, would only slow the run down).
  *
  *   stamp [--marker STR] [--rss-exclude BYTES] [--io-cpu] [--tee FILE] [--timeout SEC] -- CMD...
  *
@@ -203,7 +205,7 @@ int main(int argc, char **argv)
 				if (exclude)
 					rss = rss_kib(pid, exclude);
 				if (exclude || want_iocpu)
-					kill(pid, SIGTERM);
+					kill(pid, SIGKILL);
 			} else {
 				size_t keep =
 					mlen - 1 < have + (size_t)n ? mlen - 1 : have + (size_t)n;
