@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The virtio-pci transport as a hostile driver sees it, without KVM: PCI
+ * configuration space (read-only fields, BAR sizing, the capability list,
+ * MSI-X control, the PCI_CFG window), the common configuration (feature
+ * negotiation, queue set-up with bad geometry), MSI-X table writes out of
+ * range, INTx, and a virtio-rng request end to end through a kick.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "hearth/virtio_pci.h"
+
+#define RAM   (1 << 20)
+#define BAR   0xc0000000ULL
+#define GSI0  24
+#define INTX  16
+#define DESC  0x1000
+#define AVAIL 0x2000
+#define USED  0x3000
+#define BUF   0x4000
+
+/* BAR 0 layout (src/virtio/pci.c) */
+#define COMMON 0x0000
+#define ISR    0x1000
+#define NOTIFY 0x3000
+#define MSIXT  0x4000
+#define MSIXP  0x5000
+
+struct fake {
+	struct guest_mem gm;
+	struct virtio_pci_host h;
+	int ioeventfds, irqfds, routes, intx;
+	unsigned irq_gsi[8], route_gsi[8];
+	int irq_fd[8];
+	uint64_t route_addr;
+	uint32_t route_data;
+	void (*cb[4])(void *, uint32_t);
+	void *arg[4];
+	int nwatch;
+	struct virtio_pci *vp;
+	struct virtio_rng *rng;
+};
+
+static struct fake F;
+
+static int f_ioeventfd(void *o, uint64_t addr, unsigned len, int fd)
+{
+	(void)o, (void)addr, (void)len, (void)fd;
+	F.ioeventfds++;
+	return 0;
+}
+
+static int f_irqfd(void *o, unsigned gsi, int fd)
+{
+	(void)o;
+	F.irq_fd[F.irqfds % 8] = fd;
+	F.irq_gsi[F.irqfds++ % 8] = gsi;
+	return 0;
+}
+
+static int f_msi_route(void *o, unsigned gsi, uint64_t addr, uint32_t data)
+{
+	(void)o;
+	F.route_gsi[F.routes++ % 8] = gsi;
+	F.route_addr = addr;
+	F.route_data = data;
+	return 0;
+}
+
+static int f_set_intx(void *o, unsigned gsi, int level)
+{
+	(void)o;
+	assert_int_equal(gsi, INTX);
+	F.intx = level;
+	return 0;
+}
+
+static int f_watch(void *o, int fd, void (*cb)(void *, uint32_t), void *arg)
+{
+	(void)o, (void)fd;
+	F.cb[F.nwatch] = cb;
+	F.arg[F.nwatch++] = arg;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	if (gm_create(&F.gm, RAM, false))
+		return -1;
+	F.h = (struct virtio_pci_host){ &F.gm, &F,	   f_ioeventfd, f_irqfd,
+					f_msi_route, f_set_intx, f_watch };
+	F.vp = virtio_pci_create(&F.h, &virtio_rng_ops, BAR, GSI0, INTX);
+	if (!F.vp)
+		return -1;
+	F.rng = virtio_rng_create(&F.gm, virtio_pci_transport(F.vp));
+	if (!F.rng || virtio_pci_attach(F.vp, F.rng))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	virtio_pci_destroy(F.vp);
+	virtio_rng_destroy(F.rng);
+	gm_destroy(&F.gm);
+	return 0;
+}
+
+static uint32_t cr(uint32_t off, size_t len)
+{
+	return virtio_pci_cfg_ops.cfg_read(F.vp, off, len);
+}
+
+static void cw(uint32_t off, uint32_t val, size_t len)
+{
+	virtio_pci_cfg_ops.cfg_write(F.vp, off, val, len);
+}
+
+static uint64_t br(uint64_t off, size_t len)
+{
+	uint64_t v = 0;
+
+	virtio_pci_bar_ops.read(F.vp, off, &v, len);
+	return v;
+}
+
+static void bw(uint64_t off, uint64_t v, size_t len)
+{
+	virtio_pci_bar_ops.write(F.vp, off, &v, len);
+}
+
+static uint8_t status(void)
+{
+	return (uint8_t)br(COMMON + 0x14, 1);
+}
+
+/* The driver's side of feature negotiation: ACKNOWLEDGE, DRIVER, features,
+ * FEATURES_OK. */
+static void negotiate(uint64_t features)
+{
+	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	bw(COMMON + 0x08, 0, 4);
+	bw(COMMON + 0x0c, (uint32_t)features, 4);
+	bw(COMMON + 0x08, 1, 4);
+	bw(COMMON + 0x0c, features >> 32, 4);
+	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
+	   1);
+}
+
+static void queue(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x18, size, 2);
+	bw(COMMON + 0x20, desc, 8);
+	bw(COMMON + 0x28, avail, 8);
+	bw(COMMON + 0x30, used, 8);
+	bw(COMMON + 0x1c, 1, 2);
+}
+
+static void header_and_capabilities(void **state)
+{
+	unsigned seen = 0, types = 0, hops = 0;
+
+	(void)state;
+	assert_int_equal(cr(0x00, 2), 0x1af4);
+	assert_int_equal(cr(0x02, 2), 0x1040 + 4); /* virtio-rng */
+	assert_int_equal(cr(0x08, 1), 1);	   /* modern */
+	assert_true(cr(0x06, 2) & 0x10);	   /* capability list */
+	assert_int_equal(cr(0x3d, 1), 1);	   /* INTA */
+	/* the list ends, stays inside the header, has no loop, and holds
+	 * MSI-X and the five virtio structures */
+	for (unsigned p = cr(0x34, 1); p; p = cr(p + 1, 1)) {
+		assert_true(p >= 0x40 && p + 2 <= 256);
+		assert_true(++hops < 16);
+		if (cr(p, 1) == 0x11) {
+			seen |= 1;
+			assert_int_equal(cr(p + 2, 2) & 0x7ff, 1); /* 2 vectors */
+		} else {
+			assert_int_equal(cr(p, 1), 0x09);
+			types |= 1u << cr(p + 3, 1);
+		}
+	}
+	assert_int_equal(seen, 1);
+	assert_int_equal(types, 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5);
+	/* reads past the end or straddling it return 0, not neighbouring memory */
+	assert_int_equal(cr(256, 4), 0);
+	assert_int_equal(cr(254, 4), 0);
+}
+
+static void read_only_fields(void **state)
+{
+	uint32_t ids = cr(0x00, 4), class = cr(0x08, 4), cap = cr(0x50, 4);
+
+	(void)state;
+	cw(0x00, 0xdeadbeef, 4);
+	cw(0x08, 0xffffffff, 4);
+	cw(0x50, 0, 4);
+	cw(0x34, 0x00, 1);
+	assert_int_equal(cr(0x00, 4), ids);
+	assert_int_equal(cr(0x08, 4), class);
+	assert_int_equal(cr(0x50, 4), cap);
+	assert_int_equal(cr(0x34, 1), 0x40);
+	/* command keeps memory space, bus master and INTx disable only */
+	cw(0x04, 0xffff, 2);
+	assert_int_equal(cr(0x04, 2), 0x0406);
+	/* MSI-X message control: only enable and function mask are writable */
+	cw(0x40, 0x3fff0000, 4);
+	assert_int_equal(cr(0x42, 2), 1);
+}
+
+static void bar_sizing_does_not_move_the_bar(void **state)
+{
+	(void)state;
+	assert_int_equal(cr(0x10, 4), (uint32_t)BAR | 4);
+	assert_int_equal(cr(0x14, 4), BAR >> 32);
+	cw(0x10, 0xffffffff, 4);
+	cw(0x14, 0xffffffff, 4);
+	assert_int_equal(cr(0x10, 4), (uint32_t) ~(VIRTIO_PCI_BAR_SIZE - 1) | 4);
+	assert_int_equal(cr(0x14, 4), 0xffffffff);
+	cw(0x10, 0x12340000, 4); /* a new address is not taken */
+	cw(0x14, 0, 4);
+	assert_int_equal(cr(0x10, 4), (uint32_t)BAR | 4);
+	assert_int_equal(cr(0x14, 4), BAR >> 32);
+}
+
+static void feature_negotiation(void **state)
+{
+	uint64_t offered;
+
+	(void)state;
+	bw(COMMON + 0x00, 0, 4);
+	offered = br(COMMON + 0x04, 4);
+	bw(COMMON + 0x00, 1, 4);
+	offered |= br(COMMON + 0x04, 4) << 32;
+	assert_true(offered >> VIRTIO_F_VERSION_1 & 1);
+	bw(COMMON + 0x00, 7, 4); /* a select past the feature words reads 0 */
+	assert_int_equal(br(COMMON + 0x04, 4), 0);
+
+	negotiate(1ULL << 60 | 1ULL << VIRTIO_F_VERSION_1); /* not offered */
+	assert_false(status() & VIRTIO_STATUS_FEATURES_OK);
+	bw(COMMON + 0x14, 0, 1);
+	negotiate(1ULL << VIRTIO_F_EVENT_IDX); /* no VERSION_1: legacy */
+	assert_false(status() & VIRTIO_STATUS_FEATURES_OK);
+	bw(COMMON + 0x14, 0, 1);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	assert_true(status() & VIRTIO_STATUS_FEATURES_OK);
+	/* features are frozen after FEATURES_OK */
+	bw(COMMON + 0x08, 0, 4);
+	bw(COMMON + 0x0c, 0xffffffff, 4);
+	assert_int_equal(br(COMMON + 0x0c, 4), 0);
+	/* DRIVER_OK without FEATURES_OK is refused */
+	bw(COMMON + 0x14, 0, 1);
+	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK,
+	   1);
+	assert_false(status() & VIRTIO_STATUS_DRIVER_OK);
+}
+
+static void bad_queues_need_reset(void **state)
+{
+	static const struct {
+		uint16_t size;
+		uint64_t desc, avail, used;
+	} bad[] = {
+		{ 3, DESC, AVAIL, USED },		  /* not a power of two */
+		{ 512, DESC, AVAIL, USED },		  /* larger than offered */
+		{ 0, DESC, AVAIL, USED },		  /* empty */
+		{ 16, DESC + 8, AVAIL, USED },		  /* misaligned descriptors */
+		{ 16, DESC, AVAIL, USED + 2 },		  /* misaligned used ring */
+		{ 16, RAM - 16, AVAIL, USED },		  /* table runs past RAM */
+		{ 16, DESC, AVAIL, ~0ULL - 63 },	  /* wraps past 2^64 */
+		{ 16, DESC, 0xd0000000ULL, USED },	  /* outside RAM */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bw(COMMON + 0x14, 0, 1);
+		assert_int_equal(status(), 0);
+		negotiate(1ULL << VIRTIO_F_VERSION_1);
+		queue(bad[i].size, bad[i].desc, bad[i].avail, bad[i].used);
+		assert_true(status() & VIRTIO_STATUS_NEEDS_RESET);
+		assert_int_equal(br(COMMON + 0x1c, 2), 0); /* not enabled */
+	}
+	/* a reset clears it, and a good queue is then taken */
+	bw(COMMON + 0x14, 0, 1);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	queue(16, DESC, AVAIL, USED);
+	assert_false(status() & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(br(COMMON + 0x1c, 2), 1);
+	/* queue_select past the device's queues: reads 0, writes ignored */
+	bw(COMMON + 0x16, 9, 2);
+	assert_int_equal(br(COMMON + 0x18, 2), 0);
+	bw(COMMON + 0x18, 4, 2);
+	bw(COMMON + 0x1c, 1, 2);
+	assert_int_equal(br(COMMON + 0x1c, 2), 0);
+	assert_false(status() & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void msix_table_bounds(void **state)
+{
+	(void)state;
+	/* vectors past the table read back as NO_VECTOR */
+	bw(COMMON + 0x10, 2, 2);
+	assert_int_equal(br(COMMON + 0x10, 2), 0xffff);
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x1a, 0x7fff, 2);
+	assert_int_equal(br(COMMON + 0x1a, 2), 0xffff);
+	/* writes past the 2-entry table, misaligned or of a bad width: ignored */
+	bw(MSIXT + 32, 0xfee00000, 4);
+	bw(MSIXT + 32 + 12, 0, 4);
+	bw(MSIXT + 2, 0xffffffff, 4);
+	bw(MSIXT + 12, 0, 2);
+	assert_int_equal(F.routes, 0);
+	assert_int_equal(br(MSIXT + 12, 4), 1); /* still masked */
+	assert_int_equal(br(MSIXT + 32, 4), 0);
+	/* a proper entry: routed to its GSI when unmasked, irqfd bound once */
+	bw(MSIXT + 16, 0xfee00000, 4);
+	bw(MSIXT + 16 + 8, 0x4041, 4);
+	bw(MSIXT + 16 + 12, 0xfffffffe, 4); /* only the mask bit exists */
+	assert_int_equal(br(MSIXT + 16 + 12, 4), 0);
+	assert_int_equal(F.routes, 1);
+	assert_int_equal(F.route_gsi[0], GSI0 + 1);
+	assert_int_equal(F.route_addr, 0xfee00000);
+	assert_int_equal(F.route_data, 0x4041);
+	bw(MSIXT + 16 + 8, 0x4042, 4);
+	bw(MSIXT + 16 + 12, 0, 4);
+	assert_int_equal(F.irqfds, 1);
+	assert_int_equal(F.irq_gsi[0], GSI0 + 1);
+}
+
+static void intx_and_isr(void **state)
+{
+	const struct virtio_transport *t = virtio_pci_transport(F.vp);
+
+	(void)state;
+	t->notify(t->opaque, 0);
+	assert_int_equal(F.intx, 1);
+	assert_true(cr(0x06, 2) & 0x08); /* status.INTx */
+	assert_int_equal(br(ISR, 1), 1);
+	assert_int_equal(F.intx, 0); /* the read cleared it */
+	assert_int_equal(br(ISR, 1), 0);
+	/* INTx disable in the command register keeps the line low */
+	cw(0x04, 0x0400, 2);
+	t->notify(t->opaque, -1);
+	assert_int_equal(F.intx, 0);
+	cw(0x04, 0x0000, 2);
+	assert_int_equal(F.intx, 1);
+	assert_int_equal(br(ISR, 1), 2); /* configuration change */
+}
+
+static void msix_masking_and_pending(void **state)
+{
+	const struct virtio_transport *t = virtio_pci_transport(F.vp);
+	uint64_t n = 0;
+
+	(void)state;
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x1a, 1, 2);
+	bw(MSIXT + 16, 0xfee00000, 4);
+	bw(MSIXT + 16 + 8, 0x4041, 4);
+	cw(0x43, 0xc0, 1); /* MSI-X on, function masked */
+	t->notify(t->opaque, 0);
+	assert_int_equal(F.intx, 0);		 /* no INTx while MSI-X is on */
+	assert_int_equal(br(MSIXP, 8), 1u << 1); /* pending: vector 1 */
+	cw(0x43, 0x80, 1);			 /* function unmasked, entry still masked */
+	assert_int_equal(br(MSIXP, 8), 1u << 1);
+	bw(MSIXT + 16 + 12, 0, 4); /* entry unmasked: delivered */
+	assert_int_equal(br(MSIXP, 8), 0);
+	assert_int_equal(F.irqfds, 1);
+	/* the vector's eventfd was written once: the interrupt left */
+	assert_int_equal(eventfd_read(F.irq_fd[0], &n), 0);
+	assert_int_equal(n, 1);
+}
+
+static void pci_cfg_window(void **state)
+{
+	(void)state;
+	/* the window on BAR 0 reads num_queues (common config 0x12) */
+	cw(0x94 + 4, 0, 1);
+	cw(0x94 + 8, 0x10, 4);
+	cw(0x94 + 12, 4, 4);
+	assert_int_equal(cr(0x94 + 16, 4) >> 16, 1);
+	/* bad BAR, bad length, misaligned or out-of-BAR offsets read 0 */
+	cw(0x94 + 4, 1, 1);
+	assert_int_equal(cr(0x94 + 16, 4), 0);
+	cw(0x94 + 4, 0, 1);
+	cw(0x94 + 12, 3, 4);
+	assert_int_equal(cr(0x94 + 16, 4), 0);
+	cw(0x94 + 12, 4, 4);
+	cw(0x94 + 8, 0x12, 4);
+	assert_int_equal(cr(0x94 + 16, 4), 0);
+	cw(0x94 + 8, 0xfffffffc, 4);
+	assert_int_equal(cr(0x94 + 16, 4), 0);
+	cw(0x94 + 8, VIRTIO_PCI_BAR_SIZE, 4);
+	cw(0x94 + 16, 0xffffffff, 4); /* written nowhere */
+	/* a write through the window reaches the common configuration */
+	cw(0x94 + 8, 0x14, 4);
+	cw(0x94 + 12, 1, 4);
+	cw(0x94 + 16, VIRTIO_STATUS_ACKNOWLEDGE, 4);
+	assert_int_equal(status(), VIRTIO_STATUS_ACKNOWLEDGE);
+}
+
+static void rng_request_through_a_kick(void **state)
+{
+	uint8_t *ram = gm_ptr(&F.gm, 0, RAM);
+	uint8_t zero[64] = { 0 };
+	uint64_t d[2] = { BUF, 64ULL | (uint64_t)2 << 32 }; /* VIRTQ_DESC_F_WRITE */
+	uint16_t avail[3] = { 0, 1, 0 };
+	uint32_t used_len;
+	uint16_t used_idx;
+	eventfd_t n;
+
+	(void)state;
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	queue(16, DESC, AVAIL, USED);
+	bw(COMMON + 0x1a, 1, 2); /* queue 0 -> vector 1 */
+	bw(MSIXT + 16, 0xfee00000, 4);
+	bw(MSIXT + 16 + 8, 0x4041, 4);
+	bw(MSIXT + 16 + 12, 0, 4);
+	cw(0x43, 0x80, 1);
+	bw(COMMON + 0x14, status() | VIRTIO_STATUS_DRIVER_OK, 1);
+	assert_true(status() & VIRTIO_STATUS_DRIVER_OK);
+
+	memcpy(ram + DESC, d, sizeof(d));
+	memcpy(ram + AVAIL, avail, sizeof(avail));
+	assert_int_equal(F.nwatch, 1);
+	bw(NOTIFY, 0, 2); /* a kick of the wrong width takes the same path */
+	F.cb[0](F.arg[0], 1);
+	memcpy(&used_idx, ram + USED + 2, 2);
+	memcpy(&used_len, ram + USED + 8, 4);
+	assert_int_equal(used_idx, 1);
+	assert_int_equal(used_len, 64);
+	assert_memory_not_equal(ram + BUF, zero, 64);
+	assert_int_equal(eventfd_read(F.irq_fd[0], &n), 0); /* the interrupt */
+	assert_int_equal(n, 1);
+	/* a driver that runs the avail index away gets a device asking for
+	 * a reset, and nothing else happens */
+	avail[1] = 40;
+	memcpy(ram + AVAIL, avail, sizeof(avail));
+	F.cb[0](F.arg[0], 1);
+	assert_true(status() & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(header_and_capabilities, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_only_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(bar_sizing_does_not_move_the_bar, setup, teardown),
+		cmocka_unit_test_setup_teardown(feature_negotiation, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_queues_need_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(msix_table_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(intx_and_isr, setup, teardown),
+		cmocka_unit_test_setup_teardown(msix_masking_and_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(pci_cfg_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(rng_request_through_a_kick, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
