@@ -117,7 +117,7 @@ static void bad_files(void **state)
 		{ "{\"kernel\": \"k\", \"disks\": {}}", "disks must be an array" },
 		{ "{\"kernel\": \"k\", \"disks\": [3]}", "disks[0] must be an object" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\"}, {\"readonly\": true}]}",
-		  "disks[1].path is required" },
+		  "disks[1].path or disks[1].url is required" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a,b\"}]}",
 		  "disks[0].path must not contain" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"direct\": \"on\"}]}",

@@ -459,7 +459,7 @@ int probe_blk_hostile(void)
 }
 
 /* ---- benchmark: probe.tests=blkbench probe.bench=MODE probe.bs=N probe.qd=N probe.ops=N ----
- * MODE: randread, randwrite, seqread, seqwrite. Keeps QD requests in flight
+ * MODE: randread, randwrite, seqread, seqwrite, seqfill (see below). Keeps QD requests in flight
  * on disk 0 by polling the used ring; prints the TSC cycles for OPS
  * completions (the host turns them into IOPS and MB/s). */
 static uint8_t bench_buf[4 << 20] __attribute__((aligned(4096)));
@@ -471,7 +471,10 @@ int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
 int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops)
 {
 	struct vblk *b;
-	bool write = mode[0] == 'r' ? mode[4] == 'w' : mode[3] == 'w';
+	/* "seqfill": sequential writes of a per-block pattern the host checks
+	 * (byte j of block n is n * 131 + j * 7 + 3), for the iSCSI stream tests */
+	bool fill = mode[0] == 's' && mode[3] == 'f';
+	bool write = fill || (mode[0] == 'r' ? mode[4] == 'w' : mode[3] == 'w');
 	bool rnd = mode[0] == 'r';
 	uint64_t sectors, span, seq = 0, x = 88172645463325252ull, done = 0, issued = 0, errors = 0;
 
@@ -502,6 +505,9 @@ int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops)
 			} else {
 				blk = seq++ % span;
 			}
+			if (fill)
+				for (uint64_t j = 0; j < bs; j++)
+					bench_buf[k * bs + j] = (uint8_t)(blk * 131 + j * 7 + 3);
 			*(uint32_t *)bench_hdr[k] = write ? 1 : 0;
 			*(uint64_t *)(bench_hdr[k] + 8) = blk * (bs / 512);
 			desc(3 * k, (uint64_t)bench_hdr[k], 16, 1, (uint16_t)(3 * k + 1));
