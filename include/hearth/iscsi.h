@@ -11,12 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ISCSI_URL_MAX	    1024
-#define ISCSI_HOST_MAX	    253
-#define ISCSI_TARGET_MAX    223 /* RFC 3720: iSCSI names are at most 223 bytes */
-#define ISCSI_CRED_MAX	    255
-#define ISCSI_DEFAULT_PORT  3260
-#define ISCSI_LUN_MAX	    16383 /* SAM flat space addressing */
+#define ISCSI_URL_MAX	   1024
+#define ISCSI_HOST_MAX	   253
+#define ISCSI_TARGET_MAX   223 /* RFC 3720: iSCSI names are at most 223 bytes */
+#define ISCSI_CRED_MAX	   255
+#define ISCSI_DEFAULT_PORT 3260
+#define ISCSI_LUN_MAX	   16383 /* SAM flat space addressing */
 
 struct iscsi_addr {
 	char host[ISCSI_HOST_MAX + 3]; /* an IPv6 literal keeps its brackets */

@@ -32,9 +32,9 @@
 #include "hearth/loop.h"
 #include "hearth/virtio.h"
 
-#define IREQ_MAX	 VQ_MAX_SIZE
-#define TICK_MS		 250
-#define UA_RETRIES	 8
+#define IREQ_MAX	  VQ_MAX_SIZE
+#define TICK_MS		  250
+#define UA_RETRIES	  8
 #define DEFAULT_INITIATOR "iqn.2026-01.hearth:vmm"
 
 static struct log_ratelimit iscsi_rl;
@@ -484,8 +484,9 @@ static void task_cb(struct iscsi_context *ctx, int status, void *data, void *pri
 		return;
 	}
 	if (res == 0 && (r->op == BLKIO_READ || r->op == BLKIO_WRITE))
-		finish(ib, r, under ? (int64_t)(r->len - (residual < r->len ? residual : r->len))
-				    : (int64_t)r->len);
+		finish(ib, r,
+		       under ? (int64_t)(r->len - (residual < r->len ? residual : r->len))
+			     : (int64_t)r->len);
 	else
 		finish(ib, r, res);
 	if (res && res != -EOPNOTSUPP)
@@ -505,8 +506,9 @@ int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *
 		return -EINVAL;
 	ib->free = r->next;
 	ib->inflight++;
-	*r = (struct ireq){ .ib = ib, .tag = tag, .op = op, .n = n, .off = off, .len = len,
-			    .used = true };
+	*r = (struct ireq){
+		.ib = ib, .tag = tag, .op = op, .n = n, .off = off, .len = len, .used = true
+	};
 	r->deadline = now_ns() + ib->timeout_ns;
 	for (unsigned i = 0; i < n; i++)
 		r->iov[i] = (struct scsi_iovec){ iov[i].iov_base, iov[i].iov_len };

@@ -19,8 +19,9 @@
 
 static int bad(char *err, size_t errlen, const char *what)
 {
-	snprintf(err, errlen, "bad iSCSI URL: %s (expected iscsi://[user[%%password]@]host[:port]/"
-			      "target/lun)",
+	snprintf(err, errlen,
+		 "bad iSCSI URL: %s (expected iscsi://[user[%%password]@]host[:port]/"
+		 "target/lun)",
 		 what);
 	return -EINVAL;
 }
@@ -277,8 +278,7 @@ int iscsi_creds_load(struct iscsi_creds *c, const struct iscsi_addr *u, const ch
 	static const char *const env[] = { "HEARTH_ISCSI_USER", "HEARTH_ISCSI_PASSWORD",
 					   "HEARTH_ISCSI_TARGET_USER",
 					   "HEARTH_ISCSI_TARGET_PASSWORD" };
-	static const char *const what[] = { "user", "password", "target user",
-					    "target password" };
+	static const char *const what[] = { "user", "password", "target user", "target password" };
 	char *dst[] = { c->user, c->password, c->target_user, c->target_password };
 	int ret;
 
