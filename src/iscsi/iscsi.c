@@ -313,7 +313,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 	{
 		struct scsi_readcapacity16 *rc =
 			t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
-		uint64_t bytes;
+		uint64_t bytes, last;
 
 		if (!rc) {
 			if (t)
@@ -322,12 +322,13 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 				    "iSCSI: READ CAPACITY(16) of LUN %u failed: %s", ib->lun,
 				    ctx_error(ib->ctx));
 		}
+		last = rc->returned_lba;
 		ib->bs = rc->block_length;
-		ib->blocks = rc->returned_lba + 1;
+		ib->blocks = last + 1;
 		ib->unmap_zeroes = rc->lbprz;
-		scsi_free_scsi_task(t);
+		scsi_free_scsi_task(t); /* rc lives in the task */
 		if (ib->bs < 512 || ib->bs > 65536 || (ib->bs & (ib->bs - 1)) ||
-		    rc->returned_lba == UINT64_MAX ||
+		    last == UINT64_MAX ||
 		    __builtin_mul_overflow(ib->blocks, (uint64_t)ib->bs, &bytes) ||
 		    bytes > (UINT64_MAX >> 1))
 			return fail(ib, -ENODEV, err, errlen,

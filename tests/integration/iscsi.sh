@@ -37,7 +37,7 @@ start_tgtd() {
 stop_tgtd() {
 	[ -n "$TGTD" ] || return 0
 	kill -CONT "$TGTD" 2>/dev/null || true
-	for tid in 1 2 3 4 5 6 7; do A --mode target --op delete --force --tid $tid >/dev/null 2>&1 || true; done
+	for tid in 1 2 3 4 5 6 7 8; do A --mode target --op delete --force --tid $tid >/dev/null 2>&1 || true; done
 	tgtadm -C "$CTL" --mode system --op delete >/dev/null 2>&1 || true
 	for _ in $(seq 50); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
 	kill -9 "$TGTD" 2>/dev/null || true
@@ -70,6 +70,8 @@ configure() {
 	A --mode logicalunit --op update --tid 5 --lun 1 --params readonly=1
 	target 6 shape "$TMP/shape.img"
 	target 7 stream "$TMP/stream.img"
+	target 8 thin "$TMP/thin.img"
+	A --mode logicalunit --op update --tid 8 --lun 1 --params thin_provisioning=1
 }
 
 # check_image FILE DISK: the probe's pattern for DISK at sector 8 (4 KiB),
@@ -103,6 +105,8 @@ no_secret() { # FILE WHAT: no password in hearth's output
 truncate -s 1M "$TMP/plain.img" "$TMP/chap.img" "$TMP/mutual.img" "$TMP/4k.img" "$TMP/wp.img"
 truncate -s 30G "$TMP/shape.img"
 truncate -s 16M "$TMP/stream.img"
+head -c 1M /dev/urandom >"$TMP/thin.img"
+cp "$TMP/thin.img" "$TMP/thin.orig"
 start_tgtd
 configure
 URL=iscsi://127.0.0.1:$PORT/$IQN
@@ -153,6 +157,17 @@ expect_grep "$TMP/out" "^PROBE: test=blk-write-readonly disk=0 status=1 result=p
 expect_grep "$TMP/err" "disk vda: .*read-only" "the log says read-only"
 if [ "$(tr -d '\0' <"$TMP/wp.img" | wc -c)" = 0 ]; then ok "host: the protected LUN is untouched"; else not_ok "host: protected LUN written"; fi
 
+expect_exit 0 "DISCARD and WRITE_ZEROES on a thin-provisioned LUN" -- \
+	"$H" run --kernel "$PROBE" --disk "url=$URL:thin/1,discard=on" --cmdline "probe.tests=blk-discard" --timeout 60s
+expect_grep "$TMP/out" "^PROBE: test=blk-discard disk=0 status=0 result=pass" "DISCARD is UNMAP"
+expect_grep "$TMP/out" "^PROBE: test=blk-write-zeroes disk=0 status=0 result=pass" "WRITE_ZEROES is WRITE SAME"
+expect_grep "$TMP/out" "^PROBE: test=blk-zeroes-readback disk=0 result=pass" "both read back as zeroes"
+if python3 - "$TMP/thin.img" "$TMP/thin.orig" <<'PY'; then ok "host: sectors 16-31 are zero, the rest untouched"; else not_ok "host: the thin LUN's bytes are wrong"; fi
+import sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+sys.exit(0 if a[8192:16384] == bytes(8192) and a[:8192] == b[:8192] and a[16384:] == b[16384:] else 1)
+PY
+
 expect_exit 0 "the seed's shape: 2 vCPUs, 4 GiB, a 30 GiB LUN" -- \
 	"$H" run --kernel "$PROBE" --cpus 2 --memory 4G --disk "url=$URL:shape/1" --cmdline "probe.tests=blk" --timeout 120s
 expect_grep "$TMP/out" "^PROBE: test=blk-init disk=0 sectors=62914560 result=pass" "30 GiB seen by the guest"
@@ -183,7 +198,11 @@ bad 122 "LUN not a disk" "LUN 0 of target '$IQN:plain' is not a disk" "url=$URL:
 bad 122 "discard=on on a LUN that cannot UNMAP" "cannot UNMAP" "url=$URL:plain/1,discard=on"
 
 # ---- resilience: tgtd killed and restarted during a write stream ----
-"$H" run --kernel "$PROBE" --cpus 2 --disk "url=$URL:stream/1" \
+# Under LeakSanitizer: libiscsi's reconnect drops a PDU or two of the old
+# session without freeing them (its code, not ours): not counted here.
+printf 'leak:libiscsi.so\n' >"$TMP/lsan.supp"
+LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp \
+	"$H" run --kernel "$PROBE" --cpus 2 --disk "url=$URL:stream/1" \
 	--cmdline "probe.tests=blkbench probe.bench=seqfill probe.bs=4096 probe.qd=8 probe.ops=30000" \
 	--timeout 240s >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
 VMM=$!

@@ -150,10 +150,9 @@ static void limits(void **state)
 static void password_never_in_errors(void **state)
 {
 	static const char *const urls[] = {
-		"iscsi://u%Secr3t@h:0/t/1",    "iscsi://u%Secr3t@h/t/99999",
-		"iscsi://u%Secr3t@h/t",	       "iscsi://u%Secr3t@/t/1",
-		"iscsi://u%Secr3t@h/t t/1",    "iscsi://u%Secr3t@@h/t/1",
-		"iscsi://u%Secr3t x@h/t/1",    "iscsi://u%Secr3t@h;x/t/1",
+		"iscsi://u%Secr3t@h:0/t/1", "iscsi://u%Secr3t@h/t/99999", "iscsi://u%Secr3t@h/t",
+		"iscsi://u%Secr3t@/t/1",    "iscsi://u%Secr3t@h/t t/1",	  "iscsi://u%Secr3t@@h/t/1",
+		"iscsi://u%Secr3t x@h/t/1", "iscsi://u%Secr3t@h;x/t/1",
 	};
 	struct iscsi_addr u;
 	char red[256];
@@ -261,9 +260,9 @@ static void creds(void **state)
 	unlink(f);
 	f = write_file("user=u\0password=x\n");
 	unlink(f);
-	assert_int_equal(iscsi_creds_load(&c, &u, "/nonexistent/secret", fake_getenv, err,
-					  sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		iscsi_creds_load(&c, &u, "/nonexistent/secret", fake_getenv, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "/nonexistent/secret"));
 	assert_int_equal(iscsi_creds_load(&c, &u, "/tmp", fake_getenv, err, sizeof(err)), -EINVAL);
 	/* no credentials at all is fine */
@@ -280,43 +279,43 @@ static void sense(void **state)
 		enum iscsi_verdict v;
 		int res;
 	} rows[] = {
-		{ 0x00, 0, 0, ISCSI_DONE, 0 },		     /* GOOD */
-		{ 0x04, 0, 0, ISCSI_DONE, 0 },		     /* CONDITION MET */
-		{ 0x08, 0, 0, ISCSI_RETRY, 0 },		     /* BUSY */
-		{ 0x28, 0, 0, ISCSI_RETRY, 0 },		     /* TASK SET FULL */
-		{ 0x40, 0, 0, ISCSI_RETRY, 0 },		     /* TASK ABORTED */
-		{ 0x18, 0, 0, ISCSI_DONE, -EIO },	     /* RESERVATION CONFLICT */
-		{ 0x30, 0, 0, ISCSI_DONE, -EIO },	     /* ACA ACTIVE */
-		{ 0x0f000001, 0, 0, ISCSI_DONE, -EIO },	     /* transport error */
-		{ 0x0f000002, 0, 0, ISCSI_DONE, -EIO },	     /* libiscsi timeout */
-		{ 0x02, 0x6, 0x2900, ISCSI_RETRY, 0 },	     /* UA: power on / reset */
-		{ 0x02, 0x6, 0x2a09, ISCSI_RETRY, 0 },	     /* UA: capacity changed */
-		{ 0x02, 0xb, 0x0000, ISCSI_RETRY, 0 },	     /* ABORTED COMMAND */
-		{ 0x02, 0x2, 0x0401, ISCSI_RETRY, 0 },	     /* becoming ready */
-		{ 0x02, 0x2, 0x3a00, ISCSI_DONE, -EIO },     /* medium not present */
+		{ 0x00, 0, 0, ISCSI_DONE, 0 },			/* GOOD */
+		{ 0x04, 0, 0, ISCSI_DONE, 0 },			/* CONDITION MET */
+		{ 0x08, 0, 0, ISCSI_RETRY, 0 },			/* BUSY */
+		{ 0x28, 0, 0, ISCSI_RETRY, 0 },			/* TASK SET FULL */
+		{ 0x40, 0, 0, ISCSI_RETRY, 0 },			/* TASK ABORTED */
+		{ 0x18, 0, 0, ISCSI_DONE, -EIO },		/* RESERVATION CONFLICT */
+		{ 0x30, 0, 0, ISCSI_DONE, -EIO },		/* ACA ACTIVE */
+		{ 0x0f000001, 0, 0, ISCSI_DONE, -EIO },		/* transport error */
+		{ 0x0f000002, 0, 0, ISCSI_DONE, -EIO },		/* libiscsi timeout */
+		{ 0x02, 0x6, 0x2900, ISCSI_RETRY, 0 },		/* UA: power on / reset */
+		{ 0x02, 0x6, 0x2a09, ISCSI_RETRY, 0 },		/* UA: capacity changed */
+		{ 0x02, 0xb, 0x0000, ISCSI_RETRY, 0 },		/* ABORTED COMMAND */
+		{ 0x02, 0x2, 0x0401, ISCSI_RETRY, 0 },		/* becoming ready */
+		{ 0x02, 0x2, 0x3a00, ISCSI_DONE, -EIO },	/* medium not present */
 		{ 0x02, 0x5, 0x2000, ISCSI_DONE, -EOPNOTSUPP }, /* invalid opcode */
 		{ 0x02, 0x5, 0x2400, ISCSI_DONE, -EOPNOTSUPP }, /* invalid field in CDB */
-		{ 0x02, 0x5, 0x2100, ISCSI_DONE, -EIO },     /* LBA out of range */
-		{ 0x02, 0x7, 0x2700, ISCSI_DONE, -EROFS },   /* write protected */
-		{ 0x02, 0x7, 0x2707, ISCSI_DONE, -ENOSPC },  /* space allocation failed */
-		{ 0x02, 0xd, 0x0000, ISCSI_DONE, -ENOSPC },  /* volume overflow */
-		{ 0x02, 0x3, 0x1100, ISCSI_DONE, -EIO },     /* medium error */
-		{ 0x02, 0x4, 0x4400, ISCSI_DONE, -EIO },     /* hardware error */
-		{ 0x02, 0xe, 0x1d00, ISCSI_DONE, -EIO },     /* miscompare */
-		{ 0x02, 0x1, 0x0000, ISCSI_DONE, 0 },	     /* recovered */
-		{ 0x02, 0xff, 0xffff, ISCSI_DONE, -EIO },    /* garbage sense */
-		{ -1, 0, 0, ISCSI_DONE, -EIO },		     /* garbage status */
+		{ 0x02, 0x5, 0x2100, ISCSI_DONE, -EIO },	/* LBA out of range */
+		{ 0x02, 0x7, 0x2700, ISCSI_DONE, -EROFS },	/* write protected */
+		{ 0x02, 0x7, 0x2707, ISCSI_DONE, -ENOSPC },	/* space allocation failed */
+		{ 0x02, 0xd, 0x0000, ISCSI_DONE, -ENOSPC },	/* volume overflow */
+		{ 0x02, 0x3, 0x1100, ISCSI_DONE, -EIO },	/* medium error */
+		{ 0x02, 0x4, 0x4400, ISCSI_DONE, -EIO },	/* hardware error */
+		{ 0x02, 0xe, 0x1d00, ISCSI_DONE, -EIO },	/* miscompare */
+		{ 0x02, 0x1, 0x0000, ISCSI_DONE, 0 },		/* recovered */
+		{ 0x02, 0xff, 0xffff, ISCSI_DONE, -EIO },	/* garbage sense */
+		{ -1, 0, 0, ISCSI_DONE, -EIO },			/* garbage status */
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		int res = 12345;
-		enum iscsi_verdict v = iscsi_sense_verdict(rows[i].status, rows[i].key,
-							   rows[i].ascq, &res);
+		enum iscsi_verdict v =
+			iscsi_sense_verdict(rows[i].status, rows[i].key, rows[i].ascq, &res);
 
 		if (v != rows[i].v || (v == ISCSI_DONE && res != rows[i].res))
-			fail_msg("row %zu (status 0x%x key 0x%x ascq 0x%04x): verdict %d res %d",
-				 i, rows[i].status, rows[i].key, rows[i].ascq, v, res);
+			fail_msg("row %zu (status 0x%x key 0x%x ascq 0x%04x): verdict %d res %d", i,
+				 rows[i].status, rows[i].key, rows[i].ascq, v, res);
 	}
 }
 
@@ -368,12 +367,9 @@ static void config_disk_url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(good_urls),
-		cmocka_unit_test(hostile_urls),
-		cmocka_unit_test(limits),
-		cmocka_unit_test(password_never_in_errors),
-		cmocka_unit_test(creds),
-		cmocka_unit_test(sense),
+		cmocka_unit_test(good_urls),	   cmocka_unit_test(hostile_urls),
+		cmocka_unit_test(limits),	   cmocka_unit_test(password_never_in_errors),
+		cmocka_unit_test(creds),	   cmocka_unit_test(sense),
 		cmocka_unit_test(config_disk_url),
 	};
 

@@ -142,10 +142,13 @@ static void pci_scan(void)
 
 /* Resets and sets the device up with queue 0 of @qsz entries. Returns the
  * final status byte (DRIVER_OK set on success). */
+static uint64_t extra_features; /* blk-discard adds WRITE_ZEROES */
+
 static uint8_t vblk_init(struct vblk *b, uint16_t qsz_want)
 {
 	uint64_t c = b->common;
-	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13; /* VERSION_1, FLUSH, DISCARD */
+	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13 | /* VERSION_1, FLUSH, DISCARD */
+			extra_features;
 
 	w8(c + 0x14, 0);
 	while (r8(c + 0x14))
@@ -254,6 +257,51 @@ static void report(const char *what, unsigned disk, int ok, const char *detail, 
 
 int probe_blk(void);
 int probe_blk_hostile(void);
+int probe_blk_discard(void);
+
+/* probe.tests=blk-discard: on disk 0, 8 KiB of data at sector 16, then
+ * DISCARD of sectors 16-23 and WRITE_ZEROES of 24-31 (one segment each);
+ * both must succeed and the 8 KiB read back as zeroes. The host checks the
+ * image too. */
+int probe_blk_discard(void)
+{
+	struct vblk *b = &blks[0];
+	int fails = 0, st, ok;
+
+	pci_scan();
+	if (!nblk)
+		return 1;
+	extra_features = 1ULL << 14;
+	ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f && (b->features & (1ULL << 13)) &&
+	     (b->features & (1ULL << 14));
+	extra_features = 0;
+	report("blk-discard-init", 0, ok, 0, 0);
+	if (!ok)
+		return 1;
+	for (unsigned i = 0; i < 8192; i++)
+		data[i] = (uint8_t)(pattern(0, i) | 1);
+	st = request(b, 1, 16, 8192);
+	fails += st != STATUS_OK;
+	for (unsigned i = 0; i < 16; i++)
+		data[i] = 0;
+	*(uint64_t *)data = 16;
+	*(uint32_t *)(data + 8) = 8;
+	st = request(b, 11, 0, 16);
+	report("blk-discard", 0, st == STATUS_OK, "status=", st);
+	fails += st != STATUS_OK;
+	*(uint64_t *)data = 24;
+	*(uint32_t *)(data + 8) = 8;
+	st = request(b, 13, 0, 16);
+	report("blk-write-zeroes", 0, st == STATUS_OK, "status=", st);
+	fails += st != STATUS_OK;
+	for (unsigned i = 0; i < 8192; i++)
+		data[i] = 0xaa;
+	ok = request(b, 0, 16, 8192) == STATUS_OK;
+	for (unsigned i = 0; i < 8192 && ok; i++)
+		ok = data[i] == 0;
+	report("blk-zeroes-readback", 0, ok, 0, 0);
+	return fails + !ok;
+}
 
 int probe_blk(void)
 {
