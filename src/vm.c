@@ -757,7 +757,10 @@ static int setup_loop(struct vm *vm)
 {
 	sigset_t set;
 
-	if (loop_create(&vm->loop, 0))
+	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
+	const char *backend = getenv("HEARTH_EVENT_LOOP");
+
+	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
 		return fail(vm, HEARTH_EXIT_HOST, "cannot create the event loop");
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
