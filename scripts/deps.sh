@@ -11,7 +11,7 @@ PKGS=(
 )
 # tgt: the iSCSI target (tgtd) tests/integration/iscsi.sh runs privately.
 # Peers and tools for bench/ only.
-BENCH_PKGS=(qemu-system-x86 hyperfine fio)
+BENCH_PKGS=(qemu-system-x86 qemu-block-extra hyperfine fio)
 
 want=("${PKGS[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")

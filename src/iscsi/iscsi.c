@@ -75,7 +75,7 @@ struct iscsi_blk {
 	void *opaque;
 	int sock_watch, sock_fd;
 	uint32_t sock_events, revents;
-	bool tick;
+	bool tick, kicked; /* which of our descriptors the loop saw ready */
 	unsigned char *zero_block;
 	struct ireq reqs[IREQ_MAX], *free;
 	unsigned inflight;
@@ -507,9 +507,16 @@ int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *
 		return -EINVAL;
 	ib->free = r->next;
 	ib->inflight++;
-	*r = (struct ireq){
-		.ib = ib, .tag = tag, .op = op, .n = n, .off = off, .len = len, .used = true
-	};
+	/* field by field: the iovec array is only as long as @n says */
+	r->tag = tag;
+	r->op = op;
+	r->n = n;
+	r->off = off;
+	r->len = len;
+	r->ua_retries = 0;
+	r->used = true;
+	r->retry_later = r->abandoned = false;
+	r->task = NULL;
 	r->deadline = now_ns() + ib->timeout_ns;
 	for (unsigned i = 0; i < n; i++)
 		r->iov[i] = (struct scsi_iovec){ iov[i].iov_base, iov[i].iov_len };
@@ -595,6 +602,24 @@ static void sock_ready(void *opaque, uint32_t events)
 	ib->cb(ib->opaque, events);
 }
 
+/* The timer and the kick eventfd: noted, so a completion on the socket
+ * costs no read() of descriptors that are not ready. */
+static void tick_ready(void *opaque, uint32_t events)
+{
+	struct iscsi_blk *ib = opaque;
+
+	ib->tick = true;
+	ib->cb(ib->opaque, events);
+}
+
+static void kick_ready(void *opaque, uint32_t events)
+{
+	struct iscsi_blk *ib = opaque;
+
+	ib->kicked = true;
+	ib->cb(ib->opaque, events);
+}
+
 /* Watches what libiscsi wants now: its socket may be new (reconnect) and
  * may have bytes to send. @force re-arms even if nothing seems to change
  * (a reconnected session can reuse the descriptor number). */
@@ -628,11 +653,14 @@ void iscsi_blk_reap(struct iscsi_blk *ib, void (*done)(void *ctx, void *tag, int
 {
 	eventfd_t v;
 	uint64_t expirations;
-	bool tick = read(ib->tfd, &expirations, sizeof(expirations)) == sizeof(expirations);
+	bool tick =
+		ib->tick && read(ib->tfd, &expirations, sizeof(expirations)) == sizeof(expirations);
 	struct done_ent local[IREQ_MAX];
 	unsigned n;
 
-	eventfd_read(ib->efd, &v);
+	if (ib->kicked)
+		eventfd_read(ib->efd, &v);
+	ib->tick = ib->kicked = false;
 	/* readiness the loop reported, or none on a tick (libiscsi's timers) */
 	if ((ib->revents || tick) && iscsi_service(ib->ctx, (int)ib->revents) < 0)
 		log_guest(&iscsi_rl, "iSCSI: %s", ctx_error(ib->ctx));
@@ -658,7 +686,8 @@ int iscsi_blk_attach(struct iscsi_blk *ib, struct loop *l, loop_cb cb, void *opa
 	ib->opaque = opaque;
 	if (timerfd_settime(ib->tfd, 0, &its, NULL))
 		return -errno;
-	if (loop_watch(l, ib->efd, cb, opaque) < 0 || loop_watch(l, ib->tfd, cb, opaque) < 0)
+	if (loop_watch(l, ib->efd, kick_ready, ib) < 0 ||
+	    loop_watch(l, ib->tfd, tick_ready, ib) < 0)
 		return -ENOSPC;
 	update_watch(ib, true);
 	return ib->sock_watch < 0 ? -EIO : 0;
