@@ -20,7 +20,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-
 static struct iscsi_context *ctx;
 static int lun, write_mode, rnd, failed;
 static uint64_t blocks_per_io, span, seq, x = 88172645463325252ull, issued, done_ops, ops;
@@ -59,8 +58,8 @@ static void issue(struct slot *sl)
 		n = seq++ % span;
 	}
 	if (write_mode)
-		t = iscsi_write16_task(ctx, lun, n * blocks_per_io, sl->buf, bs, (int)blksz, 0, 0, 0,
-				       0, 0, cb, sl);
+		t = iscsi_write16_task(ctx, lun, n * blocks_per_io, sl->buf, bs, (int)blksz, 0, 0,
+				       0, 0, 0, cb, sl);
 	else
 		t = iscsi_read16_task(ctx, lun, n * blocks_per_io, bs, (int)blksz, 0, 0, 0, 0, 0,
 				      cb, sl);

@@ -42,6 +42,10 @@ const char *blkio_engine(const struct blkio *b);
 int blkio_event_fd(const struct blkio *b);
 /* The unit requests must be aligned to: 512 for files, the LUN's block. */
 uint32_t blkio_block_size(const struct blkio *b);
+/* The most one DISCARD / WRITE_ZEROES may cover, in 512-byte sectors
+ * (UINT32_MAX: no limit of the backend's own). */
+uint32_t blkio_max_discard_sectors(const struct blkio *b);
+uint32_t blkio_max_write_zeroes_sectors(const struct blkio *b);
 /* Whether the backend refuses writes whatever was asked (write-protected LUN). */
 bool blkio_readonly(const struct blkio *b);
 /* Has @l call @cb(@opaque, events) whenever completions may be waiting;

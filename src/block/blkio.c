@@ -39,7 +39,7 @@ enum engine { ENGINE_URING, ENGINE_AIO, ENGINE_SYNC, ENGINE_ISCSI };
 struct blkio {
 	/* ENGINE_ISCSI: every call goes to the iSCSI engine (one branch) */
 	struct iscsi_blk *iscsi;
-	uint32_t block_size;
+	uint32_t block_size, max_discard, max_write_zeroes;
 	bool wp;
 	int fd, efd;
 	uint64_t size;
@@ -67,6 +67,7 @@ int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t
 		return -ENOMEM;
 	b->efd = -1;
 	b->block_size = 512;
+	b->max_discard = b->max_write_zeroes = UINT32_MAX;
 	if (o->url) {
 		struct blkio_info info = { 0 };
 
@@ -80,6 +81,10 @@ int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t
 		b->size = info.size;
 		b->block_size = info.block_size;
 		b->wp = info.readonly;
+		if (info.max_discard_sectors)
+			b->max_discard = info.max_discard_sectors;
+		if (info.max_write_zeroes_sectors)
+			b->max_write_zeroes = info.max_write_zeroes_sectors;
 		*out = b;
 		return 0;
 	}
@@ -176,6 +181,16 @@ int blkio_event_fd(const struct blkio *b)
 uint32_t blkio_block_size(const struct blkio *b)
 {
 	return b->block_size;
+}
+
+uint32_t blkio_max_discard_sectors(const struct blkio *b)
+{
+	return b->max_discard;
+}
+
+uint32_t blkio_max_write_zeroes_sectors(const struct blkio *b)
+{
+	return b->max_write_zeroes;
 }
 
 bool blkio_readonly(const struct blkio *b)

@@ -232,6 +232,31 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
 	return ret;
 }
 
+/* Block Limits VPD: the most one UNMAP or WRITE SAME may cover, so the
+ * guest's DISCARD and WRITE_ZEROES never exceed it (a target that does not
+ * say leaves them unlimited). */
+static uint32_t to_sectors(uint64_t blocks, uint32_t bs)
+{
+	uint64_t s = blocks * (bs / 512);
+
+	return blocks == 0 || blocks >= UINT32_MAX || s >= UINT32_MAX ? 0 : (uint32_t)s;
+}
+
+static void block_limits(struct iscsi_blk *ib, struct blkio_info *info)
+{
+	struct scsi_task *t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
+						 SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 255);
+	struct scsi_inquiry_block_limits *bl =
+		t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
+
+	if (bl) {
+		info->max_discard_sectors = to_sectors(bl->max_unmap, ib->bs);
+		info->max_write_zeroes_sectors = to_sectors(bl->max_ws_len, ib->bs);
+	}
+	if (t)
+		scsi_free_scsi_task(t);
+}
+
 int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct blkio_info *info,
 		   char *err, size_t errlen)
 {
@@ -363,6 +388,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 				    ib->lun);
 		}
 		scsi_free_scsi_task(t);
+		block_limits(ib, info);
 	}
 
 	iscsi_set_timeout(ib->ctx, 0);

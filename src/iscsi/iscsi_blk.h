@@ -13,6 +13,8 @@ struct blkio_info {
 	uint64_t size;
 	uint32_t block_size;
 	bool readonly; /* the LUN is write-protected */
+	/* the LUN's UNMAP and WRITE SAME limits in 512-byte sectors, 0: none */
+	uint32_t max_discard_sectors, max_write_zeroes_sectors;
 };
 
 /* Logs in (synchronously) and checks the LUN. -EINVAL: bad URL or

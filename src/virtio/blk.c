@@ -153,6 +153,7 @@ struct virtio_blk {
 	const struct virtio_transport *t;
 	uint64_t sectors;
 	uint32_t blk_size; /* the backend's unit (a LUN may have 4096-byte blocks) */
+	uint32_t max_discard, max_write_zeroes; /* sectors per request */
 	bool readonly, discard;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;
@@ -192,8 +193,9 @@ static void blk_cfg_read(void *dev, uint32_t off, void *data, size_t len)
 	memcpy(c + 12, &v, 4); /* seg_max */
 	v = b->blk_size;
 	memcpy(c + 20, &v, 4); /* blk_size */
-	v = (uint32_t)(UINT32_MAX / SECTOR) & ~(b->blk_size / SECTOR - 1);
+	v = b->max_discard & ~(b->blk_size / SECTOR - 1);
 	memcpy(c + 36, &v, 4); /* max_discard_sectors */
+	v = b->max_write_zeroes & ~(b->blk_size / SECTOR - 1);
 	memcpy(c + 48, &v, 4); /* max_write_zeroes_sectors */
 	v = 1;
 	memcpy(c + 40, &v, 4); /* max_discard_seg */
@@ -391,6 +393,12 @@ struct virtio_blk *virtio_blk_create(const struct virtio_blk_cfg *cfg, const str
 	if (b->blk_size < SECTOR || b->blk_size & (b->blk_size - 1))
 		b->blk_size = SECTOR;
 	b->readonly = cfg->readonly || blkio_readonly(cfg->io);
+	b->max_discard = blkio_max_discard_sectors(cfg->io);
+	b->max_write_zeroes = blkio_max_write_zeroes_sectors(cfg->io);
+	if (b->max_discard > UINT32_MAX / SECTOR)
+		b->max_discard = UINT32_MAX / SECTOR;
+	if (b->max_write_zeroes > UINT32_MAX / SECTOR)
+		b->max_write_zeroes = UINT32_MAX / SECTOR;
 	b->discard = cfg->discard;
 	memcpy(b->serial, cfg->serial, strnlen(cfg->serial, VIRTIO_BLK_ID_BYTES));
 	for (unsigned i = 0; i < VQ_MAX_SIZE; i++) {

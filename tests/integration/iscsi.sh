@@ -153,6 +153,8 @@ expect_grep "$TMP/err" "login to target .*mutual.* failed \(CHAP\)" "mutual CHAP
 expect_exit 0 "a LUN with 4096-byte blocks" -- \
 	"$H" run --kernel "$PROBE" --disk "url=$URL:big-blocks/1" --cmdline "probe.tests=blk" --timeout 60s
 expect_grep "$TMP/out" "^PROBE: test=blk-readback disk=0 result=pass" "4096-byte blocks: read back"
+expect_grep "$TMP/out" "^PROBE: test=blk-misaligned disk=0 blk_size=4096 result=pass" \
+	"4096-byte blocks: blk_size says so, a request not aligned to them is IOERR"
 if check_image "$TMP/4k.img" 0; then ok "host: the 4096-byte-block LUN holds what the guest wrote"; else not_ok "host: the 4K LUN differs"; fi
 
 expect_exit 0 "readonly=on" -- \
@@ -166,6 +168,9 @@ if [ "$(tr -d '\0' <"$TMP/wp.img" | wc -c)" = 0 ]; then ok "host: the protected 
 
 expect_exit 0 "DISCARD and WRITE_ZEROES on a thin-provisioned LUN" -- \
 	"$H" run --kernel "$PROBE" --disk "url=$URL:thin/1,discard=on" --cmdline "probe.tests=blk-discard" --timeout 60s
+expect_grep "$TMP/out" "^PROBE: test=blk-discard-init disk=0 max_discard_sectors=[1-9][0-9]* result=pass" \
+	"the LUN's UNMAP limit reaches the guest"
+cp "$TMP/out" "$TMP/thin.out"
 expect_grep "$TMP/out" "^PROBE: test=blk-discard disk=0 status=0 result=pass" "DISCARD is UNMAP"
 expect_grep "$TMP/out" "^PROBE: test=blk-write-zeroes disk=0 status=0 result=pass" "WRITE_ZEROES is WRITE SAME"
 expect_grep "$TMP/out" "^PROBE: test=blk-zeroes-readback disk=0 result=pass" "both read back as zeroes"

@@ -275,7 +275,7 @@ int probe_blk_discard(void)
 	ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f && (b->features & (1ULL << 13)) &&
 	     (b->features & (1ULL << 14));
 	extra_features = 0;
-	report("blk-discard-init", 0, ok, 0, 0);
+	report("blk-discard-init", 0, ok, "max_discard_sectors=", (long)r32(b->devcfg + 36));
 	if (!ok)
 		return 1;
 	for (unsigned i = 0; i < 8192; i++)
@@ -341,6 +341,15 @@ int probe_blk(void)
 		ok = request(b, 0, sectors, 512) == 1 && request(b, 0, sectors - 1, 1024) == 1;
 		report("blk-past-end", d, ok, 0, 0);
 		fails += !ok;
+		/* a device with blocks larger than a sector (an iSCSI LUN's 4 KiB)
+		 * refuses a request that is not aligned to them */
+		uint32_t blk_size = r32(b->devcfg + 20);
+		if (blk_size > 512) {
+			ok = request(b, 0, 1, 512) == 1 && request(b, 0, 0, 512) == 1 &&
+			     request(b, 0, blk_size / 512, blk_size) == STATUS_OK;
+			report("blk-misaligned", d, ok, "blk_size=", blk_size);
+			fails += !ok;
+		}
 		/* GET_ID */
 		ok = request(b, 8, 0, 20) == STATUS_OK;
 		report("blk-get-id", d, ok, 0, 0);
