@@ -126,7 +126,8 @@ static int fail(struct iscsi_blk *ib, int ret, char *err, size_t errlen, const c
 	return ret;
 }
 
-/* libiscsi's last error, with anything after a password-bearing key cut. */
+/* libiscsi's last error, as one printable line (it holds no secret: libiscsi
+ * never has the URL, and its login errors name a status, not a value). */
 static const char *ctx_error(struct iscsi_context *ctx)
 {
 	static char buf[256];
