@@ -42,7 +42,8 @@ const char config_usage[] =
 	"                         a virtio-blk disk on an iSCSI LUN (docs/iscsi.md)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
-	"121 guest crash, 124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
+	"121 guest crash, 122 remote disk (iSCSI) refused, 124 timeout, 125 bad usage or\n"
+	"input, 126 host/KVM failure.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
