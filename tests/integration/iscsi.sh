@@ -265,4 +265,25 @@ expect_exit 122 "a frozen target at startup" -- \
 expect_grep "$TMP/err" "no answer within 2 s" "the login timeout is named"
 expect_one_line "$TMP/err" "frozen target at startup"
 kill -CONT "$TGTD"
+
+# ---- a target that goes away for good: libiscsi keeps trying to
+# reconnect, the guest's requests fail after timeout=, hearth exits ----
+"$H" run --kernel "$PROBE" --disk "url=$URL:stream/1,timeout=2s" --shutdown-timeout 100s \
+	--cmdline "probe.tests=cad,blkbench probe.bench=randwrite probe.qd=4 probe.ops=8" \
+	--timeout 200s >"$TMP/gone.out" 2>"$TMP/gone.err" </dev/null &
+VMM=$!
+for _ in $(seq 600); do
+	grep -q "test=cad waiting" "$TMP/gone.out" && break
+	sleep 0.1
+done
+kill -9 "$TGTD"
+wait "$TGTD" 2>/dev/null || true
+TGTD=
+kill -TERM "$VMM"
+got=0
+wait "$VMM" || got=$?
+if [ "$got" = 1 ]; then ok "a target gone for good: hearth exits with the guest's verdict (1)"; else not_ok "gone: hearth exit $got, wanted 1"; sed 's/^/#   /' "$TMP/gone.err" | tail -5; fi
+expect_grep "$TMP/gone.out" "^PROBE: test=blkbench mode=randwrite .* ops=8 errors=8 .*result=fail" \
+	"target gone: every request got IOERR"
+expect_grep "$TMP/gone.err" "iSCSI session: reconnect" "target gone: libiscsi was reconnecting"
 finish
