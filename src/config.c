@@ -293,7 +293,16 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 				return config_error(err, errlen, "--disk: %s", why);
 			}
 			explicit_bzero(&u, sizeof(u));
-			memcpy(d.url, url, n + 1);
+			{
+				/* the password apart, so nothing that shows the
+				 * configuration can show it */
+				char bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
+
+				iscsi_url_split(url, bare, pw);
+				memcpy(d.url, bare, strlen(bare) + 1);
+				memcpy(d.url_password, pw, strlen(pw) + 1);
+				explicit_bzero(pw, sizeof(pw));
+			}
 			explicit_bzero(url, sizeof(url));
 		} else if (klen == 6 && !strncmp(p, "secret", 6)) {
 			if (n == 0 || n >= sizeof(d.secret))

@@ -358,6 +358,7 @@ static int setup_virtio(struct vm *vm)
 					.direct = d->direct,
 					.engine = getenv("HEARTH_BLK_ENGINE"),
 					.url = d->url[0] ? d->url : NULL,
+					.url_password = d->url_password,
 					.secret = d->secret[0] ? d->secret : NULL,
 					.timeout_ms = d->timeout_ms,
 					.discard = d->discard };

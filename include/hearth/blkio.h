@@ -27,9 +27,10 @@ struct blkio_opts {
 	const char *engine; /* NULL/"auto", "io_uring", "libaio" or "sync" */
 	/* iSCSI instead of @path: iscsi://[user[%password]@]host[:port]/target/lun */
 	const char *url;
-	const char *secret;  /* iSCSI CHAP secret file, or NULL */
-	uint64_t timeout_ms; /* iSCSI per-request timeout; 0: 30 s */
-	bool discard;	     /* iSCSI: the LUN must be able to UNMAP */
+	const char *url_password; /* the URL's CHAP password given apart, or NULL */
+	const char *secret;	  /* iSCSI CHAP secret file, or NULL */
+	uint64_t timeout_ms;	  /* iSCSI per-request timeout; 0: 30 s */
+	bool discard;		  /* iSCSI: the LUN must be able to UNMAP */
 };
 
 /* Opens the file or logs in to the LUN. Returns 0, or -errno with a one-line

@@ -30,7 +30,8 @@ struct cpu_override {
  * or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,...] */
 struct disk_config {
 	char path[CONFIG_DISK_PATH_MAX];
-	char url[1024];			   /* iSCSI; may hold a CHAP password */
+	char url[1024];			   /* iSCSI, without its password */
+	char url_password[256];		   /* the URL's CHAP password, kept apart */
 	char secret[CONFIG_DISK_PATH_MAX]; /* iSCSI CHAP secret file */
 	uint64_t timeout_ms;		   /* iSCSI per-request timeout, 0: default */
 	bool readonly, direct, discard;

@@ -34,6 +34,9 @@ struct iscsi_addr {
 int iscsi_url_parse(const char *s, struct iscsi_addr *u, char *err, size_t errlen);
 /* @s with the password (if any) replaced by "***", for logs. */
 void iscsi_url_redact(const char *s, char *out, size_t outlen);
+/* Splits a parsed URL's password out: @url gets @s without "%password",
+ * @pw the password ("" if none). Both buffers at least ISCSI_URL_MAX. */
+void iscsi_url_split(const char *s, char *url, char *pw);
 
 /* CHAP secrets. Mutual CHAP when target_user is set too. */
 struct iscsi_creds {

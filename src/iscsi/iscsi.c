@@ -278,6 +278,15 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 		free(ib);
 		return ret;
 	}
+	if (o->url_password && o->url_password[0] && !ib->url.password[0]) {
+		/* the configuration keeps the URL's password apart */
+		if (!ib->url.user[0] || strlen(o->url_password) >= sizeof(ib->url.password)) {
+			snprintf(err, errlen, "bad iSCSI URL: a password needs a user name");
+			iscsi_blk_close(ib);
+			return -EINVAL;
+		}
+		memcpy(ib->url.password, o->url_password, strlen(o->url_password) + 1);
+	}
 	ret = iscsi_creds_load(&c, &ib->url, o->secret, getenv, err, errlen);
 	if (ret) {
 		explicit_bzero(&c, sizeof(c));

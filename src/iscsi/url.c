@@ -177,6 +177,26 @@ void iscsi_url_redact(const char *s, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s%%***%s", (int)(pct - s), s, at);
 }
 
+void iscsi_url_split(const char *s, char *url, char *pw)
+{
+	const char *p = s + strlen(SCHEME), *slash, *at, *pct;
+	size_t n = strnlen(s, ISCSI_URL_MAX - 1);
+
+	pw[0] = '\0';
+	memcpy(url, s, n);
+	url[n] = '\0';
+	if (strncmp(s, SCHEME, strlen(SCHEME)))
+		return;
+	slash = strchr(p, '/');
+	at = slash ? memchr(p, '@', (size_t)(slash - p)) : NULL;
+	pct = at ? memchr(p, '%', (size_t)(at - p)) : NULL;
+	if (!pct)
+		return;
+	memcpy(pw, pct + 1, (size_t)(at - pct - 1));
+	pw[at - pct - 1] = '\0';
+	snprintf(url, ISCSI_URL_MAX, "%.*s%s", (int)(pct - s), s, at);
+}
+
 /* ---- credentials ---- */
 
 static int set_cred(char *dst, const char *v, const char *what, char *err, size_t errlen)

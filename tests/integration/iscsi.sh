@@ -131,7 +131,7 @@ if check_image "$TMP/plain.img" 0; then ok "host: epoll: the LUN holds exactly w
 expect_exit 0 "CHAP from the URL" -- \
 	"$H" run --kernel "$PROBE" --log-level debug --disk "url=iscsi://hearth-in%$UPW@127.0.0.1:$PORT/$IQN:chap/1" \
 	--cmdline "probe.tests=blk" --timeout 60s
-expect_grep "$TMP/err" "disk vda: iscsi://hearth-in%\*\*\*@" "the log shows the URL without its password"
+expect_grep "$TMP/err" "disk vda: iscsi://hearth-in@127.0.0.1:$PORT/" "the log shows the URL without its password"
 no_secret "$TMP/err" "CHAP from the URL"
 if check_image "$TMP/chap.img" 0; then ok "host: the CHAP LUN holds what the guest wrote"; else not_ok "host: the CHAP LUN differs"; fi
 : >"$TMP/chap.img" && truncate -s 1M "$TMP/chap.img"

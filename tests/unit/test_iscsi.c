@@ -172,6 +172,19 @@ static void password_never_in_errors(void **state)
 	/* a '%' after the authority is not a password */
 	iscsi_url_redact("iscsi://h/iqn%x/1", red, sizeof(red));
 	assert_string_equal(red, "iscsi://h/iqn%x/1");
+	{
+		char bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
+
+		iscsi_url_split("iscsi://u%Secr3t@h:3260/iqn.x:y/1", bare, pw);
+		assert_string_equal(bare, "iscsi://u@h:3260/iqn.x:y/1");
+		assert_string_equal(pw, "Secr3t");
+		iscsi_url_split("iscsi://u@h/iqn.x:y/1", bare, pw);
+		assert_string_equal(bare, "iscsi://u@h/iqn.x:y/1");
+		assert_string_equal(pw, "");
+		iscsi_url_split("iscsi://h/iqn%x/1", bare, pw);
+		assert_string_equal(bare, "iscsi://h/iqn%x/1");
+		assert_string_equal(pw, "");
+	}
 }
 
 /* ---- credentials ---- */
@@ -340,7 +353,12 @@ static void config_disk_url(void **state)
 	assert_string_equal(c.disks[0].path, "");
 	assert_int_equal(c.disks[0].timeout_ms, 5000);
 	assert_true(c.disks[0].readonly);
+	/* the configuration keeps the password apart from the URL */
+	assert_int_equal(disk(&c, "url=iscsi://u%Secr3t@h/iqn.x:y/1"), 0);
+	assert_string_equal(c.disks[0].url, "iscsi://u@h/iqn.x:y/1");
+	assert_string_equal(c.disks[0].url_password, "Secr3t");
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,secret=/s,discard=on"), 0);
+	assert_string_equal(c.disks[0].url_password, "");
 	assert_string_equal(c.disks[0].secret, "/s");
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,path=/x"), -EINVAL);
 	assert_non_null(strstr(err, "mutually exclusive"));
