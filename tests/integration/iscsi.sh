@@ -14,6 +14,10 @@ if ! command -v tgtd >/dev/null || ! command -v tgtadm >/dev/null; then
 	echo "SKIP: tgt (tgtd, tgtadm) is not installed (scripts/deps.sh)"
 	exit 77
 fi
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: tgtd needs root (its control socket lives in /var/run/tgtd)"
+	exit 77
+fi
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
