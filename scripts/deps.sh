@@ -5,12 +5,13 @@ set -euo pipefail
 
 PKGS=(
 	gcc make meson ninja-build pkg-config
-	liburing-dev libaio-dev libjson-c-dev libcmocka-dev libiscsi-dev
+	liburing-dev libaio-dev libjson-c-dev libcmocka-dev libiscsi-dev tgt
 	binutils util-linux iproute2 python3 clang-format e2fsprogs
 	clang-14 libclang-rt-14-dev
 )
+# tgt: the iSCSI target (tgtd) tests/integration/iscsi.sh runs privately.
 # Peers and tools for bench/ only.
-BENCH_PKGS=(qemu-system-x86 hyperfine fio)
+BENCH_PKGS=(qemu-system-x86 qemu-block-extra hyperfine fio)
 
 want=("${PKGS[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")

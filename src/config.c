@@ -9,6 +9,7 @@
 
 #include "hearth/abi.h"
 #include "hearth/cpuid.h"
+#include "hearth/iscsi.h"
 #include "hearth/log.h"
 
 const char config_usage[] =
@@ -36,9 +37,13 @@ const char config_usage[] =
 	"                         command line wins\n"
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
+	"  --disk url=iscsi://[user%password@]host[:port]/IQN/LUN[,secret=FILE]\n"
+	"         [,timeout=30s][,readonly=on][,discard=on][,serial=ID]\n"
+	"                         a virtio-blk disk on an iSCSI LUN (docs/iscsi.md)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
-	"121 guest crash, 124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
+	"121 guest crash, 122 remote disk (iSCSI) refused, 124 timeout, 125 bad usage or\n"
+	"input, 126 host/KVM failure.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
@@ -248,6 +253,7 @@ static int on_off(const char *key, const char *v, size_t n, bool *out, char *err
 static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errlen)
 {
 	struct disk_config d = { 0 };
+	bool secretive = strstr(v, "url=") != NULL;
 
 	if (cfg->n_disks >= CONFIG_MAX_DISKS)
 		return config_error(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
@@ -256,6 +262,12 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 		size_t len = end ? (size_t)(end - p) : strlen(p), klen, n;
 
 		eq = memchr(p, '=', len);
+		/* never echo a piece of an option that holds a URL: a password
+		 * with a comma in it would be cut into "pieces" */
+		if (!eq && secretive)
+			return config_error(err, errlen,
+					    "--disk: expected key=value pieces (a password with "
+					    "a comma must come from a secret file)");
 		if (!eq)
 			return config_error(err, errlen, "--disk: expected key=value, got '%.*s'",
 					    (int)len, p);
@@ -266,6 +278,51 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 				return config_error(err, errlen,
 						    "--disk: path= is empty or too long");
 			memcpy(d.path, eq + 1, n);
+		} else if (klen == 3 && !strncmp(p, "url", 3)) {
+			struct iscsi_addr u;
+			char why[300], url[sizeof(d.url)];
+
+			if (n == 0 || n >= sizeof(d.url))
+				return config_error(err, errlen,
+						    "--disk: url= is empty or too long");
+			memcpy(url, eq + 1, n);
+			url[n] = '\0';
+			if (iscsi_url_parse(url, &u, why, sizeof(why))) {
+				explicit_bzero(&u, sizeof(u));
+				explicit_bzero(url, sizeof(url));
+				return config_error(err, errlen, "--disk: %s", why);
+			}
+			explicit_bzero(&u, sizeof(u));
+			{
+				/* the password apart, so nothing that shows the
+				 * configuration can show it */
+				char bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
+
+				iscsi_url_split(url, bare, pw);
+				memcpy(d.url, bare, strlen(bare) + 1);
+				memcpy(d.url_password, pw, strlen(pw) + 1);
+				explicit_bzero(pw, sizeof(pw));
+			}
+			explicit_bzero(url, sizeof(url));
+		} else if (klen == 6 && !strncmp(p, "secret", 6)) {
+			if (n == 0 || n >= sizeof(d.secret))
+				return config_error(err, errlen,
+						    "--disk: secret= is empty or too long");
+			memcpy(d.secret, eq + 1, n);
+		} else if (klen == 7 && !strncmp(p, "timeout", 7)) {
+			char t[32];
+
+			if (n == 0 || n >= sizeof(t))
+				return config_error(err, errlen, "--disk: bad timeout= '%.*s'",
+						    (int)n, eq + 1);
+			memcpy(t, eq + 1, n);
+			t[n] = '\0';
+			if (config_parse_duration_ms(t, &d.timeout_ms) || d.timeout_ms < 1000 ||
+			    d.timeout_ms > 3600000)
+				return config_error(err, errlen,
+						    "--disk: timeout= must be a duration from 1s "
+						    "to 1h, got '%s'",
+						    t);
 		} else if (klen == 8 && !strncmp(p, "readonly", 8)) {
 			if (on_off("readonly", eq + 1, n, &d.readonly, err, errlen))
 				return -EINVAL;
@@ -288,14 +345,22 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 		} else {
 			return config_error(
 				err, errlen,
-				"--disk: unknown key '%.*s' (path, readonly, direct, discard, "
-				"serial)",
-				(int)klen, p);
+				"--disk: unknown key '%.*s' (path, url, readonly, direct, "
+				"discard, serial, secret, timeout)",
+				secretive ? 1 : (int)klen, secretive ? "?" : p);
 		}
 		p = end ? end + 1 : p + len;
 	}
-	if (!d.path[0])
-		return config_error(err, errlen, "--disk: path=FILE is required");
+	if (d.path[0] && d.url[0])
+		return config_error(err, errlen, "--disk: path= and url= are mutually exclusive");
+	if (!d.path[0] && !d.url[0])
+		return config_error(err, errlen,
+				    "--disk: path=FILE or url=iscsi://... is required");
+	if (d.url[0] && d.direct)
+		return config_error(err, errlen, "--disk: direct=on applies to path= disks only");
+	if (!d.url[0] && (d.secret[0] || d.timeout_ms))
+		return config_error(err, errlen,
+				    "--disk: secret= and timeout= apply to url= disks only");
 	if (d.readonly && d.discard)
 		return config_error(err, errlen, "--disk: discard=on needs a writable disk");
 	cfg->disks[cfg->n_disks++] = d;

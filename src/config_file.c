@@ -78,7 +78,8 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 		const char *s = NULL;
 		char piece[CONFIG_DISK_PATH_MAX + 16];
 
-		if (!strcmp(k, "path") || !strcmp(k, "serial")) {
+		if (!strcmp(k, "path") || !strcmp(k, "serial") || !strcmp(k, "url") ||
+		    !strcmp(k, "secret") || !strcmp(k, "timeout")) {
 			if (!json_object_is_type(v, json_type_string))
 				return config_error(err, errlen, "disks[%d].%s must be a string", i,
 						    k);
@@ -86,7 +87,7 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 			if (strchr(s, ','))
 				return config_error(err, errlen,
 						    "disks[%d].%s must not contain a comma", i, k);
-			has_path |= !strcmp(k, "path");
+			has_path |= !strcmp(k, "path") || !strcmp(k, "url");
 			snprintf(piece, sizeof(piece), "%s%s=%s", used ? "," : "", k, s);
 		} else if (!strcmp(k, "readonly") || !strcmp(k, "direct") ||
 			   !strcmp(k, "discard")) {
@@ -98,8 +99,8 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 		} else {
 			return config_error(
 				err, errlen,
-				"disks[%d]: unknown key '%s' (path, readonly, direct, discard, "
-				"serial)",
+				"disks[%d]: unknown key '%s' (path, url, readonly, direct, "
+				"discard, serial, secret, timeout)",
 				i, k);
 		}
 		if (used + strlen(piece) >= outlen)
@@ -108,7 +109,8 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 		used += strlen(piece);
 	}
 	if (!has_path)
-		return config_error(err, errlen, "disks[%d].path is required", i);
+		return config_error(err, errlen, "disks[%d].path or disks[%d].url is required", i,
+				    i);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 
 struct watch {
 	int fd;
+	uint32_t events; /* POLLIN and/or POLLOUT */
 	loop_cb cb;
 	void *opaque;
 	uint32_t gen;
@@ -110,12 +111,22 @@ static int arm(struct loop *l, int slot)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_poll_multishot(sqe, l->w[slot].fd, POLLIN);
+	io_uring_prep_poll_multishot(sqe, l->w[slot].fd, l->w[slot].events);
 	io_uring_sqe_set_data64(sqe, UD(slot, l->w[slot].gen));
 	return 0;
 }
 
+static uint32_t to_epoll(uint32_t events)
+{
+	return (events & POLLIN ? EPOLLIN : 0) | (events & POLLOUT ? EPOLLOUT : 0);
+}
+
 int loop_watch(struct loop *l, int fd, loop_cb cb, void *opaque)
+{
+	return loop_watch_events(l, fd, POLLIN, cb, opaque);
+}
+
+int loop_watch_events(struct loop *l, int fd, uint32_t events, loop_cb cb, void *opaque)
 {
 	int slot, ret;
 
@@ -123,11 +134,12 @@ int loop_watch(struct loop *l, int fd, loop_cb cb, void *opaque)
 		;
 	if (slot == LOOP_MAX_WATCHES)
 		return -ENOSPC;
-	l->w[slot] = (struct watch){ fd, cb, opaque, l->w[slot].gen + 1, true };
+	events &= POLLIN | POLLOUT;
+	l->w[slot] = (struct watch){ fd, events, cb, opaque, l->w[slot].gen + 1, true };
 	if (l->uring) {
 		ret = arm(l, slot);
 	} else {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)slot };
+		struct epoll_event ev = { .events = to_epoll(events), .data.u64 = (uint64_t)slot };
 
 		ret = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 	}
@@ -155,6 +167,58 @@ int loop_unwatch(struct loop *l, int id)
 		}
 	} else {
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	}
+	return 0;
+}
+
+int loop_rewatch(struct loop *l, int id, int fd, uint32_t events, bool force)
+{
+	struct watch *w;
+
+	if (id < 0 || id >= LOOP_MAX_WATCHES || !l->w[id].used)
+		return -ENOENT;
+	w = &l->w[id];
+	events &= POLLIN | POLLOUT;
+	if (w->fd == fd && w->events == events && !force)
+		return 0;
+	if (l->uring) {
+		struct io_uring_sqe *sqe = get_sqe(l);
+
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_poll_remove(sqe, UD(id, w->gen));
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+		/* a new generation: CQEs of the old poll are recognised as stale */
+		w->gen++;
+		w->fd = fd;
+		w->events = events;
+		if (arm(l, id)) {
+			w->used = false;
+			return -EBUSY;
+		}
+		return 0;
+	}
+	{
+		struct epoll_event ev = { .events = to_epoll(events), .data.u64 = (uint64_t)id };
+
+		if (w->fd != fd) {
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+			if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+				int ret = -errno;
+
+				w->used = false;
+				return ret;
+			}
+		} else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) &&
+			   (errno != ENOENT || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev))) {
+			/* ENOENT: the descriptor was closed and reused (dup2) since */
+			int ret = -errno;
+
+			w->used = false;
+			return ret;
+		}
+		w->fd = fd;
+		w->events = events;
 	}
 	return 0;
 }
@@ -259,6 +323,7 @@ static int run_epoll(struct loop *l)
 		for (int i = 0; i < n && !l->quit; i++) {
 			struct watch *w = &l->w[ev[i].data.u64];
 			uint32_t e = (ev[i].events & EPOLLIN ? POLLIN : 0) |
+				     (ev[i].events & EPOLLOUT ? POLLOUT : 0) |
 				     (ev[i].events & EPOLLHUP ? POLLHUP : 0) |
 				     (ev[i].events & EPOLLERR ? POLLERR : 0);
 

@@ -27,6 +27,7 @@
 #include "hearth/exit.h"
 #include "hearth/blkio.h"
 #include "hearth/irq.h"
+#include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"
@@ -352,36 +353,51 @@ static int setup_virtio(struct vm *vm)
 	};
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
-		struct blkio_opts o = { d->path, d->readonly, d->direct,
-					getenv("HEARTH_BLK_ENGINE") };
+		struct blkio_opts o = { .path = d->path,
+					.readonly = d->readonly,
+					.direct = d->direct,
+					.engine = getenv("HEARTH_BLK_ENGINE"),
+					.url = d->url[0] ? d->url : NULL,
+					.url_password = d->url_password,
+					.secret = d->secret[0] ? d->secret : NULL,
+					.timeout_ms = d->timeout_ms,
+					.discard = d->discard };
 		struct virtio_blk_cfg bc = { .readonly = d->readonly, .discard = d->discard };
+		char name[sizeof(d->url)];
 
+		if (d->url[0])
+			iscsi_url_redact(d->url, name, sizeof(name));
+		else
+			snprintf(name, sizeof(name), "%s", d->path);
 		ret = blkio_open(&bc.io, &o, why, sizeof(why));
 		if (ret)
-			return fail(vm, HEARTH_EXIT_USAGE, "--disk: %s", why);
+			/* a target or network that refused has its own exit code */
+			return fail(vm,
+				    d->url[0] && ret != -EINVAL ? HEARTH_EXIT_DISK
+								: HEARTH_EXIT_USAGE,
+				    "--disk: %s", why);
 		memcpy(bc.serial, d->serial, sizeof(bc.serial));
 		if (blkio_size(bc.io) < 512) {
 			blkio_close(bc.io);
 			return fail(vm, HEARTH_EXIT_USAGE,
-				    "--disk: '%s' is smaller than one sector", d->path);
+				    "--disk: '%s' is smaller than one sector", name);
 		}
 		ret = add_virtio(vm, &virtio_blk_ops, &vp, "virtio-blk");
 		if (ret) {
 			blkio_close(bc.io);
 			return ret;
 		}
-		log_info("disk vd%c: %s, %llu sectors%s%s, %s", 'a' + i, d->path,
+		log_info("disk vd%c: %s, %llu sectors%s%s, %s", 'a' + i, name,
 			 (unsigned long long)(blkio_size(bc.io) / 512),
-			 d->readonly ? ", read-only" : "", d->direct ? ", O_DIRECT" : "",
-			 blkio_engine(bc.io));
+			 d->readonly || blkio_readonly(bc.io) ? ", read-only" : "",
+			 d->direct ? ", O_DIRECT" : "", blkio_engine(bc.io));
 		vm->blk[i] = virtio_blk_create(&bc, &vm->gm, virtio_pci_transport(vp));
 		if (!vm->blk[i]) {
 			blkio_close(bc.io);
 			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-blk device");
 		}
 		if (virtio_pci_attach(vp, vm->blk[i]) ||
-		    loop_watch(vm->loop, virtio_blk_event_fd(vm->blk[i]), virtio_blk_complete,
-			       vm->blk[i]) < 0 ||
+		    blkio_attach(bc.io, vm->loop, virtio_blk_complete, vm->blk[i]) ||
 		    loop_add_poller(vm->loop, virtio_blk_poll, vm->blk[i]))
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-blk device to KVM");
@@ -742,7 +758,10 @@ static int setup_loop(struct vm *vm)
 {
 	sigset_t set;
 
-	if (loop_create(&vm->loop, 0))
+	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
+	const char *backend = getenv("HEARTH_EVENT_LOOP");
+
+	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
 		return fail(vm, HEARTH_EXIT_HOST, "cannot create the event loop");
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

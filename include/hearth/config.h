@@ -26,9 +26,14 @@ struct cpu_override {
 #define CONFIG_MAX_DISKS     16
 #define CONFIG_DISK_PATH_MAX 4096
 
-/* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID] */
+/* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]
+ * or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,...] */
 struct disk_config {
 	char path[CONFIG_DISK_PATH_MAX];
+	char url[1024];			   /* iSCSI, without its password */
+	char url_password[256];		   /* the URL's CHAP password, kept apart */
+	char secret[CONFIG_DISK_PATH_MAX]; /* iSCSI CHAP secret file */
+	uint64_t timeout_ms;		   /* iSCSI per-request timeout, 0: default */
 	bool readonly, direct, discard;
 	char serial[21]; /* virtio-blk GET_ID: up to 20 bytes */
 };

@@ -16,7 +16,7 @@
 struct loop;
 struct io_uring;
 
-/* @events: poll(2) bits (POLLIN, POLLHUP, POLLERR). */
+/* @events: poll(2) bits (POLLIN, POLLOUT, POLLHUP, POLLERR). */
 typedef void (*loop_cb)(void *opaque, uint32_t events);
 
 /* Returns 0 or -errno. @force_epoll skips io_uring (tests, fallbacks). */
@@ -26,6 +26,13 @@ void loop_destroy(struct loop *l);
 /* Calls @cb whenever @fd is readable (or hung up) until unwatched.
  * Returns a watch id >= 0, or -ENOSPC/-errno. */
 int loop_watch(struct loop *l, int fd, loop_cb cb, void *opaque);
+/* The same for @events, POLLIN and/or POLLOUT (sockets with data to send). */
+int loop_watch_events(struct loop *l, int fd, uint32_t events, loop_cb cb, void *opaque);
+/* Changes what watch @id waits for: another fd (a reconnected socket) and/or
+ * other events; @force re-arms even when both look unchanged (the number of
+ * a descriptor that was replaced by dup2). Returns 0 or -errno (then the
+ * watch is gone). */
+int loop_rewatch(struct loop *l, int id, int fd, uint32_t events, bool force);
 /* Stops a watch; its callback is not called again. Returns 0 or -ENOENT. */
 int loop_unwatch(struct loop *l, int id);
 

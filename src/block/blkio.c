@@ -22,7 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../iscsi/iscsi_blk.h"
 #include "hearth/log.h"
+#include "hearth/loop.h"
 
 #define RING_ENTRIES 256
 #define SYNC_MAX     256
@@ -32,9 +34,13 @@ struct sync_done {
 	int64_t res;
 };
 
-enum engine { ENGINE_URING, ENGINE_AIO, ENGINE_SYNC };
+enum engine { ENGINE_URING, ENGINE_AIO, ENGINE_SYNC, ENGINE_ISCSI };
 
 struct blkio {
+	/* ENGINE_ISCSI: every call goes to the iSCSI engine (one branch) */
+	struct iscsi_blk *iscsi;
+	uint32_t block_size, max_discard, max_write_zeroes;
+	bool wp;
 	int fd, efd;
 	uint64_t size;
 	enum engine engine;
@@ -60,6 +66,28 @@ int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t
 	if (!b)
 		return -ENOMEM;
 	b->efd = -1;
+	b->block_size = 512;
+	b->max_discard = b->max_write_zeroes = UINT32_MAX;
+	if (o->url) {
+		struct blkio_info info = { 0 };
+
+		b->fd = -1;
+		ret = iscsi_blk_open(&b->iscsi, o, &info, err, errlen);
+		if (ret) {
+			free(b);
+			return ret;
+		}
+		b->engine = ENGINE_ISCSI;
+		b->size = info.size;
+		b->block_size = info.block_size;
+		b->wp = info.readonly;
+		if (info.max_discard_sectors)
+			b->max_discard = info.max_discard_sectors;
+		if (info.max_write_zeroes_sectors)
+			b->max_write_zeroes = info.max_write_zeroes_sectors;
+		*out = b;
+		return 0;
+	}
 	b->fd = open(o->path, flags);
 	if (b->fd < 0) {
 		ret = -errno;
@@ -121,6 +149,7 @@ void blkio_close(struct blkio *b)
 {
 	if (!b)
 		return;
+	iscsi_blk_close(b->iscsi);
 	if (b->uring)
 		io_uring_queue_exit(&b->ring);
 	if (b->aio)
@@ -139,14 +168,42 @@ uint64_t blkio_size(const struct blkio *b)
 
 const char *blkio_engine(const struct blkio *b)
 {
-	static const char *const names[] = { "io_uring", "libaio", "sync" };
+	static const char *const names[] = { "io_uring", "libaio", "sync", "libiscsi" };
 
 	return names[b->engine];
 }
 
 int blkio_event_fd(const struct blkio *b)
 {
-	return b->efd;
+	return b->iscsi ? iscsi_blk_event_fd(b->iscsi) : b->efd;
+}
+
+uint32_t blkio_block_size(const struct blkio *b)
+{
+	return b->block_size;
+}
+
+uint32_t blkio_max_discard_sectors(const struct blkio *b)
+{
+	return b->max_discard;
+}
+
+uint32_t blkio_max_write_zeroes_sectors(const struct blkio *b)
+{
+	return b->max_write_zeroes;
+}
+
+bool blkio_readonly(const struct blkio *b)
+{
+	return b->wp;
+}
+
+int blkio_attach(struct blkio *b, struct loop *l, void (*cb)(void *opaque, uint32_t events),
+		 void *opaque)
+{
+	if (b->iscsi)
+		return iscsi_blk_attach(b->iscsi, l, cb, opaque);
+	return loop_watch(l, b->efd, cb, opaque) < 0 ? -ENOSPC : 0;
 }
 
 static int64_t sync_do(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsigned n,
@@ -176,6 +233,8 @@ int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsi
 {
 	struct io_uring_sqe *sqe;
 
+	if (b->iscsi)
+		return iscsi_blk_queue(b->iscsi, op, iov, n, off, len, tag);
 	if (b->engine == ENGINE_AIO &&
 	    (op == BLKIO_READ || op == BLKIO_WRITE || op == BLKIO_FLUSH)) {
 		struct iocb *cb;
@@ -224,11 +283,17 @@ int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsi
 
 bool blkio_ready(struct blkio *b)
 {
+	if (b->iscsi)
+		return iscsi_blk_ready(b->iscsi);
 	return b->uring && io_uring_cq_ready(&b->ring);
 }
 
 void blkio_submit(struct blkio *b)
 {
+	if (b->iscsi) {
+		iscsi_blk_submit(b->iscsi);
+		return;
+	}
 	if (b->npending) {
 		unsigned done = 0;
 
@@ -271,6 +336,10 @@ void blkio_reap(struct blkio *b, void (*done)(void *ctx, void *tag, int64_t res)
 {
 	eventfd_t v;
 
+	if (b->iscsi) {
+		iscsi_blk_reap(b->iscsi, done, ctx);
+		return;
+	}
 	eventfd_read(b->efd, &v);
 	if (!b->uring) {
 		unsigned n = b->ndone;

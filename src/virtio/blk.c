@@ -152,6 +152,8 @@ struct virtio_blk {
 	const struct guest_mem *gm;
 	const struct virtio_transport *t;
 	uint64_t sectors;
+	uint32_t blk_size; /* the backend's unit (a LUN may have 4096-byte blocks) */
+	uint32_t max_discard, max_write_zeroes; /* sectors per request */
 	bool readonly, discard;
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;
@@ -189,15 +191,16 @@ static void blk_cfg_read(void *dev, uint32_t off, void *data, size_t len)
 	memcpy(c + 0, &b->sectors, 8);
 	v = VIRTIO_BLK_SEG_MAX;
 	memcpy(c + 12, &v, 4); /* seg_max */
-	v = SECTOR;
+	v = b->blk_size;
 	memcpy(c + 20, &v, 4); /* blk_size */
-	v = UINT32_MAX / SECTOR;
+	v = b->max_discard & ~(b->blk_size / SECTOR - 1);
 	memcpy(c + 36, &v, 4); /* max_discard_sectors */
+	v = b->max_write_zeroes & ~(b->blk_size / SECTOR - 1);
+	memcpy(c + 48, &v, 4); /* max_write_zeroes_sectors */
 	v = 1;
 	memcpy(c + 40, &v, 4); /* max_discard_seg */
+	v = b->blk_size / SECTOR;
 	memcpy(c + 44, &v, 4); /* discard_sector_alignment */
-	v = UINT32_MAX / SECTOR;
-	memcpy(c + 48, &v, 4); /* max_write_zeroes_sectors */
 	v = 1;
 	memcpy(c + 52, &v, 4); /* max_write_zeroes_seg */
 	c[56] = 1;	       /* write_zeroes_may_unmap */
@@ -315,8 +318,12 @@ static void done(void *ctx, void *tag, int64_t res)
 				       : true);
 
 	if (f->gen == b->gen && b->vq) {
-		answer(b, f->head, r, ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
-		if (!ok)
+		/* -EOPNOTSUPP: the backend cannot do this kind of request at all */
+		answer(b, f->head, r,
+		       ok		    ? VIRTIO_BLK_S_OK
+		       : res == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP
+					    : VIRTIO_BLK_S_IOERR);
+		if (!ok && res != -EOPNOTSUPP)
 			log_guest(&guest_rl,
 				  "virtio-blk: %s of %llu bytes at sector %llu failed: %s",
 				  r->type == VIRTIO_BLK_T_IN ? "read" : "request",
@@ -382,7 +389,16 @@ struct virtio_blk *virtio_blk_create(const struct virtio_blk_cfg *cfg, const str
 	b->gm = gm;
 	b->t = t;
 	b->sectors = blkio_size(cfg->io) / SECTOR;
-	b->readonly = cfg->readonly;
+	b->blk_size = blkio_block_size(cfg->io);
+	if (b->blk_size < SECTOR || b->blk_size & (b->blk_size - 1))
+		b->blk_size = SECTOR;
+	b->readonly = cfg->readonly || blkio_readonly(cfg->io);
+	b->max_discard = blkio_max_discard_sectors(cfg->io);
+	b->max_write_zeroes = blkio_max_write_zeroes_sectors(cfg->io);
+	if (b->max_discard > UINT32_MAX / SECTOR)
+		b->max_discard = UINT32_MAX / SECTOR;
+	if (b->max_write_zeroes > UINT32_MAX / SECTOR)
+		b->max_write_zeroes = UINT32_MAX / SECTOR;
 	b->discard = cfg->discard;
 	memcpy(b->serial, cfg->serial, strnlen(cfg->serial, VIRTIO_BLK_ID_BYTES));
 	for (unsigned i = 0; i < VQ_MAX_SIZE; i++) {

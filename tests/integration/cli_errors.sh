@@ -68,7 +68,7 @@ expect_exit 125 "--config with a wrong type" -- "$H" run --config "$TMP/bad.json
 expect_grep "$TMP/err" "^hearth: --config .*bad.json: 'cpus' must be a number" "the key is named"
 expect_one_line "$TMP/err" "--config error"
 expect_exit 125 "--disk without path" -- "$H" run --kernel "$K" --disk readonly=on
-expect_grep "$TMP/err" "path=FILE is required" "missing path named"
+expect_grep "$TMP/err" "path=FILE or url=iscsi://... is required" "missing path named"
 
 # Host problems: no /dev/kvm, or no permission on it.
 if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then

@@ -48,6 +48,8 @@ static void round_trip(void **state)
 			"path=r.img,readonly=on,serial=s1",
 			"--disk",
 			"path=d.img,discard=on",
+			"--disk",
+			"url=iscsi://h/iqn.x:y/1,secret=/s,timeout=5s",
 			"--io-poll",
 			"0",
 			"--shutdown-timeout",
@@ -60,7 +62,9 @@ static void round_trip(void **state)
 	write_file("{ \"kernel\": \"k.elf\", \"cpus\": 3, \"memory\": \"1G\", \"cmdline\": \"a b\","
 		   "  \"hugepages\": true, \"console\": \"file:c.log\", \"timeout\": \"90s\","
 		   "  \"disks\": [ { \"path\": \"r.img\", \"readonly\": true, \"serial\": \"s1\" },"
-		   "             { \"path\": \"d.img\", \"discard\": true } ],"
+		   "             { \"path\": \"d.img\", \"discard\": true },"
+		   "             { \"url\": \"iscsi://h/iqn.x:y/1\", \"secret\": \"/s\","
+		   "               \"timeout\": \"5s\" } ],"
 		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\" }");
 	config_defaults(&a);
 	config_defaults(&b);
@@ -77,7 +81,9 @@ static void round_trip(void **state)
 	assert_int_equal(a.io_poll_us, b.io_poll_us);
 	assert_int_equal(a.shutdown_timeout_ms, b.shutdown_timeout_ms);
 	assert_int_equal(a.log_level, b.log_level);
-	assert_int_equal(b.n_disks, 2);
+	assert_int_equal(b.n_disks, 3);
+	assert_string_equal(b.disks[2].url, "iscsi://h/iqn.x:y/1");
+	assert_int_equal(b.disks[2].timeout_ms, 5000);
 	assert_memory_equal(a.disks, b.disks, sizeof(a.disks));
 	config_args_free(&ka);
 	config_args_free(&kb);
@@ -117,12 +123,17 @@ static void bad_files(void **state)
 		{ "{\"kernel\": \"k\", \"disks\": {}}", "disks must be an array" },
 		{ "{\"kernel\": \"k\", \"disks\": [3]}", "disks[0] must be an object" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\"}, {\"readonly\": true}]}",
-		  "disks[1].path is required" },
+		  "disks[1].path or disks[1].url is required" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a,b\"}]}",
 		  "disks[0].path must not contain" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"direct\": \"on\"}]}",
 		  "disks[0].direct must be true or false" },
 		{ "{\"kernel\": \"k\", \"cpus\": 0}", "--cpus" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t\"}]}", "bad iSCSI URL" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"path\": \"p\"}]}",
+		  "mutually exclusive" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"timeout\": 5}]}",
+		  "disks[0].timeout must be a string" },
 	};
 
 	(void)state;

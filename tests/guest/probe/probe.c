@@ -253,6 +253,7 @@ static void test_cpuloop(void)
 /* virtio-blk (virtio.c): each prints its own lines; one verdict each here */
 int probe_blk(void);
 int probe_blk_hostile(void);
+int probe_blk_discard(void);
 int probe_blk_msix(void);
 int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
 
@@ -272,6 +273,11 @@ static void test_blk(void)
 static void test_blk_hostile(void)
 {
 	verdict(probe_blk_hostile());
+}
+
+static void test_blk_discard(void)
+{
+	verdict(probe_blk_discard());
 }
 
 static void test_blk_msix(void)
@@ -331,6 +337,7 @@ static const struct test tests[] = {
 	{ "blk-hostile", test_blk_hostile },
 	{ "blkbench", test_blkbench },
 	{ "blk-msix", test_blk_msix },
+	{ "blk-discard", test_blk_discard },
 	{ "cad", test_cad },
 };
 

@@ -142,10 +142,13 @@ static void pci_scan(void)
 
 /* Resets and sets the device up with queue 0 of @qsz entries. Returns the
  * final status byte (DRIVER_OK set on success). */
+static uint64_t extra_features; /* blk-discard adds WRITE_ZEROES */
+
 static uint8_t vblk_init(struct vblk *b, uint16_t qsz_want)
 {
 	uint64_t c = b->common;
-	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13; /* VERSION_1, FLUSH, DISCARD */
+	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13 | /* VERSION_1, FLUSH, DISCARD */
+			extra_features;
 
 	w8(c + 0x14, 0);
 	while (r8(c + 0x14))
@@ -254,6 +257,51 @@ static void report(const char *what, unsigned disk, int ok, const char *detail, 
 
 int probe_blk(void);
 int probe_blk_hostile(void);
+int probe_blk_discard(void);
+
+/* probe.tests=blk-discard: on disk 0, 8 KiB of data at sector 16, then
+ * DISCARD of sectors 16-23 and WRITE_ZEROES of 24-31 (one segment each);
+ * both must succeed and the 8 KiB read back as zeroes. The host checks the
+ * image too. */
+int probe_blk_discard(void)
+{
+	struct vblk *b = &blks[0];
+	int fails = 0, st, ok;
+
+	pci_scan();
+	if (!nblk)
+		return 1;
+	extra_features = 1ULL << 14;
+	ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f && (b->features & (1ULL << 13)) &&
+	     (b->features & (1ULL << 14));
+	extra_features = 0;
+	report("blk-discard-init", 0, ok, "max_discard_sectors=", (long)r32(b->devcfg + 36));
+	if (!ok)
+		return 1;
+	for (unsigned i = 0; i < 8192; i++)
+		data[i] = (uint8_t)(pattern(0, i) | 1);
+	st = request(b, 1, 16, 8192);
+	fails += st != STATUS_OK;
+	for (unsigned i = 0; i < 16; i++)
+		data[i] = 0;
+	*(uint64_t *)data = 16;
+	*(uint32_t *)(data + 8) = 8;
+	st = request(b, 11, 0, 16);
+	report("blk-discard", 0, st == STATUS_OK, "status=", st);
+	fails += st != STATUS_OK;
+	*(uint64_t *)data = 24;
+	*(uint32_t *)(data + 8) = 8;
+	st = request(b, 13, 0, 16);
+	report("blk-write-zeroes", 0, st == STATUS_OK, "status=", st);
+	fails += st != STATUS_OK;
+	for (unsigned i = 0; i < 8192; i++)
+		data[i] = 0xaa;
+	ok = request(b, 0, 16, 8192) == STATUS_OK;
+	for (unsigned i = 0; i < 8192 && ok; i++)
+		ok = data[i] == 0;
+	report("blk-zeroes-readback", 0, ok, 0, 0);
+	return fails + !ok;
+}
 
 int probe_blk(void)
 {
@@ -293,6 +341,15 @@ int probe_blk(void)
 		ok = request(b, 0, sectors, 512) == 1 && request(b, 0, sectors - 1, 1024) == 1;
 		report("blk-past-end", d, ok, 0, 0);
 		fails += !ok;
+		/* a device with blocks larger than a sector (an iSCSI LUN's 4 KiB)
+		 * refuses a request that is not aligned to them */
+		uint32_t blk_size = r32(b->devcfg + 20);
+		if (blk_size > 512) {
+			ok = request(b, 0, 1, 512) == 1 && request(b, 0, 0, 512) == 1 &&
+			     request(b, 0, blk_size / 512, blk_size) == STATUS_OK;
+			report("blk-misaligned", d, ok, "blk_size=", blk_size);
+			fails += !ok;
+		}
 		/* GET_ID */
 		ok = request(b, 8, 0, 20) == STATUS_OK;
 		report("blk-get-id", d, ok, 0, 0);
@@ -459,7 +516,7 @@ int probe_blk_hostile(void)
 }
 
 /* ---- benchmark: probe.tests=blkbench probe.bench=MODE probe.bs=N probe.qd=N probe.ops=N ----
- * MODE: randread, randwrite, seqread, seqwrite. Keeps QD requests in flight
+ * MODE: randread, randwrite, seqread, seqwrite, seqfill (see below). Keeps QD requests in flight
  * on disk 0 by polling the used ring; prints the TSC cycles for OPS
  * completions (the host turns them into IOPS and MB/s). */
 static uint8_t bench_buf[4 << 20] __attribute__((aligned(4096)));
@@ -471,7 +528,10 @@ int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
 int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops)
 {
 	struct vblk *b;
-	bool write = mode[0] == 'r' ? mode[4] == 'w' : mode[3] == 'w';
+	/* "seqfill": sequential writes of a per-block pattern the host checks
+	 * (byte j of block n is n * 131 + j * 7 + 3), for the iSCSI stream tests */
+	bool fill = mode[0] == 's' && mode[3] == 'f';
+	bool write = fill || (mode[0] == 'r' ? mode[4] == 'w' : mode[3] == 'w');
 	bool rnd = mode[0] == 'r';
 	uint64_t sectors, span, seq = 0, x = 88172645463325252ull, done = 0, issued = 0, errors = 0;
 
@@ -502,6 +562,9 @@ int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops)
 			} else {
 				blk = seq++ % span;
 			}
+			if (fill)
+				for (uint64_t j = 0; j < bs; j++)
+					bench_buf[k * bs + j] = (uint8_t)(blk * 131 + j * 7 + 3);
 			*(uint32_t *)bench_hdr[k] = write ? 1 : 0;
 			*(uint64_t *)(bench_hdr[k] + 8) = blk * (bs / 512);
 			desc(3 * k, (uint64_t)bench_hdr[k], 16, 1, (uint16_t)(3 * k + 1));

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iSCSI block backend (libiscsi) and the pure helpers it is built on: the
+ * iscsi:// URL parser, the credentials sources and the mapping of SCSI
+ * status and sense data to what virtio-blk can say. docs/iscsi.md.
+ */
+#ifndef HEARTH_ISCSI_H
+#define HEARTH_ISCSI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ISCSI_URL_MAX	   1024
+#define ISCSI_HOST_MAX	   253
+#define ISCSI_TARGET_MAX   223 /* RFC 3720: iSCSI names are at most 223 bytes */
+#define ISCSI_CRED_MAX	   255
+#define ISCSI_DEFAULT_PORT 3260
+#define ISCSI_LUN_MAX	   16383 /* SAM flat space addressing */
+
+struct iscsi_addr {
+	char host[ISCSI_HOST_MAX + 3]; /* an IPv6 literal keeps its brackets */
+	uint16_t port;
+	char target[ISCSI_TARGET_MAX + 1];
+	unsigned lun;
+	char user[ISCSI_CRED_MAX + 1];	   /* empty: none in the URL */
+	char password[ISCSI_CRED_MAX + 1]; /* never logged */
+};
+
+/*
+ * iscsi://[user[%password]@]host[:port]/target/lun. Returns 0, or -EINVAL
+ * with a one-line reason in @err that never contains the password.
+ */
+int iscsi_url_parse(const char *s, struct iscsi_addr *u, char *err, size_t errlen);
+/* @s with the password (if any) replaced by "***", for logs. */
+void iscsi_url_redact(const char *s, char *out, size_t outlen);
+/* Splits a parsed URL's password out: @url gets @s without "%password",
+ * @pw the password ("" if none). Both buffers at least ISCSI_URL_MAX. */
+void iscsi_url_split(const char *s, char *url, char *pw);
+
+/* CHAP secrets. Mutual CHAP when target_user is set too. */
+struct iscsi_creds {
+	char user[ISCSI_CRED_MAX + 1], password[ISCSI_CRED_MAX + 1];
+	char target_user[ISCSI_CRED_MAX + 1], target_password[ISCSI_CRED_MAX + 1];
+};
+/*
+ * Fills @c from, by priority: the URL's user/password, then the secret file
+ * @file (lines "user=", "password=", "target_user=", "target_password=";
+ * '#' comments; NULL: none), then the environment (HEARTH_ISCSI_USER,
+ * HEARTH_ISCSI_PASSWORD, HEARTH_ISCSI_TARGET_USER,
+ * HEARTH_ISCSI_TARGET_PASSWORD). @getenv_fn is getenv in production.
+ * Returns 0 or -errno with a reason in @err (never a secret).
+ */
+int iscsi_creds_load(struct iscsi_creds *c, const struct iscsi_addr *u, const char *file,
+		     char *(*getenv_fn)(const char *), char *err, size_t errlen);
+
+/* What to do with a finished SCSI command. */
+enum iscsi_verdict {
+	ISCSI_DONE,  /* complete with *res (0 or -errno) */
+	ISCSI_RETRY, /* transient (UNIT ATTENTION, BUSY, becoming ready): send again */
+};
+/*
+ * @status: the SCSI status byte (0 GOOD, 2 CHECK CONDITION, 8 BUSY,
+ * 0x28 TASK SET FULL...) or a negative transport status; @key/@ascq: the
+ * sense key and (ASC << 8 | ASCQ) for CHECK CONDITION. *res is 0, -EIO,
+ * -EOPNOTSUPP (the device answers UNSUPP), -EROFS or -ENOSPC.
+ */
+enum iscsi_verdict iscsi_sense_verdict(int status, int key, int ascq, int *res);
+
+#endif

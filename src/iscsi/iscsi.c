@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iSCSI block backend on libiscsi. Login is synchronous, at startup, so bad
+ * input fails before the guest runs; everything after is asynchronous on the
+ * I/O thread: the session's socket is watched by the event loop (POLLOUT
+ * too while libiscsi has bytes to send), iscsi_service() runs on readiness
+ * and on a periodic timer (libiscsi's reconnect backoff, our own request
+ * timeouts, retries), and completions reach the device through the same
+ * reap path as the file engines. Data moves straight between the socket and
+ * guest memory (iovec tasks). docs/iscsi.md has the decisions.
+ */
+#include "iscsi_blk.h"
+
+#include <errno.h>
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hearth/iscsi.h"
+#include "hearth/log.h"
+#include "hearth/loop.h"
+#include "hearth/virtio.h"
+
+#define IREQ_MAX	  VQ_MAX_SIZE
+#define TICK_MS		  250
+#define UA_RETRIES	  8
+#define DEFAULT_INITIATOR "iqn.2026-01.hearth:vmm"
+
+static struct log_ratelimit iscsi_rl;
+
+struct ireq {
+	struct iscsi_blk *ib;
+	struct scsi_task *task; /* NULL when not on the wire */
+	void *tag;
+	enum blkio_op op;
+	struct scsi_iovec iov[VIRTIO_BLK_SEG_MAX];
+	unsigned n;
+	uint64_t off, len;
+	uint64_t deadline;
+	unsigned ua_retries;
+	bool used, retry_later, abandoned;
+	struct unmap_list ul;
+	struct ireq *next; /* free list, retry list */
+};
+
+struct done_ent {
+	void *tag;
+	int64_t res;
+};
+
+struct iscsi_blk {
+	struct iscsi_context *ctx;
+	struct iscsi_addr url;
+	char portal[ISCSI_HOST_MAX + 16];
+	unsigned lun;
+	uint32_t bs;
+	uint64_t blocks;
+	bool wp, unmap_zeroes;
+	uint64_t timeout_ns;
+	int efd, tfd;
+	/* I/O thread state */
+	struct loop *loop;
+	loop_cb cb;
+	void *opaque;
+	int sock_watch, sock_fd;
+	uint32_t sock_events, revents;
+	bool tick, kicked; /* which of our descriptors the loop saw ready */
+	unsigned char *zero_block;
+	struct ireq reqs[IREQ_MAX], *free;
+	unsigned inflight;
+	struct done_ent done[IREQ_MAX];
+	unsigned ndone;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- startup ---- */
+
+static struct log_ratelimit session_rl;
+
+/* libiscsi's log may quote login parameters: only what it says about the
+ * session going away and coming back reaches ours. */
+static void session_log(int level, const char *message)
+{
+	char line[256];
+	size_t n = 0;
+
+	(void)level;
+	if (!strstr(message, "reconnect initiated") && !strstr(message, "reconnect try") &&
+	    !strstr(message, "reconnect was successful"))
+		return;
+	for (const char *p = message; *p && n < sizeof(line) - 1; p++)
+		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+			line[n++] = *p;
+	line[n] = '\0';
+	log_guest(&session_rl, "iSCSI session: %s", line);
+}
+
+static int fail(struct iscsi_blk *ib, int ret, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int fail(struct iscsi_blk *ib, int ret, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	iscsi_blk_close(ib);
+	return ret;
+}
+
+/* libiscsi's last error, as one printable line (it holds no secret: libiscsi
+ * never has the URL, and its login errors name a status, not a value). */
+static const char *ctx_error(struct iscsi_context *ctx)
+{
+	static char buf[256];
+	const char *e = iscsi_get_error(ctx);
+	size_t n = 0;
+
+	if (!e || !*e)
+		return "no detail";
+	/* one line: control characters (libiscsi ends some with a newline) go */
+	for (; *e && n < sizeof(buf) - 1; e++)
+		if ((unsigned char)*e >= 0x20 && *e != 0x7f)
+			buf[n++] = *e;
+	while (n && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A plain TCP connect to the portal, for the reason libiscsi's message
+ * does not give in a form users know ("Connection refused"). */
+static int tcp_probe(const char *host, uint16_t port, uint64_t timeout_ns)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char p[8];
+	int ret = -EHOSTUNREACH;
+
+	snprintf(p, sizeof(p), "%u", port);
+	if (getaddrinfo(host, p, &hints, &ai))
+		return ret;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		struct timeval tv = { (time_t)(timeout_ns / 1000000000), 0 };
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		ret = connect(fd, a->ai_addr, a->ai_addrlen) ? -errno : 0;
+		close(fd);
+		if (!ret)
+			break;
+	}
+	freeaddrinfo(ai);
+	return ret;
+}
+
+static struct iscsi_context *new_ctx(struct iscsi_blk *ib, const struct iscsi_creds *c)
+{
+	const char *ini = getenv("HEARTH_ISCSI_INITIATOR");
+	struct iscsi_context *ctx = iscsi_create_context(ini && *ini ? ini : DEFAULT_INITIATOR);
+
+	if (!ctx)
+		return NULL;
+	iscsi_set_log_fn(ctx, session_log);
+	iscsi_set_log_level(ctx, 2);
+	if (iscsi_set_targetname(ctx, ib->url.target) ||
+	    iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL) ||
+	    iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C) ||
+	    (c->user[0] && iscsi_set_initiator_username_pwd(ctx, c->user, c->password)) ||
+	    (c->target_user[0] &&
+	     iscsi_set_target_username_pwd(ctx, c->target_user, c->target_password))) {
+		iscsi_destroy_context(ctx);
+		return NULL;
+	}
+	iscsi_set_no_ua_on_reconnect(ctx, 1);
+	iscsi_set_reconnect_max_retries(ctx, -1);
+	/* libiscsi's own PDU timeout bounds the synchronous login; it is set
+	 * back to none once logged in (requests have our own timeout) */
+	iscsi_set_timeout(ctx, (int)((ib->timeout_ns + 999999999) / 1000000000));
+	return ctx;
+}
+
+/* After a failed full connect: which step fails, for a message naming it. */
+static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const char *host,
+		    uint64_t t0, char *err, size_t errlen)
+{
+	struct iscsi_context *d;
+	int ret;
+
+	if (now_ns() - t0 >= ib->timeout_ns)
+		return fail(ib, -ETIMEDOUT, err, errlen,
+			    "iSCSI: target '%s' at %s: no answer within %llu s", ib->url.target,
+			    ib->portal, (unsigned long long)(ib->timeout_ns / 1000000000));
+	ret = tcp_probe(host, ib->url.port, ib->timeout_ns);
+	if (ret)
+		return fail(ib, -ECONNREFUSED, err, errlen, "iSCSI: cannot connect to %s: %s",
+			    ib->portal, strerror(-ret));
+	d = new_ctx(ib, c);
+	if (!d)
+		return fail(ib, -ENOMEM, err, errlen, "iSCSI: out of memory");
+	if (iscsi_connect_sync(d, ib->portal)) {
+		ret = fail(ib, -ECONNREFUSED, err, errlen, "iSCSI: cannot connect to %s: %s",
+			   ib->portal, ctx_error(d));
+	} else if (iscsi_login_sync(d)) {
+		ret = fail(ib, -EACCES, err, errlen,
+			   "iSCSI: login to target '%s' at %s failed%s: %s", ib->url.target,
+			   ib->portal, c->user[0] ? " (CHAP)" : "", ctx_error(d));
+	} else {
+		ret = fail(ib, -ENODEV, err, errlen,
+			   "iSCSI: LUN %u of target '%s' at %s is not available: %s", ib->lun,
+			   ib->url.target, ib->portal, ctx_error(d));
+	}
+	iscsi_destroy_context(d);
+	return ret;
+}
+
+/* Block Limits VPD: the most one UNMAP or WRITE SAME may cover, so the
+ * guest's DISCARD and WRITE_ZEROES never exceed it (a target that does not
+ * say leaves them unlimited). */
+static uint32_t to_sectors(uint64_t blocks, uint32_t bs)
+{
+	uint64_t s = blocks * (bs / 512);
+
+	return blocks == 0 || blocks >= UINT32_MAX || s >= UINT32_MAX ? 0 : (uint32_t)s;
+}
+
+static void block_limits(struct iscsi_blk *ib, struct blkio_info *info)
+{
+	struct scsi_task *t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
+						 SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 255);
+	struct scsi_inquiry_block_limits *bl =
+		t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
+
+	if (bl) {
+		info->max_discard_sectors = to_sectors(bl->max_unmap, ib->bs);
+		info->max_write_zeroes_sectors = to_sectors(bl->max_ws_len, ib->bs);
+	}
+	if (t)
+		scsi_free_scsi_task(t);
+}
+
+int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct blkio_info *info,
+		   char *err, size_t errlen)
+{
+	struct iscsi_blk *ib = calloc(1, sizeof(*ib));
+	struct iscsi_creds c;
+	struct scsi_task *t;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char host[ISCSI_HOST_MAX + 1];
+	uint64_t t0;
+	int ret;
+
+	if (!ib)
+		return -ENOMEM;
+	ib->efd = ib->tfd = -1;
+	ib->sock_watch = -1;
+	ret = iscsi_url_parse(o->url, &ib->url, err, errlen);
+	if (ret) {
+		free(ib);
+		return ret;
+	}
+	if (o->url_password && o->url_password[0] && !ib->url.password[0]) {
+		/* the configuration keeps the URL's password apart */
+		if (!ib->url.user[0] || strlen(o->url_password) >= sizeof(ib->url.password)) {
+			snprintf(err, errlen, "bad iSCSI URL: a password needs a user name");
+			iscsi_blk_close(ib);
+			return -EINVAL;
+		}
+		memcpy(ib->url.password, o->url_password, strlen(o->url_password) + 1);
+	}
+	ret = iscsi_creds_load(&c, &ib->url, o->secret, getenv, err, errlen);
+	if (ret) {
+		explicit_bzero(&c, sizeof(c));
+		iscsi_blk_close(ib);
+		return ret;
+	}
+	ib->lun = ib->url.lun;
+	ib->timeout_ns = (o->timeout_ms ? o->timeout_ms : 30000) * 1000000ull;
+	snprintf(ib->portal, sizeof(ib->portal), "%s:%u", ib->url.host, ib->url.port);
+	/* the name first, for a message of its own */
+	snprintf(host, sizeof(host), "%.*s",
+		 (int)(ib->url.host[0] == '[' ? strlen(ib->url.host) - 2 : strlen(ib->url.host)),
+		 ib->url.host + (ib->url.host[0] == '['));
+	ret = getaddrinfo(host, NULL, &hints, &ai);
+	if (ret) {
+		explicit_bzero(&c, sizeof(c));
+		return fail(ib, -EHOSTUNREACH, err, errlen, "iSCSI: cannot resolve host '%s': %s",
+			    host, gai_strerror(ret));
+	}
+	freeaddrinfo(ai);
+
+	ib->ctx = new_ctx(ib, &c);
+	if (!ib->ctx) {
+		explicit_bzero(&c, sizeof(c));
+		return fail(ib, -ENOMEM, err, errlen, "iSCSI: cannot create a libiscsi context");
+	}
+	t0 = now_ns();
+	if (iscsi_full_connect_sync(ib->ctx, ib->portal, (int)ib->lun)) {
+		ret = diagnose(ib, &c, host, t0, err, errlen);
+		explicit_bzero(&c, sizeof(c));
+		return ret;
+	}
+	explicit_bzero(&c, sizeof(c));
+
+	/* a disk? */
+	t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 0, 0, 255);
+	if (!t || t->status != SCSI_STATUS_GOOD) {
+		if (t)
+			scsi_free_scsi_task(t);
+		return fail(ib, -ENODEV, err, errlen, "iSCSI: INQUIRY of LUN %u failed: %s",
+			    ib->lun, ctx_error(ib->ctx));
+	}
+	{
+		struct scsi_inquiry_standard *inq = scsi_datain_unmarshall(t);
+
+		if (!inq || inq->qualifier != SCSI_INQUIRY_PERIPHERAL_QUALIFIER_CONNECTED ||
+		    inq->device_type != SCSI_INQUIRY_PERIPHERAL_DEVICE_TYPE_DIRECT_ACCESS) {
+			int type = inq ? (int)inq->device_type : -1;
+
+			scsi_free_scsi_task(t);
+			return fail(ib, -ENODEV, err, errlen,
+				    "iSCSI: LUN %u of target '%s' is not a disk (device type %d)",
+				    ib->lun, ib->url.target, type);
+		}
+	}
+	scsi_free_scsi_task(t);
+
+	t = iscsi_readcapacity16_sync(ib->ctx, (int)ib->lun);
+	{
+		struct scsi_readcapacity16 *rc =
+			t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
+		uint64_t bytes, last;
+
+		if (!rc) {
+			if (t)
+				scsi_free_scsi_task(t);
+			return fail(ib, -ENODEV, err, errlen,
+				    "iSCSI: READ CAPACITY(16) of LUN %u failed: %s", ib->lun,
+				    ctx_error(ib->ctx));
+		}
+		last = rc->returned_lba;
+		ib->bs = rc->block_length;
+		ib->blocks = last + 1;
+		ib->unmap_zeroes = rc->lbprz;
+		scsi_free_scsi_task(t); /* rc lives in the task */
+		if (ib->bs < 512 || ib->bs > 65536 || (ib->bs & (ib->bs - 1)) ||
+		    last == UINT64_MAX ||
+		    __builtin_mul_overflow(ib->blocks, (uint64_t)ib->bs, &bytes) ||
+		    bytes > (UINT64_MAX >> 1))
+			return fail(ib, -ENODEV, err, errlen,
+				    "iSCSI: LUN %u has an unusable geometry (block size %u)",
+				    ib->lun, ib->bs);
+		info->size = bytes;
+		info->block_size = ib->bs;
+	}
+
+	/* write protected? (mode parameter header, device-specific parameter) */
+	t = iscsi_modesense6_sync(ib->ctx, (int)ib->lun, 1, SCSI_MODESENSE_PC_CURRENT,
+				  SCSI_MODEPAGE_RETURN_ALL_PAGES, 0, 255);
+	if (t && t->status == SCSI_STATUS_GOOD && t->datain.size >= 4)
+		ib->wp = t->datain.data[2] & 0x80;
+	if (t)
+		scsi_free_scsi_task(t);
+	info->readonly = ib->wp;
+
+	if (o->discard && !o->readonly && !ib->wp) {
+		struct scsi_inquiry_logical_block_provisioning *lbp = NULL;
+
+		t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
+				       SCSI_INQUIRY_PAGECODE_LOGICAL_BLOCK_PROVISIONING, 255);
+		if (t && t->status == SCSI_STATUS_GOOD)
+			lbp = scsi_datain_unmarshall(t);
+		if (!lbp || !lbp->lbpu) {
+			if (t)
+				scsi_free_scsi_task(t);
+			return fail(ib, -EOPNOTSUPP, err, errlen,
+				    "iSCSI: LUN %u cannot UNMAP (not thin-provisioned): drop "
+				    "discard=on",
+				    ib->lun);
+		}
+		scsi_free_scsi_task(t);
+		block_limits(ib, info);
+	}
+
+	iscsi_set_timeout(ib->ctx, 0);
+	ib->zero_block = calloc(1, ib->bs);
+	ib->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ib->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (!ib->zero_block || ib->efd < 0 || ib->tfd < 0)
+		return fail(ib, -errno, err, errlen, "iSCSI: %s", strerror(errno));
+	for (unsigned i = 0; i < IREQ_MAX; i++) {
+		ib->reqs[i].ib = ib;
+		ib->reqs[i].next = ib->free;
+		ib->free = &ib->reqs[i];
+	}
+	*out = ib;
+	return 0;
+}
+
+void iscsi_blk_close(struct iscsi_blk *ib)
+{
+	if (!ib)
+		return;
+	if (ib->ctx) {
+		/* requests still in flight: their callbacks must not run on freed slots */
+		iscsi_destroy_context(ib->ctx);
+	}
+	if (ib->efd >= 0)
+		close(ib->efd);
+	if (ib->tfd >= 0)
+		close(ib->tfd);
+	free(ib->zero_block);
+	explicit_bzero(&ib->url, sizeof(ib->url));
+	free(ib);
+}
+
+/* ---- I/O ---- */
+
+static void kick(struct iscsi_blk *ib)
+{
+	eventfd_write(ib->efd, 1);
+}
+
+static void finish(struct iscsi_blk *ib, struct ireq *r, int64_t res)
+{
+	if (!r->abandoned) {
+		/* ndone cannot overflow: one entry per request slot */
+		ib->done[ib->ndone++] = (struct done_ent){ r->tag, res };
+	}
+	r->used = r->abandoned = r->retry_later = false;
+	r->task = NULL;
+	r->next = ib->free;
+	ib->free = r;
+	ib->inflight--;
+}
+
+static void task_cb(struct iscsi_context *ctx, int status, void *data, void *priv);
+
+/* Puts @r on the wire. Returns 0 or -errno (the request is not sent). */
+static int send_req(struct iscsi_blk *ib, struct ireq *r)
+{
+	uint64_t lba = r->off / ib->bs;
+	uint32_t blocks = (uint32_t)(r->len / ib->bs);
+	int lun = (int)ib->lun;
+
+	switch (r->op) {
+	case BLKIO_READ:
+		r->task = iscsi_read16_iov_task(ib->ctx, lun, lba, (uint32_t)r->len, (int)ib->bs, 0,
+						0, 0, 0, 0, task_cb, r, r->iov, (int)r->n);
+		break;
+	case BLKIO_WRITE:
+		r->task = iscsi_write16_iov_task(ib->ctx, lun, lba, NULL, (uint32_t)r->len,
+						 (int)ib->bs, 0, 0, 0, 0, 0, task_cb, r, r->iov,
+						 (int)r->n);
+		break;
+	case BLKIO_FLUSH:
+		r->task = iscsi_synchronizecache16_task(ib->ctx, lun, 0, 0, 0, 0, task_cb, r);
+		break;
+	case BLKIO_DISCARD:
+		r->ul = (struct unmap_list){ lba, blocks };
+		r->task = iscsi_unmap_task(ib->ctx, lun, 0, 0, &r->ul, 1, task_cb, r);
+		break;
+	case BLKIO_WRITE_ZEROES:
+		/* UNMAP=1 only where unmapped blocks are known to read back as zeroes */
+		r->task = iscsi_writesame16_task(ib->ctx, lun, lba, ib->zero_block, ib->bs, blocks,
+						 0, ib->unmap_zeroes, 0, 0, task_cb, r);
+		break;
+	default: return -EINVAL;
+	}
+	return r->task ? 0 : -ENOMEM;
+}
+
+static void task_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+{
+	struct ireq *r = priv;
+	struct iscsi_blk *ib = r->ib;
+	struct scsi_task *task = data;
+	int key = 0, ascq = 0, res;
+	size_t residual = 0;
+	bool under = false;
+	enum iscsi_verdict v;
+
+	(void)ctx;
+	if (task) {
+		key = (int)task->sense.key;
+		ascq = task->sense.ascq;
+		under = task->residual_status == SCSI_RESIDUAL_UNDERFLOW;
+		residual = task->residual;
+		scsi_free_scsi_task(task);
+	}
+	r->task = NULL;
+	if (status == SCSI_STATUS_CANCELLED) {
+		finish(ib, r, r->deadline && now_ns() >= r->deadline ? -ETIMEDOUT : -ECANCELED);
+		return;
+	}
+	v = iscsi_sense_verdict(status, key, ascq, &res);
+	if (v == ISCSI_RETRY && !r->abandoned) {
+		if (status == SCSI_STATUS_CHECK_CONDITION && key == SCSI_SENSE_UNIT_ATTENTION &&
+		    r->ua_retries++ < UA_RETRIES && !send_req(ib, r))
+			return;
+		r->retry_later = true; /* the next tick sends it again, or times it out */
+		return;
+	}
+	if (res == 0 && (r->op == BLKIO_READ || r->op == BLKIO_WRITE))
+		finish(ib, r,
+		       under ? (int64_t)(r->len - (residual < r->len ? residual : r->len))
+			     : (int64_t)r->len);
+	else
+		finish(ib, r, res);
+	if (res && res != -EOPNOTSUPP)
+		log_guest(&iscsi_rl, "iSCSI: command failed: status 0x%x, sense %x/%04x", status,
+			  key, ascq);
+}
+
+int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *iov, unsigned n,
+		    uint64_t off, uint64_t len, void *tag)
+{
+	struct ireq *r = ib->free;
+	uint64_t end;
+
+	if (!r)
+		return -EAGAIN;
+	if (n > VIRTIO_BLK_SEG_MAX)
+		return -EINVAL;
+	ib->free = r->next;
+	ib->inflight++;
+	/* field by field: the iovec array is only as long as @n says */
+	r->tag = tag;
+	r->op = op;
+	r->n = n;
+	r->off = off;
+	r->len = len;
+	r->ua_retries = 0;
+	r->used = true;
+	r->retry_later = r->abandoned = false;
+	r->task = NULL;
+	r->deadline = now_ns() + ib->timeout_ns;
+	for (unsigned i = 0; i < n; i++)
+		r->iov[i] = (struct scsi_iovec){ iov[i].iov_base, iov[i].iov_len };
+	/* the LUN's block is the unit: anything else is the guest's error */
+	if (op != BLKIO_FLUSH &&
+	    (off % ib->bs || len % ib->bs || len / ib->bs > UINT32_MAX ||
+	     (op != BLKIO_READ && op != BLKIO_WRITE && len == 0) ||
+	     __builtin_add_overflow(off, len, &end) || end / ib->bs > ib->blocks)) {
+		finish(ib, r, -EINVAL);
+		kick(ib);
+		return 0;
+	}
+	if (send_req(ib, r)) {
+		finish(ib, r, -EIO);
+		kick(ib);
+	}
+	return 0;
+}
+
+bool iscsi_blk_ready(struct iscsi_blk *ib)
+{
+	return ib->ndone > 0;
+}
+
+void iscsi_blk_submit(struct iscsi_blk *ib)
+{
+	/* Write what was queued now rather than on the next POLLOUT: the socket
+	 * is almost always writable. poll() tells for sure (a session that is
+	 * still connecting must not be told it is writable). What does not fit
+	 * waits for POLLOUT, which the I/O thread arms when the kick wakes it. */
+	if (iscsi_out_queue_length(ib->ctx) > 0) {
+		struct pollfd p = { .fd = iscsi_get_fd(ib->ctx), .events = POLLOUT };
+
+		if (p.fd >= 0 && poll(&p, 1, 0) == 1 && p.revents)
+			iscsi_service(ib->ctx, p.revents);
+		if ((iscsi_which_events(ib->ctx) & POLLOUT) || ib->ndone)
+			kick(ib);
+	} else if (ib->ndone) {
+		kick(ib);
+	}
+}
+
+/* The tick: retries that waited, and our own timeouts. */
+static void scan(struct iscsi_blk *ib)
+{
+	uint64_t now = now_ns();
+
+	for (unsigned i = 0; i < IREQ_MAX; i++) {
+		struct ireq *r = &ib->reqs[i];
+
+		if (!r->used || r->abandoned)
+			continue;
+		if (now >= r->deadline) {
+			log_guest(&iscsi_rl, "iSCSI: request timed out at offset %llu",
+				  (unsigned long long)r->off);
+			if (r->task && iscsi_scsi_cancel_task(ib->ctx, r->task) == 0)
+				continue; /* the callback finished it */
+			if (r->task) {
+				/* libiscsi still holds it (reconnecting): fail it for the
+				 * guest now, free the slot when libiscsi lets go */
+				ib->done[ib->ndone++] = (struct done_ent){ r->tag, -ETIMEDOUT };
+				r->abandoned = true;
+			} else {
+				finish(ib, r, -ETIMEDOUT);
+			}
+			continue;
+		}
+		if (r->retry_later) {
+			r->retry_later = false;
+			if (send_req(ib, r))
+				r->retry_later = true;
+		}
+	}
+}
+
+/* The socket's readiness, kept for iscsi_service(), then the device's
+ * completion path (which takes its lock and reaps). */
+static void sock_ready(void *opaque, uint32_t events)
+{
+	struct iscsi_blk *ib = opaque;
+
+	ib->revents |= events;
+	ib->cb(ib->opaque, events);
+}
+
+/* The timer and the kick eventfd: noted, so a completion on the socket
+ * costs no read() of descriptors that are not ready. */
+static void tick_ready(void *opaque, uint32_t events)
+{
+	struct iscsi_blk *ib = opaque;
+
+	ib->tick = true;
+	ib->cb(ib->opaque, events);
+}
+
+static void kick_ready(void *opaque, uint32_t events)
+{
+	struct iscsi_blk *ib = opaque;
+
+	ib->kicked = true;
+	ib->cb(ib->opaque, events);
+}
+
+/* Watches what libiscsi wants now: its socket may be new (reconnect) and
+ * may have bytes to send. @force re-arms even if nothing seems to change
+ * (a reconnected session can reuse the descriptor number). */
+static void update_watch(struct iscsi_blk *ib, bool force)
+{
+	int fd = iscsi_get_fd(ib->ctx);
+	uint32_t ev = (uint32_t)iscsi_which_events(ib->ctx) & (POLLIN | POLLOUT);
+
+	if (fd < 0 || !ev) {
+		if (ib->sock_watch >= 0)
+			loop_unwatch(ib->loop, ib->sock_watch);
+		ib->sock_watch = -1;
+		return;
+	}
+	if (ib->sock_watch >= 0 && !force && fd == ib->sock_fd && ev == ib->sock_events)
+		return;
+	if (ib->sock_watch >= 0) {
+		if (loop_rewatch(ib->loop, ib->sock_watch, fd, ev, force))
+			ib->sock_watch = -1;
+	}
+	if (ib->sock_watch < 0)
+		ib->sock_watch = loop_watch_events(ib->loop, fd, ev, sock_ready, ib);
+	if (ib->sock_watch < 0)
+		log_warn("iSCSI: cannot watch the session socket: %s", strerror(-ib->sock_watch));
+	ib->sock_fd = fd;
+	ib->sock_events = ev;
+}
+
+void iscsi_blk_reap(struct iscsi_blk *ib, void (*done)(void *ctx, void *tag, int64_t res),
+		    void *ctx)
+{
+	eventfd_t v;
+	uint64_t expirations;
+	bool tick =
+		ib->tick && read(ib->tfd, &expirations, sizeof(expirations)) == sizeof(expirations);
+	struct done_ent local[IREQ_MAX];
+	unsigned n;
+
+	if (ib->kicked)
+		eventfd_read(ib->efd, &v);
+	ib->tick = ib->kicked = false;
+	/* readiness the loop reported, or none on a tick (libiscsi's timers) */
+	if ((ib->revents || tick) && iscsi_service(ib->ctx, (int)ib->revents) < 0)
+		log_guest(&iscsi_rl, "iSCSI: %s", ctx_error(ib->ctx));
+	ib->revents = 0;
+	if (tick)
+		scan(ib);
+	if (ib->loop)
+		update_watch(ib, tick);
+	/* done() may queue new requests (and add to ib->done): work on a copy */
+	n = ib->ndone;
+	memcpy(local, ib->done, n * sizeof(local[0]));
+	ib->ndone = 0;
+	for (unsigned i = 0; i < n; i++)
+		done(ctx, local[i].tag, local[i].res);
+}
+
+int iscsi_blk_attach(struct iscsi_blk *ib, struct loop *l, loop_cb cb, void *opaque)
+{
+	struct itimerspec its = { { 0, TICK_MS * 1000000L }, { 0, TICK_MS * 1000000L } };
+
+	ib->loop = l;
+	ib->cb = cb;
+	ib->opaque = opaque;
+	if (timerfd_settime(ib->tfd, 0, &its, NULL))
+		return -errno;
+	if (loop_watch(l, ib->efd, kick_ready, ib) < 0 ||
+	    loop_watch(l, ib->tfd, tick_ready, ib) < 0)
+		return -ENOSPC;
+	update_watch(ib, true);
+	return ib->sock_watch < 0 ? -EIO : 0;
+}
+
+int iscsi_blk_event_fd(const struct iscsi_blk *ib)
+{
+	return ib->efd;
+}

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+/* The iSCSI backend's pure parts: iscsi:// URLs (hostile ones too), CHAP
+ * credential sources and the SCSI sense -> virtio-blk mapping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hearth/config.h"
+#include "hearth/iscsi.h"
+
+static char err[512];
+
+static int parse(const char *s, struct iscsi_addr *u)
+{
+	err[0] = '\0';
+	return iscsi_url_parse(s, u, err, sizeof(err));
+}
+
+static void good_urls(void **state)
+{
+	struct iscsi_addr u;
+
+	(void)state;
+	assert_int_equal(parse("iscsi://127.0.0.1/iqn.2026-01.org.example:target/1", &u), 0);
+	assert_string_equal(u.host, "127.0.0.1");
+	assert_int_equal(u.port, 3260);
+	assert_string_equal(u.target, "iqn.2026-01.org.example:target");
+	assert_int_equal(u.lun, 1);
+	assert_string_equal(u.user, "");
+	assert_string_equal(u.password, "");
+
+	assert_int_equal(parse("iscsi://alice%s3cret!@storage.example:3261/iqn.x:y/0", &u), 0);
+	assert_string_equal(u.user, "alice");
+	assert_string_equal(u.password, "s3cret!");
+	assert_string_equal(u.host, "storage.example");
+	assert_int_equal(u.port, 3261);
+	assert_int_equal(u.lun, 0);
+
+	assert_int_equal(parse("iscsi://bob@[::1]:65535/eui.0123456789ABCDEF/16383", &u), 0);
+	assert_string_equal(u.user, "bob");
+	assert_string_equal(u.password, "");
+	assert_string_equal(u.host, "[::1]");
+	assert_int_equal(u.port, 65535);
+	assert_string_equal(u.target, "eui.0123456789ABCDEF");
+	assert_int_equal(u.lun, 16383);
+}
+
+static void hostile_urls(void **state)
+{
+	static const struct {
+		const char *url, *why;
+	} bad[] = {
+		{ "", "must start with iscsi://" },
+		{ "http://h/iqn.x:y/1", "must start with iscsi://" },
+		{ "ISCSI://h/iqn.x:y/1", "must start with iscsi://" },
+		{ "iscsi://", "no /target/lun" },
+		{ "iscsi://h", "no /target/lun" },
+		{ "iscsi://h/iqn.x:y", "no /lun" },
+		{ "iscsi://h/iqn.x:y/", "missing or bad LUN" },
+		{ "iscsi://h//1", "empty or too long target" },
+		{ "iscsi:///iqn.x:y/1", "no host" },
+		{ "iscsi://h:/iqn.x:y/1", "bad port" },
+		{ "iscsi://h:0/iqn.x:y/1", "port out of range" },
+		{ "iscsi://h:65536/iqn.x:y/1", "port out of range" },
+		{ "iscsi://h:123456/iqn.x:y/1", "bad port" },
+		{ "iscsi://h:-1/iqn.x:y/1", "bad port" },
+		{ "iscsi://h:80x/iqn.x:y/1", "bad port" },
+		{ "iscsi://h:3260:1/iqn.x:y/1", "bad port" },
+		{ "iscsi://h/iqn.x:y/16384", "LUN out of range" },
+		{ "iscsi://h/iqn.x:y/123456", "missing or bad LUN" },
+		{ "iscsi://h/iqn.x:y/-1", "decimal" },
+		{ "iscsi://h/iqn.x:y/0x1", "decimal" },
+		{ "iscsi://h/iqn.x:y/1/2", "decimal" },
+		{ "iscsi://h/iqn.x:y/1 ", "decimal" },
+		{ "iscsi://h/iqn.x y/1", "target name has a forbidden" },
+		{ "iscsi://h/iqn.x%2fy/1", "target name has a forbidden" },
+		{ "iscsi://h/iqn.x\ny/1", "target name has a forbidden" },
+		{ "iscsi://h;rm -rf/iqn.x:y/1", "host has a forbidden" },
+		{ "iscsi://h\x01/iqn.x:y/1", "host has a forbidden" },
+		{ "iscsi://[::1/iqn.x:y/1", "IPv6" },
+		{ "iscsi://[]/iqn.x:y/1", "IPv6" },
+		{ "iscsi://[::g]/iqn.x:y/1", "IPv6" },
+		{ "iscsi://[::1]x/iqn.x:y/1", "bad port" },
+		{ "iscsi://@h/iqn.x:y/1", "empty or too long user" },
+		{ "iscsi://%pw@h/iqn.x:y/1", "empty or too long user" },
+		{ "iscsi://u%@h/iqn.x:y/1", "empty or too long password" },
+		{ "iscsi://u%a b@h/iqn.x:y/1", "password has a forbidden" },
+		{ "iscsi://u%a%b@h/iqn.x:y/1", "password has a forbidden" },
+		{ "iscsi://u v%pw@h/iqn.x:y/1", "user name has a forbidden" },
+		{ "iscsi://u%pw@x@h/iqn.x:y/1", "more than one '@'" },
+	};
+	struct iscsi_addr u;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = parse(bad[i].url, &u);
+
+		if (r != -EINVAL || !strstr(err, bad[i].why))
+			fail_msg("'%s': ret %d, err '%s', wanted '%s'", bad[i].url, r, err,
+				 bad[i].why);
+		assert_null(strchr(err, '\n'));
+	}
+	assert_int_equal(parse(NULL, &u), -EINVAL);
+}
+
+static void limits(void **state)
+{
+	char url[2048], name[300];
+	struct iscsi_addr u;
+
+	(void)state;
+	/* a 223-byte target name is the most RFC 3720 allows */
+	memset(name, 'a', 223);
+	name[223] = '\0';
+	snprintf(url, sizeof(url), "iscsi://h/%s/1", name);
+	assert_int_equal(parse(url, &u), 0);
+	assert_int_equal(strlen(u.target), 223);
+	snprintf(url, sizeof(url), "iscsi://h/%sa/1", name);
+	assert_int_equal(parse(url, &u), -EINVAL);
+	/* host names: 253 bytes */
+	memset(name, 'h', 253);
+	name[253] = '\0';
+	snprintf(url, sizeof(url), "iscsi://%s/t/1", name);
+	assert_int_equal(parse(url, &u), 0);
+	snprintf(url, sizeof(url), "iscsi://%sh/t/1", name);
+	assert_int_equal(parse(url, &u), -EINVAL);
+	/* user, password: 255 bytes */
+	memset(name, 'p', 256);
+	name[256] = '\0';
+	snprintf(url, sizeof(url), "iscsi://u%%%s@h/t/1", name);
+	assert_int_equal(parse(url, &u), -EINVAL);
+	assert_null(strstr(err, "ppp")); /* never echoed */
+	snprintf(url, sizeof(url), "iscsi://u%%%s@h/t/1", name + 1);
+	assert_int_equal(parse(url, &u), 0);
+	/* the whole URL */
+	memset(url, 'a', sizeof(url));
+	memcpy(url, "iscsi://", 8);
+	url[sizeof(url) - 1] = '\0';
+	assert_int_equal(parse(url, &u), -EINVAL);
+	assert_non_null(strstr(err, "too long"));
+}
+
+static void password_never_in_errors(void **state)
+{
+	static const char *const urls[] = {
+		"iscsi://u%Secr3t@h:0/t/1", "iscsi://u%Secr3t@h/t/99999", "iscsi://u%Secr3t@h/t",
+		"iscsi://u%Secr3t@/t/1",    "iscsi://u%Secr3t@h/t t/1",	  "iscsi://u%Secr3t@@h/t/1",
+		"iscsi://u%Secr3t x@h/t/1", "iscsi://u%Secr3t@h;x/t/1",
+	};
+	struct iscsi_addr u;
+	char red[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		assert_int_equal(parse(urls[i], &u), -EINVAL);
+		if (strstr(err, "Secr3t"))
+			fail_msg("'%s' leaked into '%s'", urls[i], err);
+	}
+	iscsi_url_redact("iscsi://u%Secr3t@h:3260/iqn.x:y/1", red, sizeof(red));
+	assert_string_equal(red, "iscsi://u%***@h:3260/iqn.x:y/1");
+	iscsi_url_redact("iscsi://h/iqn.x:y/1", red, sizeof(red));
+	assert_string_equal(red, "iscsi://h/iqn.x:y/1");
+	iscsi_url_redact("iscsi://u@h/iqn.x:y/1", red, sizeof(red));
+	assert_string_equal(red, "iscsi://u@h/iqn.x:y/1");
+	/* a '%' after the authority is not a password */
+	iscsi_url_redact("iscsi://h/iqn%x/1", red, sizeof(red));
+	assert_string_equal(red, "iscsi://h/iqn%x/1");
+	{
+		char bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
+
+		iscsi_url_split("iscsi://u%Secr3t@h:3260/iqn.x:y/1", bare, pw);
+		assert_string_equal(bare, "iscsi://u@h:3260/iqn.x:y/1");
+		assert_string_equal(pw, "Secr3t");
+		iscsi_url_split("iscsi://u@h/iqn.x:y/1", bare, pw);
+		assert_string_equal(bare, "iscsi://u@h/iqn.x:y/1");
+		assert_string_equal(pw, "");
+		iscsi_url_split("iscsi://h/iqn%x/1", bare, pw);
+		assert_string_equal(bare, "iscsi://h/iqn%x/1");
+		assert_string_equal(pw, "");
+	}
+}
+
+/* ---- credentials ---- */
+
+static const char *env_vals[4];
+static char *fake_getenv(const char *name)
+{
+	static const char *const names[] = { "HEARTH_ISCSI_USER", "HEARTH_ISCSI_PASSWORD",
+					     "HEARTH_ISCSI_TARGET_USER",
+					     "HEARTH_ISCSI_TARGET_PASSWORD" };
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(name, names[i]))
+			return (char *)env_vals[i];
+	return NULL;
+}
+
+static char *write_file(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/hearth-test-secret.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void creds(void **state)
+{
+	struct iscsi_addr u;
+	struct iscsi_creds c;
+	char *f;
+
+	(void)state;
+	/* the URL first */
+	assert_int_equal(parse("iscsi://url-user%url-pw@h/t/1", &u), 0);
+	env_vals[0] = "env-user";
+	env_vals[1] = "env-pw";
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "url-user");
+	assert_string_equal(c.password, "url-pw");
+	/* then the environment */
+	assert_int_equal(parse("iscsi://h/t/1", &u), 0);
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "env-user");
+	assert_string_equal(c.password, "env-pw");
+	assert_string_equal(c.target_user, "");
+	/* a file wins over the environment; comments, CRLF */
+	f = write_file("# mutual\r\nuser=file-user\npassword=p,w with spaces@%\n"
+		       "target_user=tu\ntarget_password=tp\n");
+	assert_int_equal(iscsi_creds_load(&c, &u, f, fake_getenv, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "file-user");
+	assert_string_equal(c.password, "p,w with spaces@%");
+	assert_string_equal(c.target_user, "tu");
+	assert_string_equal(c.target_password, "tp");
+	unlink(f);
+	/* half a pair */
+	env_vals[0] = NULL;
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "needs both a user and a password"));
+	assert_null(strstr(err, "env-pw"));
+	env_vals[0] = "env-user";
+	env_vals[2] = "tu";
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "mutual CHAP needs both"));
+	env_vals[3] = "tp";
+	env_vals[0] = env_vals[1] = NULL;
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "initiator's CHAP user too"));
+	env_vals[2] = env_vals[3] = NULL;
+	/* hostile values */
+	env_vals[0] = "u";
+	env_vals[1] = "bad\x01pw";
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "control character"));
+	env_vals[0] = env_vals[1] = NULL;
+	f = write_file("user=u\npasswd=x\n");
+	assert_int_equal(iscsi_creds_load(&c, &u, f, fake_getenv, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 2"));
+	unlink(f);
+	f = write_file("user=u\npassword=\n");
+	assert_int_equal(iscsi_creds_load(&c, &u, f, fake_getenv, err, sizeof(err)), -EINVAL);
+	unlink(f);
+	f = write_file("user=u\0password=x\n");
+	unlink(f);
+	assert_int_equal(
+		iscsi_creds_load(&c, &u, "/nonexistent/secret", fake_getenv, err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "/nonexistent/secret"));
+	assert_int_equal(iscsi_creds_load(&c, &u, "/tmp", fake_getenv, err, sizeof(err)), -EINVAL);
+	/* no credentials at all is fine */
+	assert_int_equal(iscsi_creds_load(&c, &u, NULL, fake_getenv, err, sizeof(err)), 0);
+	assert_string_equal(c.user, "");
+}
+
+/* ---- sense data ---- */
+
+static void sense(void **state)
+{
+	static const struct {
+		int status, key, ascq;
+		enum iscsi_verdict v;
+		int res;
+	} rows[] = {
+		{ 0x00, 0, 0, ISCSI_DONE, 0 },			/* GOOD */
+		{ 0x04, 0, 0, ISCSI_DONE, 0 },			/* CONDITION MET */
+		{ 0x08, 0, 0, ISCSI_RETRY, 0 },			/* BUSY */
+		{ 0x28, 0, 0, ISCSI_RETRY, 0 },			/* TASK SET FULL */
+		{ 0x40, 0, 0, ISCSI_RETRY, 0 },			/* TASK ABORTED */
+		{ 0x18, 0, 0, ISCSI_DONE, -EIO },		/* RESERVATION CONFLICT */
+		{ 0x30, 0, 0, ISCSI_DONE, -EIO },		/* ACA ACTIVE */
+		{ 0x0f000001, 0, 0, ISCSI_DONE, -EIO },		/* transport error */
+		{ 0x0f000002, 0, 0, ISCSI_DONE, -EIO },		/* libiscsi timeout */
+		{ 0x02, 0x6, 0x2900, ISCSI_RETRY, 0 },		/* UA: power on / reset */
+		{ 0x02, 0x6, 0x2a09, ISCSI_RETRY, 0 },		/* UA: capacity changed */
+		{ 0x02, 0xb, 0x0000, ISCSI_RETRY, 0 },		/* ABORTED COMMAND */
+		{ 0x02, 0x2, 0x0401, ISCSI_RETRY, 0 },		/* becoming ready */
+		{ 0x02, 0x2, 0x3a00, ISCSI_DONE, -EIO },	/* medium not present */
+		{ 0x02, 0x5, 0x2000, ISCSI_DONE, -EOPNOTSUPP }, /* invalid opcode */
+		{ 0x02, 0x5, 0x2400, ISCSI_DONE, -EOPNOTSUPP }, /* invalid field in CDB */
+		{ 0x02, 0x5, 0x2100, ISCSI_DONE, -EIO },	/* LBA out of range */
+		{ 0x02, 0x7, 0x2700, ISCSI_DONE, -EROFS },	/* write protected */
+		{ 0x02, 0x7, 0x2707, ISCSI_DONE, -ENOSPC },	/* space allocation failed */
+		{ 0x02, 0xd, 0x0000, ISCSI_DONE, -ENOSPC },	/* volume overflow */
+		{ 0x02, 0x3, 0x1100, ISCSI_DONE, -EIO },	/* medium error */
+		{ 0x02, 0x4, 0x4400, ISCSI_DONE, -EIO },	/* hardware error */
+		{ 0x02, 0xe, 0x1d00, ISCSI_DONE, -EIO },	/* miscompare */
+		{ 0x02, 0x1, 0x0000, ISCSI_DONE, 0 },		/* recovered */
+		{ 0x02, 0xff, 0xffff, ISCSI_DONE, -EIO },	/* garbage sense */
+		{ -1, 0, 0, ISCSI_DONE, -EIO },			/* garbage status */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int res = 12345;
+		enum iscsi_verdict v =
+			iscsi_sense_verdict(rows[i].status, rows[i].key, rows[i].ascq, &res);
+
+		if (v != rows[i].v || (v == ISCSI_DONE && res != rows[i].res))
+			fail_msg("row %zu (status 0x%x key 0x%x ascq 0x%04x): verdict %d res %d", i,
+				 rows[i].status, rows[i].key, rows[i].ascq, v, res);
+	}
+}
+
+/* ---- --disk url= ---- */
+
+static int disk(struct vm_config *c, const char *v)
+{
+	char *argv[] = { "--kernel", "k", "--disk", (char *)v };
+
+	config_defaults(c);
+	err[0] = '\0';
+	return config_parse(c, 4, argv, err, sizeof(err));
+}
+
+static void config_disk_url(void **state)
+{
+	static struct vm_config c;
+
+	(void)state;
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,timeout=5s,readonly=on"), 0);
+	assert_string_equal(c.disks[0].url, "iscsi://h/iqn.x:y/1");
+	assert_string_equal(c.disks[0].path, "");
+	assert_int_equal(c.disks[0].timeout_ms, 5000);
+	assert_true(c.disks[0].readonly);
+	/* the configuration keeps the password apart from the URL */
+	assert_int_equal(disk(&c, "url=iscsi://u%Secr3t@h/iqn.x:y/1"), 0);
+	assert_string_equal(c.disks[0].url, "iscsi://u@h/iqn.x:y/1");
+	assert_string_equal(c.disks[0].url_password, "Secr3t");
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,secret=/s,discard=on"), 0);
+	assert_string_equal(c.disks[0].url_password, "");
+	assert_string_equal(c.disks[0].secret, "/s");
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,path=/x"), -EINVAL);
+	assert_non_null(strstr(err, "mutually exclusive"));
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y"), -EINVAL);
+	assert_non_null(strstr(err, "bad iSCSI URL"));
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,direct=on"), -EINVAL);
+	assert_int_equal(disk(&c, "path=/x,timeout=5s"), -EINVAL);
+	assert_int_equal(disk(&c, "path=/x,secret=/s"), -EINVAL);
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,timeout=0s"), -EINVAL);
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,timeout=2h"), -EINVAL);
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,timeout=soon"), -EINVAL);
+	assert_int_equal(disk(&c, "url="), -EINVAL);
+	/* a password cut by a comma is never echoed, whichever piece fails */
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,Zq9x@h/iqn.x:y/1"), -EINVAL);
+	assert_null(strstr(err, "Zq9x"));
+	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,Zq9x=1@h/iqn.x:y/1"), -EINVAL);
+	assert_null(strstr(err, "Zq9x"));
+	assert_int_equal(disk(&c, "url=iscsi://u%pa,Zq9x@h/iqn.x:y/1"), -EINVAL);
+	assert_null(strstr(err, "Zq9x"));
+	assert_int_equal(disk(&c, "url=iscsi://u%Secr3t@h:0/iqn.x:y/1"), -EINVAL);
+	assert_null(strstr(err, "Secr3t"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_urls),	   cmocka_unit_test(hostile_urls),
+		cmocka_unit_test(limits),	   cmocka_unit_test(password_never_in_errors),
+		cmocka_unit_test(creds),	   cmocka_unit_test(sense),
+		cmocka_unit_test(config_disk_url),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
