@@ -27,3 +27,10 @@ SUDO=
 echo "hearth: installing ${missing[*]}" >&2
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Installing tgt enables and starts Debian's tgt service, a target listening
+# on every address at port 3260. The tests start their own tgtd on loopback;
+# a developer machine should not gain a network service, so switch it off
+# again when this script installed it (and systemd runs).
+if [[ " ${missing[*]} " == *" tgt "* ]] && [ -d /run/systemd/system ]; then
+	$SUDO systemctl disable --now tgt.service >/dev/null 2>&1 || true
+fi
