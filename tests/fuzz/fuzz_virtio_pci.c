@@ -86,7 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 		memcpy(&v, in + i + 3, 8);
 		switch (op & 7) {
 		case 0: virtio_pci_cfg_ops.cfg_read(vp, off & 0x1ff, n > 4 ? 4 : n); break;
-		case 1: virtio_pci_cfg_ops.cfg_write(vp, off & 0xff, (uint32_t)v, n > 4 ? 4 : n); break;
+		case 1:
+			virtio_pci_cfg_ops.cfg_write(vp, off & 0xff, (uint32_t)v, n > 4 ? 4 : n);
+			break;
 		case 2:
 			/* the bus hands the device accesses inside its range */
 			off = (off << 1) % (VIRTIO_PCI_BAR_SIZE - 8);

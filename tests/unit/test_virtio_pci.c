@@ -96,7 +96,7 @@ static int setup(void **state)
 	memset(&F, 0, sizeof(F));
 	if (gm_create(&F.gm, RAM, false))
 		return -1;
-	F.h = (struct virtio_pci_host){ &F.gm, &F,	   f_ioeventfd, f_irqfd,
+	F.h = (struct virtio_pci_host){ &F.gm,	     &F,	 f_ioeventfd, f_irqfd,
 					f_msi_route, f_set_intx, f_watch };
 	F.vp = virtio_pci_create(&F.h, &virtio_rng_ops, BAR, GSI0, INTX);
 	if (!F.vp)
@@ -153,8 +153,8 @@ static void negotiate(uint64_t features)
 	bw(COMMON + 0x0c, (uint32_t)features, 4);
 	bw(COMMON + 0x08, 1, 4);
 	bw(COMMON + 0x0c, features >> 32, 4);
-	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
-	   1);
+	bw(COMMON + 0x14,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK, 1);
 }
 
 static void queue(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
@@ -260,8 +260,8 @@ static void feature_negotiation(void **state)
 	assert_int_equal(br(COMMON + 0x0c, 4), 0);
 	/* DRIVER_OK without FEATURES_OK is refused */
 	bw(COMMON + 0x14, 0, 1);
-	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK,
-	   1);
+	bw(COMMON + 0x14,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK, 1);
 	assert_false(status() & VIRTIO_STATUS_DRIVER_OK);
 }
 
@@ -271,14 +271,14 @@ static void bad_queues_need_reset(void **state)
 		uint16_t size;
 		uint64_t desc, avail, used;
 	} bad[] = {
-		{ 3, DESC, AVAIL, USED },		  /* not a power of two */
-		{ 512, DESC, AVAIL, USED },		  /* larger than offered */
-		{ 0, DESC, AVAIL, USED },		  /* empty */
-		{ 16, DESC + 8, AVAIL, USED },		  /* misaligned descriptors */
-		{ 16, DESC, AVAIL, USED + 2 },		  /* misaligned used ring */
-		{ 16, RAM - 16, AVAIL, USED },		  /* table runs past RAM */
-		{ 16, DESC, AVAIL, ~0ULL - 63 },	  /* wraps past 2^64 */
-		{ 16, DESC, 0xd0000000ULL, USED },	  /* outside RAM */
+		{ 3, DESC, AVAIL, USED },	   /* not a power of two */
+		{ 512, DESC, AVAIL, USED },	   /* larger than offered */
+		{ 0, DESC, AVAIL, USED },	   /* empty */
+		{ 16, DESC + 8, AVAIL, USED },	   /* misaligned descriptors */
+		{ 16, DESC, AVAIL, USED + 2 },	   /* misaligned used ring */
+		{ 16, RAM - 16, AVAIL, USED },	   /* table runs past RAM */
+		{ 16, DESC, AVAIL, ~0ULL - 63 },   /* wraps past 2^64 */
+		{ 16, DESC, 0xd0000000ULL, USED }, /* outside RAM */
 	};
 
 	(void)state;
