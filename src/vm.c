@@ -371,10 +371,12 @@ static int setup_virtio(struct vm *vm)
 			snprintf(name, sizeof(name), "%s", d->path);
 		ret = blkio_open(&bc.io, &o, why, sizeof(why));
 		if (ret)
-			/* a target or network that refused has its own exit code */
+			/* a disk in use, or a target or network that refused,
+			 * has its own exit code */
 			return fail(vm,
-				    d->url[0] && ret != -EINVAL ? HEARTH_EXIT_DISK
-								: HEARTH_EXIT_USAGE,
+				    ret == -EBUSY || (d->url[0] && ret != -EINVAL)
+					    ? HEARTH_EXIT_DISK
+					    : HEARTH_EXIT_USAGE,
 				    "--disk: %s", why);
 		memcpy(bc.serial, d->serial, sizeof(bc.serial));
 		if (blkio_size(bc.io) < 512) {

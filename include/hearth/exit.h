@@ -10,7 +10,7 @@ enum {
 	HEARTH_EXIT_POWEROFF = 0,  /* guest powered off */
 	HEARTH_EXIT_RESET = 120,   /* guest asked for a reset/reboot */
 	HEARTH_EXIT_CRASH = 121,   /* triple fault, KVM internal error, entry failure */
-	HEARTH_EXIT_DISK = 122,	   /* a remote disk (iSCSI) is unreachable or refused us */
+	HEARTH_EXIT_DISK = 122,	   /* a disk is locked by another user, or iSCSI refused us */
 	HEARTH_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
 	HEARTH_EXIT_USAGE = 125,   /* bad arguments or input files */
 	HEARTH_EXIT_HOST = 126,	   /* host problem: /dev/kvm, KVM caps, memory */

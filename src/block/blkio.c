@@ -56,6 +56,13 @@ struct blkio {
 	unsigned ndone;
 };
 
+static int lock_image(int fd, bool shared)
+{
+	struct flock fl = { .l_type = shared ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
 int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t errlen)
 {
 	struct blkio *b = calloc(1, sizeof(*b));
@@ -101,6 +108,26 @@ int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t
 		close(b->fd);
 		free(b);
 		return -EINVAL;
+	}
+	/* Two writers, or a writer and a reader, of one image corrupt what
+	 * the guests see: take a whole-file lock, shared for a read-only
+	 * disk, exclusive otherwise. Open file description locks, so the
+	 * same image given twice to one hearth conflicts as well, and
+	 * QEMU's image locks (the same kind of lock on single bytes) clash
+	 * with ours in both directions. */
+	if (lock_image(b->fd, o->readonly)) {
+		ret = -errno;
+		if (errno == EAGAIN || errno == EACCES) {
+			snprintf(err, errlen,
+				 "disk '%s' is in use by another process or another --disk "
+				 "(locked)",
+				 o->path);
+			close(b->fd);
+			free(b);
+			return -EBUSY;
+		}
+		log_warn("disk '%s': cannot lock it (%s); another VM could use it too", o->path,
+			 strerror(-ret));
 	}
 	b->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 	if (S_ISBLK(st.st_mode)) {

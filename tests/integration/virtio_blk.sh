@@ -59,4 +59,28 @@ expect_exit 0 "MSI-X delivery through irqfd" -- \
 	"$H" run --kernel "$PROBE" --cpus 2 --disk "path=$TMP/h0.img" --cmdline "probe.tests=blk-msix" --timeout 60s
 expect_grep "$TMP/out" "^PROBE: test=blk-msix case=delivered irqs=1 result=pass" "an MSI-X interrupt per completion"
 expect_grep "$TMP/out" "^PROBE: test=blk-msix case=masked-then-pending result=pass" "masking holds it pending"
+# Image locking: a writable disk is exclusive, read-only disks share.
+truncate -s 1M "$TMP/l0.img"
+"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img" --cmdline "probe.tests=idle" \
+	--shutdown-timeout 0 --timeout 60s >"$TMP/holder.out" 2>&1 </dev/null &
+holder=$!
+for _ in $(seq 100); do grep -q "PROBE: idle" "$TMP/holder.out" && break; sleep 0.1; done
+expect_exit 122 "a disk another hearth writes is refused" -- \
+	"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img,readonly=on" --cmdline "probe.tests=serial"
+expect_grep "$TMP/err" "^hearth: --disk: disk .*l0.img. is in use by another process" "the error names the disk"
+expect_one_line "$TMP/err" "disk in use"
+kill -TERM $holder
+wait $holder || true
+expect_exit 122 "one image given twice to one hearth is refused" -- \
+	"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img" --disk "path=$TMP/l0.img" \
+	--cmdline "probe.tests=serial"
+"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img,readonly=on" --cmdline "probe.tests=idle" \
+	--shutdown-timeout 0 --timeout 60s >"$TMP/holder.out" 2>&1 </dev/null &
+holder=$!
+for _ in $(seq 100); do grep -q "PROBE: idle" "$TMP/holder.out" && break; sleep 0.1; done
+expect_exit 0 "two read-only users of one image" -- \
+	"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img,readonly=on" --disk "path=$TMP/l0.img,readonly=on" \
+	--cmdline "probe.tests=serial" --timeout 60s
+kill -TERM $holder
+wait $holder || true
 finish
