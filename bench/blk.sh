@@ -7,6 +7,7 @@
 # hearth/QEMU and hearth/host ratios.
 #
 #   IMG_DIR=/var/tmp bench/blk.sh      # where the 256 MiB image goes (not tmpfs)
+#   REPEAT=5 bench/blk.sh               # runs per cell, median reported (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --bench
@@ -14,6 +15,7 @@ BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD" >/dev/null
 H=$BUILD/hearth
+REPEAT=${REPEAT:-3}
 PROBE=$BUILD/tests/guest/probe/probe.elf
 dir=$(mktemp -d "${IMG_DIR:-/var/tmp}/hearth-blkbench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
@@ -63,14 +65,26 @@ print("%.0f %.1f %.2f" % (n / secs, io["bw_bytes"] / 1e6, cpu * 1e6 / max(n, 1))
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
-echo "hearth blk bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz" >&2
+echo "hearth blk bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz, median of $REPEAT runs per cell" >&2
 echo "| workload | hearth IOPS / MB/s / CPU us per I/O | QEMU | host fio | hearth/QEMU (IOPS) | hearth/host (IOPS) |"
 echo "|---|---|---|---|---|---|"
+# median: of "iops mbps cpu" lines, the one with the median IOPS (failed runs,
+# "n/a", sort first and lose unless most runs failed)
+median() { sort -n -k1,1 | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 while read -r mode bs qd ops; do
-	read -r hi hm hc < <(guest hearth "$mode" "$bs" "$qd" "$ops")
-	read -r qi qm qc < <(guest qemu "$mode" "$bs" "$qd" "$ops")
-	read -r xi xm xc < <(host "$mode" "$bs" "$qd")
+	hr=() qr=() xr=()
+	# runs alternate between the VMMs so that a slow spell of the host
+	# hits both, and each cell is the median of REPEAT runs
+	for _ in $(seq "$REPEAT"); do
+		hr+=("$(guest hearth "$mode" "$bs" "$qd" "$ops")")
+		qr+=("$(guest qemu "$mode" "$bs" "$qd" "$ops")")
+		xr+=("$(host "$mode" "$bs" "$qd")")
+	done
+	read -r hi hm hc < <(printf '%s\n' "${hr[@]}" | median)
+	read -r qi qm qc < <(printf '%s\n' "${qr[@]}" | median)
+	read -r xi xm xc < <(printf '%s\n' "${xr[@]}" | median)
 	echo "| $mode $((bs / 1024))k QD$qd | $hi / $hm / $hc | $qi / $qm / $qc | $xi / $xm / $xc | $(ratio "$hi" "$qi") | $(ratio "$hi" "$xi") |"
+	echo "  $mode $bs QD$qd hearth IOPS: $(printf '%s ' "${hr[@]%% *}")QEMU: $(printf '%s ' "${qr[@]%% *}")host: $(printf '%s ' "${xr[@]%% *}")" >&2
 done <<'ROWS'
 randread 4096 1 5000
 randwrite 4096 1 5000
