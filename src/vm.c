@@ -353,6 +353,7 @@ static int setup_nets(struct vm *vm)
 		nc.tap_fd = tap_open(c->tap, &created, why, sizeof(why));
 		if (nc.tap_fd < 0)
 			return fail(vm, HEARTH_EXIT_USAGE, "--net: %s", why);
+		nc.mtu = tap_mtu(c->tap);
 		if (c->has_mac)
 			memcpy(nc.mac, c->mac, 6);
 		else

@@ -35,14 +35,14 @@
 #define VIRTIO_NET_S_LINK_UP 1
 
 /* struct virtio_net_hdr_v1 */
-#define VIRTIO_NET_HDR_LEN	   12
+#define VIRTIO_NET_HDR_LEN	    12
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
-#define VIRTIO_NET_HDR_GSO_NONE	   0
-#define VIRTIO_NET_HDR_GSO_TCPV4   1
-#define VIRTIO_NET_HDR_GSO_UDP	   3
-#define VIRTIO_NET_HDR_GSO_TCPV6   4
-#define VIRTIO_NET_HDR_GSO_ECN	   0x80
+#define VIRTIO_NET_HDR_GSO_NONE	    0
+#define VIRTIO_NET_HDR_GSO_TCPV4    1
+#define VIRTIO_NET_HDR_GSO_UDP	    3
+#define VIRTIO_NET_HDR_GSO_TCPV6    4
+#define VIRTIO_NET_HDR_GSO_ECN	    0x80
 
 #define VIRTIO_NET_MIN_FRAME 14	   /* an Ethernet header */
 #define VIRTIO_NET_MAX_FRAME 65550 /* 64 KiB of IP plus Ethernet and VLAN headers */
@@ -50,10 +50,10 @@
 /* Why a transmitted frame is refused (virtio_net_tx_check), 0 if it is not. */
 enum net_tx_verdict {
 	NET_TX_OK = 0,
-	NET_TX_BAD_FLAGS,    /* unknown flag, or NEEDS_CSUM without CSUM */
-	NET_TX_BAD_CSUM,     /* checksum position outside the frame */
-	NET_TX_BAD_GSO,	     /* a segmentation type not negotiated, or no gso_size */
-	NET_TX_BAD_LENGTH,   /* shorter than an Ethernet header, or over 65550 bytes */
+	NET_TX_BAD_FLAGS,  /* unknown flag, or NEEDS_CSUM without CSUM */
+	NET_TX_BAD_CSUM,   /* checksum position outside the frame */
+	NET_TX_BAD_GSO,	   /* a segmentation type not negotiated, or no gso_size */
+	NET_TX_BAD_LENGTH, /* shorter than an Ethernet header, or over 65550 bytes */
 };
 
 /*
@@ -90,8 +90,9 @@ struct virtio_net_stats {
 struct loop;
 struct virtio_net;
 struct virtio_net_cfg {
-	int tap_fd;	  /* nonblocking, vnet header of 12 bytes; taken over */
+	int tap_fd; /* nonblocking, vnet header of 12 bytes; taken over */
 	uint8_t mac[6];
+	unsigned mtu;	   /* the TAP's; 0: 1500 */
 	struct loop *loop; /* watches the TAP; NULL: the caller calls virtio_net_rx */
 	const char *name;  /* for messages, e.g. the TAP's name */
 };
@@ -114,6 +115,8 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
  * @created says so. Returns the fd, or -errno with a one-line reason in @why.
  */
 int tap_open(const char *name, bool *created, char *why, size_t whylen);
+/* The MTU of interface @name, 0 if unknown. */
+unsigned tap_mtu(const char *name);
 /* TUNSETOFFLOAD; 0 or -errno. */
 int tap_set_offload(int fd, unsigned offloads);
 

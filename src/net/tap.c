@@ -91,6 +91,19 @@ int tap_open(const char *name, bool *created, char *why, size_t whylen)
 	return fd;
 }
 
+unsigned tap_mtu(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (s < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ret = ioctl(s, SIOCGIFMTU, &ifr);
+	close(s);
+	return ret || ifr.ifr_mtu < 0 ? 0 : (unsigned)ifr.ifr_mtu;
+}
+
 int tap_set_offload(int fd, unsigned offloads)
 {
 	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)offloads) ? -errno : 0;

@@ -33,10 +33,9 @@ static struct log_ratelimit guest_rl;
 #define HAS(f, bit) (((f) >> (bit)) & 1)
 #define RXQ	    0
 #define TXQ	    1
-/* Room a frame may need: header plus a TSO frame, or a VLAN-tagged
- * 1500-byte one when the driver takes no segmentation offload. */
-#define RX_NEED_GSO   (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
-#define RX_NEED_PLAIN (VIRTIO_NET_HDR_LEN + 1518)
+/* Room the largest frame needs, header included: a TSO frame, or one of
+ * the TAP's MTU with Ethernet and VLAN headers */
+#define RX_NEED (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
 
 static uint16_t ld16(const uint8_t *p)
 {
@@ -159,25 +158,27 @@ struct virtio_net {
 	const struct guest_mem *gm;
 	const struct virtio_transport *t;
 	int fd;
+	unsigned mtu;
 	uint8_t mac[6];
 	char name[32];
 	struct loop *loop;
 	int watch; /* loop watch on the TAP, -1 while receive waits for buffers */
 	uint64_t features;
 	struct vq *rxq, *txq;
-	bool broken;	  /* the driver broke a queue: nothing until reset */
-	bool rx_blocked;  /* waiting for the driver's receive buffers */
-	bool rx_pushed;	  /* used entries on the receive queue since the last notify */
+	bool broken;	 /* the driver broke a queue: nothing until reset */
+	bool rx_blocked; /* waiting for the driver's receive buffers */
+	bool rx_pushed;	 /* used entries on the receive queue since the last notify */
+	bool rx_dry;	 /* the last fill found the ring empty */
 	/* receive chains taken from the ring and not used yet */
 	struct rx_chain chains[VQ_MAX_SIZE];
 	unsigned nchains, niov;
 	uint64_t cap;
-	bool held; /* elem is a popped chain that did not fit in riov yet */
-	struct iovec riov[VQ_MAX_SEGS];
+	bool held;			/* elem is a popped chain that did not fit in riov yet */
+	struct iovec riov[VQ_MAX_SEGS]; /* one left for the overflow buffer */
 	struct vq_elem elem, telem;
 	struct iovec tiov[VQ_MAX_SEGS];
 	struct virtio_net_stats st;
-	uint8_t scratch[RX_NEED_GSO]; /* frames dropped while the device is stopped */
+	uint8_t scratch[RX_NEED]; /* frames dropped while the device is stopped */
 };
 
 static uint64_t net_features(void *dev)
@@ -278,8 +279,9 @@ static void tx_one(struct virtio_net *n, const struct vq_elem *e)
 	v = virtio_net_tx_check(hdr, n->features, frame_len);
 	if (v != NET_TX_OK) {
 		n->st.tx_bad++;
-		log_guest(&guest_rl, "virtio-net %s: transmit header refused (%d, %llu bytes): "
-				     "dropped",
+		log_guest(&guest_rl,
+			  "virtio-net %s: transmit header refused (%d, %llu bytes): "
+			  "dropped",
 			  n->name, (int)v, (unsigned long long)frame_len);
 		return;
 	}
@@ -355,28 +357,36 @@ static bool mrg(const struct virtio_net *n)
 	return HAS(n->features, VIRTIO_NET_F_MRG_RXBUF);
 }
 
+static uint64_t rx_need_mtu(const struct virtio_net *n)
+{
+	return VIRTIO_NET_HDR_LEN + 18 + (uint64_t)n->mtu;
+}
+
 static uint64_t rx_need(const struct virtio_net *n)
 {
-	return HAS(n->features, VIRTIO_NET_F_GUEST_TSO4) ||
-			       HAS(n->features, VIRTIO_NET_F_GUEST_TSO6)
-		       ? RX_NEED_GSO
-		       : RX_NEED_PLAIN;
+	if (HAS(n->features, VIRTIO_NET_F_GUEST_TSO4) || HAS(n->features, VIRTIO_NET_F_GUEST_TSO6))
+		return RX_NEED;
+	return rx_need_mtu(n);
 }
 
 /* Takes chains from the ring until the cache has room for the largest
- * frame (one chain without MRG_RXBUF). Returns -1 if the ring is broken. */
+ * frame the TAP can hand over (one chain without MRG_RXBUF), or the ring
+ * has no more to give. Returns -1 if the ring is broken. */
 static int rx_fill(struct virtio_net *n)
 {
 	uint64_t need = rx_need(n);
 
+	n->rx_dry = false;
 	while ((mrg(n) ? n->cap < need : n->nchains == 0) && n->nchains < n->rxq->size) {
 		struct rx_chain *c;
 
 		if (!n->held) {
 			int ret = vq_pop(n->rxq, n->gm, &n->elem);
 
-			if (ret == 0)
+			if (ret == 0) {
+				n->rx_dry = true;
 				break;
+			}
 			if (ret < 0) {
 				broke(n, "receive");
 				return -1;
@@ -393,7 +403,7 @@ static int rx_fill(struct virtio_net *n)
 				continue;
 			}
 		}
-		if (n->niov + n->elem.n_in > VQ_MAX_SEGS) {
+		if (n->niov + n->elem.n_in > VQ_MAX_SEGS - 1) {
 			n->held = true; /* after the cached chains are used */
 			break;
 		}
@@ -431,17 +441,28 @@ static enum rx_result rx_one(struct virtio_net *n)
 	uint32_t lens[VQ_MAX_SIZE];
 	bool full;
 	uint64_t left;
-	unsigned k = 0;
+	unsigned k = 0, cnt;
+	struct iovec saved;
 	ssize_t got;
 
 	if (rx_fill(n))
 		return RX_EMPTY;
+	/* With MRG_RXBUF, wait for room for the largest frame unless the
+	 * driver has nothing more to give: then room for an MTU-sized frame
+	 * will do (a larger one is dropped). */
 	full = n->held || n->nchains == n->rxq->size;
-	if (n->nchains == 0 || (mrg(n) && n->cap < rx_need(n) && !full))
+	if (n->nchains == 0 ||
+	    (mrg(n) && n->cap < rx_need(n) && !full && !(n->rx_dry && n->cap >= rx_need_mtu(n))))
 		return RX_NO_ROOM;
+	/* The frame goes into the chains; whatever lands in the scratch buffer
+	 * after them means the frame did not fit (dropped below). */
+	cnt = mrg(n) ? n->niov : n->chains[0].n;
+	saved = n->riov[cnt];
+	n->riov[cnt] = (struct iovec){ n->scratch, sizeof(n->scratch) };
 	do
-		got = readv(n->fd, n->riov, (int)(mrg(n) ? n->niov : n->chains[0].n));
+		got = readv(n->fd, n->riov, (int)cnt + 1);
 	while (got < 0 && errno == EINTR);
+	n->riov[cnt] = saved;
 	if (got < 0) {
 		if (errno != EAGAIN)
 			log_warn("virtio-net %s: TAP read: %s", n->name, strerror(errno));
@@ -576,6 +597,7 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 	n->gm = gm;
 	n->t = t;
 	n->fd = cfg->tap_fd;
+	n->mtu = cfg->mtu >= 68 && cfg->mtu <= VIRTIO_NET_MAX_FRAME - 18 ? cfg->mtu : 1500;
 	memcpy(n->mac, cfg->mac, 6);
 	snprintf(n->name, sizeof(n->name), "%s", cfg->name ? cfg->name : "tap");
 	n->loop = cfg->loop;
