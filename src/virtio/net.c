@@ -369,15 +369,12 @@ static uint64_t rx_need(const struct virtio_net *n)
 	return rx_need_mtu(n);
 }
 
-/* Takes chains from the ring until the cache has room for the largest
- * frame the TAP can hand over (one chain without MRG_RXBUF), or the ring
- * has no more to give. Returns -1 if the ring is broken. */
+/* Takes every chain the driver made available into the cache (bad ones go
+ * straight back unused). Returns -1 if the ring is broken. */
 static int rx_fill(struct virtio_net *n)
 {
-	uint64_t need = rx_need(n);
-
 	n->rx_dry = false;
-	while ((mrg(n) ? n->cap < need : n->nchains == 0) && n->nchains < n->rxq->size) {
+	while (n->nchains < n->rxq->size) {
 		struct rx_chain *c;
 
 		if (!n->held) {

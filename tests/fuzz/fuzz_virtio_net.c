@@ -73,10 +73,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 		close(sp[1]);
 		return 0;
 	}
-	q[0] = (struct vq){ .size = QSZ, .desc_gpa = RX_DESC, .avail_gpa = RX_AVAIL,
-			    .used_gpa = RX_USED, .event_idx = in[1] & 2, .indirect = in[1] & 4 };
-	q[1] = (struct vq){ .size = QSZ, .desc_gpa = TX_DESC, .avail_gpa = TX_AVAIL,
-			    .used_gpa = TX_USED, .event_idx = in[1] & 2, .indirect = in[1] & 4 };
+	q[0] = (struct vq){ .size = QSZ,
+			    .desc_gpa = RX_DESC,
+			    .avail_gpa = RX_AVAIL,
+			    .used_gpa = RX_USED,
+			    .event_idx = in[1] & 2,
+			    .indirect = in[1] & 4 };
+	q[1] = (struct vq){ .size = QSZ,
+			    .desc_gpa = TX_DESC,
+			    .avail_gpa = TX_AVAIL,
+			    .used_gpa = TX_USED,
+			    .event_idx = in[1] & 2,
+			    .indirect = in[1] & 4 };
 	if (!vq_enable(&q[0], &gm, 256) && !vq_enable(&q[1], &gm, 256)) {
 		ssize_t got;
 

@@ -20,21 +20,22 @@
 
 #include "hearth/virtio_net.h"
 
-#define F(b)	  (1ULL << (b))
-#define RAM	  (1ULL << 20)
-#define QSZ	  16
-#define RX_DESC	  0x1000ULL
-#define RX_AVAIL  0x1200ULL
-#define RX_USED	  0x1400ULL
-#define TX_DESC	  0x2000ULL
-#define TX_AVAIL  0x2200ULL
-#define TX_USED	  0x2400ULL
-#define BUF	  0x10000ULL /* 64 KiB of buffers from here */
-#define BIG	  0x40000ULL /* room for oversized frames */
-#define HDR	  VIRTIO_NET_HDR_LEN
-#define ALL_FEATS (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |  \
-		   F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) | \
-		   F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_F_VERSION_1))
+#define F(b)	 (1ULL << (b))
+#define RAM	 (1ULL << 20)
+#define QSZ	 16
+#define RX_DESC	 0x1000ULL
+#define RX_AVAIL 0x1200ULL
+#define RX_USED	 0x1400ULL
+#define TX_DESC	 0x2000ULL
+#define TX_AVAIL 0x2200ULL
+#define TX_USED	 0x2400ULL
+#define BUF	 0x10000ULL /* 64 KiB of buffers from here */
+#define BIG	 0x40000ULL /* room for oversized frames */
+#define HDR	 VIRTIO_NET_HDR_LEN
+#define ALL_FEATS                                                                            \
+	(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |     \
+	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) | \
+	 F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_F_VERSION_1))
 
 /* ---- pure: headers and offloads ---- */
 
@@ -142,13 +143,13 @@ static void offloads(void **state)
 	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM)), TUN_F_CSUM);
 	assert_int_equal(virtio_net_tap_offloads(ALL_FEATS),
 			 TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
-	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM) |
-						 F(VIRTIO_NET_F_GUEST_TSO6)),
-			 TUN_F_CSUM | TUN_F_TSO6);
+	assert_int_equal(
+		virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO6)),
+		TUN_F_CSUM | TUN_F_TSO6);
 	/* ECN only with a TSO type */
-	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM) |
-						 F(VIRTIO_NET_F_GUEST_ECN)),
-			 TUN_F_CSUM);
+	assert_int_equal(
+		virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_ECN)),
+		TUN_F_CSUM);
 	/* the host side (HOST_*) never changes what the TAP may send us */
 	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_CSUM)),
 			 0);
@@ -255,10 +256,12 @@ static void start(uint64_t features)
 	dev = virtio_net_create(&c, &gm, &tr);
 	assert_non_null(dev);
 	memset(vqs, 0, sizeof(vqs));
-	vqs[0] = (struct vq){ .size = QSZ, .desc_gpa = RX_DESC, .avail_gpa = RX_AVAIL,
-			      .used_gpa = RX_USED };
-	vqs[1] = (struct vq){ .size = QSZ, .desc_gpa = TX_DESC, .avail_gpa = TX_AVAIL,
-			      .used_gpa = TX_USED };
+	vqs[0] = (struct vq){
+		.size = QSZ, .desc_gpa = RX_DESC, .avail_gpa = RX_AVAIL, .used_gpa = RX_USED
+	};
+	vqs[1] = (struct vq){
+		.size = QSZ, .desc_gpa = TX_DESC, .avail_gpa = TX_AVAIL, .used_gpa = TX_USED
+	};
 	for (int i = 0; i < 2; i++) {
 		vqs[i].event_idx = features >> VIRTIO_F_EVENT_IDX & 1;
 		assert_int_equal(vq_enable(&vqs[i], &gm, VQ_MAX_SIZE), 0);
@@ -580,16 +583,11 @@ static void config_space(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tx_headers),
-		cmocka_unit_test(rx_headers),
-		cmocka_unit_test(offloads),
-		cmocka_unit_test(default_mac),
-		cmocka_unit_test(transmit),
-		cmocka_unit_test(transmit_hostile),
-		cmocka_unit_test(receive_mergeable),
-		cmocka_unit_test(receive_waits_for_buffers),
-		cmocka_unit_test(receive_hostile),
-		cmocka_unit_test(config_space),
+		cmocka_unit_test(tx_headers),	     cmocka_unit_test(rx_headers),
+		cmocka_unit_test(offloads),	     cmocka_unit_test(default_mac),
+		cmocka_unit_test(transmit),	     cmocka_unit_test(transmit_hostile),
+		cmocka_unit_test(receive_mergeable), cmocka_unit_test(receive_waits_for_buffers),
+		cmocka_unit_test(receive_hostile),   cmocka_unit_test(config_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
