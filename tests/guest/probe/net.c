@@ -21,13 +21,13 @@
 #include "io.h"
 #include "probe.h"
 
-#define NQ	64
-#define BUFSZ	2048
-#define HDRLEN	12
-#define F_MAC	(1ULL << 5)
-#define F_MRG	(1ULL << 15)
-#define F_STAT	(1ULL << 16)
-#define F_V1	(1ULL << 32)
+#define NQ	   64
+#define BUFSZ	   2048
+#define HDRLEN	   12
+#define F_MAC	   (1ULL << 5)
+#define F_MRG	   (1ULL << 15)
+#define F_STAT	   (1ULL << 16)
+#define F_V1	   (1ULL << 32)
 #define SECONDS(n) ((uint64_t)(n)*4000000000ull)
 
 void *memcpy(void *d, const void *s, unsigned long n);
@@ -299,8 +299,8 @@ static int send_udp(uint16_t sport, uint16_t dport, const uint8_t *data, unsigne
 
 /* What the last received frame was, for the tests. */
 struct rx {
-	uint16_t type;	  /* ethertype */
-	uint8_t proto;	  /* IPv4 protocol */
+	uint16_t type; /* ethertype */
+	uint8_t proto; /* IPv4 protocol */
 	uint16_t sport, dport;
 	const uint8_t *l4; /* ICMP or UDP payload */
 	unsigned l4len;
@@ -348,7 +348,8 @@ static int poll_rx(struct rx *r)
 	rx_frames++;
 	f = rx_buf[id] + HDRLEN;
 	len -= HDRLEN;
-	*r = (struct rx){ .type = be16(f + 12), .nbufs = (uint16_t)(rx_buf[id][10] | rx_buf[id][11] << 8) };
+	*r = (struct rx){ .type = be16(f + 12),
+			  .nbufs = (uint16_t)(rx_buf[id][10] | rx_buf[id][11] << 8) };
 	if (r->type == 0x0806 && len >= 42) {
 		const uint8_t *a = f + 14;
 		if (be16(a + 6) == 1 && be32(a + 24) == my_ip) {
