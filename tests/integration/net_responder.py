@@ -8,7 +8,8 @@ Datagrams (first 4 bytes say what):
   ECH0...   echoed back unchanged
   BURS n s  n datagrams "SEQ!" + seq, padded to s bytes, sent back at once
   SNK!...   counted (the transmit rate test)
-  DONE      answered "CNT!" + the count; the rate goes to LOG
+  DONE      answered "CNT!" + the count (the next SNK! starts a new count);
+            the rate goes to LOG
   PING      three ICMP echo requests to GUEST_IP over a raw socket,
             answered "PONG" + the number of replies
 """
@@ -60,7 +61,7 @@ def main():
     s.bind((bind_ip, port))
     out = open(log, "a", buffering=1)
     print("responder: listening on %s:%d" % (bind_ip, port), file=out)
-    count, first, last = 0, None, None
+    count, first, last, reported = 0, None, None, False
     while True:
         data, peer = s.recvfrom(65536)
         kind = data[:4]
@@ -73,6 +74,8 @@ def main():
                 s.sendto(b"SEQ!" + struct.pack("!I", i) + bytes(max(0, size - 8)), peer)
             print("burst: sent %d datagrams in %.3f s" % (n, time.time() - t0), file=out)
         elif kind == b"SNK!":
+            if reported:  # a new run
+                count, first, last, reported = 0, None, None, False
             now = time.time()
             first = first or now
             last = now
@@ -82,6 +85,7 @@ def main():
             pps = (count - 1) / secs if secs > 0 else 0
             print("sink: frames=%d seconds=%.3f pps=%.0f" % (count, secs, pps), file=out)
             s.sendto(b"CNT!" + struct.pack("!I", count), peer)
+            reported = True
         elif kind == b"PING":
             n = ping_guest(guest)
             print("ping: %d replies from %s" % (n, guest), file=out)

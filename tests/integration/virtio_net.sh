@@ -16,8 +16,8 @@ GUEST_IP=169.254.77.2
 RESP=
 
 cleanup() {
-	[ -n "$RESP" ] && kill "$RESP" 2>/dev/null && wait "$RESP" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	if [ -n "$RESP" ]; then kill "$RESP" 2>/dev/null || true; wait "$RESP" 2>/dev/null || true; fi
+	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -51,7 +51,7 @@ expect_grep "$TMP/out" "^PROBE: test=net-arp .*peer-mac=.*result=pass" "ARP: the
 expect_grep "$TMP/out" "^PROBE: test=net-ping count=20 result=pass" "ICMP echo guest -> host, 20 sizes"
 expect_grep "$TMP/out" "^PROBE: test=net-udp-echo sent=300 got=300 bad=0 result=pass" \
 	"UDP echo: 300 datagrams back whole and in order"
-expect_grep "$TMP/out" "^PROBE: test=net-rx-burst frames=600 out-of-order=0 .*result=pass" \
+expect_grep "$TMP/out" "^PROBE: test=net-rx-burst frames=600 size=18 out-of-order=0 .*result=pass" \
 	"a 600-frame burst into a 63-buffer ring: nothing lost or reordered"
 expect_grep "$TMP/out" "^PROBE: test=net-tx-rate .*result=pass" "transmit rate run"
 expect_grep "$TMP/out" "^PROBE: test=net-pinged-by-host replies=3 result=pass" \

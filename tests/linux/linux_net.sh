@@ -11,8 +11,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS=hearth-test-$$
 SRV=
 cleanup() {
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	if [ -n "$SRV" ]; then kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true; fi
+	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -11,7 +11,9 @@
  *                unused while the device keeps working; a broken ring must
  *                get DEVICE_NEEDS_RESET, and the device work after a reset
  * Addresses come from the command line: probe.ip=A.B.C.D probe.peer=A.B.C.D
- * probe.port=N (the responder's UDP port), probe.frames=N (rate tests).
+ * probe.port=N (the responder's UDP port), probe.frames=N and probe.txsize=N
+ * (transmit rate: datagrams and their payload bytes), probe.burst=N and
+ * probe.rxsize=N (receive burst).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -545,7 +547,7 @@ static int udp_echo(uint16_t port, unsigned n, unsigned window)
 
 /* The responder sends @n datagrams at once: more than the receive ring
  * holds, so the device must stop and resume; none may be lost or reordered. */
-static int rx_burst(uint16_t port, unsigned n)
+static int rx_burst(uint16_t port, unsigned n, unsigned size)
 {
 	uint8_t req[12];
 	unsigned got = 0, bad = 0;
@@ -554,7 +556,7 @@ static int rx_burst(uint16_t port, unsigned n)
 
 	put32(req, 0x42555253); /* "BURS" */
 	put32(req + 4, n);
-	put32(req + 8, 18); /* payload bytes: 64-byte frames */
+	put32(req + 8, size); /* UDP payload bytes (18: 64-byte frames) */
 	send_udp(40001, port, req, sizeof(req), true);
 	t0 = rdtsc();
 	while (got < n && rdtsc() - t0 < SECONDS(20)) {
@@ -569,6 +571,8 @@ static int rx_burst(uint16_t port, unsigned n)
 	t1 = rdtsc() - t1;
 	puts_("PROBE: test=net-rx-burst frames=");
 	putu(got);
+	puts_(" size=");
+	putu(size);
 	puts_(" out-of-order=");
 	putu(bad);
 	puts_(" tsc=");
@@ -579,9 +583,9 @@ static int rx_burst(uint16_t port, unsigned n)
 
 /* @n small datagrams as fast as the ring takes them, then "DONE": the
  * responder answers with how many it counted. */
-static int tx_rate(uint16_t port, unsigned n)
+static int tx_rate(uint16_t port, unsigned n, unsigned size)
 {
-	uint8_t d[18] = { 0 };
+	static uint8_t d[1472];
 	struct rx r;
 	uint64_t t0 = rdtsc(), dt;
 	unsigned counted = ~0u;
@@ -589,7 +593,7 @@ static int tx_rate(uint16_t port, unsigned n)
 	put32(d, 0x534e4b21); /* "SNK!" */
 	for (unsigned i = 0; i < n; i++) {
 		put32(d + 4, i);
-		if (send_udp(40002, port, d, sizeof(d), i % 16 == 15 || i + 1 == n))
+		if (send_udp(40002, port, d, size, i % 16 == 15 || i + 1 == n))
 			break;
 		if (i % 16 == 15)
 			reclaim_tx();
@@ -597,7 +601,7 @@ static int tx_rate(uint16_t port, unsigned n)
 	dt = rdtsc() - t0;
 	put32(d, 0x444f4e45); /* "DONE" */
 	for (int tries = 0; tries < 3 && counted == ~0u; tries++) {
-		send_udp(40002, port, d, sizeof(d), true);
+		send_udp(40002, port, d, 8, true);
 		for (uint64_t t1 = rdtsc(); counted == ~0u && rdtsc() - t1 < SECONDS(2);)
 			if (poll_rx(&r) && r.proto == 17 && r.sport == port && r.l4len >= 8 &&
 			    be32(r.l4) == 0x434e5421) /* "CNT!" */
@@ -605,6 +609,8 @@ static int tx_rate(uint16_t port, unsigned n)
 	}
 	puts_("PROBE: test=net-tx-rate frames=");
 	putu(n);
+	puts_(" size=");
+	putu(size);
 	puts_(" host-counted=");
 	putu(counted);
 	puts_(" tsc=");
@@ -622,6 +628,15 @@ int probe_net(void)
 	int fails = 0, ok;
 	uint16_t port = (uint16_t)probe_arg_u64("probe.port", 7777);
 	unsigned frames = (unsigned)probe_arg_u64("probe.frames", 20000);
+	unsigned burst = (unsigned)probe_arg_u64("probe.burst", 600);
+	/* UDP payload sizes for the rate tests: 18 (64-byte frames) to 1472 */
+	unsigned txsize = (unsigned)probe_arg_u64("probe.txsize", 18);
+	unsigned rxsize = (unsigned)probe_arg_u64("probe.rxsize", 18);
+
+	if (txsize < 8 || txsize > 1472)
+		txsize = 18;
+	if (rxsize < 8 || rxsize > 1472)
+		rxsize = 18;
 
 	if (!net_setup())
 		return 1;
@@ -641,8 +656,8 @@ int probe_net(void)
 	report("net-ping", ok);
 	fails += !ok;
 	fails += !udp_echo(port, 300, 24);
-	fails += !rx_burst(port, 600);
-	fails += !tx_rate(port, frames);
+	fails += !rx_burst(port, burst, rxsize);
+	fails += !tx_rate(port, frames, txsize);
 	/* the host pings us too (the responder does, after the rate test) */
 	{
 		struct rx r;
