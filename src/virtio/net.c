@@ -388,13 +388,16 @@ static int rx_fill(struct virtio_net *n)
 				broke(n, "receive");
 				return -1;
 			}
-			if (n->elem.n_out || n->elem.in_len < VIRTIO_NET_HDR_LEN) {
+			if (n->elem.n_out || n->elem.in_len < VIRTIO_NET_HDR_LEN ||
+			    n->elem.n_in > VQ_MAX_SEGS - 1) {
 				n->st.rx_bad_bufs++;
 				log_guest(&guest_rl,
 					  "virtio-net %s: receive chain %s: returned unused",
 					  n->name,
 					  n->elem.n_out ? "with readable buffers"
-							: "smaller than the header");
+					  : n->elem.n_in > VQ_MAX_SEGS - 1
+						  ? "of over 1023 buffers"
+						  : "smaller than the header");
 				vq_push(n->rxq, n->elem.head, 0);
 				n->rx_pushed = true;
 				continue;
