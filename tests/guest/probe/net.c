@@ -53,36 +53,6 @@ static uint8_t rx_buf[NQ][BUFSZ] __attribute__((aligned(4096)));
 static uint8_t tx_buf[NQ][BUFSZ] __attribute__((aligned(4096)));
 static uint8_t big[80000] __attribute__((aligned(4096)));
 
-static uint8_t r8(uint64_t a)
-{
-	return *(volatile uint8_t *)a;
-}
-static uint16_t r16(uint64_t a)
-{
-	return *(volatile uint16_t *)a;
-}
-static uint32_t r32(uint64_t a)
-{
-	return *(volatile uint32_t *)a;
-}
-static void w8(uint64_t a, uint8_t v)
-{
-	*(volatile uint8_t *)a = v;
-}
-static void w16(uint64_t a, uint16_t v)
-{
-	*(volatile uint16_t *)a = v;
-}
-static void w32(uint64_t a, uint32_t v)
-{
-	*(volatile uint32_t *)a = v;
-}
-static void w64(uint64_t a, uint64_t v)
-{
-	w32(a, (uint32_t)v);
-	w32(a + 4, (uint32_t)(v >> 32));
-}
-
 static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);

@@ -58,36 +58,6 @@ void pci_write(unsigned slot, unsigned off, uint32_t v)
 	outl(0xcfc, v);
 }
 
-static uint8_t r8(uint64_t a)
-{
-	return *(volatile uint8_t *)a;
-}
-static uint16_t r16(uint64_t a)
-{
-	return *(volatile uint16_t *)a;
-}
-static uint32_t r32(uint64_t a)
-{
-	return *(volatile uint32_t *)a;
-}
-static void w8(uint64_t a, uint8_t v)
-{
-	*(volatile uint8_t *)a = v;
-}
-static void w16(uint64_t a, uint16_t v)
-{
-	*(volatile uint16_t *)a = v;
-}
-static void w32(uint64_t a, uint32_t v)
-{
-	*(volatile uint32_t *)a = v;
-}
-static void w64(uint64_t a, uint64_t v)
-{
-	w32(a, (uint32_t)v);
-	w32(a + 4, (uint32_t)(v >> 32));
-}
-
 /* Address of memory BAR @bi of @slot, or 0 if it is not one we can reach
  * (I/O BAR, unassigned, above the 4 GiB the probe maps). */
 uint64_t bar_addr(unsigned slot, unsigned bi)
