@@ -40,10 +40,12 @@ const char config_usage[] =
 	"  --disk url=iscsi://[user%password@]host[:port]/IQN/LUN[,secret=FILE]\n"
 	"         [,timeout=30s][,readonly=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk on an iSCSI LUN (docs/iscsi.md)\n"
+	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
+	"                         a virtio-net NIC on host TAP device NAME (repeat for more)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
-	"121 guest crash, 122 remote disk (iSCSI) refused, 124 timeout, 125 bad usage or\n"
-	"input, 126 host/KVM failure.\n";
+	"121 guest crash, 122 disk unavailable (locked, iSCSI refused), 124 timeout, 125 bad\n"
+	"usage or input, 126 host/KVM failure.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
@@ -367,6 +369,80 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 	return 0;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX] */
+static int opt_net(struct vm_config *cfg, const char *v, char *err, size_t errlen)
+{
+	struct net_config c = { 0 };
+
+	if (cfg->n_nets >= CONFIG_MAX_NICS)
+		return config_error(err, errlen, "--net: at most %d NICs", CONFIG_MAX_NICS);
+	for (const char *p = v; *p;) {
+		const char *end = strchr(p, ','), *eq;
+		size_t len = end ? (size_t)(end - p) : strlen(p), klen, n;
+
+		eq = memchr(p, '=', len);
+		if (!eq)
+			return config_error(err, errlen, "--net: expected key=value, got '%.*s'",
+					    (int)len, p);
+		klen = (size_t)(eq - p);
+		n = len - klen - 1;
+		if (klen == 3 && !strncmp(p, "tap", 3)) {
+			if (n == 0 || n >= sizeof(c.tap))
+				return config_error(
+					err, errlen,
+					"--net: tap= must name a device of 1 to %zu bytes",
+					sizeof(c.tap) - 1);
+			for (size_t i = 0; i < n; i++)
+				if (eq[1 + i] <= 0x20 || eq[1 + i] > 0x7e || eq[1 + i] == '/')
+					return config_error(err, errlen,
+							    "--net: tap= '%.*s' is not a valid "
+							    "interface name",
+							    (int)n, eq + 1);
+			memcpy(c.tap, eq + 1, n);
+		} else if (klen == 3 && !strncmp(p, "mac", 3)) {
+			const char *m = eq + 1;
+
+			for (int i = 0; i < 6; i++) {
+				int hi = hexval(m[3 * i]), lo = hi < 0 ? -1 : hexval(m[3 * i + 1]);
+
+				if (n != 17 || hi < 0 || lo < 0 || (i < 5 && m[3 * i + 2] != ':'))
+					return config_error(
+						err, errlen,
+						"--net: mac= expects XX:XX:XX:XX:XX:XX, got '%.*s'",
+						(int)n, m);
+				c.mac[i] = (uint8_t)(hi << 4 | lo);
+			}
+			if (c.mac[0] & 1)
+				return config_error(err, errlen,
+						    "--net: mac= %.*s is a multicast address",
+						    (int)n, m);
+			if (!(c.mac[0] | c.mac[1] | c.mac[2] | c.mac[3] | c.mac[4] | c.mac[5]))
+				return config_error(err, errlen,
+						    "--net: mac= must not be all zero");
+			c.has_mac = true;
+		} else {
+			return config_error(err, errlen, "--net: unknown key '%.*s' (tap, mac)",
+					    (int)klen, p);
+		}
+		p = end ? end + 1 : p + len;
+	}
+	if (!c.tap[0])
+		return config_error(err, errlen, "--net: tap=NAME is required");
+	for (unsigned i = 0; i < cfg->n_nets; i++)
+		if (!strcmp(cfg->nets[i].tap, c.tap))
+			return config_error(err, errlen, "--net: TAP '%s' is given twice", c.tap);
+	cfg->nets[cfg->n_nets++] = c;
+	return 0;
+}
+
 static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err, size_t errlen)
 {
 	uint64_t n;
@@ -428,6 +504,8 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		cfg->io_poll_us = (unsigned)n;
 	} else if (!strcmp(opt, "--disk")) {
 		return opt_disk(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--net")) {
+		return opt_net(cfg, v, err, errlen);
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -441,7 +519,7 @@ static bool known(const char *opt)
 		"--kernel",	  "--initrd",		"--cmdline",   "--cpus",
 		"--memory",	  "--console",		"--timeout",   "--exit-port",
 		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
-		"--io-poll",	  "--shutdown-timeout",
+		"--io-poll",	  "--shutdown-timeout", "--net",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

@@ -114,6 +114,40 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 	return 0;
 }
 
+/* nets[i] = {"tap": NAME, "mac": "XX:..."} as --net's value */
+static int net_arg(json_object *o, int i, char *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t used = 0;
+	bool has_tap = false;
+
+	if (!json_object_is_type(o, json_type_object))
+		return config_error(err, errlen, "nets[%d] must be an object", i);
+	out[0] = '\0';
+	json_object_object_foreach(o, k, v)
+	{
+		const char *s;
+		int n;
+
+		if (strcmp(k, "tap") && strcmp(k, "mac"))
+			return config_error(err, errlen, "nets[%d]: unknown key '%s' (tap, mac)", i,
+					    k);
+		if (!json_object_is_type(v, json_type_string))
+			return config_error(err, errlen, "nets[%d].%s must be a string", i, k);
+		s = json_object_get_string(v);
+		if (strchr(s, ','))
+			return config_error(err, errlen, "nets[%d].%s must not contain a comma", i,
+					    k);
+		has_tap |= !strcmp(k, "tap");
+		n = snprintf(out + used, outlen - used, "%s%s=%s", used ? "," : "", k, s);
+		if (n < 0 || (size_t)n >= outlen - used)
+			return config_error(err, errlen, "nets[%d] is too long", i);
+		used += (size_t)n;
+	}
+	if (!has_tap)
+		return config_error(err, errlen, "nets[%d].tap is required", i);
+	return 0;
+}
+
 int config_json_args(const char *json, struct config_args *out, bool with_disks, char *err,
 		     size_t errlen)
 {
@@ -157,6 +191,23 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 					       sizeof(arg), err, errlen);
 				if (!ret)
 					ret = push_opt(out, "disk", arg);
+			}
+			if (ret)
+				break;
+			continue;
+		}
+		if (!strcmp(key, "nets")) {
+			if (!json_object_is_type(val, json_type_array)) {
+				ret = config_error(err, errlen, "nets must be an array");
+				break;
+			}
+			for (int d = 0; !ret && d < (int)json_object_array_length(val); d++) {
+				char arg[128];
+
+				ret = net_arg(json_object_array_get_idx(val, (size_t)d), d, arg,
+					      sizeof(arg), err, errlen);
+				if (!ret)
+					ret = push_opt(out, "net", arg);
 			}
 			if (ret)
 				break;
@@ -238,7 +289,7 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 		char *err, size_t errlen)
 {
 	const char *file = NULL;
-	bool cli_disks = false;
+	bool cli_disks = false, cli_nets = false;
 	int ret = 0;
 
 	*keep = (struct config_args){ 0 };
@@ -251,6 +302,8 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 			return config_error(err, errlen, "option '--config' needs a value");
 		else if (!strcmp(argv[i], "--disk") || !strncmp(argv[i], "--disk=", 7))
 			cli_disks = true;
+		else if (!strcmp(argv[i], "--net") || !strncmp(argv[i], "--net=", 6))
+			cli_nets = true;
 	}
 	if (file) {
 		char why[300];
@@ -260,6 +313,24 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 			return -EINVAL;
 		ret = config_json_args(json, keep, !cli_disks, why, sizeof(why));
 		free(json);
+		if (!ret && cli_nets) { /* the command line's NICs replace the file's */
+			int w = 0;
+
+			/* the file's arguments: --hugepages alone, the rest in pairs */
+			for (int i = 0; i < keep->n; i++) {
+				bool pair = strcmp(keep->v[i], "--hugepages") && i + 1 < keep->n;
+
+				if (pair && !strcmp(keep->v[i], "--net")) {
+					free(keep->v[i]);
+					free(keep->v[++i]);
+					continue;
+				}
+				keep->v[w++] = keep->v[i];
+				if (pair)
+					keep->v[w++] = keep->v[++i];
+			}
+			keep->n = w;
+		}
 		if (ret) {
 			config_args_free(keep);
 			return config_error(err, errlen, "--config %s: %s", file, why);

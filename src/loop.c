@@ -13,7 +13,7 @@
 
 #include "hearth/log.h"
 
-#define LOOP_MAX_WATCHES 64
+#define LOOP_MAX_WATCHES 128 /* 16 disks x 2 + 8 NICs x 3 + the VM's own fill 64 */
 #define RING_ENTRIES	 64
 /* user_data encodes the slot and a generation, so a CQE for a slot that was
  * unwatched and reused is recognised as stale. */

@@ -29,6 +29,7 @@
 #include "hearth/irq.h"
 #include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
+#include "hearth/virtio_net.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"
 #include "hearth/loop.h"
@@ -64,10 +65,11 @@ struct vm {
 	struct exitdev *exitdev;
 	struct console *console;
 	struct loop *loop;
-	/* virtio devices on PCI: disks first (vda, vdb...), then the RNG */
+	/* virtio devices on PCI: disks first (vda, vdb...), NICs, then the RNG */
 	struct virtio_pci_host vhost;
-	struct virtio_pci *vpci[CONFIG_MAX_DISKS + 1];
+	struct virtio_pci *vpci[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
 	struct virtio_blk *blk[CONFIG_MAX_DISKS];
+	struct virtio_net *net[CONFIG_MAX_NICS];
 	struct virtio_rng *rng;
 	unsigned n_vpci;
 	/* GSI routing: the legacy table, then one MSI route per vector */
@@ -335,6 +337,49 @@ static int add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, struct vi
 	return 0;
 }
 
+/* --net: one virtio-net function per TAP (docs/net.md) */
+static int setup_nets(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	char host[256] = "", why[300];
+
+	gethostname(host, sizeof(host) - 1);
+	for (unsigned i = 0; i < cfg->n_nets; i++) {
+		const struct net_config *c = &cfg->nets[i];
+		struct virtio_net_cfg nc = { .loop = vm->loop, .name = c->tap };
+		struct virtio_pci *vp;
+		bool created;
+		int ret;
+
+		nc.tap_fd = tap_open(c->tap, &created, why, sizeof(why));
+		if (nc.tap_fd < 0)
+			return fail(vm, HEARTH_EXIT_USAGE, "--net: %s", why);
+		nc.mtu = tap_mtu(c->tap);
+		if (c->has_mac)
+			memcpy(nc.mac, c->mac, 6);
+		else
+			virtio_net_default_mac(host, c->tap, nc.mac);
+		ret = add_virtio(vm, &virtio_net_ops, &vp, "virtio-net");
+		if (ret) {
+			close(nc.tap_fd);
+			return ret;
+		}
+		vm->net[i] = virtio_net_create(&nc, &vm->gm, virtio_pci_transport(vp));
+		if (!vm->net[i]) {
+			close(nc.tap_fd);
+			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-net device");
+		}
+		log_info("nic %u: TAP %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, c->tap,
+			 created ? " (created, removed on exit)" : "", nc.mac[0], nc.mac[1],
+			 nc.mac[2], nc.mac[3], nc.mac[4], nc.mac[5]);
+		if (virtio_pci_attach(vp, vm->net[i]) ||
+		    loop_add_poller(vm->loop, virtio_net_poll, vm->net[i]))
+			return fail(vm, HEARTH_EXIT_HOST,
+				    "cannot wire the virtio-net device to KVM");
+	}
+	return 0;
+}
+
 static int setup_virtio(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -404,6 +449,9 @@ static int setup_virtio(struct vm *vm)
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-blk device to KVM");
 	}
+	ret = setup_nets(vm);
+	if (ret)
+		return ret;
 	loop_set_poll_ns(vm->loop, (uint64_t)cfg->io_poll_us * 1000);
 	ret = add_virtio(vm, &virtio_rng_ops, &vp, "virtio-rng");
 	if (ret)
@@ -933,6 +981,8 @@ void vm_destroy(struct vm *vm)
 	pci_host_destroy(vm->pci);
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
 		virtio_blk_destroy(vm->blk[i]);
+	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++)
+		virtio_net_destroy(vm->net[i]);
 	virtio_rng_destroy(vm->rng);
 	for (unsigned i = 0; i < vm->n_vpci; i++)
 		virtio_pci_destroy(vm->vpci[i]);

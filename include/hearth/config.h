@@ -38,6 +38,15 @@ struct disk_config {
 	char serial[21]; /* virtio-blk GET_ID: up to 20 bytes */
 };
 
+#define CONFIG_MAX_NICS 8
+
+/* One --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX] */
+struct net_config {
+	char tap[16]; /* IFNAMSIZ */
+	uint8_t mac[6];
+	bool has_mac; /* else derived from the host and TAP names */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;  /* NULL: none */
@@ -60,6 +69,8 @@ struct vm_config {
 	unsigned io_poll_us; /* I/O thread busy-poll budget, 0: off */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned n_disks;
+	struct net_config nets[CONFIG_MAX_NICS];
+	unsigned n_nets;
 	bool help;
 };
 
@@ -94,7 +105,8 @@ struct config_args {
 };
 /*
  * Turns a --config JSON object (keys: the options without their dashes,
- * "disks": an array of {path, readonly, direct, discard, serial}) into
+ * "disks": an array of {path, readonly, direct, discard, serial}, "nets":
+ * an array of {tap, mac}) into
  * command-line arguments appended to @out; "disks" are skipped unless
  * @with_disks. Returns 0 or -EINVAL with a one-line reason naming the key.
  */
@@ -102,7 +114,8 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 		     size_t errlen);
 /*
  * config_parse() over the --config file's options followed by @argv's, so
- * the command line wins (its --disk options replace the file's disks).
+ * the command line wins (its --disk options replace the file's disks, its
+ * --net options the file's nets).
  * @keep holds the strings @cfg points into: free it after the VM is gone.
  */
 int config_load(struct vm_config *cfg, int argc, char *const argv[], struct config_args *keep,

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hearth/abi.h"
@@ -112,6 +113,38 @@ static void disks(void **state)
 	assert_non_null(strstr(err, "at most"));
 }
 
+static void nets(void **state)
+{
+	struct vm_config c;
+	char *argv[2 * CONFIG_MAX_NICS + 4] = { "--kernel", "k", "--net",
+						"tap=tap0,mac=52:54:00:AB:cd:0F",
+						"--net=tap=tap1" };
+
+	(void)state;
+	assert_int_equal(parse(&c, 5, argv), 0);
+	assert_int_equal(c.n_nets, 2);
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_true(c.nets[0].has_mac);
+	assert_memory_equal(c.nets[0].mac, ((uint8_t[]){ 0x52, 0x54, 0, 0xab, 0xcd, 0x0f }), 6);
+	assert_string_equal(c.nets[1].tap, "tap1");
+	assert_false(c.nets[1].has_mac);
+	argv[4] = "--net=tap=tap0";
+	assert_int_equal(parse(&c, 5, argv), -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	argv[3] = "tap=abcdefghijklmno"; /* 15 bytes: the longest name */
+	assert_int_equal(parse(&c, 4, argv), 0);
+	for (int i = 0; i < CONFIG_MAX_NICS + 1; i++) {
+		static char names[CONFIG_MAX_NICS + 1][16];
+
+		snprintf(names[i], sizeof(names[i]), "tap=t%d", i);
+		argv[2 + 2 * i] = "--net";
+		argv[3 + 2 * i] = names[i];
+	}
+	assert_int_equal(parse(&c, 2 + 2 * CONFIG_MAX_NICS, argv), 0);
+	assert_int_equal(parse(&c, 4 + 2 * CONFIG_MAX_NICS, argv), -EINVAL);
+	assert_non_null(strstr(err, "at most"));
+}
+
 static void bad_inputs(void **state)
 {
 	static const struct {
@@ -154,6 +187,20 @@ static void bad_inputs(void **state)
 		{ "--disk", "path=a,serial=123456789012345678901", "serial" },
 		{ "--disk", "path=a,serial=a b", "serial" },
 		{ "--disk", "path=a,readonly=on,discard=on", "discard" },
+		{ "--net", "", "tap=NAME" },
+		{ "--net", "mac=02:00:00:00:00:01", "tap=NAME" },
+		{ "--net", "tap=", "tap=" },
+		{ "--net", "tap=abcdefghijklmnop", "tap=" }, /* 16 bytes: IFNAMSIZ */
+		{ "--net", "tap=a/b", "tap=" },
+		{ "--net", "tap=a b", "tap=" },
+		{ "--net", "tap0", "key=value" },
+		{ "--net", "tap=t,vhost=on", "vhost" },
+		{ "--net", "tap=t,mac=02:00:00:00:00", "mac=" },
+		{ "--net", "tap=t,mac=02:00:00:00:00:0g", "mac=" },
+		{ "--net", "tap=t,mac=02-00-00-00-00-01", "mac=" },
+		{ "--net", "tap=t,mac=02:00:00:00:00:01:", "mac=" },
+		{ "--net", "tap=t,mac=01:00:5e:00:00:01", "multicast" },
+		{ "--net", "tap=t,mac=00:00:00:00:00:00", "all zero" },
 	};
 
 	(void)state;
@@ -217,6 +264,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(disks),
+		cmocka_unit_test(nets),
 		cmocka_unit_test(full_command_line),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(qemu_exit_default_port),

@@ -108,6 +108,35 @@ static void command_line_wins(void **state)
 	unlink(path);
 }
 
+static void nets_from_file(void **state)
+{
+	static struct vm_config c;
+	struct config_args k;
+	char *argv[] = { "--config", path, "--net", "tap=cli0" };
+
+	(void)state;
+	/* a value that looks like --net must not be taken for one */
+	write_file("{\"kernel\": \"k\", \"cmdline\": \"--net\", \"hugepages\": true, "
+		   "\"nets\": [{\"tap\": \"f0\", \"mac\": \"02:00:00:00:00:07\"}, {\"tap\": "
+		   "\"f1\"}]}");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, 2, argv, &k, err, sizeof(err)), 0);
+	assert_int_equal(c.n_nets, 2);
+	assert_string_equal(c.nets[0].tap, "f0");
+	assert_int_equal(c.nets[0].mac[5], 7);
+	assert_string_equal(c.nets[1].tap, "f1");
+	config_args_free(&k);
+	/* the command line's --net replaces the file's nets */
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, 4, argv, &k, err, sizeof(err)), 0);
+	assert_int_equal(c.n_nets, 1);
+	assert_string_equal(c.nets[0].tap, "cli0");
+	assert_string_equal(c.cmdline, "--net");
+	assert_true(c.hugepages);
+	config_args_free(&k);
+	unlink(path);
+}
+
 static void bad_files(void **state)
 {
 	static const struct {
@@ -134,6 +163,16 @@ static void bad_files(void **state)
 		  "mutually exclusive" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"timeout\": 5}]}",
 		  "disks[0].timeout must be a string" },
+		{ "{\"kernel\": \"k\", \"nets\": {}}", "nets must be an array" },
+		{ "{\"kernel\": \"k\", \"nets\": [\"tap0\"]}", "nets[0] must be an object" },
+		{ "{\"kernel\": \"k\", \"nets\": [{\"mac\": \"02:00:00:00:00:01\"}]}",
+		  "nets[0].tap is required" },
+		{ "{\"kernel\": \"k\", \"nets\": [{\"tap\": 1}]}", "nets[0].tap must be a string" },
+		{ "{\"kernel\": \"k\", \"nets\": [{\"tap\": \"a,mac=x\"}]}",
+		  "nets[0].tap must not contain" },
+		{ "{\"kernel\": \"k\", \"nets\": [{\"tap\": \"t\", \"vhost\": true}]}",
+		  "nets[0]: unknown key 'vhost'" },
+		{ "{\"kernel\": \"k\", \"nets\": [{\"tap\": \"t\", \"mac\": \"x\"}]}", "mac=" },
 	};
 
 	(void)state;
@@ -168,6 +207,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(command_line_wins),
+		cmocka_unit_test(nets_from_file),
 		cmocka_unit_test(bad_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

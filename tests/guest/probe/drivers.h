@@ -28,4 +28,20 @@ int mptable_read(struct mp_info *mi);
  * and XSDT (or RSDT); -1 without ACPI tables. */
 int acpi_madt_cpus(void);
 
+/* PCI configuration mechanism #1, bus 0 (virtio.c) */
+uint32_t pci_read(unsigned slot, unsigned off);
+void pci_write(unsigned slot, unsigned off, uint32_t v);
+/* Address of memory BAR @bi, 0 if not a reachable memory BAR. */
+uint64_t bar_addr(unsigned slot, unsigned bi);
+
+/* A virtio-pci (modern) function and where its structures are. */
+struct vpci {
+	unsigned slot;
+	uint64_t common, notify, isr, devcfg;
+	uint32_t notify_mult;
+};
+/* The @index-th function with PCI device id @device_id (0x1041 net,
+ * 0x1042 block); 0, or -1 if there is none. */
+int vpci_find(uint16_t device_id, unsigned index, struct vpci *v);
+
 #endif

@@ -36,6 +36,37 @@ static inline void mmio_write32(uint64_t addr, uint32_t v)
 {
 	*(volatile uint32_t *)addr = v;
 }
+/* MMIO of each width (virtio registers) */
+static inline uint8_t r8(uint64_t a)
+{
+	return *(volatile uint8_t *)a;
+}
+static inline uint16_t r16(uint64_t a)
+{
+	return *(volatile uint16_t *)a;
+}
+static inline uint32_t r32(uint64_t a)
+{
+	return *(volatile uint32_t *)a;
+}
+static inline void w8(uint64_t a, uint8_t v)
+{
+	*(volatile uint8_t *)a = v;
+}
+static inline void w16(uint64_t a, uint16_t v)
+{
+	*(volatile uint16_t *)a = v;
+}
+static inline void w32(uint64_t a, uint32_t v)
+{
+	*(volatile uint32_t *)a = v;
+}
+static inline void w64(uint64_t a, uint64_t v)
+{
+	w32(a, (uint32_t)v);
+	w32(a + 4, (uint32_t)(v >> 32));
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -92,6 +92,18 @@ static uint64_t arg_u64(const char *key, uint64_t dflt)
 	return r;
 }
 
+/* for the drivers' tests (net.c) */
+const char *probe_arg(const char *key, size_t *len);
+uint64_t probe_arg_u64(const char *key, uint64_t dflt);
+const char *probe_arg(const char *key, size_t *len)
+{
+	return arg(key, len);
+}
+uint64_t probe_arg_u64(const char *key, uint64_t dflt)
+{
+	return arg_u64(key, dflt);
+}
+
 static void result(int ok)
 {
 	puts_(ok ? " result=pass\n" : " result=fail\n");
@@ -280,6 +292,19 @@ static void test_blk_discard(void)
 	verdict(probe_blk_discard());
 }
 
+int probe_net(void);
+int probe_net_hostile(void);
+
+static void test_net(void)
+{
+	verdict(probe_net());
+}
+
+static void test_net_hostile(void)
+{
+	verdict(probe_net_hostile());
+}
+
 static void test_blk_msix(void)
 {
 	verdict(probe_blk_msix());
@@ -338,6 +363,8 @@ static const struct test tests[] = {
 	{ "blkbench", test_blkbench },
 	{ "blk-msix", test_blk_msix },
 	{ "blk-discard", test_blk_discard },
+	{ "net", test_net },
+	{ "net-hostile", test_net_hostile },
 	{ "cad", test_cad },
 };
 

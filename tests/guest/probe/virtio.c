@@ -46,51 +46,21 @@ static volatile uint8_t status_byte;
 #define AVAIL ((volatile uint8_t *)ring_mem + 16 * qsz)
 #define USED  ((volatile uint8_t *)ring_mem + 4096)
 
-static uint32_t pci_read(unsigned slot, unsigned off)
+uint32_t pci_read(unsigned slot, unsigned off)
 {
 	outl(0xcf8, 0x80000000u | slot << 11 | (off & 0xfc));
 	return inl(0xcfc);
 }
 
-static void pci_write(unsigned slot, unsigned off, uint32_t v)
+void pci_write(unsigned slot, unsigned off, uint32_t v)
 {
 	outl(0xcf8, 0x80000000u | slot << 11 | (off & 0xfc));
 	outl(0xcfc, v);
 }
 
-static uint8_t r8(uint64_t a)
-{
-	return *(volatile uint8_t *)a;
-}
-static uint16_t r16(uint64_t a)
-{
-	return *(volatile uint16_t *)a;
-}
-static uint32_t r32(uint64_t a)
-{
-	return *(volatile uint32_t *)a;
-}
-static void w8(uint64_t a, uint8_t v)
-{
-	*(volatile uint8_t *)a = v;
-}
-static void w16(uint64_t a, uint16_t v)
-{
-	*(volatile uint16_t *)a = v;
-}
-static void w32(uint64_t a, uint32_t v)
-{
-	*(volatile uint32_t *)a = v;
-}
-static void w64(uint64_t a, uint64_t v)
-{
-	w32(a, (uint32_t)v);
-	w32(a + 4, (uint32_t)(v >> 32));
-}
-
 /* Address of memory BAR @bi of @slot, or 0 if it is not one we can reach
  * (I/O BAR, unassigned, above the 4 GiB the probe maps). */
-static uint64_t bar_addr(unsigned slot, unsigned bi)
+uint64_t bar_addr(unsigned slot, unsigned bi)
 {
 	uint32_t lo;
 	uint64_t a;
@@ -106,16 +76,14 @@ static uint64_t bar_addr(unsigned slot, unsigned bi)
 	return a < 0x100000000ull ? a : 0;
 }
 
-static void pci_scan(void)
+int vpci_find(uint16_t device_id, unsigned index, struct vpci *v)
 {
-	if (nblk)
-		return;
-	for (unsigned slot = 1; slot < 32 && nblk < MAX_BLK; slot++) {
-		struct vblk *b = &blks[nblk];
-
-		if (pci_read(slot, 0) != (0x1042u << 16 | 0x1af4))
+	for (unsigned slot = 1; slot < 32; slot++) {
+		if (pci_read(slot, 0) != ((uint32_t)device_id << 16 | 0x1af4))
 			continue;
-		b->slot = slot;
+		if (index--)
+			continue;
+		*v = (struct vpci){ .slot = slot };
 		pci_write(slot, 0x04, 0x06); /* memory space, bus master */
 		for (unsigned cap = pci_read(slot, 0x34) & 0xfc, n = 0; cap && n < 48; n++) {
 			uint32_t h = pci_read(slot, cap);
@@ -124,19 +92,37 @@ static void pci_scan(void)
 			if ((h & 0xff) == 0x09 && bar) {
 				uint64_t at = bar + pci_read(slot, cap + 8);
 				switch (h >> 24) {
-				case 1: b->common = at; break;
+				case 1: v->common = at; break;
 				case 2:
-					b->notify = at;
-					b->notify_mult = pci_read(slot, cap + 16);
+					v->notify = at;
+					v->notify_mult = pci_read(slot, cap + 16);
 					break;
-				case 3: b->isr = at; break;
-				case 4: b->devcfg = at; break;
+				case 3: v->isr = at; break;
+				case 4: v->devcfg = at; break;
 				}
 			}
 			cap = (h >> 8) & 0xfc;
 		}
-		if (b->common && b->notify && b->devcfg)
-			nblk++;
+		return v->common && v->notify && v->devcfg ? 0 : -1;
+	}
+	return -1;
+}
+
+static void pci_scan(void)
+{
+	struct vpci v;
+
+	if (nblk)
+		return;
+	for (unsigned i = 0; nblk < MAX_BLK && !vpci_find(0x1042, i, &v); i++) {
+		struct vblk *b = &blks[nblk++];
+
+		b->slot = v.slot;
+		b->common = v.common;
+		b->notify = v.notify;
+		b->notify_mult = v.notify_mult;
+		b->isr = v.isr;
+		b->devcfg = v.devcfg;
 	}
 }
 

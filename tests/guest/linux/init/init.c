@@ -222,6 +222,212 @@ static void check_rootfs(void)
 	check("rootfs", ok, ext4_root ? "fs=ext4" : "fs=not-ext4");
 }
 
+/* ---- net: eth0 by hand (ioctls), then TCP to the host's server ---- */
+#define SIOCGIFFLAGS_	0x8913
+#define SIOCSIFFLAGS_	0x8914
+#define SIOCSIFADDR_	0x8916
+#define SIOCSIFNETMASK_ 0x891c
+
+struct sin {
+	unsigned short family, port; /* port big-endian */
+	unsigned int addr;	     /* big-endian */
+	unsigned char zero[8];
+};
+struct ifr {
+	char name[16];
+	union {
+		struct sin a;
+		short flags;
+		unsigned char pad[24];
+	} u;
+};
+
+static unsigned int ip_be(const char *s)
+{
+	unsigned int v = 0, part = 0;
+	for (; *s; s++) {
+		if (*s == '.') {
+			v = v << 8 | part;
+			part = 0;
+		} else {
+			part = part * 10 + (unsigned)(*s - '0');
+		}
+	}
+	v = v << 8 | part;
+	return __builtin_bswap32(v);
+}
+
+static int if_setup(const char *name, unsigned int addr, unsigned int mask)
+{
+	int s = (int)my_syscall3(__NR_socket, 2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
+	struct ifr r;
+	int ok;
+
+	if (s < 0)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.name, name, slen(name) + 1);
+	r.u.a.family = 2;
+	r.u.a.addr = addr;
+	ok = ioctl(s, SIOCSIFADDR_, &r) == 0;
+	r.u.a.addr = mask;
+	ok = ok && ioctl(s, SIOCSIFNETMASK_, &r) == 0;
+	memset(&r.u, 0, sizeof(r.u));
+	ok = ok && ioctl(s, SIOCGIFFLAGS_, &r) == 0;
+	r.u.flags |= 1; /* IFF_UP */
+	ok = ok && ioctl(s, SIOCSIFFLAGS_, &r) == 0;
+	close(s);
+	return ok;
+}
+
+/* The pattern both ends move, and FNV-1a-64 over what crossed. */
+static unsigned char net_pattern(unsigned long i, unsigned long seed)
+{
+	return (unsigned char)(i * 7 + seed + (i >> 12) * 13);
+}
+
+static unsigned long fnv(unsigned long h, const unsigned char *p, unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3UL;
+	return h;
+}
+
+static unsigned long now_us(void)
+{
+	struct timespec ts;
+	my_syscall2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
+	return (unsigned long)ts.tv_sec * 1000000UL + (unsigned long)ts.tv_nsec / 1000;
+}
+
+static int tcp_connect(unsigned int addr, unsigned short port)
+{
+	struct sin a = { 2, (unsigned short)(port >> 8 | port << 8), addr, { 0 } };
+	for (int tries = 0; tries < 50; tries++) {
+		int s = (int)my_syscall3(__NR_socket, 2, 1 /* SOCK_STREAM */, 0);
+		if (s < 0)
+			return -1;
+		if (my_syscall3(__NR_connect, s, &a, sizeof(a)) == 0)
+			return s;
+		close(s);
+		struct timespec pause = { 0, 200000000 };
+		my_syscall2(__NR_nanosleep, &pause, 0);
+	}
+	return -1;
+}
+
+static char *fmt_hex(char *out, unsigned long v)
+{
+	for (int i = 0; i < 16; i++)
+		out[i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+	out[16] = 0;
+	return out;
+}
+
+/* Sends "PUT n seed\n" and n bytes, then "GET n seed\n" and reads n bytes:
+ * the server checks and answers with its FNV of what it got. */
+static void check_net(void)
+{
+	char ip[32], peer[32], num[24], detail[200], line[64], h[17];
+	unsigned long n = param("hearth.netbytes", num, sizeof(num)) ? parse_num(num) : 8UL << 20;
+	unsigned short port =
+		param("hearth.port", num, sizeof(num)) ? (unsigned short)parse_num(num) : 7780;
+	unsigned long seed = 3, sent_fnv = 0xcbf29ce484222325UL, got_fnv = 0xcbf29ce484222325UL;
+	unsigned long t0, t_up = 0, t_down = 0, done;
+	int s, ok;
+	long r;
+
+	if (!param("hearth.ip", ip, sizeof(ip)) || !param("hearth.peer", peer, sizeof(peer))) {
+		check("net", 0, "needs hearth.ip= and hearth.peer=");
+		return;
+	}
+	ok = if_setup("eth0", ip_be(ip), ip_be("255.255.0.0"));
+	{
+		char mac[32] = "", feat[80] = "";
+		read_file("/sys/class/net/eth0/address", mac, sizeof(mac));
+		read_file("/sys/class/net/eth0/device/features", feat, sizeof(feat));
+		for (char *p = mac; *p; p++)
+			if (*p == '\n')
+				*p = 0;
+		for (char *p = feat; *p; p++)
+			if (*p == '\n')
+				*p = 0;
+		memcpy(detail, ip, slen(ip) + 1);
+		memcpy(detail + slen(detail), " mac=", 6);
+		memcpy(detail + slen(detail), mac, slen(mac) + 1);
+		memcpy(detail + slen(detail), " features=", 11);
+		memcpy(detail + slen(detail), feat, slen(feat) + 1);
+	}
+	check("net-eth0", ok, detail);
+	s = ok ? tcp_connect(ip_be(peer), port) : -1;
+	ok = s >= 0;
+	/* guest -> host */
+	if (ok) {
+		unsigned long len = 0;
+		memcpy(line, "PUT ", 4);
+		fmt_u(line + 4, n);
+		len = slen(line);
+		line[len++] = '\n';
+		ok = write(s, line, len) == (ssize_t)len;
+		t0 = now_us();
+		for (done = 0; ok && done < n;) {
+			unsigned long c = n - done < CHUNK ? n - done : CHUNK;
+			for (unsigned long j = 0; j < c; j++)
+				iobuf[j] = net_pattern(done + j, seed);
+			for (unsigned long off = 0; ok && off < c; off += (unsigned long)r)
+				ok = (r = write(s, iobuf + off, c - off)) > 0;
+			sent_fnv = fnv(sent_fnv, iobuf, c);
+			done += c;
+		}
+		/* the server's answer: "OK <fnv hex>\n" once it has it all */
+		memset(line, 0, sizeof(line));
+		for (unsigned long got = 0; ok && got < 20;) {
+			r = read(s, line + got, 20 - got);
+			ok = r > 0;
+			got += ok ? (unsigned long)r : 0;
+		}
+		t_up = now_us() - t0;
+		ok = ok && !memcmp(line, "OK ", 3) && !memcmp(line + 3, fmt_hex(h, sent_fnv), 16);
+	}
+	memcpy(detail, "bytes=", 7);
+	fmt_u(detail + 6, n);
+	memcpy(detail + slen(detail), " us=", 5);
+	fmt_u(detail + slen(detail), t_up);
+	memcpy(detail + slen(detail), " fnv=", 6);
+	memcpy(detail + slen(detail), fmt_hex(h, sent_fnv), 17);
+	check("net-tcp-to-host", ok, detail);
+	/* host -> guest */
+	if (ok) {
+		memcpy(line, "GET ", 4);
+		fmt_u(line + 4, n);
+		unsigned long len = slen(line);
+		line[len++] = '\n';
+		ok = write(s, line, len) == (ssize_t)len;
+		t0 = now_us();
+		for (done = 0; ok && done < n;) {
+			unsigned long c = n - done < CHUNK ? n - done : CHUNK;
+			r = read(s, iobuf, c);
+			ok = r > 0;
+			for (long j = 0; ok && j < r; j++)
+				ok = iobuf[j] == net_pattern(done + (unsigned long)j, seed + 1);
+			if (ok) {
+				got_fnv = fnv(got_fnv, iobuf, (unsigned long)r);
+				done += (unsigned long)r;
+			}
+		}
+		t_down = now_us() - t0;
+	}
+	if (s >= 0)
+		close(s);
+	memcpy(detail, "bytes=", 7);
+	fmt_u(detail + 6, n);
+	memcpy(detail + slen(detail), " us=", 5);
+	fmt_u(detail + slen(detail), t_down);
+	memcpy(detail + slen(detail), " fnv=", 6);
+	memcpy(detail + slen(detail), fmt_hex(h, got_fnv), 17);
+	check("net-tcp-from-host", ok, detail);
+}
+
 /* hearth.wait=cad: after the checks, wait for Ctrl-Alt-Del as an init does
  * for a shutdown request: with CAD off the kernel sends init SIGINT instead
  * of rebooting; then power off (through the exit port). */
@@ -283,6 +489,8 @@ int main(void)
 				check_disk();
 			else if (!memcmp(c, "rootfs", 7))
 				check_rootfs();
+			else if (!memcmp(c, "net", 4))
+				check_net();
 			else
 				check(c, 0, "unknown");
 			if (!saved)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/net.sh: virtio-net frame rates, hearth side by side with QEMU
+# (q35, -netdev tap,vhost=off -device virtio-net-pci) in one run, on the
+# same TAP in a network namespace this script creates (169.254.0.0/16
+# only) and removes. The guest is the probe with its polling driver (same
+# ELF on both), the host end tests/integration/net_responder.py:
+#   guest -> host: N UDP datagrams as fast as the ring takes them (rate from
+#                  the guest's TSC; the responder counts what arrived)
+#   host -> guest: a burst of M datagrams sent by the responder at once
+# for 64-byte frames (packet rate) and 1514-byte frames (throughput).
+# Prints a Markdown table with hearth/QEMU ratios. Needs root (netns, TAP).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+ninja -C "$BUILD" >/dev/null
+H=$BUILD/hearth
+PROBE=$BUILD/tests/guest/probe/probe.elf
+HZ=$("$BUILD/bench/cpuloop" --tsc-hz)
+NS=hearth-bench-$$
+dir=$(mktemp -d)
+RESP=
+cleanup() {
+	if [ -n "$RESP" ]; then kill "$RESP" 2>/dev/null || true; wait "$RESP" 2>/dev/null || true; fi
+	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+ip netns add "$NS"
+NX=(ip netns exec "$NS")
+"${NX[@]}" ip tuntap add dev btap0 mode tap
+"${NX[@]}" ip addr add 169.254.88.1/16 dev btap0
+"${NX[@]}" ip link set btap0 up
+"${NX[@]}" python3 tests/integration/net_responder.py 169.254.88.1 7777 169.254.88.2 "$dir/resp.log" &
+RESP=$!
+sleep 1
+
+# run VMM TXSIZE RXSIZE: prints "tx_pps rx_pps" from the guest's TSC counts
+run() {
+	local vmm=$1 args="probe.tests=net probe.ip=169.254.88.2 probe.peer=169.254.88.1 probe.port=7777"
+	args="$args probe.frames=${FRAMES:-20000} probe.burst=${BURST:-600} probe.txsize=$2 probe.rxsize=$3"
+	if [ "$vmm" = hearth ]; then
+		"${NX[@]}" timeout 180 "$H" run --kernel "$PROBE" --memory 128M --net tap=btap0 \
+			--cmdline "$args" >"$dir/out" 2>/dev/null </dev/null || true
+	else
+		"${NX[@]}" timeout 180 qemu-system-x86_64 -M q35 -enable-kvm -cpu host,arch-capabilities=off \
+			-m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+			-device isa-debug-exit,iobase=0x501,iosize=1 -kernel "$PROBE" -append "$args" \
+			-netdev tap,id=n0,ifname=btap0,script=no,downscript=no,vhost=off \
+			-device virtio-net-pci,netdev=n0,disable-legacy=on >"$dir/out" 2>/dev/null </dev/null || true
+	fi
+	awk -v hz="$HZ" '
+		/test=net-tx-rate .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } tx = v["frames"] / (v["tsc"] / hz) }
+		/test=net-rx-burst .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } rx = v["frames"] / (v["tsc"] / hz) }
+		END { printf "%s %s\n", tx ? sprintf("%.0f", tx) : "n/a", rx ? sprintf("%.0f", rx) : "n/a" }' "$dir/out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+mbps() { awk -v p="$1" -v s="$2" 'BEGIN { if (p + 0 > 0) printf "%.0f", p * (s + 42) * 8 / 1e6; else print "n/a" }'; }
+
+echo "hearth net bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz" >&2
+echo "| workload | hearth frames/s (Mbit/s) | QEMU frames/s (Mbit/s) | hearth/QEMU |"
+echo "|---|---|---|---|"
+for size in 18 1472; do
+	read -r htx hrx < <(run hearth $size $size)
+	read -r qtx qrx < <(run qemu $size $size)
+	frame=$((size + 42 + (size < 18 ? 18 - size : 0)))
+	echo "| guest -> host, $frame-byte frames | $htx ($(mbps "$htx" $size)) | $qtx ($(mbps "$qtx" $size)) | $(ratio "$htx" "$qtx") |"
+	echo "| host -> guest, $frame-byte frames | $hrx ($(mbps "$hrx" $size)) | $qrx ($(mbps "$qrx" $size)) | $(ratio "$hrx" "$qrx") |"
+done
+sed 's/^/# responder: /' "$dir/resp.log" >&2

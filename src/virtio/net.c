@@ -1,0 +1,639 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-net (virtio 1.2, 5.1) over a TAP device, one queue pair served
+ * from the I/O thread.
+ *
+ * Transmit: each chain is checked (header present and sane for the
+ * negotiated features, no writable buffers, 14..65550 bytes of frame), then
+ * written with one writev: our checked copy of the header followed by the
+ * guest's own buffers. A kick's chains are all written before one
+ * interrupt (EVENT_IDX decides whether it is needed).
+ *
+ * Receive: chains the driver made available are taken into a small cache
+ * of iovecs; one readv puts the next frame straight into them (with
+ * MRG_RXBUF, across as many chains as the cache holds; without, into one
+ * chain). Chains the frame did not need stay cached for the next one. When
+ * the driver has given too little room, the TAP is no longer watched and
+ * frames wait in the kernel, in order, until the driver's next receive
+ * kick.
+ */
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hearth/log.h"
+#include "hearth/loop.h"
+#include "hearth/virtio_net.h"
+
+static struct log_ratelimit guest_rl;
+
+#define HAS(f, bit) (((f) >> (bit)) & 1)
+#define RXQ	    0
+#define TXQ	    1
+/* Room the largest frame needs, header included: a TSO frame, or one of
+ * the TAP's MTU with Ethernet and VLAN headers */
+#define RX_NEED (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
+
+static uint16_t ld16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void st16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+enum net_tx_verdict virtio_net_tx_check(uint8_t hdr[VIRTIO_NET_HDR_LEN], uint64_t features,
+					uint64_t frame_len)
+{
+	uint8_t flags = hdr[0], gso = hdr[1], type = gso & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	uint32_t csum_end;
+
+	st16(hdr + 10, 0); /* num_buffers: receive only */
+	if (frame_len < VIRTIO_NET_MIN_FRAME || frame_len > VIRTIO_NET_MAX_FRAME)
+		return NET_TX_BAD_LENGTH;
+	if (flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return NET_TX_BAD_FLAGS;
+	if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!HAS(features, VIRTIO_NET_F_CSUM))
+			return NET_TX_BAD_FLAGS;
+		/* the 2-byte checksum field must lie inside the frame */
+		csum_end = (uint32_t)ld16(hdr + 6) + ld16(hdr + 8) + 2;
+		if (csum_end > frame_len)
+			return NET_TX_BAD_CSUM;
+	}
+	if (gso & VIRTIO_NET_HDR_GSO_ECN &&
+	    (type == VIRTIO_NET_HDR_GSO_NONE || !HAS(features, VIRTIO_NET_F_HOST_ECN)))
+		return NET_TX_BAD_GSO;
+	switch (type) {
+	case VIRTIO_NET_HDR_GSO_NONE: return NET_TX_OK;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (!HAS(features, VIRTIO_NET_F_HOST_TSO4))
+			return NET_TX_BAD_GSO;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!HAS(features, VIRTIO_NET_F_HOST_TSO6))
+			return NET_TX_BAD_GSO;
+		break;
+	default: return NET_TX_BAD_GSO; /* UDP (HOST_UFO is not offered) and unknown */
+	}
+	/* segmentation needs a segment size and the partial checksum */
+	if (ld16(hdr + 4) == 0 || !(flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return NET_TX_BAD_GSO;
+	return NET_TX_OK;
+}
+
+bool virtio_net_rx_fix(uint8_t hdr[VIRTIO_NET_HDR_LEN], uint64_t features, uint16_t nbufs)
+{
+	uint8_t gso = hdr[1], type = gso & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (!HAS(features, VIRTIO_NET_F_GUEST_CSUM)) {
+		if (hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			return false; /* a partial checksum the driver cannot finish */
+		hdr[0] = 0;
+	} else {
+		hdr[0] &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+	}
+	if (gso & VIRTIO_NET_HDR_GSO_ECN && !HAS(features, VIRTIO_NET_F_GUEST_ECN))
+		return false;
+	switch (type) {
+	case VIRTIO_NET_HDR_GSO_NONE: break;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		if (!HAS(features, VIRTIO_NET_F_GUEST_TSO4))
+			return false;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		if (!HAS(features, VIRTIO_NET_F_GUEST_TSO6))
+			return false;
+		break;
+	default: return false;
+	}
+	st16(hdr + 10, nbufs);
+	return true;
+}
+
+unsigned virtio_net_tap_offloads(uint64_t features)
+{
+	unsigned o = 0;
+
+	if (!HAS(features, VIRTIO_NET_F_GUEST_CSUM))
+		return 0; /* segmentation offloads need the partial checksum */
+	o |= TUN_F_CSUM;
+	if (HAS(features, VIRTIO_NET_F_GUEST_TSO4))
+		o |= TUN_F_TSO4;
+	if (HAS(features, VIRTIO_NET_F_GUEST_TSO6))
+		o |= TUN_F_TSO6;
+	if ((o & (TUN_F_TSO4 | TUN_F_TSO6)) && HAS(features, VIRTIO_NET_F_GUEST_ECN))
+		o |= TUN_F_TSO_ECN;
+	return o;
+}
+
+void virtio_net_default_mac(const char *host, const char *tap, uint8_t mac[6])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *parts[] = { host, "/", tap };
+
+	for (size_t p = 0; p < 3; p++)
+		for (const unsigned char *s = (const unsigned char *)parts[p]; *s; s++)
+			h = (h ^ *s) * 0x100000001b3ULL;
+	mac[0] = 0x02;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * (8 - i)));
+}
+
+/* ---- the device ---- */
+
+struct rx_chain {
+	uint16_t head;
+	unsigned first, n; /* its iovecs in riov */
+	uint64_t len;
+};
+
+struct virtio_net {
+	const struct guest_mem *gm;
+	const struct virtio_transport *t;
+	int fd;
+	unsigned mtu;
+	uint8_t mac[6];
+	char name[32];
+	struct loop *loop;
+	int watch; /* loop watch on the TAP, -1 while receive waits for buffers */
+	uint64_t features;
+	struct vq *rxq, *txq;
+	bool broken;	 /* the driver broke a queue: nothing until reset */
+	bool rx_blocked; /* waiting for the driver's receive buffers */
+	bool rx_pushed;	 /* used entries on the receive queue since the last notify */
+	bool rx_dry;	 /* the last fill found the ring empty */
+	/* receive chains taken from the ring and not used yet */
+	struct rx_chain chains[VQ_MAX_SIZE];
+	unsigned nchains, niov;
+	uint64_t cap;
+	bool held;			/* elem is a popped chain that did not fit in riov yet */
+	struct iovec riov[VQ_MAX_SEGS]; /* one left for the overflow buffer */
+	struct vq_elem elem, telem;
+	struct iovec tiov[VQ_MAX_SEGS];
+	struct virtio_net_stats st;
+	uint8_t scratch[RX_NEED]; /* frames dropped while the device is stopped */
+};
+
+static uint64_t net_features(void *dev)
+{
+	(void)dev;
+	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
+	       1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_NET_F_CSUM |
+	       1ULL << VIRTIO_NET_F_GUEST_CSUM | 1ULL << VIRTIO_NET_F_MAC |
+	       1ULL << VIRTIO_NET_F_GUEST_TSO4 | 1ULL << VIRTIO_NET_F_GUEST_TSO6 |
+	       1ULL << VIRTIO_NET_F_GUEST_ECN | 1ULL << VIRTIO_NET_F_HOST_TSO4 |
+	       1ULL << VIRTIO_NET_F_HOST_TSO6 | 1ULL << VIRTIO_NET_F_HOST_ECN |
+	       1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_STATUS;
+}
+
+/* struct virtio_net_config: mac, status, max_virtqueue_pairs, mtu, speed,
+ * duplex (the last three only mean something with features not offered) */
+#define NET_CFG_SIZE 20
+
+static void net_cfg_read(void *dev, uint32_t off, void *data, size_t len)
+{
+	struct virtio_net *n = dev;
+	uint8_t c[NET_CFG_SIZE] = { 0 };
+
+	memcpy(c, n->mac, 6);
+	st16(c + 6, VIRTIO_NET_S_LINK_UP);
+	st16(c + 8, 1);
+	memset(c + 12, 0xff, 5); /* speed and duplex unknown */
+	memcpy(data, c + off, len);
+}
+
+static void net_cfg_write(void *dev, uint32_t off, const void *data, size_t len)
+{
+	(void)dev; /* the MAC is read-only in virtio 1 */
+	(void)off;
+	(void)data;
+	(void)len;
+}
+
+static void broke(struct virtio_net *n, const char *which)
+{
+	log_guest(&guest_rl, "virtio-net %s: the driver broke the %s queue: device needs reset",
+		  n->name, which);
+	n->broken = true;
+	n->t->needs_reset(n->t->opaque);
+}
+
+static void rx_forget(struct virtio_net *n)
+{
+	n->nchains = n->niov = 0;
+	n->cap = 0;
+	n->held = false;
+}
+
+static void net_start(void *dev, uint64_t features, struct vq *vqs)
+{
+	struct virtio_net *n = dev;
+	int ret;
+
+	n->features = features;
+	n->rxq = &vqs[RXQ];
+	n->txq = &vqs[TXQ];
+	rx_forget(n);
+	ret = tap_set_offload(n->fd, virtio_net_tap_offloads(features));
+	if (ret)
+		log_info("virtio-net %s: TUNSETOFFLOAD 0x%x: %s", n->name,
+			 virtio_net_tap_offloads(features), strerror(-ret));
+}
+
+static void net_reset(void *dev)
+{
+	struct virtio_net *n = dev;
+
+	n->rxq = n->txq = NULL;
+	n->broken = false;
+	n->features = 0;
+	n->rx_pushed = false;
+	rx_forget(n);
+}
+
+/* ---- transmit ---- */
+
+static void tx_one(struct virtio_net *n, const struct vq_elem *e)
+{
+	uint8_t hdr[VIRTIO_NET_HDR_LEN];
+	uint64_t skip = VIRTIO_NET_HDR_LEN, frame_len;
+	enum net_tx_verdict v;
+	unsigned k = 1;
+	ssize_t w;
+
+	if (e->n_in || e->out_len < VIRTIO_NET_HDR_LEN) {
+		n->st.tx_bad++;
+		log_guest(&guest_rl, "virtio-net %s: transmit chain %s: dropped", n->name,
+			  e->n_in ? "with writable buffers" : "shorter than its header");
+		return;
+	}
+	vq_elem_read(e, 0, hdr, sizeof(hdr));
+	frame_len = e->out_len - VIRTIO_NET_HDR_LEN;
+	v = virtio_net_tx_check(hdr, n->features, frame_len);
+	if (v != NET_TX_OK) {
+		n->st.tx_bad++;
+		log_guest(&guest_rl,
+			  "virtio-net %s: transmit header refused (%d, %llu bytes): "
+			  "dropped",
+			  n->name, (int)v, (unsigned long long)frame_len);
+		return;
+	}
+	/* our checked header, then the guest's buffers after its header */
+	n->tiov[0] = (struct iovec){ hdr, sizeof(hdr) };
+	for (unsigned i = 0; i < e->n_out; i++) {
+		size_t l = e->iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		if (k == VQ_MAX_SEGS) { /* IOV_MAX: 1024 */
+			n->st.tx_bad++;
+			return;
+		}
+		n->tiov[k++] = (struct iovec){ (uint8_t *)e->iov[i].iov_base + skip, l - skip };
+		skip = 0;
+	}
+	do
+		w = writev(n->fd, n->tiov, (int)k);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		n->st.tx_errors++;
+		log_guest(&guest_rl, "virtio-net %s: TAP write of %llu bytes: %s", n->name,
+			  (unsigned long long)frame_len, strerror(errno));
+		return;
+	}
+	n->st.tx_frames++;
+	n->st.tx_bytes += frame_len;
+}
+
+static void tx_run(struct virtio_net *n)
+{
+	bool pushed = false;
+	int ret;
+
+	if (!n->txq || n->broken)
+		return;
+	while ((ret = vq_pop(n->txq, n->gm, &n->telem)) != 0) {
+		if (ret < 0) {
+			broke(n, "transmit");
+			break;
+		}
+		tx_one(n, &n->telem);
+		vq_push(n->txq, n->telem.head, 0);
+		pushed = true;
+	}
+	if (pushed && vq_should_notify(n->txq))
+		n->t->notify(n->t->opaque, TXQ);
+}
+
+/* ---- receive ---- */
+
+static size_t iov_copy(const struct iovec *iov, unsigned cnt, void *buf, size_t len, bool to_iov)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < cnt && done < len; i++) {
+		size_t take = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+
+		if (to_iov)
+			memcpy(iov[i].iov_base, (uint8_t *)buf + done, take);
+		else
+			memcpy((uint8_t *)buf + done, iov[i].iov_base, take);
+		done += take;
+	}
+	return done;
+}
+
+static bool mrg(const struct virtio_net *n)
+{
+	return HAS(n->features, VIRTIO_NET_F_MRG_RXBUF);
+}
+
+static uint64_t rx_need_mtu(const struct virtio_net *n)
+{
+	return VIRTIO_NET_HDR_LEN + 18 + (uint64_t)n->mtu;
+}
+
+static uint64_t rx_need(const struct virtio_net *n)
+{
+	if (HAS(n->features, VIRTIO_NET_F_GUEST_TSO4) || HAS(n->features, VIRTIO_NET_F_GUEST_TSO6))
+		return RX_NEED;
+	return rx_need_mtu(n);
+}
+
+/* Takes every chain the driver made available into the cache (bad ones go
+ * straight back unused). Returns -1 if the ring is broken. */
+static int rx_fill(struct virtio_net *n)
+{
+	n->rx_dry = false;
+	while (n->nchains < n->rxq->size) {
+		struct rx_chain *c;
+
+		if (!n->held) {
+			int ret = vq_pop(n->rxq, n->gm, &n->elem);
+
+			if (ret == 0) {
+				n->rx_dry = true;
+				break;
+			}
+			if (ret < 0) {
+				broke(n, "receive");
+				return -1;
+			}
+			if (n->elem.n_out || n->elem.in_len < VIRTIO_NET_HDR_LEN ||
+			    n->elem.n_in > VQ_MAX_SEGS - 1) {
+				n->st.rx_bad_bufs++;
+				log_guest(&guest_rl,
+					  "virtio-net %s: receive chain %s: returned unused",
+					  n->name,
+					  n->elem.n_out ? "with readable buffers"
+					  : n->elem.n_in > VQ_MAX_SEGS - 1
+						  ? "of over 1023 buffers"
+						  : "smaller than the header");
+				vq_push(n->rxq, n->elem.head, 0);
+				n->rx_pushed = true;
+				continue;
+			}
+		}
+		if (n->niov + n->elem.n_in > VQ_MAX_SEGS - 1) {
+			n->held = true; /* after the cached chains are used */
+			break;
+		}
+		n->held = false;
+		c = &n->chains[n->nchains++];
+		*c = (struct rx_chain){ n->elem.head, n->niov, n->elem.n_in, n->elem.in_len };
+		memcpy(n->riov + n->niov, n->elem.iov + n->elem.n_out,
+		       n->elem.n_in * sizeof(struct iovec));
+		n->niov += n->elem.n_in;
+		n->cap += n->elem.in_len;
+	}
+	return 0;
+}
+
+/* Drops the first @k cached chains (used by a frame). */
+static void rx_consume(struct virtio_net *n, unsigned k)
+{
+	unsigned iovs = k < n->nchains ? n->chains[k].first : n->niov;
+
+	for (unsigned i = 0; i < k; i++)
+		n->cap -= n->chains[i].len;
+	memmove(n->riov, n->riov + iovs, (n->niov - iovs) * sizeof(struct iovec));
+	n->niov -= iovs;
+	memmove(n->chains, n->chains + k, (n->nchains - k) * sizeof(struct rx_chain));
+	n->nchains -= k;
+	for (unsigned i = 0; i < n->nchains; i++)
+		n->chains[i].first -= iovs;
+}
+
+enum rx_result { RX_FRAME, RX_EMPTY, RX_NO_ROOM };
+
+static enum rx_result rx_one(struct virtio_net *n)
+{
+	uint8_t hdr[VIRTIO_NET_HDR_LEN];
+	uint32_t lens[VQ_MAX_SIZE];
+	bool full;
+	uint64_t left;
+	unsigned k = 0, cnt;
+	struct iovec saved;
+	ssize_t got;
+
+	if (rx_fill(n))
+		return RX_EMPTY;
+	/* With MRG_RXBUF, wait for room for the largest frame unless the
+	 * driver has nothing more to give: then room for an MTU-sized frame
+	 * will do (a larger one is dropped). */
+	full = n->held || n->nchains == n->rxq->size;
+	if (n->nchains == 0 ||
+	    (mrg(n) && n->cap < rx_need(n) && !full && !(n->rx_dry && n->cap >= rx_need_mtu(n))))
+		return RX_NO_ROOM;
+	/* The frame goes into the chains; whatever lands in the scratch buffer
+	 * after them means the frame did not fit (dropped below). */
+	cnt = mrg(n) ? n->niov : n->chains[0].n;
+	saved = n->riov[cnt];
+	n->riov[cnt] = (struct iovec){ n->scratch, sizeof(n->scratch) };
+	do
+		got = readv(n->fd, n->riov, (int)cnt + 1);
+	while (got < 0 && errno == EINTR);
+	n->riov[cnt] = saved;
+	if (got < 0) {
+		if (errno != EAGAIN)
+			log_warn("virtio-net %s: TAP read: %s", n->name, strerror(errno));
+		return RX_EMPTY;
+	}
+	left = (uint64_t)got;
+	if (mrg(n)) {
+		for (; left && k < n->nchains; k++) {
+			lens[k] = (uint32_t)(left < n->chains[k].len ? left : n->chains[k].len);
+			left -= lens[k];
+		}
+	} else if (left <= n->chains[0].len) {
+		lens[k++] = (uint32_t)left;
+		left = 0;
+	}
+	if (got < VIRTIO_NET_HDR_LEN || left) {
+		n->st.rx_dropped++; /* runt, or larger than the buffers: chains stay */
+		return RX_FRAME;
+	}
+	iov_copy(n->riov, n->niov, hdr, sizeof(hdr), false);
+	if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
+		n->st.rx_dropped++;
+		return RX_FRAME;
+	}
+	iov_copy(n->riov, n->niov, hdr, sizeof(hdr), true);
+	for (unsigned i = 0; i < k; i++)
+		vq_push(n->rxq, n->chains[i].head, lens[i]);
+	rx_consume(n, k);
+	n->rx_pushed = true;
+	n->st.rx_frames++;
+	n->st.rx_bytes += (uint64_t)got - VIRTIO_NET_HDR_LEN;
+	return RX_FRAME;
+}
+
+/* Reads and drops what the TAP holds (device stopped or broken). */
+static void rx_discard(struct virtio_net *n)
+{
+	for (;;) {
+		ssize_t got = read(n->fd, n->scratch, sizeof(n->scratch));
+
+		if (got > 0)
+			n->st.rx_dropped++;
+		else if (got == 0 || errno != EINTR)
+			break;
+	}
+}
+
+static void rx_watch(struct virtio_net *n, bool on)
+{
+	if (!n->loop || on == (n->watch >= 0))
+		return;
+	if (on) {
+		n->watch = loop_watch(n->loop, n->fd, virtio_net_rx, n);
+		if (n->watch < 0)
+			log_warn("virtio-net %s: cannot watch the TAP: %s", n->name,
+				 strerror(-n->watch));
+	} else {
+		loop_unwatch(n->loop, n->watch);
+		n->watch = -1;
+	}
+}
+
+static void rx_run(struct virtio_net *n)
+{
+	enum rx_result r;
+
+	if (!n->rxq || n->broken) {
+		rx_discard(n);
+		return;
+	}
+	while ((r = rx_one(n)) == RX_FRAME)
+		;
+	n->rx_blocked = r == RX_NO_ROOM && !n->broken;
+	rx_watch(n, !n->rx_blocked);
+	if (n->rx_pushed && n->rxq && vq_should_notify(n->rxq))
+		n->t->notify(n->t->opaque, RXQ);
+	n->rx_pushed = false;
+}
+
+void virtio_net_rx(void *net, uint32_t events)
+{
+	struct virtio_net *n = net;
+
+	(void)events;
+	n->t->lock(n->t->opaque);
+	rx_run(n);
+	n->t->unlock(n->t->opaque);
+}
+
+static void net_kick(void *dev, unsigned q)
+{
+	struct virtio_net *n = dev;
+
+	if (q == TXQ)
+		tx_run(n);
+	else if (q == RXQ && n->rxq && !n->broken)
+		rx_run(n); /* new buffers: frames waiting in the TAP can come in */
+}
+
+bool virtio_net_poll(void *net)
+{
+	struct virtio_net *n = net;
+	bool work = false;
+
+	n->t->lock(n->t->opaque);
+	if (n->txq && !n->broken && vq_has_work(n->txq)) {
+		tx_run(n);
+		work = true;
+	}
+	if (n->rxq && !n->broken && n->rx_blocked && vq_has_work(n->rxq)) {
+		rx_run(n);
+		work = true;
+	}
+	n->t->unlock(n->t->opaque);
+	return work;
+}
+
+void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
+{
+	n->t->lock(n->t->opaque);
+	*s = n->st;
+	n->t->unlock(n->t->opaque);
+}
+
+struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const struct guest_mem *gm,
+				     const struct virtio_transport *t)
+{
+	struct virtio_net *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->gm = gm;
+	n->t = t;
+	n->fd = cfg->tap_fd;
+	n->mtu = cfg->mtu >= 68 && cfg->mtu <= VIRTIO_NET_MAX_FRAME - 18 ? cfg->mtu : 1500;
+	memcpy(n->mac, cfg->mac, 6);
+	snprintf(n->name, sizeof(n->name), "%s", cfg->name ? cfg->name : "tap");
+	n->loop = cfg->loop;
+	n->watch = -1;
+	rx_watch(n, true);
+	if (n->loop && n->watch < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+	if (!n)
+		return;
+	log_info("virtio-net %s: rx %llu frames %llu bytes, tx %llu frames %llu bytes; dropped: "
+		 "rx %llu, bad rx buffers %llu, bad tx %llu, tx errors %llu",
+		 n->name, (unsigned long long)n->st.rx_frames, (unsigned long long)n->st.rx_bytes,
+		 (unsigned long long)n->st.tx_frames, (unsigned long long)n->st.tx_bytes,
+		 (unsigned long long)n->st.rx_dropped, (unsigned long long)n->st.rx_bad_bufs,
+		 (unsigned long long)n->st.tx_bad, (unsigned long long)n->st.tx_errors);
+	close(n->fd);
+	free(n);
+}
+
+const struct virtio_dev_ops virtio_net_ops = {
+	.device_id = 1,
+	.pci_class = 0x020000,
+	.num_queues = 2,
+	.queue_max = VQ_MAX_SIZE,
+	.features = net_features,
+	.cfg_size = NET_CFG_SIZE,
+	.cfg_read = net_cfg_read,
+	.cfg_write = net_cfg_write,
+	.start = net_start,
+	.kick = net_kick,
+	.reset = net_reset,
+};

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Host end of tests/integration/virtio_net.sh, run inside the test's network
+namespace: a UDP responder for the probe guest's net tests.
+
+  net_responder.py BIND_IP PORT GUEST_IP LOG
+
+Datagrams (first 4 bytes say what):
+  ECH0...   echoed back unchanged
+  BURS n s  n datagrams "SEQ!" + seq, padded to s bytes, sent back at once
+  SNK!...   counted (the transmit rate test)
+  DONE      answered "CNT!" + the count (the next SNK! starts a new count);
+            the rate goes to LOG
+  PING      three ICMP echo requests to GUEST_IP over a raw socket,
+            answered "PONG" + the number of replies
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def icmp_checksum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ping_guest(guest):
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    raw.settimeout(2)
+    replies = 0
+    ident = os.getpid() & 0xFFFF
+    for seq in range(1, 4):
+        payload = bytes(range(48))
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+        pkt = struct.pack("!BBHHH", 8, 0, icmp_checksum(hdr + payload), ident, seq) + payload
+        raw.sendto(pkt, (guest, 0))
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            try:
+                data, _ = raw.recvfrom(2048)
+            except socket.timeout:
+                break
+            ihl = (data[0] & 15) * 4
+            t, _, _, i, s = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if t == 0 and i == ident and s == seq and data[ihl + 8:] == payload:
+                replies += 1
+                break
+    raw.close()
+    return replies
+
+
+def main():
+    bind_ip, port, guest, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((bind_ip, port))
+    out = open(log, "a", buffering=1)
+    print("responder: listening on %s:%d" % (bind_ip, port), file=out)
+    count, first, last, reported = 0, None, None, False
+    while True:
+        data, peer = s.recvfrom(65536)
+        kind = data[:4]
+        if kind == b"ECH0":
+            s.sendto(data, peer)
+        elif kind == b"BURS":
+            n, size = struct.unpack("!II", data[4:12])
+            t0 = time.time()
+            for i in range(n):
+                s.sendto(b"SEQ!" + struct.pack("!I", i) + bytes(max(0, size - 8)), peer)
+            print("burst: sent %d datagrams in %.3f s" % (n, time.time() - t0), file=out)
+        elif kind == b"SNK!":
+            if reported:  # a new run
+                count, first, last, reported = 0, None, None, False
+            now = time.time()
+            first = first or now
+            last = now
+            count += 1
+        elif kind == b"DONE":
+            secs = (last - first) if count > 1 else 0
+            pps = (count - 1) / secs if secs > 0 else 0
+            print("sink: frames=%d seconds=%.3f pps=%.0f" % (count, secs, pps), file=out)
+            s.sendto(b"CNT!" + struct.pack("!I", count), peer)
+            reported = True
+        elif kind == b"PING":
+            n = ping_guest(guest)
+            print("ping: %d replies from %s" % (n, guest), file=out)
+            s.sendto(b"PONG" + struct.pack("!I", n), peer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-net: header checks and offload translation, then the device over
+ * a SOCK_SEQPACKET socketpair standing in for the TAP (one datagram per
+ * frame, like a TAP) with rings in a fake guest memory. Hostile chains must
+ * be dropped and counted while good frames around them pass in order;
+ * receive must wait for buffers without losing or reordering frames.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hearth/virtio_net.h"
+
+#define F(b)	 (1ULL << (b))
+#define RAM	 (1ULL << 20)
+#define QSZ	 16
+#define RX_DESC	 0x1000ULL
+#define RX_AVAIL 0x1200ULL
+#define RX_USED	 0x1400ULL
+#define TX_DESC	 0x2000ULL
+#define TX_AVAIL 0x2200ULL
+#define TX_USED	 0x2400ULL
+#define BUF	 0x10000ULL /* 64 KiB of buffers from here */
+#define BIG	 0x40000ULL /* room for oversized frames */
+#define HDR	 VIRTIO_NET_HDR_LEN
+#define ALL_FEATS                                                                            \
+	(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |     \
+	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) | \
+	 F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_F_VERSION_1))
+
+/* ---- pure: headers and offloads ---- */
+
+static void mkhdr(uint8_t h[HDR], uint8_t flags, uint8_t gso, uint16_t hdr_len, uint16_t gso_size,
+		  uint16_t cs, uint16_t co)
+{
+	memset(h, 0, HDR);
+	h[0] = flags;
+	h[1] = gso;
+	memcpy(h + 2, &hdr_len, 2);
+	memcpy(h + 4, &gso_size, 2);
+	memcpy(h + 6, &cs, 2);
+	memcpy(h + 8, &co, 2);
+	h[10] = 0x77; /* num_buffers: garbage from the driver */
+	h[11] = 0x77;
+}
+
+static void tx_headers(void **state)
+{
+	uint8_t h[HDR];
+
+	(void)state;
+	mkhdr(h, 0, 0, 0, 0, 0, 0);
+	assert_int_equal(virtio_net_tx_check(h, 0, 60), NET_TX_OK);
+	assert_int_equal(h[10] | h[11], 0); /* num_buffers cleared */
+	/* lengths: a runt, the largest, one more */
+	assert_int_equal(virtio_net_tx_check(h, 0, 13), NET_TX_BAD_LENGTH);
+	assert_int_equal(virtio_net_tx_check(h, 0, 65550), NET_TX_OK);
+	assert_int_equal(virtio_net_tx_check(h, 0, 65551), NET_TX_BAD_LENGTH);
+	assert_int_equal(virtio_net_tx_check(h, 0, UINT64_MAX), NET_TX_BAD_LENGTH);
+	/* partial checksum: only with CSUM, and inside the frame */
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16);
+	assert_int_equal(virtio_net_tx_check(h, 0, 100), NET_TX_BAD_FLAGS);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 100), NET_TX_OK);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 51), NET_TX_BAD_CSUM);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 52), NET_TX_OK);
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 0xffff, 0xffff); /* 16-bit sums wrap */
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 65550), NET_TX_BAD_CSUM);
+	/* unknown flags, DATA_VALID (receive only) */
+	mkhdr(h, 0x80, 0, 0, 0, 0, 0);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 100), NET_TX_BAD_FLAGS);
+	mkhdr(h, VIRTIO_NET_HDR_F_DATA_VALID, 0, 0, 0, 0, 0);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 100), NET_TX_BAD_FLAGS);
+	/* segmentation: only what was negotiated, with a size and a checksum */
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 66, 1448, 34, 16);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 30000), NET_TX_OK);
+	assert_int_equal(virtio_net_tx_check(h, F(VIRTIO_NET_F_CSUM), 30000), NET_TX_BAD_GSO);
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6, 86, 1428, 54, 16);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 30000), NET_TX_OK);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS & ~F(VIRTIO_NET_F_HOST_TSO6), 30000),
+			 NET_TX_BAD_GSO);
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 66,
+	      1448, 34, 16);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 30000), NET_TX_OK);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS & ~F(VIRTIO_NET_F_HOST_ECN), 30000),
+			 NET_TX_BAD_GSO);
+	mkhdr(h, 0, VIRTIO_NET_HDR_GSO_ECN, 0, 0, 0, 0); /* ECN alone */
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 100), NET_TX_BAD_GSO);
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 66, 0, 34, 16);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 30000), NET_TX_BAD_GSO); /* no size */
+	mkhdr(h, 0, VIRTIO_NET_HDR_GSO_TCPV4, 66, 1448, 0, 0);
+	assert_int_equal(virtio_net_tx_check(h, ALL_FEATS, 30000), NET_TX_BAD_GSO); /* no csum */
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP, 42, 1472, 34, 6);
+	assert_int_equal(virtio_net_tx_check(h, ~0ULL, 30000), NET_TX_BAD_GSO); /* no HOST_UFO */
+	for (unsigned t = 5; t < 0x80; t++) {
+		mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, (uint8_t)t, 66, 1448, 34, 16);
+		assert_int_equal(virtio_net_tx_check(h, ~0ULL, 30000), NET_TX_BAD_GSO);
+	}
+}
+
+static void rx_headers(void **state)
+{
+	uint8_t h[HDR];
+
+	(void)state;
+	/* a driver without GUEST_CSUM sees no flags, and no partial checksums */
+	mkhdr(h, VIRTIO_NET_HDR_F_DATA_VALID, 0, 0, 0, 0, 0);
+	assert_true(virtio_net_rx_fix(h, 0, 3));
+	assert_int_equal(h[0], 0);
+	assert_int_equal(h[10], 3);
+	assert_int_equal(h[11], 0);
+	mkhdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16);
+	assert_false(virtio_net_rx_fix(h, 0, 1));
+	assert_true(virtio_net_rx_fix(h, F(VIRTIO_NET_F_GUEST_CSUM), 1));
+	mkhdr(h, 0xff, 0, 0, 0, 34, 16);
+	assert_true(virtio_net_rx_fix(h, F(VIRTIO_NET_F_GUEST_CSUM), 1));
+	assert_int_equal(h[0], VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID);
+	/* segmentation types only as negotiated */
+	mkhdr(h, 1, VIRTIO_NET_HDR_GSO_TCPV4, 66, 1448, 34, 16);
+	assert_false(virtio_net_rx_fix(h, F(VIRTIO_NET_F_GUEST_CSUM), 1));
+	assert_true(virtio_net_rx_fix(h, ALL_FEATS, 1));
+	mkhdr(h, 1, VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN, 66, 1448, 34, 16);
+	assert_false(virtio_net_rx_fix(h, ALL_FEATS & ~F(VIRTIO_NET_F_GUEST_ECN), 1));
+	assert_true(virtio_net_rx_fix(h, ALL_FEATS, 1));
+	mkhdr(h, 1, VIRTIO_NET_HDR_GSO_UDP, 42, 1472, 34, 6);
+	assert_false(virtio_net_rx_fix(h, ~0ULL, 1));
+}
+
+static void offloads(void **state)
+{
+	(void)state;
+	assert_int_equal(virtio_net_tap_offloads(0), 0);
+	/* segmentation without the partial checksum is not usable */
+	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_TSO4)), 0);
+	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM)), TUN_F_CSUM);
+	assert_int_equal(virtio_net_tap_offloads(ALL_FEATS),
+			 TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
+	assert_int_equal(
+		virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO6)),
+		TUN_F_CSUM | TUN_F_TSO6);
+	/* ECN only with a TSO type */
+	assert_int_equal(
+		virtio_net_tap_offloads(F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_ECN)),
+		TUN_F_CSUM);
+	/* the host side (HOST_*) never changes what the TAP may send us */
+	assert_int_equal(virtio_net_tap_offloads(F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_CSUM)),
+			 0);
+}
+
+static void default_mac(void **state)
+{
+	uint8_t a[6], b[6], c[6];
+
+	(void)state;
+	virtio_net_default_mac("host1", "tap0", a);
+	virtio_net_default_mac("host1", "tap0", b);
+	virtio_net_default_mac("host1", "tap1", c);
+	assert_memory_equal(a, b, 6);
+	assert_memory_not_equal(a, c, 6);
+	assert_int_equal(a[0], 0x02); /* locally administered, unicast */
+	virtio_net_default_mac("host2", "tap0", b);
+	assert_memory_not_equal(a, b, 6);
+	/* FNV-1a-64 of "host1/tap0" = 0x...: pinned so the rule cannot drift */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *s = "host1/tap0"; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	for (int i = 1; i < 6; i++)
+		assert_int_equal(a[i], (uint8_t)(h >> (8 * (8 - i))));
+}
+
+/* ---- the device ---- */
+
+static struct guest_mem gm;
+static struct vq vqs[2];
+static int sp[2]; /* sp[0]: the device's "TAP", sp[1]: the host side */
+static unsigned notifies[2], resets;
+static struct virtio_net *dev;
+
+static void t_notify(void *o, int q)
+{
+	(void)o;
+	if (q >= 0 && q < 2)
+		notifies[q]++;
+}
+static void t_needs_reset(void *o)
+{
+	(void)o;
+	resets++;
+}
+static void t_nop(void *o)
+{
+	(void)o;
+}
+static const struct virtio_transport tr = { t_notify, t_needs_reset, t_nop, t_nop, NULL };
+
+static void desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		 uint16_t next)
+{
+	uint8_t *d = gm_ptr(&gm, table + 16 * i, 16);
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+static uint16_t avail_n[2], used_seen[2];
+
+static void make_avail(unsigned q, uint16_t head)
+{
+	uint64_t avail = q ? TX_AVAIL : RX_AVAIL;
+	uint8_t *a = gm_ptr(&gm, avail, 4 + 2 * QSZ);
+
+	memcpy(a + 4 + 2 * (avail_n[q] % QSZ), &head, 2);
+	avail_n[q]++;
+	__atomic_store_n((uint16_t *)(void *)(a + 2), avail_n[q], __ATOMIC_RELEASE);
+}
+
+/* Next used entry of queue @q: returns its id, *len its length; -1 if none. */
+static int take_used(unsigned q, uint32_t *len)
+{
+	uint8_t *u = gm_ptr(&gm, q ? TX_USED : RX_USED, 4 + 8 * QSZ);
+	uint16_t idx;
+	uint32_t id;
+
+	memcpy(&idx, u + 2, 2);
+	if (idx == used_seen[q])
+		return -1;
+	memcpy(&id, u + 4 + 8 * (used_seen[q] % QSZ), 4);
+	memcpy(len, u + 8 + 8 * (used_seen[q] % QSZ), 4);
+	used_seen[q]++;
+	return (int)id;
+}
+
+static void start(uint64_t features)
+{
+	struct virtio_net_cfg c = { .mac = { 2, 1, 2, 3, 4, 5 }, .name = "test" };
+
+	assert_int_equal(gm_create(&gm, RAM, false), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	fcntl(sp[1], F_SETFL, O_NONBLOCK);
+	/* room for many frames queued "in the TAP" */
+	int sz = 4 << 20;
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	c.tap_fd = sp[0];
+	dev = virtio_net_create(&c, &gm, &tr);
+	assert_non_null(dev);
+	memset(vqs, 0, sizeof(vqs));
+	vqs[0] = (struct vq){
+		.size = QSZ, .desc_gpa = RX_DESC, .avail_gpa = RX_AVAIL, .used_gpa = RX_USED
+	};
+	vqs[1] = (struct vq){
+		.size = QSZ, .desc_gpa = TX_DESC, .avail_gpa = TX_AVAIL, .used_gpa = TX_USED
+	};
+	for (int i = 0; i < 2; i++) {
+		vqs[i].event_idx = features >> VIRTIO_F_EVENT_IDX & 1;
+		assert_int_equal(vq_enable(&vqs[i], &gm, VQ_MAX_SIZE), 0);
+		avail_n[i] = used_seen[i] = 0;
+		notifies[i] = 0;
+	}
+	resets = 0;
+	virtio_net_ops.start(dev, features, vqs);
+}
+
+static void stop(void)
+{
+	virtio_net_destroy(dev); /* closes sp[0] */
+	close(sp[1]);
+	gm_destroy(&gm);
+}
+
+static struct virtio_net_stats stats(void)
+{
+	struct virtio_net_stats s;
+
+	virtio_net_get_stats(dev, &s);
+	return s;
+}
+
+/* A frame of @len bytes whose bytes follow @seed. */
+static void fill(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + seed);
+}
+
+static void transmit(void **state)
+{
+	uint8_t got[70000], want[200];
+	uint8_t *g;
+	uint32_t len;
+	ssize_t n;
+
+	(void)state;
+	start(ALL_FEATS);
+	g = gm_ptr(&gm, BUF, 0x10000);
+	/* 0: header and frame in one buffer (Linux's layout) */
+	mkhdr(g, 0, 0, 0, 0, 0, 0);
+	fill(g + HDR, 100, 1);
+	desc(TX_DESC, 0, BUF, HDR + 100, 0, 0);
+	/* 1: header split over two buffers, frame over three */
+	mkhdr(g + 0x1000, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16);
+	fill(g + 0x2000, 200, 2);
+	desc(TX_DESC, 1, BUF + 0x1000, 5, 1, 2);
+	desc(TX_DESC, 2, BUF + 0x1005, HDR - 5, 1, 3);
+	desc(TX_DESC, 3, BUF + 0x2000, 50, 1, 4);
+	desc(TX_DESC, 4, BUF + 0x2032, 100, 1, 5);
+	desc(TX_DESC, 5, BUF + 0x2096, 50, 0, 0);
+	make_avail(1, 0);
+	make_avail(1, 1);
+	virtio_net_ops.kick(dev, 1);
+
+	n = read(sp[1], got, sizeof(got));
+	assert_int_equal(n, HDR + 100);
+	assert_int_equal(got[10] | got[11], 0);
+	fill(want, 100, 1);
+	assert_memory_equal(got + HDR, want, 100);
+	n = read(sp[1], got, sizeof(got));
+	assert_int_equal(n, HDR + 200);
+	assert_int_equal(got[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(got[6], 34);
+	fill(want, 200, 2);
+	assert_memory_equal(got + HDR, want, 200);
+	assert_int_equal(read(sp[1], got, sizeof(got)), -1); /* nothing more */
+	assert_int_equal(take_used(1, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(take_used(1, &len), 1);
+	assert_int_equal(notifies[1], 1); /* one interrupt for the batch */
+	assert_int_equal(stats().tx_frames, 2);
+	assert_int_equal(stats().tx_bytes, 300);
+	stop();
+}
+
+static void transmit_hostile(void **state)
+{
+	uint8_t got[128];
+	uint8_t *g;
+	uint32_t len;
+
+	(void)state;
+	start(F(VIRTIO_F_VERSION_1)); /* no offloads negotiated */
+	g = gm_ptr(&gm, BUF, 0x10000);
+	mkhdr(g, 0, 0, 0, 0, 0, 0);
+	fill(g + HDR, 60, 3);
+	/* 0: shorter than the header */
+	desc(TX_DESC, 0, BUF, HDR - 1, 0, 0);
+	/* 1: a writable buffer in a transmit chain */
+	desc(TX_DESC, 1, BUF, HDR + 60, 1, 2);
+	desc(TX_DESC, 2, BUF + 0x1000, 64, 2, 0);
+	/* 3: oversized: 65551 bytes of frame */
+	desc(TX_DESC, 3, BIG, HDR + 65551, 0, 0);
+	/* 4: TSO the driver did not negotiate */
+	mkhdr(g + 0x100, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16);
+	fill(g + 0x100 + HDR, 60, 3);
+	desc(TX_DESC, 4, BUF + 0x100, HDR + 60, 0, 0);
+	/* 5: a runt: header plus 13 bytes */
+	desc(TX_DESC, 5, BUF, HDR + 13, 0, 0);
+	/* 6: a good frame after all that */
+	desc(TX_DESC, 6, BUF, HDR + 60, 0, 0);
+	for (uint16_t h = 0; h <= 6; h++)
+		if (h != 2)
+			make_avail(1, h);
+	virtio_net_ops.kick(dev, 1);
+	assert_int_equal(read(sp[1], got, sizeof(got)), HDR + 60); /* only the good one */
+	assert_int_equal(read(sp[1], got, sizeof(got)), -1);
+	assert_int_equal(stats().tx_bad, 5);
+	assert_int_equal(stats().tx_frames, 1);
+	for (int i = 0; i < 6; i++) {
+		assert_true(take_used(1, &len) >= 0); /* every chain goes back */
+		assert_int_equal(len, 0);
+	}
+	assert_int_equal(resets, 0);
+	/* a broken ring: next out of range -> needs reset, nothing written */
+	desc(TX_DESC, 7, BUF, HDR + 60, 1, QSZ);
+	make_avail(1, 7);
+	virtio_net_ops.kick(dev, 1);
+	assert_int_equal(resets, 1);
+	assert_int_equal(read(sp[1], got, sizeof(got)), -1);
+	/* further kicks do nothing until a reset */
+	desc(TX_DESC, 8, BUF, HDR + 60, 0, 0);
+	make_avail(1, 8);
+	virtio_net_ops.kick(dev, 1);
+	assert_int_equal(read(sp[1], got, sizeof(got)), -1);
+	virtio_net_ops.reset(dev);
+	stop();
+}
+
+/* Sends a frame of @len bytes (after a plain header) into the "TAP". */
+static void host_send(size_t len, unsigned seed)
+{
+	static uint8_t f[HDR + 70000];
+
+	memset(f, 0, HDR);
+	fill(f + HDR, len, seed);
+	assert_int_equal(write(sp[1], f, HDR + len), (ssize_t)(HDR + len));
+}
+
+/* Posts receive chain @head: one writable buffer of @len bytes. */
+static void post_rx(uint16_t head, uint32_t len)
+{
+	desc(RX_DESC, head, BUF + 0x1000ULL * head, len, 2, 0);
+	make_avail(0, head);
+}
+
+static void receive_mergeable(void **state)
+{
+	uint8_t want[5000];
+	uint8_t *g;
+	uint32_t len;
+
+	(void)state;
+	/* with TSO a frame may take 64 KiB: less room is used only when the
+	 * ring has no more buffers, and then a frame that does not fit is
+	 * dropped, not cut */
+	start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_F_EVENT_IDX) |
+	      F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4));
+	g = gm_ptr(&gm, BUF, 0x10000);
+	post_rx(15, 1024);
+	host_send(2100, 7);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), -1); /* less than an MTU: waits */
+	post_rx(14, 1024);
+	virtio_net_ops.kick(dev, 0);
+	assert_int_equal(take_used(0, &len), -1); /* too big for 2 KiB: dropped */
+	assert_int_equal(stats().rx_dropped, 1);
+	for (uint16_t h = 0; h < 8; h++)
+		post_rx(h, 2048);
+	host_send(100, 1);
+	host_send(900, 4);
+	virtio_net_ops.kick(dev, 0);
+	notifies[0] = 0;
+	/* the driver asks for an interrupt after its next used entry */
+	uint16_t used_event = 2;
+	memcpy(gm_ptr(&gm, RX_AVAIL + 4 + 2 * QSZ, 2), &used_event, 2);
+	/* 5000 bytes: three buffers; then 60 */
+	host_send(5000, 2);
+	host_send(60, 3);
+	virtio_net_rx(dev, POLLIN);
+	/* the two small chains are still there: the 100 bytes went to 15 */
+	assert_int_equal(take_used(0, &len), 15);
+	assert_int_equal(len, HDR + 100);
+	assert_int_equal(g[0xf000 + 10], 1); /* num_buffers */
+	fill(want, 100, 1);
+	assert_memory_equal(g + 0xf000 + HDR, want, 100);
+	assert_int_equal(take_used(0, &len), 14);
+	assert_int_equal(len, HDR + 900);
+	/* then 5000 bytes over three 2 KiB chains, and 60 in one */
+	assert_int_equal(take_used(0, &len), 0);
+	assert_int_equal(len, 2048);
+	assert_int_equal(g[10], 3);
+	assert_int_equal(take_used(0, &len), 1);
+	assert_int_equal(len, 2048);
+	assert_int_equal(take_used(0, &len), 2);
+	assert_int_equal(len, HDR + 5000 - 4096);
+	fill(want, 5000, 2);
+	assert_memory_equal(g + HDR, want, 2048 - HDR);
+	assert_memory_equal(g + 0x1000, want + 2048 - HDR, 2048);
+	assert_memory_equal(g + 0x2000, want + 4096 - HDR, 5000 - 4096 + HDR);
+	assert_int_equal(take_used(0, &len), 3);
+	assert_int_equal(len, HDR + 60);
+	assert_int_equal(g[0x3000 + 10], 1);
+	assert_int_equal(take_used(0, &len), -1);
+	assert_int_equal(notifies[0], 1); /* EVENT_IDX: one for the batch */
+	assert_int_equal(stats().rx_frames, 4);
+	stop();
+}
+
+static void receive_waits_for_buffers(void **state)
+{
+	uint8_t *g;
+	uint32_t len;
+	unsigned seen = 0;
+
+	(void)state;
+	start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF));
+	g = gm_ptr(&gm, BUF, 0x10000);
+	/* 40 frames and no buffers yet: nothing is read, nothing lost */
+	for (unsigned i = 0; i < 40; i++)
+		host_send(64 + i, i);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), -1);
+	assert_int_equal(stats().rx_dropped, 0);
+	/* buffers arrive four at a time, each followed by a kick */
+	for (unsigned round = 0; round < 10; round++) {
+		for (uint16_t h = 0; h < 4; h++)
+			post_rx(h, 2048);
+		virtio_net_ops.kick(dev, 0);
+		for (int id; (id = take_used(0, &len)) >= 0; seen++) {
+			uint8_t want[200];
+
+			assert_int_equal(len, HDR + 64 + seen); /* in order */
+			fill(want, 64 + seen, seen);
+			assert_memory_equal(g + 0x1000 * (unsigned)id + HDR, want, 64 + seen);
+		}
+		assert_int_equal(seen, 4 * (round + 1));
+	}
+	assert_int_equal(stats().rx_frames, 40);
+	assert_int_equal(stats().rx_dropped, 0);
+	stop();
+}
+
+static void receive_hostile(void **state)
+{
+	uint8_t *g;
+	uint32_t len;
+
+	(void)state;
+	/* without MRG_RXBUF: one chain per frame */
+	start(F(VIRTIO_F_VERSION_1));
+	g = gm_ptr(&gm, BUF, 0x10000);
+	/* 0: a readable buffer; 1: smaller than the header; 2: good */
+	desc(RX_DESC, 0, BUF, 2048, 0, 0);
+	make_avail(0, 0);
+	post_rx(1, HDR - 1);
+	/* 2: header and frame in two buffers */
+	desc(RX_DESC, 2, BUF + 0x2000, HDR, 3, 3);
+	desc(RX_DESC, 3, BUF + 0x3000, 2048, 2, 0);
+	make_avail(0, 2);
+	host_send(300, 9);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(take_used(0, &len), 1);
+	assert_int_equal(len, 0);
+	assert_int_equal(take_used(0, &len), 2);
+	assert_int_equal(len, HDR + 300);
+	assert_int_equal(g[0x2000 + 10], 1);
+	assert_int_equal(stats().rx_bad_bufs, 2);
+	/* 1024 one-byte buffers (an indirect table): more than readv takes
+	 * with the overflow buffer; returned, not held forever */
+	vqs[0].indirect = true;
+	for (unsigned i = 0; i < 1024; i++) {
+		uint8_t *d = gm_ptr(&gm, BIG + 16 * i, 16);
+		uint64_t a = BUF + 0x8000 + i;
+		uint32_t l = 1;
+		uint16_t f = 2 | (i < 1023 ? 1 : 0), nx = (uint16_t)(i + 1);
+
+		memcpy(d, &a, 8);
+		memcpy(d + 8, &l, 4);
+		memcpy(d + 12, &f, 2);
+		memcpy(d + 14, &nx, 2);
+	}
+	desc(RX_DESC, 6, BIG, 16 * 1024, 4, 0);
+	make_avail(0, 6);
+	post_rx(7, 2048);
+	host_send(200, 5);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 6);
+	assert_int_equal(len, 0);
+	assert_int_equal(take_used(0, &len), 7);
+	assert_int_equal(len, HDR + 200);
+	assert_int_equal(stats().rx_bad_bufs, 3);
+	/* a frame larger than the chain is dropped; the chain serves the next */
+	post_rx(4, 256);
+	host_send(1000, 1);
+	host_send(100, 2);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 4);
+	assert_int_equal(len, HDR + 100);
+	assert_int_equal(stats().rx_dropped, 1);
+	/* a broken receive ring: needs reset */
+	desc(RX_DESC, 5, BUF, 2048, 2 | 1, 5); /* a loop */
+	make_avail(0, 5);
+	host_send(100, 3);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(resets, 1);
+	assert_int_equal(take_used(0, &len), -1);
+	virtio_net_ops.reset(dev);
+	/* stopped: what arrives is read and dropped, not left to pile up */
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(stats().rx_dropped, 2);
+	stop();
+}
+
+static void config_space(void **state)
+{
+	uint8_t c[20];
+	uint16_t status;
+
+	(void)state;
+	start(F(VIRTIO_F_VERSION_1));
+	assert_int_equal(virtio_net_ops.cfg_size, 20);
+	virtio_net_ops.cfg_read(dev, 0, c, 20);
+	assert_memory_equal(c, ((uint8_t[]){ 2, 1, 2, 3, 4, 5 }), 6);
+	memcpy(&status, c + 6, 2);
+	assert_int_equal(status, VIRTIO_NET_S_LINK_UP);
+	virtio_net_ops.cfg_write(dev, 0, "\xff\xff", 2); /* read-only */
+	virtio_net_ops.cfg_read(dev, 0, c, 1);
+	assert_int_equal(c[0], 2);
+	uint64_t f = virtio_net_ops.features(dev);
+	assert_true(f & F(VIRTIO_NET_F_MAC) && f & F(VIRTIO_NET_F_STATUS) &&
+		    f & F(VIRTIO_NET_F_MRG_RXBUF) && f & F(VIRTIO_F_EVENT_IDX));
+	assert_false(f & F(VIRTIO_NET_F_HOST_UFO) || f & F(VIRTIO_NET_F_GUEST_UFO));
+	stop();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tx_headers),	     cmocka_unit_test(rx_headers),
+		cmocka_unit_test(offloads),	     cmocka_unit_test(default_mac),
+		cmocka_unit_test(transmit),	     cmocka_unit_test(transmit_hostile),
+		cmocka_unit_test(receive_mergeable), cmocka_unit_test(receive_waits_for_buffers),
+		cmocka_unit_test(receive_hostile),   cmocka_unit_test(config_space),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
