@@ -83,4 +83,11 @@ expect_exit 0 "two read-only users of one image" -- \
 	--cmdline "probe.tests=serial" --timeout 60s
 kill -TERM $holder
 wait $holder || true
+# With --io-poll the I/O thread reads every enabled ring between kicks: a
+# driver that moves from disk to disk must find them all intact.
+truncate -s 1M "$TMP/p0.img" "$TMP/p1.img" "$TMP/p2.img"
+expect_exit 0 "3 disks with --io-poll" -- "$H" run --kernel "$PROBE" --io-poll 50 \
+	--disk "path=$TMP/p0.img" --disk "path=$TMP/p1.img" --disk "path=$TMP/p2.img" \
+	--cmdline "probe.tests=blk" --timeout 60s
+if grep -q "needs reset" "$TMP/err"; then not_ok "a polled disk was reset"; sed 's/^/#   /' "$TMP/err"; else ok "no polled disk reset"; fi
 finish

@@ -136,6 +136,15 @@ static uint8_t vblk_init(struct vblk *b, uint16_t qsz_want)
 	uint64_t want = 1ULL << 32 | 1ULL << 9 | 1ULL << 13 | /* VERSION_1, FLUSH, DISCARD */
 			extra_features;
 
+	/* The disks share one ring area: reset every other disk first, so
+	 * no device goes on reading a ring the next one rewrites (hearth's
+	 * poller would rightly call that a broken ring). */
+	for (unsigned i = 0; i < nblk; i++)
+		if (&blks[i] != b && r8(blks[i].common + 0x14)) {
+			w8(blks[i].common + 0x14, 0);
+			while (r8(blks[i].common + 0x14))
+				pause();
+		}
 	w8(c + 0x14, 0);
 	while (r8(c + 0x14))
 		pause();
