@@ -36,6 +36,7 @@ const char config_usage[] =
 	"                         command line wins\n"
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
+	"  --api-socket PATH      serve the control API (docs/api.md) on a unix socket\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
 	"121 guest crash, 124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
@@ -363,6 +364,12 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		cfg->io_poll_us = (unsigned)n;
 	} else if (!strcmp(opt, "--disk")) {
 		return opt_disk(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--api-socket")) {
+		if (!*v || strlen(v) >= CONFIG_SOCKET_PATH_MAX)
+			return config_error(err, errlen,
+					    "--api-socket: expected a path of 1 to %d bytes",
+					    CONFIG_SOCKET_PATH_MAX - 1);
+		cfg->api_socket = v;
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -376,7 +383,7 @@ static bool known(const char *opt)
 		"--kernel",	  "--initrd",		"--cmdline",   "--cpus",
 		"--memory",	  "--console",		"--timeout",   "--exit-port",
 		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
-		"--io-poll",	  "--shutdown-timeout",
+		"--io-poll",	  "--shutdown-timeout", "--api-socket",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

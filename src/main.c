@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hearth/api.h"
 #include "hearth/config.h"
 #include "hearth/exit.h"
 #include "hearth/log.h"
@@ -10,6 +11,7 @@
 
 static const char top_usage[] =
 	"usage: hearth run --kernel FILE [options]   (hearth run --help for options)\n"
+	"       hearth ctl SOCKET status|pause|resume|shutdown|stop|metrics\n"
 	"       hearth --version\n";
 
 static int cmd_run(int argc, char **argv)
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
 	log_init(LOG_WARN);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 2, argv + 2);
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("hearth %s\n", HEARTH_VERSION);
 		return 0;

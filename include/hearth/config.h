@@ -25,6 +25,7 @@ struct cpu_override {
 
 #define CONFIG_MAX_DISKS     16
 #define CONFIG_DISK_PATH_MAX 4096
+#define CONFIG_SOCKET_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 
 /* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID] */
 struct disk_config {
@@ -55,6 +56,7 @@ struct vm_config {
 	unsigned io_poll_us; /* I/O thread busy-poll budget, 0: off */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned n_disks;
+	const char *api_socket; /* --api-socket PATH; NULL: none (or socket activation) */
 	bool help;
 };
 
