@@ -380,9 +380,9 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 static bool known(const char *opt)
 {
 	static const char *const opts[] = {
-		"--kernel",	  "--initrd",		"--cmdline",   "--cpus",
-		"--memory",	  "--console",		"--timeout",   "--exit-port",
-		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
+		"--kernel",	  "--initrd",		"--cmdline",	"--cpus",
+		"--memory",	  "--console",		"--timeout",	"--exit-port",
+		"--cpu-template", "--cpu-features",	"--log-level",	"--disk",
 		"--io-poll",	  "--shutdown-timeout", "--api-socket",
 	};
 

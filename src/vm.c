@@ -840,7 +840,8 @@ static int api_pause(void *opaque, char *why, size_t len)
 	bool all;
 
 	if (vm->shutting_down || vm->paused) {
-		snprintf(why, len, "the guest is %s", vm->paused ? "already paused" : "shutting down");
+		snprintf(why, len, "the guest is %s",
+			 vm->paused ? "already paused" : "shutting down");
 		return 409;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -1069,13 +1070,14 @@ static int setup_api(struct vm *vm)
 	}
 	if (fd < 0)
 		return fail(vm, HEARTH_EXIT_USAGE, "%s", why);
-	vm->api_ops = (struct api_vm_ops){ vm,	       api_state, api_pause,  api_resume,
+	vm->api_ops = (struct api_vm_ops){ vm,		 api_state, api_pause,	api_resume,
 					   api_shutdown, api_stop,  api_config, api_metrics };
 	ret = api_server_create(&vm->api, vm->loop, fd, vm->cfg->api_socket, &vm->api_ops);
 	if (ret)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot serve the control API: %s",
 			    strerror(-ret));
-	log_info("control API on %s", vm->cfg->api_socket ? vm->cfg->api_socket : "fd 3 (socket activation)");
+	log_info("control API on %s",
+		 vm->cfg->api_socket ? vm->cfg->api_socket : "fd 3 (socket activation)");
 	return 0;
 }
 
@@ -1106,8 +1108,8 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	}
 	vm->irq = (struct irq_chip){ irq_line, vm };
 	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
-	vm->env = (struct vcpu_env){ &vm->pio, &vm->mmio, &vm->gm, &vm->ctl, &vm->stopping, false,
-				     &vm->pause };
+	vm->env = (struct vcpu_env){ &vm->pio,	    &vm->mmio, &vm->gm,	  &vm->ctl,
+				     &vm->stopping, false,     &vm->pause };
 	return vm;
 }
 

@@ -52,8 +52,8 @@ struct api_reply {
 
 /* Routes one request. @body may be NULL when @body_len is 0. Never fails:
  * allocation failures become a 500 without a body. */
-void api_route(const struct api_vm_ops *ops, const char *method, const char *path,
-	       const char *body, size_t body_len, struct api_reply *r);
+void api_route(const struct api_vm_ops *ops, const char *method, const char *path, const char *body,
+	       size_t body_len, struct api_reply *r);
 void api_reply_free(struct api_reply *r);
 /* {"error":"@msg"} as a reply with @status. */
 void api_reply_error(struct api_reply *r, int status, const char *msg);

@@ -23,8 +23,8 @@ struct cpu_override {
 	bool enable;
 };
 
-#define CONFIG_MAX_DISKS     16
-#define CONFIG_DISK_PATH_MAX 4096
+#define CONFIG_MAX_DISKS       16
+#define CONFIG_DISK_PATH_MAX   4096
 #define CONFIG_SOCKET_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 
 /* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID] */

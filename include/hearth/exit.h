@@ -7,13 +7,13 @@
 #define HEARTH_EXIT_H
 
 enum {
-	HEARTH_EXIT_POWEROFF = 0,  /* guest powered off */
-	HEARTH_EXIT_RESET = 120,   /* guest asked for a reset/reboot */
+	HEARTH_EXIT_POWEROFF = 0,   /* guest powered off */
+	HEARTH_EXIT_RESET = 120,    /* guest asked for a reset/reboot */
 	HEARTH_EXIT_API_STOP = 122, /* stopped through the control API (docs/api.md) */
-	HEARTH_EXIT_CRASH = 121,   /* triple fault, KVM internal error, entry failure */
-	HEARTH_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
-	HEARTH_EXIT_USAGE = 125,   /* bad arguments or input files */
-	HEARTH_EXIT_HOST = 126,	   /* host problem: /dev/kvm, KVM caps, memory */
+	HEARTH_EXIT_CRASH = 121,    /* triple fault, KVM internal error, entry failure */
+	HEARTH_EXIT_TIMEOUT = 124,  /* --timeout expired (as timeout(1)) */
+	HEARTH_EXIT_USAGE = 125,    /* bad arguments or input files */
+	HEARTH_EXIT_HOST = 126,	    /* host problem: /dev/kvm, KVM caps, memory */
 };
 
 enum vm_stop_reason {

@@ -29,9 +29,12 @@ static const char ctl_usage[] =
 static const struct {
 	const char *cmd, *method, *path;
 } cmds[] = {
-	{ "status", "GET", "/v1/vm" },		{ "metrics", "GET", "/v1/metrics" },
-	{ "pause", "PUT", "/v1/vm/pause" },	{ "resume", "PUT", "/v1/vm/resume" },
-	{ "shutdown", "PUT", "/v1/vm/shutdown" }, { "stop", "PUT", "/v1/vm/stop" },
+	{ "status", "GET", "/v1/vm" },
+	{ "metrics", "GET", "/v1/metrics" },
+	{ "pause", "PUT", "/v1/vm/pause" },
+	{ "resume", "PUT", "/v1/vm/resume" },
+	{ "shutdown", "PUT", "/v1/vm/shutdown" },
+	{ "stop", "PUT", "/v1/vm/stop" },
 };
 
 struct resp {
@@ -74,7 +77,8 @@ int ctl_parse_response(const char *buf, size_t len, int *status, char **body, si
 	p.data = &r;
 	n = http_parser_execute(&p, &s, buf, len);
 	if (n == len && HTTP_PARSER_ERRNO(&p) == HPE_OK)
-		http_parser_execute(&p, &s, NULL, 0); /* end of stream: ends a body without length */
+		http_parser_execute(&p, &s, NULL,
+				    0); /* end of stream: ends a body without length */
 	if (!r.complete || r.oom) {
 		free(r.body);
 		return -1;
@@ -125,7 +129,8 @@ static char *exchange(const char *sock, const char *method, const char *path, si
 		ssize_t got;
 
 		if (have == cap) {
-			char *b = cap < CTL_MAX_RESPONSE ? realloc(buf, cap ? 2 * cap : 4096) : NULL;
+			char *b =
+				cap < CTL_MAX_RESPONSE ? realloc(buf, cap ? 2 * cap : 4096) : NULL;
 
 			if (!b) {
 				snprintf(err, errlen, "the answer from '%s' is too large", sock);

@@ -19,7 +19,7 @@ struct api_conn {
 	size_t url_len;
 	char body[API_MAX_BODY];
 	size_t body_len;
-	int early;  /* a limit was hit: answer this status at once */
+	int early; /* a limit was hit: answer this status at once */
 	bool done; /* a whole request arrived */
 };
 

@@ -52,7 +52,8 @@ static struct json_object *vm_info(const struct api_vm_ops *ops)
 		json_object_put(cfg);
 		return NULL;
 	}
-	json_object_object_add(o, "state", json_object_new_string(api_state_name(ops->state(ops->opaque))));
+	json_object_object_add(o, "state",
+			       json_object_new_string(api_state_name(ops->state(ops->opaque))));
 	json_object_object_add(o, "config", cfg);
 	json_object_object_add(o, "version", json_object_new_string(HEARTH_VERSION));
 	return o;
@@ -132,8 +133,8 @@ static const struct action actions[] = {
 	{ "/v1/vm/stop", do_stop },
 };
 
-void api_route(const struct api_vm_ops *ops, const char *method, const char *path,
-	       const char *body, size_t body_len, struct api_reply *r)
+void api_route(const struct api_vm_ops *ops, const char *method, const char *path, const char *body,
+	       size_t body_len, struct api_reply *r)
 {
 	bool get = !strcmp(method, "GET"), put = !strcmp(method, "PUT");
 	char why[160];

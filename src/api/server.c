@@ -170,7 +170,8 @@ int api_listen_path(const char *path, char *err, size_t errlen)
 			return -1;
 		}
 		if (in_use(&sa)) {
-			snprintf(err, errlen, "--api-socket '%s' is in use by another process", path);
+			snprintf(err, errlen, "--api-socket '%s' is in use by another process",
+				 path);
 			return -1;
 		}
 		unlink(path); /* stale: its owner is gone */
@@ -214,8 +215,10 @@ int api_listen_activated(char *err, size_t errlen)
 	if (*end || p != (long)getpid())
 		return -1;
 	if (strcmp(fds, "1")) {
-		snprintf(err, errlen, "socket activation: LISTEN_FDS=%.20s, hearth takes exactly one "
-				      "socket", fds);
+		snprintf(err, errlen,
+			 "socket activation: LISTEN_FDS=%.20s, hearth takes exactly one "
+			 "socket",
+			 fds);
 		return -2;
 	}
 	unsetenv("LISTEN_PID");
@@ -224,7 +227,8 @@ int api_listen_activated(char *err, size_t errlen)
 	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM ||
 	    getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) || !acc ||
 	    getsockname(3, (struct sockaddr *)&sa, &salen) || sa.sun_family != AF_UNIX) {
-		snprintf(err, errlen, "socket activation: fd 3 is not a listening unix stream socket");
+		snprintf(err, errlen,
+			 "socket activation: fd 3 is not a listening unix stream socket");
 		return -2;
 	}
 	fcntl(3, F_SETFD, FD_CLOEXEC);
