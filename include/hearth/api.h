@@ -25,7 +25,7 @@ struct loop;
 
 #define API_MAX_BODY 4096 /* request bodies beyond this: 413 */
 #define API_MAX_URL  256  /* request targets beyond this: 414 */
-#define API_MAX_CONN 8	  /* connections at once; more are answered 503 */
+#define API_MAX_CONN 8	  /* connections at once; a new one evicts the oldest */
 
 enum api_state { API_RUNNING, API_PAUSED, API_SHUTTING_DOWN };
 

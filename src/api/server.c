@@ -24,6 +24,7 @@ struct api_client {
 	struct api_server *s;
 	int fd, watch;
 	struct api_conn *conn;
+	uint64_t seq; /* accept order: the oldest is evicted when all are busy */
 };
 
 struct api_server {
@@ -34,7 +35,7 @@ struct api_server {
 	dev_t dev;
 	ino_t ino;
 	struct api_client clients[API_MAX_CONN];
-	uint64_t requests;
+	uint64_t requests, accepted;
 };
 
 static void send_all(int fd, const char *buf, size_t len)
@@ -96,6 +97,22 @@ static void on_client(void *opaque, uint32_t events)
 	client_close(c);
 }
 
+/* A free slot, or the one of the oldest connection, closed: a client that
+ * connects and sends nothing cannot lock the others out. */
+static struct api_client *slot(struct api_server *s)
+{
+	struct api_client *old = &s->clients[0];
+
+	for (unsigned i = 0; i < API_MAX_CONN; i++) {
+		if (s->clients[i].fd < 0)
+			return &s->clients[i];
+		if (s->clients[i].seq < old->seq)
+			old = &s->clients[i];
+	}
+	client_close(old);
+	return old;
+}
+
 static void on_accept(void *opaque, uint32_t events)
 {
 	struct api_server *s = opaque;
@@ -104,38 +121,25 @@ static void on_accept(void *opaque, uint32_t events)
 	(void)events;
 	for (;;) {
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct api_client *c = NULL;
+		struct api_client *c;
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_guest(&rl, "control API: accept failed: %s", strerror(errno));
 			return;
 		}
-		for (unsigned i = 0; i < API_MAX_CONN && !c; i++)
-			if (s->clients[i].fd < 0)
-				c = &s->clients[i];
-		if (c) {
-			c->conn = api_conn_new();
-			c->fd = fd;
-			c->watch = c->conn ? loop_watch(s->loop, fd, on_client, c) : -1;
-			if (c->watch >= 0)
-				continue;
+		c = slot(s);
+		c->conn = api_conn_new();
+		c->fd = fd;
+		c->seq = s->accepted++;
+		c->watch = c->conn ? loop_watch(s->loop, fd, on_client, c) : -1;
+		if (c->watch < 0) {
+			log_guest(&rl, "control API: no room for a connection");
 			api_conn_free(c->conn);
 			c->conn = NULL;
 			c->fd = -1;
+			close(fd);
 		}
-		/* too many connections at once (or no room on the loop) */
-		struct api_reply r;
-		size_t len;
-		char *out;
-
-		api_reply_error(&r, 503, "too many control connections");
-		out = api_format_reply(&r, &len);
-		api_reply_free(&r);
-		if (out)
-			send_all(fd, out, len);
-		free(out);
-		close(fd);
 	}
 }
 
@@ -253,7 +257,7 @@ int api_server_create(struct api_server **out, struct loop *loop, int fd, const 
 	s->ops = ops;
 	s->fd = fd;
 	for (unsigned i = 0; i < API_MAX_CONN; i++)
-		s->clients[i] = (struct api_client){ s, -1, -1, NULL };
+		s->clients[i] = (struct api_client){ s, -1, -1, NULL, 0 };
 	if (unlink_path && lstat(unlink_path, &st) == 0) {
 		s->path = strdup(unlink_path);
 		s->dev = st.st_dev;
