@@ -144,12 +144,12 @@ int api_conn_feed(struct api_conn *c, const struct api_vm_ops *ops, const char *
 	struct api_reply r = { 0 };
 	enum http_errno e;
 
-	if (c->done || c->early)
-		return -1;
+	if (c->done || c->early || len == 0)
+		return -1; /* finished, or the peer left before a whole request */
 	http_parser_execute(&c->p, &settings, data, len);
 	e = HTTP_PARSER_ERRNO(&c->p);
 	if (!c->done && !c->early && e == HPE_OK)
-		return len ? 0 : -1; /* more to come, or the peer left with nothing */
+		return 0; /* more to come */
 	if (e == HPE_HEADER_OVERFLOW)
 		c->early = 431;
 	answer(c, ops, &r);

@@ -216,7 +216,7 @@ char *api_format_reply(const struct api_reply *r, size_t *len)
 		     has_body ? "Content-Type: application/json\r\n" : "", clen, allow);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return NULL;
-	out = malloc((size_t)n + blen);
+	out = malloc((size_t)n + blen + 1);
 	if (!out)
 		return NULL;
 	memcpy(out, head, (size_t)n);
@@ -225,6 +225,7 @@ char *api_format_reply(const struct api_reply *r, size_t *len)
 		out[(size_t)n + blen - 1] = '\n';
 	}
 	*len = (size_t)n + blen;
+	out[*len] = '\0'; /* not sent; for callers that print it */
 	return out;
 }
 
