@@ -39,7 +39,8 @@ const char config_usage[] =
 	"  --api-socket PATH      serve the control API (docs/api.md) on a unix socket\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
-	"121 guest crash, 124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
+	"121 guest crash, 122 stopped by the API, 124 timeout, 125 bad usage or input,\n"
+	"126 host/KVM failure.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
