@@ -303,8 +303,8 @@ static void http_requests(void **state)
 	assert_int_equal(feed_str("GET http://localhost/v1/metrics HTTP/1.1\r\n\r\n", 7), 200);
 	assert_int_equal(feed_str("GET /v1/vm?x=1 HTTP/1.0\r\n\r\n", 100), 200);
 	/* a PUT with a body in pieces */
-	assert_int_equal(
-		feed_str("PUT /v1/vm/pause HTTP/1.1\r\nContent-Length: 4\r\n\r\n{ }\n", 3), 204);
+	assert_int_equal(feed_str("PUT /v1/vm/pause HTTP/1.1\r\nContent-Length: 4\r\n\r\n{ }\n", 3),
+			 204);
 	assert_int_equal(fake.pauses, 1);
 	/* chunked */
 	assert_int_equal(feed_str("PUT /v1/vm/resume HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -312,9 +312,10 @@ static void http_requests(void **state)
 				  5),
 			 204);
 	/* pipelined: only the first is answered */
-	assert_int_equal(feed_str("PUT /v1/vm/pause HTTP/1.1\r\n\r\nPUT /v1/vm/resume HTTP/1.1\r\n\r\n",
-				  1000),
-			 204);
+	assert_int_equal(
+		feed_str("PUT /v1/vm/pause HTTP/1.1\r\n\r\nPUT /v1/vm/resume HTTP/1.1\r\n\r\n",
+			 1000),
+		204);
 	assert_int_equal(fake.pauses, 2);
 	assert_int_equal(fake.resumes, 1);
 }
@@ -327,13 +328,21 @@ static void http_hostile(void **state)
 	assert_int_equal(feed_str("garbage\r\n\r\n", 100), 400);
 	assert_int_equal(feed_str("GET /v1/vm HTTP/2.0\r\n\r\n", 100), 400);
 	assert_int_equal(feed_str("GET /v1/vm HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 100), 400);
-	assert_int_equal(feed_str("GET /v1/vm HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 100), 400);
+	assert_int_equal(
+		feed_str("GET /v1/vm HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+			 100),
+		400);
 	assert_int_equal(feed_str("GET \x01 HTTP/1.1\r\n\r\n", 100), 400);
-	assert_int_equal(feed_str("GET * HTTP/1.1\r\n\r\n", 100), 404); /* asterisk-form: no such endpoint */
-	assert_int_equal(feed_str("GET /v1/vm HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 100), 400);
+	assert_int_equal(feed_str("GET * HTTP/1.1\r\n\r\n", 100),
+			 404); /* asterisk-form: no such endpoint */
+	assert_int_equal(
+		feed_str("GET /v1/vm HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 100),
+		400);
 	/* body limits: by Content-Length at once, and while chunks arrive */
-	assert_int_equal(feed_str("PUT /v1/vm/pause HTTP/1.1\r\nContent-Length: 4097\r\n\r\n", 100), 413);
-	snprintf(big, sizeof(big), "PUT /v1/vm/pause HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	assert_int_equal(feed_str("PUT /v1/vm/pause HTTP/1.1\r\nContent-Length: 4097\r\n\r\n", 100),
+			 413);
+	snprintf(big, sizeof(big),
+		 "PUT /v1/vm/pause HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
 	for (int i = 0; i < 600; i++)
 		strcat(big, "8\r\n        \r\n");
 	assert_int_equal(feed_str(big, 512), 413);
@@ -357,7 +366,8 @@ static void responses(void **state)
 {
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
 	static const char nc[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-	static const char eof[] = "HTTP/1.1 409 Conflict\r\nConnection: close\r\n\r\n{\"error\":\"x\"}";
+	static const char eof[] =
+		"HTTP/1.1 409 Conflict\r\nConnection: close\r\n\r\n{\"error\":\"x\"}";
 	int status;
 	char *body;
 	size_t len;
@@ -465,10 +475,14 @@ static void listen_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(get_vm, setup),	      cmocka_unit_test_setup(actions, setup),
-		cmocka_unit_test_setup(errors, setup),	      cmocka_unit_test_setup(format, setup),
-		cmocka_unit_test_setup(http_requests, setup), cmocka_unit_test_setup(http_hostile, setup),
-		cmocka_unit_test_setup(responses, setup),     cmocka_unit_test_setup(config_json, setup),
+		cmocka_unit_test_setup(get_vm, setup),
+		cmocka_unit_test_setup(actions, setup),
+		cmocka_unit_test_setup(errors, setup),
+		cmocka_unit_test_setup(format, setup),
+		cmocka_unit_test_setup(http_requests, setup),
+		cmocka_unit_test_setup(http_hostile, setup),
+		cmocka_unit_test_setup(responses, setup),
+		cmocka_unit_test_setup(config_json, setup),
 		cmocka_unit_test_setup(listen_rules, setup),
 	};
 

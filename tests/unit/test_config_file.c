@@ -53,7 +53,9 @@ static void round_trip(void **state)
 			"--shutdown-timeout",
 			"5s",
 			"--log-level",
-			"info" };
+			"info",
+			"--api-socket",
+			"/run/h.sock" };
 	char *file_arg[] = { "--config", path };
 
 	(void)state;
@@ -61,7 +63,8 @@ static void round_trip(void **state)
 		   "  \"hugepages\": true, \"console\": \"file:c.log\", \"timeout\": \"90s\","
 		   "  \"disks\": [ { \"path\": \"r.img\", \"readonly\": true, \"serial\": \"s1\" },"
 		   "             { \"path\": \"d.img\", \"discard\": true } ],"
-		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\" }");
+		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\","
+		   "  \"api-socket\": \"/run/h.sock\" }");
 	config_defaults(&a);
 	config_defaults(&b);
 	assert_int_equal(config_load(&a, sizeof(cli) / sizeof(cli[0]), cli, &ka, err, sizeof(err)),
@@ -77,6 +80,7 @@ static void round_trip(void **state)
 	assert_int_equal(a.io_poll_us, b.io_poll_us);
 	assert_int_equal(a.shutdown_timeout_ms, b.shutdown_timeout_ms);
 	assert_int_equal(a.log_level, b.log_level);
+	assert_string_equal(a.api_socket, b.api_socket);
 	assert_int_equal(b.n_disks, 2);
 	assert_memory_equal(a.disks, b.disks, sizeof(a.disks));
 	config_args_free(&ka);
