@@ -37,6 +37,10 @@ const char config_usage[] =
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
 	"  --api-socket PATH      serve the control API (docs/api.md) on a unix socket\n"
+	"  --log-file PATH        hearth's log to PATH (appended, wall-clock stamps)\n"
+	"                         instead of stderr\n"
+	"  --ready-on start|marker  tell systemd READY=1 when the vCPUs start\n"
+	"                         (default) or at the guest's first boot marker\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
 	"121 guest crash, 122 stopped by the API, 124 timeout, 125 bad usage or input,\n"
@@ -371,6 +375,15 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 					    "--api-socket: expected a path of 1 to %d bytes",
 					    CONFIG_SOCKET_PATH_MAX - 1);
 		cfg->api_socket = v;
+	} else if (!strcmp(opt, "--log-file")) {
+		if (!*v)
+			return config_error(err, errlen, "--log-file: expected a path");
+		cfg->log_file = v;
+	} else if (!strcmp(opt, "--ready-on")) {
+		if (strcmp(v, "start") && strcmp(v, "marker"))
+			return config_error(err, errlen,
+					    "--ready-on: expected start or marker, got '%s'", v);
+		cfg->ready_on_marker = !strcmp(v, "marker");
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -384,7 +397,8 @@ static bool known(const char *opt)
 		"--kernel",	  "--initrd",		"--cmdline",	"--cpus",
 		"--memory",	  "--console",		"--timeout",	"--exit-port",
 		"--cpu-template", "--cpu-features",	"--log-level",	"--disk",
-		"--io-poll",	  "--shutdown-timeout", "--api-socket",
+		"--io-poll",	  "--shutdown-timeout", "--api-socket", "--log-file",
+		"--ready-on",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* argv -> config -> vm_create -> vm_run -> exit code; nothing else. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,14 +35,21 @@ static int cmd_run(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	if (cfg.log_file && log_open_file(cfg.log_file)) {
+		fprintf(stderr, "hearth: --log-file '%s': %s\n", cfg.log_file, strerror(errno));
+		config_args_free(&args);
+		return HEARTH_EXIT_USAGE;
+	}
 	code = vm_create(&cfg, &vm, err, sizeof(err));
 	if (code) {
 		fprintf(stderr, "hearth: %s\n", err);
-		config_args_free(&args);
-		return code;
+		if (cfg.log_file)
+			log_err("%s", err); /* the log file too */
+	} else {
+		code = vm_run(vm);
+		vm_destroy(vm);
 	}
-	code = vm_run(vm);
-	vm_destroy(vm);
+	log_close_file();
 	config_args_free(&args);
 	return code;
 }

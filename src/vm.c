@@ -80,6 +80,7 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nvcpus;
 	atomic_bool stopping;
+	atomic_bool ready_sent; /* --ready-on marker */
 	pthread_mutex_t stop_lock;
 	bool stop_requested;
 	enum vm_stop_reason reason;
@@ -132,8 +133,15 @@ static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
 
 static void vm_marker(void *opaque, unsigned value)
 {
-	(void)opaque;
+	struct vm *vm = opaque;
+	char msg[64];
+
 	log_info("guest boot marker %u at %.3f ms", value, log_elapsed_ns() / 1e6);
+	/* --ready-on marker: the first marker (of any vCPU) is READY */
+	if (vm->cfg->ready_on_marker && !atomic_exchange(&vm->ready_sent, true)) {
+		snprintf(msg, sizeof(msg), "READY=1\nSTATUS=guest running (boot marker %u)", value);
+		notify_send(msg);
+	}
 }
 
 static int irq_line(void *opaque, unsigned gsi, int level)
@@ -1202,7 +1210,7 @@ int vm_run(struct vm *vm)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)
 		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
-	else
+	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
 	ret = loop_run(vm->loop);
 	if (ret) {

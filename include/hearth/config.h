@@ -57,6 +57,8 @@ struct vm_config {
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned n_disks;
 	const char *api_socket; /* --api-socket PATH; NULL: none (or socket activation) */
+	const char *log_file;	/* --log-file PATH; NULL: stderr */
+	bool ready_on_marker; /* --ready-on marker: sd_notify READY at the guest's first boot marker */
 	bool help;
 };
 

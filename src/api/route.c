@@ -274,6 +274,8 @@ struct json_object *api_config_json(const struct vm_config *cfg)
 	add_str(o, "cpu_template", cfg->cpu_template == CPU_TEMPLATE_MINIMAL ? "minimal" : "host");
 	add_u64(o, "io_poll_us", cfg->io_poll_us);
 	add_str(o, "api_socket", cfg->api_socket);
+	add_str(o, "log_file", cfg->log_file);
+	add_str(o, "ready_on", cfg->ready_on_marker ? "marker" : "start");
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 		struct json_object *j = json_object_new_object();
