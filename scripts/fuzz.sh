@@ -9,9 +9,9 @@ if [ ! -f "$B/build.ninja" ]; then
 	CC=clang-14 meson setup "$B" -Db_sanitize=address,undefined -Db_lundef=false -Dstatic=false \
 		-Dwerror=true >/dev/null
 fi
-ninja -C "$B" tests/fuzz/fuzz_virtio_blk >/dev/null
+ninja -C "$B" tests/fuzz/fuzz_virtio_blk tests/fuzz/fuzz_api >/dev/null
 mkdir -p "$B/corpus"
-for f in fuzz_virtio_blk; do
+for f in fuzz_virtio_blk fuzz_api; do
 	mkdir -p "$B/corpus/$f"
 	echo "fuzz: $f for ${SECONDS_EACH}s"
 	UBSAN_OPTIONS=halt_on_error=1 "$B/tests/fuzz/$f" -max_total_time="$SECONDS_EACH" \
