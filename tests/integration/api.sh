@@ -184,6 +184,22 @@ finish_bg 0 "the guest shuts down on the API's request"
 expect_grep "$TMP/tick.log" "^PROBE: test=tick .* ctrl-alt-del result=pass" "the guest saw Ctrl-Alt-Del"
 [ ! -e "$SOCK" ] && ok "the socket is removed on exit" || not_ok "the socket outlived hearth"
 
+# ---- device counters move with the guest's I/O ----
+truncate -s 1M "$TMP/m0.img"
+start_bg "$TMP/blk.log" --kernel "$PROBE" --cpus 2 --disk "path=$TMP/m0.img" \
+	--cmdline "probe.tests=blk,blk-msix,blk-hostile,tick" --api-socket "$TMP/blk.sock"
+wait_for "$TMP/blk.log" "^PROBE: tick 1$" || not_ok "the probe never got to its ticks"
+SOCK=$TMP/blk.sock
+expect_api 200 "metrics after the guest's disk I/O" GET /v1/metrics
+if [ "$(json_get '[(x["id"], x["requests"] > 0, x["bytes"] >= 4096, x["errors"] > 0, x["kicks"] > 0, x["interrupts"] > 0) for x in d["devices"] if x["type"] == "virtio-blk"]')" = "[('vda', True, True, True, True, True)]" ]; then
+	ok "vda counts requests, bytes, errors (the hostile ones), kicks and interrupts"
+else
+	not_ok "vda counters"; sed 's/^/#   /' "$TMP/body"
+fi
+expect_api 204 "stop" PUT /v1/vm/stop
+finish_bg 122 "stopped"
+SOCK=$TMP/api.sock
+
 # ---- shutdown ignored: stopped at the deadline with 122 ----
 start_bg "$TMP/idle.log" --kernel "$PROBE" --cmdline "probe.tests=idle" --api-socket "$SOCK" --shutdown-timeout 3s
 wait_for "$TMP/idle.log" "PROBE: idle" || not_ok "probe never idled"
