@@ -15,7 +15,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -923,144 +922,32 @@ static struct json_object *api_config(void *opaque)
 	return api_config_json(((struct vm *)opaque)->cfg);
 }
 
-static const char *const exit_names[VCPU_EXIT_REASONS] = {
-	[KVM_EXIT_UNKNOWN] = "unknown",
-	[KVM_EXIT_EXCEPTION] = "exception",
-	[KVM_EXIT_IO] = "io",
-	[KVM_EXIT_HYPERCALL] = "hypercall",
-	[KVM_EXIT_DEBUG] = "debug",
-	[KVM_EXIT_HLT] = "hlt",
-	[KVM_EXIT_MMIO] = "mmio",
-	[KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
-	[KVM_EXIT_SHUTDOWN] = "shutdown",
-	[KVM_EXIT_FAIL_ENTRY] = "fail_entry",
-	[KVM_EXIT_INTR] = "intr",
-	[KVM_EXIT_SET_TPR] = "set_tpr",
-	[KVM_EXIT_TPR_ACCESS] = "tpr_access",
-	[KVM_EXIT_INTERNAL_ERROR] = "internal_error",
-	[KVM_EXIT_SYSTEM_EVENT] = "system_event",
-	[KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi",
-	[KVM_EXIT_X86_RDMSR] = "x86_rdmsr",
-	[KVM_EXIT_X86_WRMSR] = "x86_wrmsr",
-};
-
-static void add_u64(struct json_object *o, const char *key, uint64_t v)
-{
-	json_object_object_add(o, key, json_object_new_uint64(v));
-}
-
-static uint64_t thread_cpu_us(pthread_t t)
-{
-	clockid_t clk;
-	struct timespec ts;
-
-	if (pthread_getcpuclockid(t, &clk) || clock_gettime(clk, &ts))
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static struct json_object *vcpu_metrics(struct vm *vm)
-{
-	struct json_object *arr = json_object_new_array();
-	bool alive;
-
-	pthread_mutex_lock(&vm->pause.lock);
-	alive = vm->pause.exited == 0; /* no thread to ask for its CPU time otherwise */
-	pthread_mutex_unlock(&vm->pause.lock);
-	for (unsigned i = 0; arr && i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		struct json_object *o = json_object_new_object(), *ex = json_object_new_object();
-		uint64_t total = 0;
-
-		if (!o || !ex) {
-			json_object_put(o);
-			json_object_put(ex);
-			continue;
-		}
-		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++) {
-			uint64_t n = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
-			char name[24];
-
-			if (!n)
-				continue;
-			total += n;
-			if (exit_names[r])
-				snprintf(name, sizeof(name), "%s", exit_names[r]);
-			else
-				snprintf(name, sizeof(name), "reason_%u", r);
-			add_u64(ex, name, n);
-		}
-		add_u64(o, "id", i);
-		add_u64(o, "exits_total", total);
-		json_object_object_add(o, "exits", ex);
-		if (alive && v->started)
-			add_u64(o, "cpu_time_us", thread_cpu_us(v->thread));
-		json_object_array_add(arr, o);
-	}
-	return arr;
-}
-
-static void add_device(struct json_object *arr, const char *id, const char *type,
-		       const struct virtio_counts *c, const struct virtio_pci *vp)
-{
-	struct json_object *o = json_object_new_object();
-	uint64_t kicks, irqs;
-
-	if (!o)
-		return;
-	virtio_pci_counts(vp, &kicks, &irqs);
-	json_object_object_add(o, "id", json_object_new_string(id));
-	json_object_object_add(o, "type", json_object_new_string(type));
-	add_u64(o, "requests", c->requests);
-	add_u64(o, "bytes", c->bytes);
-	add_u64(o, "errors", c->errors);
-	add_u64(o, "kicks", kicks);
-	add_u64(o, "interrupts", irqs);
-	json_object_array_add(arr, o);
-}
-
 static struct json_object *api_metrics(void *opaque)
 {
 	struct vm *vm = opaque;
-	struct json_object *o = json_object_new_object(), *devs = json_object_new_array(),
-			   *io = json_object_new_object();
-	struct virtio_counts c;
-	struct rusage ru;
-	unsigned n = 0;
+	struct api_dev_counts devs[CONFIG_MAX_DISKS + 1];
+	unsigned n = 0, exited;
 
-	if (!o || !devs || !io) {
-		json_object_put(o);
-		json_object_put(devs);
-		json_object_put(io);
-		return NULL;
-	}
-	add_u64(o, "uptime_ms", log_elapsed_ns() / 1000000);
-	json_object_object_add(o, "vcpus", vcpu_metrics(vm));
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
-		char id[8];
-
 		if (!vm->blk[i])
 			continue;
-		snprintf(id, sizeof(id), "vd%c", 'a' + i);
-		virtio_blk_counts(vm->blk[i], &c);
-		add_device(devs, id, "virtio-blk", &c, vm->vpci[n++]);
+		devs[n] = (struct api_dev_counts){ .type = "virtio-blk" };
+		snprintf(devs[n].id, sizeof(devs[n].id), "vd%c", 'a' + i);
+		virtio_blk_counts(vm->blk[i], &devs[n].c);
+		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
+		n++;
 	}
 	if (vm->rng) {
-		virtio_rng_counts(vm->rng, &c);
-		add_device(devs, "rng0", "virtio-rng", &c, vm->vpci[n]);
+		devs[n] = (struct api_dev_counts){ .id = "rng0", .type = "virtio-rng" };
+		virtio_rng_counts(vm->rng, &devs[n].c);
+		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
+		n++;
 	}
-	json_object_object_add(o, "devices", devs);
-	json_object_object_add(io, "backend", json_object_new_string(loop_backend(vm->loop)));
-	add_u64(io, "poll_us", vm->cfg->io_poll_us);
-	if (getrusage(RUSAGE_THREAD, &ru) == 0) { /* this is the I/O thread */
-		add_u64(io, "cpu_user_us",
-			(uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec);
-		add_u64(io, "cpu_system_us",
-			(uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec);
-	}
-	add_u64(io, "api_requests", api_server_requests(vm->api));
-	json_object_object_add(o, "io_thread", io);
-	return o;
+	pthread_mutex_lock(&vm->pause.lock);
+	exited = vm->pause.exited; /* no thread to ask for its CPU time after */
+	pthread_mutex_unlock(&vm->pause.lock);
+	return api_metrics_json(vm->vcpus, vm->nvcpus, exited == 0, devs, n, loop_backend(vm->loop),
+				vm->cfg->io_poll_us, api_server_requests(vm->api));
 }
 
 /* --api-socket PATH, or the socket systemd passed (docs/systemd.md). */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "hearth/config.h"
+#include "hearth/virtio.h"
 
 struct json_object;
 struct loop;
@@ -61,6 +62,24 @@ void api_reply_error(struct api_reply *r, int status, const char *msg);
 const char *api_state_name(enum api_state s);
 /* The effective configuration as the API shows it (a new object). */
 struct json_object *api_config_json(const struct vm_config *cfg);
+
+/* One device's counters for the metrics (virtio.h, virtio_pci.h). */
+struct api_dev_counts {
+	char id[8];
+	const char *type;
+	struct virtio_counts c;
+	uint64_t kicks, interrupts;
+};
+struct vcpu;
+/*
+ * GET /v1/metrics's body (metrics.c), called on the I/O thread: per-vCPU
+ * exits by reason and (if @vcpus_alive, i.e. no vCPU thread has ended) CPU
+ * time, the @n devices, and the calling thread's own CPU time as the I/O
+ * thread's. NULL on allocation failure.
+ */
+struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool vcpus_alive,
+				     const struct api_dev_counts *devs, unsigned n,
+				     const char *backend, unsigned poll_us, uint64_t requests);
 
 /* The whole HTTP response for @r (status line, headers, body); malloc'd,
  * NULL on allocation failure. */

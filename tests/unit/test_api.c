@@ -19,6 +19,7 @@
 
 #include "hearth/api.h"
 #include "hearth/config.h"
+#include "hearth/vcpu.h"
 
 /* ---- a fake VM ---- */
 struct fake {
@@ -430,6 +431,52 @@ static void config_json(void **state)
 	json_object_put(o);
 }
 
+/* ---- metrics JSON ---- */
+
+static void metrics_json(void **state)
+{
+	static struct vcpu v[2];
+	struct api_dev_counts d = { .id = "vda", .type = "virtio-blk", .c = { 5, 4096, 1 }, 7, 3 };
+	struct json_object *o, *x, *e;
+
+	v[0].index = 0;
+	v[1].index = 1;
+	atomic_store(&v[0].exits[KVM_EXIT_IO], 10);
+	atomic_store(&v[0].exits[KVM_EXIT_HLT], 2);
+	atomic_store(&v[1].exits[KVM_EXIT_MMIO], 1);
+	atomic_store(&v[1].exits[VCPU_EXIT_REASONS - 1], 4); /* a reason without a name */
+	o = api_metrics_json(v, 2, true, &d, 1, "epoll", 32, 9);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "vcpus", &x));
+	assert_int_equal(json_object_array_length(x), 2);
+	e = json_object_array_get_idx(x, 0);
+	assert_true(json_object_object_get_ex(e, "exits_total", &e));
+	assert_int_equal(json_object_get_uint64(e), 12);
+	e = json_object_array_get_idx(x, 0);
+	assert_true(json_object_object_get_ex(e, "exits", &e));
+	assert_int_equal(json_object_object_length(e), 2); /* only reasons seen */
+	assert_true(json_object_object_get_ex(e, "io", &e));
+	assert_int_equal(json_object_get_uint64(e), 10);
+	e = json_object_array_get_idx(x, 1);
+	assert_false(json_object_object_get_ex(e, "cpu_time_us", NULL)); /* never started */
+	assert_true(json_object_object_get_ex(e, "exits", &e));
+	assert_true(json_object_object_get_ex(e, "reason_63", &e));
+	assert_int_equal(json_object_get_uint64(e), 4);
+	assert_true(json_object_object_get_ex(o, "devices", &x));
+	x = json_object_array_get_idx(x, 0);
+	assert_true(json_object_object_get_ex(x, "kicks", &e));
+	assert_int_equal(json_object_get_uint64(e), 7);
+	assert_true(json_object_object_get_ex(x, "interrupts", &e));
+	assert_int_equal(json_object_get_uint64(e), 3);
+	assert_true(json_object_object_get_ex(x, "errors", &e));
+	assert_int_equal(json_object_get_uint64(e), 1);
+	assert_true(json_object_object_get_ex(o, "io_thread", &x));
+	assert_true(json_object_object_get_ex(x, "api_requests", &e));
+	assert_int_equal(json_object_get_uint64(e), 9);
+	assert_true(json_object_object_get_ex(x, "cpu_system_us", NULL));
+	json_object_put(o);
+}
+
 /* ---- the listening socket ---- */
 
 static void listen_rules(void **state)
@@ -484,6 +531,7 @@ int main(void)
 		cmocka_unit_test_setup(responses, setup),
 		cmocka_unit_test_setup(config_json, setup),
 		cmocka_unit_test_setup(listen_rules, setup),
+		cmocka_unit_test_setup(metrics_json, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
