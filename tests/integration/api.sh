@@ -265,4 +265,15 @@ finish_bg 0 "the activated guest shuts down"
 # shellcheck disable=SC2016 # $$ is the inner shell's pid, which exec keeps
 expect_exit 125 "LISTEN_FDS=2 is refused" -- bash -c 'LISTEN_FDS=2 LISTEN_PID=$$ exec "$0" run --kernel "$1"' "$H" "$PROBE"
 expect_one_line "$TMP/err" "LISTEN_FDS=2"
+
+# ---- the unit files parse ----
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$TMP/units"
+	SRC=$(dirname "$0")/../../contrib/systemd
+	cp "$SRC/hearth@.socket" "$TMP/units/hearth@web.socket"
+	cp "$SRC/hearth@.service" "$TMP/units/hearth@web.service"
+	expect_exit 0 "systemd-analyze verify hearth@.socket and hearth@.service" -- \
+		systemd-analyze verify "$TMP/units/hearth@web.socket" "$TMP/units/hearth@web.service"
+	[ ! -s "$TMP/err" ] && ok "without warnings" || { not_ok "systemd-analyze warns"; sed 's/^/#   /' "$TMP/err"; }
+fi
 finish
