@@ -323,6 +323,9 @@ static void *vcpu_thread(void *arg)
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				/* kicked (pause, stop) or a signal: counted as KVM names it */
+				atomic_fetch_add_explicit(&v->exits[KVM_EXIT_INTR], 1,
+							  memory_order_relaxed);
 				v->run->immediate_exit = 0;
 				continue;
 			}

@@ -154,6 +154,8 @@ expect_api 409 "pause when paused" PUT /v1/vm/pause
 expect_error_body "409"
 expect_api 200 "metrics while paused" GET /v1/metrics
 expect_api 204 "PUT /v1/vm/resume" PUT /v1/vm/resume
+api GET /v1/metrics >/dev/null
+[ "$(json_get 'all(v["exits"].get("intr", 0) >= 1 for v in d["vcpus"])')" = True ] && ok "every vCPU counts the kick out of KVM_RUN" || { not_ok "no intr exits"; sed 's/^/#   /' "$TMP/body"; }
 expect_api 409 "resume when running" PUT /v1/vm/resume
 if wait_for "$TMP/tick.log" "^PROBE: tick $((b + 3))$"; then ok "ticks continue after resume"; else not_ok "no ticks after resume"; fi
 
