@@ -104,7 +104,7 @@ if command -v curl >/dev/null; then
 		--cmdline "$BASE hearth.checks=cpus hearth.cpus=2 hearth.wait=cad" --shutdown-timeout 60s \
 		--api-socket "$SOCK" --console "file:$TMP/api.log" >"$TMP/out" 2>"$TMP/err" </dev/null &
 	pid=$!
-	for _ in $(seq 240); do grep -q "waiting for ctrl-alt-del" "$TMP/api.log" 2>/dev/null && break; sleep 0.5; done
+	for _ in $(seq 480); do grep -q "waiting for ctrl-alt-del" "$TMP/api.log" 2>/dev/null && break; sleep 0.5; done
 	code() { curl -s -m 30 -o /dev/null -w '%{http_code}' -X "$1" --unix-socket "$SOCK" "http://localhost$2" || true; }
 	[ "$(code PUT /v1/vm/pause)" = 204 ] && ok "Linux: paused" || not_ok "Linux: pause failed"
 	sleep 2
