@@ -5,8 +5,8 @@ set -euo pipefail
 
 PKGS=(
 	gcc make meson ninja-build pkg-config
-	liburing-dev libaio-dev libjson-c-dev libcmocka-dev libiscsi-dev tgt
-	binutils util-linux iproute2 python3 clang-format e2fsprogs
+	liburing-dev libaio-dev libjson-c-dev libhttp-parser-dev libcmocka-dev libiscsi-dev tgt
+	binutils util-linux iproute2 python3 clang-format e2fsprogs curl
 	clang-14 libclang-rt-14-dev
 )
 # tgt: the iSCSI target (tgtd) tests/integration/iscsi.sh runs privately.

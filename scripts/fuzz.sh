@@ -9,7 +9,7 @@ if [ ! -f "$B/build.ninja" ]; then
 	CC=clang-14 meson setup "$B" -Db_sanitize=address,undefined -Db_lundef=false -Dstatic=false \
 		-Dwerror=true >/dev/null
 fi
-fuzzers=(fuzz_virtio_blk fuzz_virtio_pci fuzz_virtio_net)
+fuzzers=(fuzz_virtio_blk fuzz_virtio_pci fuzz_virtio_net fuzz_api)
 ninja -C "$B" "${fuzzers[@]/#/tests/fuzz/}" >/dev/null
 mkdir -p "$B/corpus"
 for f in "${fuzzers[@]}"; do

@@ -42,10 +42,15 @@ const char config_usage[] =
 	"                         a virtio-blk disk on an iSCSI LUN (docs/iscsi.md)\n"
 	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 	"                         a virtio-net NIC on host TAP device NAME (repeat for more)\n"
+	"  --api-socket PATH      serve the control API (docs/api.md) on a unix socket\n"
+	"  --log-file PATH        hearth's log to PATH (appended, wall-clock stamps)\n"
+	"                         instead of stderr\n"
+	"  --ready-on start|marker  tell systemd READY=1 when the vCPUs start\n"
+	"                         (default) or at the guest's first boot marker\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
-	"121 guest crash, 122 disk unavailable (locked, iSCSI refused), 124 timeout, 125 bad\n"
-	"usage or input, 126 host/KVM failure.\n";
+	"121 guest crash, 122 disk unavailable (locked, iSCSI refused), 123 stopped by the API,\n"
+	"124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
@@ -506,6 +511,21 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		return opt_disk(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--net")) {
 		return opt_net(cfg, v, err, errlen);
+	} else if (!strcmp(opt, "--api-socket")) {
+		if (!*v || strlen(v) >= CONFIG_SOCKET_PATH_MAX)
+			return config_error(err, errlen,
+					    "--api-socket: expected a path of 1 to %d bytes",
+					    CONFIG_SOCKET_PATH_MAX - 1);
+		cfg->api_socket = v;
+	} else if (!strcmp(opt, "--log-file")) {
+		if (!*v)
+			return config_error(err, errlen, "--log-file: expected a path");
+		cfg->log_file = v;
+	} else if (!strcmp(opt, "--ready-on")) {
+		if (strcmp(v, "start") && strcmp(v, "marker"))
+			return config_error(err, errlen,
+					    "--ready-on: expected start or marker, got '%s'", v);
+		cfg->ready_on_marker = !strcmp(v, "marker");
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -519,7 +539,8 @@ static bool known(const char *opt)
 		"--kernel",	  "--initrd",		"--cmdline",   "--cpus",
 		"--memory",	  "--console",		"--timeout",   "--exit-port",
 		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
-		"--io-poll",	  "--shutdown-timeout", "--net",
+		"--io-poll",	  "--shutdown-timeout", "--net",       "--api-socket",
+		"--log-file",	  "--ready-on",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

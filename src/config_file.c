@@ -27,6 +27,8 @@ static const struct {
 	{ "exit-port", STR_OR_INT }, { "cpu-template", STR },
 	{ "cpu-features", STR },     { "log-level", STR },
 	{ "io-poll", INT },	     { "shutdown-timeout", STR_OR_INT },
+	{ "api-socket", STR },	     { "log-file", STR },
+	{ "ready-on", STR },
 };
 
 static int push(struct config_args *a, const char *s)

@@ -1,16 +1,51 @@
 // SPDX-License-Identifier: MIT
 #include "hearth/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level threshold = LOG_WARN;
 static struct timespec start;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const names[] = { "error", "warn", "info", "debug" };
+static FILE *file; /* --log-file, else NULL: stderr */
+
+static FILE *out(void)
+{
+	return file ? file : stderr;
+}
+
+int log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	FILE *f;
+
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "a");
+	if (!f) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	file = f;
+	return 0;
+}
+
+void log_close_file(void)
+{
+	if (file)
+		fclose(file);
+	file = NULL;
+}
 
 void log_init(enum log_level level)
 {
@@ -47,10 +82,20 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 
 	pthread_getname_np(pthread_self(), thread, sizeof(thread));
 	pthread_mutex_lock(&lock);
-	fprintf(stderr, "hearth[%llu.%06llu] %s %s: ", (unsigned long long)(ns / 1000000000ull),
+	if (file) {
+		struct timespec now;
+		struct tm tm;
+		char stamp[32];
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(file, "%s.%03ldZ ", stamp, now.tv_nsec / 1000000);
+	}
+	fprintf(out(), "hearth[%llu.%06llu] %s %s: ", (unsigned long long)(ns / 1000000000ull),
 		(unsigned long long)(ns % 1000000000ull / 1000), names[level], thread);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vfprintf(out(), fmt, ap);
+	fputc('\n', out());
 	pthread_mutex_unlock(&lock);
 }
 
@@ -75,7 +120,7 @@ void log_guest(struct log_ratelimit *st, const char *fmt, ...)
 	pthread_mutex_lock(&lock);
 	if (now - st->window_start_ns > WINDOW_NS) {
 		if (st->suppressed)
-			fprintf(stderr, "hearth: %u similar guest errors suppressed\n",
+			fprintf(out(), "hearth: %u similar guest errors suppressed\n",
 				st->suppressed);
 		st->window_start_ns = now;
 		st->printed = 0;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* argv -> config -> vm_create -> vm_run -> exit code; nothing else. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "hearth/api.h"
 #include "hearth/config.h"
 #include "hearth/exit.h"
 #include "hearth/log.h"
@@ -10,6 +12,7 @@
 
 static const char top_usage[] =
 	"usage: hearth run --kernel FILE [options]   (hearth run --help for options)\n"
+	"       hearth ctl SOCKET status|pause|resume|shutdown|stop|metrics\n"
 	"       hearth --version\n";
 
 static int cmd_run(int argc, char **argv)
@@ -32,14 +35,21 @@ static int cmd_run(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	if (cfg.log_file && log_open_file(cfg.log_file)) {
+		fprintf(stderr, "hearth: --log-file '%s': %s\n", cfg.log_file, strerror(errno));
+		config_args_free(&args);
+		return HEARTH_EXIT_USAGE;
+	}
 	code = vm_create(&cfg, &vm, err, sizeof(err));
 	if (code) {
 		fprintf(stderr, "hearth: %s\n", err);
-		config_args_free(&args);
-		return code;
+		if (cfg.log_file)
+			log_err("%s", err); /* the log file too */
+	} else {
+		code = vm_run(vm);
+		vm_destroy(vm);
 	}
-	code = vm_run(vm);
-	vm_destroy(vm);
+	log_close_file();
 	config_args_free(&args);
 	return code;
 }
@@ -49,6 +59,8 @@ int main(int argc, char **argv)
 	log_init(LOG_WARN);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 2, argv + 2);
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("hearth %s\n", HEARTH_VERSION);
 		return 0;

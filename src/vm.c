@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "hearth/abi.h"
+#include "hearth/api.h"
 #include "hearth/boot.h"
 #include "hearth/console.h"
 #include "hearth/cpuid.h"
@@ -80,13 +82,19 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nvcpus;
 	atomic_bool stopping;
+	atomic_bool ready_sent; /* --ready-on marker */
 	pthread_mutex_t stop_lock;
 	bool stop_requested;
 	enum vm_stop_reason reason;
 	int status;
 	int stop_fd, timer_fd, signal_fd, shutdown_fd, watchdog_fd;
-	bool shutting_down; /* a signal asked the guest to shut down */
-	int shutdown_signo;
+	bool shutting_down; /* a signal or the API asked the guest to shut down */
+	int shutdown_signo; /* 0: the API asked */
+	/* the control API (I/O thread only, but for the pause handshake) */
+	struct vcpu_pause pause;
+	bool paused;
+	struct api_server *api;
+	struct api_vm_ops api_ops;
 	char *err;
 	size_t errlen;
 };
@@ -127,8 +135,15 @@ static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
 
 static void vm_marker(void *opaque, unsigned value)
 {
-	(void)opaque;
+	struct vm *vm = opaque;
+	char msg[64];
+
 	log_info("guest boot marker %u at %.3f ms", value, log_elapsed_ns() / 1e6);
+	/* --ready-on marker: the first marker (of any vCPU) is READY */
+	if (vm->cfg->ready_on_marker && !atomic_exchange(&vm->ready_sent, true)) {
+		snprintf(msg, sizeof(msg), "READY=1\nSTATUS=guest running (boot marker %u)", value);
+		notify_send(msg);
+	}
 }
 
 static int irq_line(void *opaque, unsigned gsi, int level)
@@ -756,7 +771,7 @@ static void on_shutdown_deadline(void *opaque, uint32_t events)
 
 	(void)events;
 	log_warn("the guest did not shut down within --shutdown-timeout: stopping it");
-	vm_stop(vm, VM_STOP_SIGNAL, vm->shutdown_signo);
+	vm_stop(vm, vm->shutdown_signo ? VM_STOP_SIGNAL : VM_STOP_API, vm->shutdown_signo);
 }
 
 static void on_watchdog(void *opaque, uint32_t events)
@@ -769,16 +784,45 @@ static void on_watchdog(void *opaque, uint32_t events)
 		notify_send("WATCHDOG=1");
 }
 
+static void resume_vcpus(struct vm *vm);
+
 /*
- * SIGTERM/SIGINT: ask the guest to shut down (Ctrl-Alt-Del through the
- * i8042, which Linux turns into a reboot or its init's ctrlaltdel action),
- * and stop it hard after --shutdown-timeout or at a second signal.
+ * Asks the guest to shut down (Ctrl-Alt-Del through the i8042, which Linux
+ * turns into a reboot or its init's ctrlaltdel action) and arms the
+ * --shutdown-timeout deadline; @signo is the signal that asked, 0 for the
+ * control API. A paused guest is resumed first: it must run to answer.
+ */
+static void begin_shutdown(struct vm *vm, int signo)
+{
+	char who[32] = "control API";
+
+	if (signo)
+		snprintf(who, sizeof(who), "signal %d received", signo);
+	if (vm->paused)
+		resume_vcpus(vm);
+	vm->shutting_down = true;
+	vm->shutdown_signo = signo;
+	log_warn("%s: asking the guest to shut down (Ctrl-Alt-Del); stopping it in %llu ms or "
+		 "at a second signal",
+		 who, (unsigned long long)vm->cfg->shutdown_timeout_ms);
+	notify_send("STOPPING=1\nSTATUS=asking the guest to shut down");
+	if (i8042_send_ctrl_alt_del(vm->kbd))
+		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
+	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
+		      on_shutdown_deadline)) {
+		log_err("cannot arm the shutdown deadline: stopping the guest now");
+		vm_stop(vm, signo ? VM_STOP_SIGNAL : VM_STOP_API, signo);
+	}
+}
+
+/*
+ * SIGTERM/SIGINT: ask the guest to shut down, and stop it hard after
+ * --shutdown-timeout or at a second signal.
  */
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
 	struct signalfd_siginfo si;
-	char status[96];
 
 	(void)events;
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
@@ -788,20 +832,7 @@ static void on_signal(void *opaque, uint32_t events)
 		vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
 		return;
 	}
-	vm->shutting_down = true;
-	vm->shutdown_signo = (int)si.ssi_signo;
-	log_warn("signal %u received: asking the guest to shut down (Ctrl-Alt-Del); "
-		 "stopping it in %llu ms or at a second signal",
-		 si.ssi_signo, (unsigned long long)vm->cfg->shutdown_timeout_ms);
-	snprintf(status, sizeof(status), "STOPPING=1\nSTATUS=asking the guest to shut down");
-	notify_send(status);
-	if (i8042_send_ctrl_alt_del(vm->kbd))
-		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
-	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
-		      on_shutdown_deadline)) {
-		log_err("cannot arm the shutdown deadline: stopping the guest now");
-		vm_stop(vm, VM_STOP_SIGNAL, vm->shutdown_signo);
-	}
+	begin_shutdown(vm, (int)si.ssi_signo);
 }
 
 static int setup_loop(struct vm *vm)
@@ -847,6 +878,173 @@ static void block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* ---- the control API (docs/api.md), on the I/O thread ---- */
+
+#define PAUSE_WAIT_MS 5000
+
+static unsigned started_vcpus(const struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
+static void resume_vcpus(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	atomic_store(&vm->pause.requested, false);
+	pthread_cond_broadcast(&vm->pause.cond);
+	pthread_mutex_unlock(&vm->pause.lock);
+	vm->paused = false;
+}
+
+static enum api_state api_state(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	return vm->shutting_down ? API_SHUTTING_DOWN : vm->paused ? API_PAUSED : API_RUNNING;
+}
+
+/* Parks every vCPU outside KVM_RUN and returns once all are parked. */
+static int api_pause(void *opaque, char *why, size_t len)
+{
+	struct vm *vm = opaque;
+	unsigned want = started_vcpus(vm);
+	struct timespec until;
+	bool all;
+
+	if (vm->shutting_down || vm->paused) {
+		snprintf(why, len, "the guest is %s",
+			 vm->paused ? "already paused" : "shutting down");
+		return 409;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += PAUSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&vm->pause.lock);
+	atomic_store(&vm->pause.requested, true);
+	pthread_mutex_unlock(&vm->pause.lock);
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause.lock);
+	while (vm->pause.parked + vm->pause.exited < want &&
+	       pthread_cond_timedwait(&vm->pause.cond, &vm->pause.lock, &until) != ETIMEDOUT)
+		;
+	all = vm->pause.parked + vm->pause.exited >= want;
+	pthread_mutex_unlock(&vm->pause.lock);
+	vm->paused = true;
+	if (!all) {
+		resume_vcpus(vm);
+		snprintf(why, len, "the vCPUs did not stop within %d ms", PAUSE_WAIT_MS);
+		return 503;
+	}
+	log_info("control API: guest paused");
+	notify_send("STATUS=guest paused");
+	return 0;
+}
+
+static int api_resume(void *opaque, char *why, size_t len)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->paused) {
+		snprintf(why, len, "the guest is not paused");
+		return 409;
+	}
+	resume_vcpus(vm);
+	log_info("control API: guest resumed");
+	notify_send("STATUS=guest running");
+	return 0;
+}
+
+static int api_shutdown(void *opaque, char *why, size_t len)
+{
+	struct vm *vm = opaque;
+
+	if (vm->shutting_down) {
+		snprintf(why, len, "the guest is already shutting down");
+		return 409;
+	}
+	if (vm->cfg->shutdown_timeout_ms == 0) {
+		log_warn("control API: stopping the guest (--shutdown-timeout 0)");
+		vm_stop(vm, VM_STOP_API, 0);
+		return 0;
+	}
+	begin_shutdown(vm, 0);
+	return 0;
+}
+
+static int api_stop(void *opaque, char *why, size_t len)
+{
+	struct vm *vm = opaque;
+
+	(void)why;
+	(void)len;
+	log_warn("control API: stopping the guest");
+	vm_stop(vm, VM_STOP_API, 0);
+	return 0;
+}
+
+static struct json_object *api_config(void *opaque)
+{
+	return api_config_json(((struct vm *)opaque)->cfg);
+}
+
+static struct json_object *api_metrics(void *opaque)
+{
+	struct vm *vm = opaque;
+	struct api_dev_counts devs[CONFIG_MAX_DISKS + 1];
+	unsigned n = 0, exited;
+
+	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
+		if (!vm->blk[i])
+			continue;
+		devs[n] = (struct api_dev_counts){ .type = "virtio-blk" };
+		snprintf(devs[n].id, sizeof(devs[n].id), "vd%c", 'a' + i);
+		virtio_blk_counts(vm->blk[i], &devs[n].c);
+		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
+		n++;
+	}
+	if (vm->rng) {
+		devs[n] = (struct api_dev_counts){ .id = "rng0", .type = "virtio-rng" };
+		virtio_rng_counts(vm->rng, &devs[n].c);
+		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
+		n++;
+	}
+	pthread_mutex_lock(&vm->pause.lock);
+	exited = vm->pause.exited; /* no thread to ask for its CPU time after */
+	pthread_mutex_unlock(&vm->pause.lock);
+	return api_metrics_json(vm->vcpus, vm->nvcpus, exited == 0, devs, n, loop_backend(vm->loop),
+				vm->cfg->io_poll_us, api_server_requests(vm->api));
+}
+
+/* --api-socket PATH, or the socket systemd passed (docs/systemd.md). */
+static int setup_api(struct vm *vm)
+{
+	char why[300];
+	int fd, ret;
+
+	if (vm->cfg->api_socket) {
+		fd = api_listen_path(vm->cfg->api_socket, why, sizeof(why));
+	} else {
+		fd = api_listen_activated(why, sizeof(why));
+		if (fd == -1)
+			return 0; /* no API */
+	}
+	if (fd < 0)
+		return fail(vm, HEARTH_EXIT_USAGE, "%s", why);
+	vm->api_ops = (struct api_vm_ops){ vm,		 api_state, api_pause,	api_resume,
+					   api_shutdown, api_stop,  api_config, api_metrics };
+	ret = api_server_create(&vm->api, vm->loop, fd, vm->cfg->api_socket, &vm->api_ops);
+	if (ret)
+		return fail(vm, HEARTH_EXIT_HOST, "cannot serve the control API: %s",
+			    strerror(-ret));
+	log_info("control API on %s",
+		 vm->cfg->api_socket ? vm->cfg->api_socket : "fd 3 (socket activation)");
+	return 0;
+}
+
 static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -863,9 +1061,19 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->route_lock, NULL);
+	pthread_mutex_init(&vm->pause.lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&vm->pause.cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	vm->irq = (struct irq_chip){ irq_line, vm };
 	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
-	vm->env = (struct vcpu_env){ &vm->pio, &vm->mmio, &vm->gm, &vm->ctl, &vm->stopping, false };
+	vm->env = (struct vcpu_env){ &vm->pio,	    &vm->mmio, &vm->gm,	  &vm->ctl,
+				     &vm->stopping, false,     &vm->pause };
 	return vm;
 }
 
@@ -909,6 +1117,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	if (!ret)
 		ret = setup_virtio(vm);
 	if (!ret)
+		ret = setup_api(vm);
+	if (!ret)
 		ret = setup_console(vm);
 	if (ret) {
 		vm_destroy(vm);
@@ -928,6 +1138,7 @@ static int exit_code(const struct vm *vm)
 	case VM_STOP_CRASH: return HEARTH_EXIT_CRASH;
 	case VM_STOP_TIMEOUT: return HEARTH_EXIT_TIMEOUT;
 	case VM_STOP_SIGNAL: return 128 + (vm->status & 0x7f);
+	case VM_STOP_API: return HEARTH_EXIT_API_STOP;
 	default: return HEARTH_EXIT_HOST;
 	}
 }
@@ -935,6 +1146,9 @@ static int exit_code(const struct vm *vm)
 static void stop_vcpus(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
+	pthread_mutex_lock(&vm->pause.lock); /* parked vCPUs see it under the lock */
+	pthread_cond_broadcast(&vm->pause.cond);
+	pthread_mutex_unlock(&vm->pause.lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -952,7 +1166,7 @@ int vm_run(struct vm *vm)
 		ret = vcpu_start(&vm->vcpus[i]);
 	if (ret)
 		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
-	else
+	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
 	ret = loop_run(vm->loop);
 	if (ret) {
@@ -987,6 +1201,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->n_vpci; i++)
 		virtio_pci_destroy(vm->vpci[i]);
 	exitdev_destroy(vm->exitdev);
+	api_server_destroy(vm->api);
 	loop_destroy(vm->loop);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
@@ -1000,5 +1215,7 @@ void vm_destroy(struct vm *vm)
 	unmap_inputs(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->route_lock);
+	pthread_mutex_destroy(&vm->pause.lock);
+	pthread_cond_destroy(&vm->pause.cond);
 	free(vm);
 }

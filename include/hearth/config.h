@@ -23,8 +23,9 @@ struct cpu_override {
 	bool enable;
 };
 
-#define CONFIG_MAX_DISKS     16
-#define CONFIG_DISK_PATH_MAX 4096
+#define CONFIG_MAX_DISKS       16
+#define CONFIG_DISK_PATH_MAX   4096
+#define CONFIG_SOCKET_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 
 /* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]
  * or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,...] */
@@ -71,6 +72,9 @@ struct vm_config {
 	unsigned n_disks;
 	struct net_config nets[CONFIG_MAX_NICS];
 	unsigned n_nets;
+	const char *api_socket; /* --api-socket PATH; NULL: none (or socket activation) */
+	const char *log_file;	/* --log-file PATH; NULL: stderr */
+	bool ready_on_marker; /* --ready-on marker: sd_notify READY at the guest's first boot marker */
 	bool help;
 };
 

@@ -18,6 +18,14 @@ enum log_level log_get_level(void);
 /* Nanoseconds since log_init() (CLOCK_MONOTONIC). */
 uint64_t log_elapsed_ns(void);
 
+/*
+ * Sends the log to the file @path (created 0640, appended) instead of
+ * stderr; its lines also carry the wall-clock time (UTC). Returns 0 or
+ * -errno. Call before any other thread exists.
+ */
+int log_open_file(const char *path);
+void log_close_file(void);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

@@ -20,6 +20,19 @@
 
 #define VCPU_EXIT_REASONS 64
 
+/*
+ * Pausing (the control API): a vCPU that sees @requested parks outside
+ * KVM_RUN, counted in @parked, until @requested is cleared or the VM stops;
+ * a vCPU thread that ends counts itself in @exited. @cond is broadcast on
+ * every change. vcpu_kick() makes a vCPU in KVM_RUN look.
+ */
+struct vcpu_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool requested;
+	unsigned parked, exited;
+};
+
 /* What every vCPU of a VM shares; owned by the VM. */
 struct vcpu_env {
 	const struct bus *pio;
@@ -28,6 +41,7 @@ struct vcpu_env {
 	const struct vm_ctl *ctl;
 	atomic_bool *stopping;
 	bool pvm_host;
+	struct vcpu_pause *pause; /* NULL: never paused */
 };
 
 struct vcpu {

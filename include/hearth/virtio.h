@@ -176,6 +176,18 @@ bool virtio_blk_poll(void *blk);
 
 /* ---- virtio-rng ---- */
 struct virtio_rng;
+
+/*
+ * What a device has done since it was created, for the control API's
+ * metrics: requests completed (answered to the guest), bytes moved between
+ * the guest and the backend, and requests answered with an error. Counted
+ * with relaxed atomics, so any thread may read them.
+ */
+struct virtio_counts {
+	uint64_t requests, bytes, errors;
+};
+void virtio_blk_counts(const struct virtio_blk *b, struct virtio_counts *out);
+void virtio_rng_counts(const struct virtio_rng *r, struct virtio_counts *out);
 extern const struct virtio_dev_ops virtio_rng_ops;
 struct virtio_rng *virtio_rng_create(const struct guest_mem *gm, const struct virtio_transport *t);
 void virtio_rng_destroy(struct virtio_rng *r);

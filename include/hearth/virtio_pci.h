@@ -46,6 +46,9 @@ const struct virtio_transport *virtio_pci_transport(struct virtio_pci *vp);
 int virtio_pci_attach(struct virtio_pci *vp, void *dev);
 void virtio_pci_destroy(struct virtio_pci *vp);
 unsigned virtio_pci_vectors(const struct virtio_dev_ops *ops);
+/* Guest notifications (queue kicks) seen and interrupts sent (MSI-X
+ * messages and INTx assertions) since creation; any thread. */
+void virtio_pci_counts(const struct virtio_pci *vp, uint64_t *kicks, uint64_t *interrupts);
 
 extern const struct pci_func_ops virtio_pci_cfg_ops; /* opaque: struct virtio_pci */
 extern const struct bus_ops virtio_pci_bar_ops;	     /* at bar, VIRTIO_PCI_BAR_SIZE */

@@ -287,6 +287,23 @@ static bool handle_exit(struct vcpu *v)
 	return false;
 }
 
+/* Parks the vCPU while a pause is requested (and the VM is not stopping).
+ * KVM_KVMCLOCK_CTRL tells a kvmclock guest it was paused, so its soft-lockup
+ * watchdog does not fire on resume; guests without kvmclock refuse it. */
+static void park(struct vcpu *v)
+{
+	struct vcpu_pause *p = v->env->pause;
+
+	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+	pthread_mutex_lock(&p->lock);
+	p->parked++;
+	pthread_cond_broadcast(&p->cond);
+	while (atomic_load(&p->requested) && !atomic_load(v->env->stopping))
+		pthread_cond_wait(&p->cond, &p->lock);
+	p->parked--;
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -300,8 +317,15 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!atomic_load(v->env->stopping)) {
+		if (v->env->pause && atomic_load(&v->env->pause->requested)) {
+			park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				/* kicked (pause, stop) or a signal: counted as KVM names it */
+				atomic_fetch_add_explicit(&v->exits[KVM_EXIT_INTR], 1,
+							  memory_order_relaxed);
 				v->run->immediate_exit = 0;
 				continue;
 			}
@@ -313,6 +337,12 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 	current_run = NULL;
+	if (v->env->pause) {
+		pthread_mutex_lock(&v->env->pause->lock);
+		v->env->pause->exited++;
+		pthread_cond_broadcast(&v->env->pause->cond);
+		pthread_mutex_unlock(&v->env->pause->lock);
+	}
 	return NULL;
 }
 

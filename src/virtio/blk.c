@@ -6,6 +6,7 @@
  * one is answered IOERR or UNSUPP, never performed.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,7 @@ struct virtio_blk {
 	struct vq_elem elem;
 	struct inflight *free, slots[VQ_MAX_SIZE];
 	unsigned long bad_requests;
+	_Atomic uint64_t requests, bytes, errors; /* virtio_blk_counts() */
 };
 
 static uint64_t blk_features(void *dev)
@@ -237,6 +239,11 @@ static void answer(struct virtio_blk *b, uint16_t head, const struct blk_req *r,
 {
 	if (r->status)
 		*r->status = (uint8_t)status;
+	atomic_fetch_add_explicit(&b->requests, 1, memory_order_relaxed);
+	if (status != VIRTIO_BLK_S_OK)
+		atomic_fetch_add_explicit(&b->errors, 1, memory_order_relaxed);
+	else if (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT)
+		atomic_fetch_add_explicit(&b->bytes, r->len, memory_order_relaxed);
 	vq_push(b->vq, head, r->status ? (status == VIRTIO_BLK_S_OK ? r->used_len : 1) : 0);
 }
 
@@ -406,6 +413,13 @@ struct virtio_blk *virtio_blk_create(const struct virtio_blk_cfg *cfg, const str
 		b->free = &b->slots[i];
 	}
 	return b;
+}
+
+void virtio_blk_counts(const struct virtio_blk *b, struct virtio_counts *out)
+{
+	out->requests = atomic_load_explicit(&b->requests, memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&b->bytes, memory_order_relaxed);
+	out->errors = atomic_load_explicit(&b->errors, memory_order_relaxed);
 }
 
 void virtio_blk_destroy(struct virtio_blk *b)

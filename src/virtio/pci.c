@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -73,6 +74,7 @@ struct virtio_pci {
 	unsigned intx_gsi;
 	bool intx_level;
 	int irq_fd[VIRTIO_PCI_MAX_VECTORS];
+	_Atomic uint64_t kicks, interrupts; /* for the control API's metrics */
 };
 
 static struct log_ratelimit guest_rl;
@@ -176,6 +178,8 @@ static void intx_update(struct virtio_pci *vp)
 	if (level == vp->intx_level)
 		return;
 	vp->intx_level = level;
+	if (level)
+		atomic_fetch_add_explicit(&vp->interrupts, 1, memory_order_relaxed);
 	vp->cfg[0x06] = (uint8_t)((vp->cfg[0x06] & ~0x08) | (level ? 0x08 : 0)); /* status.INTx */
 	if (vp->h->set_intx)
 		vp->h->set_intx(vp->h->opaque, vp->intx_gsi, level);
@@ -281,8 +285,8 @@ static void msix_fire(struct virtio_pci *vp, unsigned v)
 		return;
 	}
 	vp->pending &= ~(1ULL << v);
-	if (vp->irq_fd[v] >= 0)
-		eventfd_write(vp->irq_fd[v], 1);
+	if (vp->irq_fd[v] >= 0 && eventfd_write(vp->irq_fd[v], 1) == 0)
+		atomic_fetch_add_explicit(&vp->interrupts, 1, memory_order_relaxed);
 }
 
 static void t_notify(void *opaque, int q)
@@ -549,6 +553,12 @@ static void bar_write(void *opaque, uint64_t off, const void *data, size_t len)
 
 const struct bus_ops virtio_pci_bar_ops = { bar_read, bar_write };
 
+void virtio_pci_counts(const struct virtio_pci *vp, uint64_t *kicks, uint64_t *interrupts)
+{
+	*kicks = atomic_load_explicit(&vp->kicks, memory_order_relaxed);
+	*interrupts = atomic_load_explicit(&vp->interrupts, memory_order_relaxed);
+}
+
 /* ---- set-up ---- */
 
 static void on_kick(void *arg, uint32_t events)
@@ -558,7 +568,8 @@ static void on_kick(void *arg, uint32_t events)
 	eventfd_t n;
 
 	(void)events;
-	eventfd_read(vp->q[k->q].kick_fd, &n);
+	if (eventfd_read(vp->q[k->q].kick_fd, &n) == 0)
+		atomic_fetch_add_explicit(&vp->kicks, n, memory_order_relaxed);
 	pthread_mutex_lock(&vp->lock);
 	if ((vp->status & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_NEEDS_RESET) &&
 	    vp->q[k->q].enabled)

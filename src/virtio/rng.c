@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* virtio-rng (virtio 1.2, 5.4): fills each writable buffer from getrandom(). */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
@@ -15,6 +16,7 @@ struct virtio_rng {
 	const struct virtio_transport *t;
 	struct vq *vq;
 	struct vq_elem elem;
+	_Atomic uint64_t requests, bytes, errors; /* virtio_rng_counts() */
 };
 
 static uint64_t rng_features(void *dev)
@@ -67,6 +69,10 @@ static void rng_kick(void *dev, unsigned q)
 		}
 		vq_push(r->vq, r->elem.head, filled);
 		pushed = true;
+		atomic_fetch_add_explicit(&r->requests, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->bytes, filled, memory_order_relaxed);
+		if (filled == 0 && r->elem.n_in)
+			atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
 	}
 	if (pushed && vq_should_notify(r->vq))
 		r->t->notify(r->t->opaque, 0);
@@ -81,6 +87,13 @@ struct virtio_rng *virtio_rng_create(const struct guest_mem *gm, const struct vi
 		r->t = t;
 	}
 	return r;
+}
+
+void virtio_rng_counts(const struct virtio_rng *r, struct virtio_counts *out)
+{
+	out->requests = atomic_load_explicit(&r->requests, memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&r->bytes, memory_order_relaxed);
+	out->errors = atomic_load_explicit(&r->errors, memory_order_relaxed);
 }
 
 void virtio_rng_destroy(struct virtio_rng *r)

@@ -98,4 +98,54 @@ expect_grep "$TMP/notify.txt" "^READY=1 \| STATUS=guest running" "READY=1 with a
 expect_grep "$TMP/notify.txt" "^WATCHDOG=1" "watchdog pings at half WATCHDOG_USEC"
 expect_grep "$TMP/notify.txt" "STOPPING=1" "STOPPING=1 when it stops"
 expect_grep "$TMP/notify.txt" "^exit 143" "and it exits 143 on SIGTERM with --shutdown-timeout 0"
+
+# --ready-on marker: READY=1 only once the guest writes its boot marker
+# (the probe writes marker 1 at start; the STATUS names it).
+ready_on() { # KERNEL: the notifications of a run stopped after 2 s
+	python3 - "$H" "$1" "$TMP" <<'PY' 2>&1 || true
+import os, signal, socket, subprocess, sys, time
+hearth, kernel, tmp = sys.argv[1:]
+path = os.path.join(tmp, "ready.sock")
+if os.path.exists(path):
+    os.unlink(path)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(0.2)
+p = subprocess.Popen([hearth, "run", "--kernel", kernel, "--cmdline", "probe.tests=idle",
+                      "--ready-on", "marker", "--shutdown-timeout", "0", "--console", "none"],
+                     env=dict(os.environ, NOTIFY_SOCKET=path))
+msgs, deadline = [], time.time() + 2
+while time.time() < deadline:
+    try:
+        msgs.append(s.recv(4096).decode())
+    except socket.timeout:
+        pass
+p.send_signal(signal.SIGTERM)
+print("exit", p.wait(timeout=10))
+for m in msgs:
+    print(m.replace("\n", " | "))
+PY
+}
+ready_on "$PROBE" >"$TMP/ready1.txt"
+expect_grep "$TMP/ready1.txt" "^READY=1 \| STATUS=guest running \(boot marker 1\)" "--ready-on marker: READY at the guest's boot marker"
+n=$(grep -c READY "$TMP/ready1.txt" || true)
+[ "$n" = 1 ] && ok "--ready-on marker: one READY, not one at start too" || { not_ok "$n READY messages"; sed 's/^/#   /' "$TMP/ready1.txt"; }
+expect_exit 125 "--ready-on with a bad value" -- "$H" run --kernel "$PROBE" --ready-on soon
+expect_one_line "$TMP/err" "--ready-on soon"
+
+# SIGHUP (a closed terminal, a reload by habit) is ignored: the guest runs on.
+start_bg "$TMP/hup.log" --kernel "$PROBE" --cmdline "probe.tests=idle" --shutdown-timeout 0
+wait_for "$TMP/hup.log" "PROBE: idle" || not_ok "probe never idled"
+kill -HUP "$pid"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null && ok "SIGHUP is ignored" || not_ok "SIGHUP ended hearth"
+kill -TERM "$pid"
+finish_bg 143 "and SIGTERM still stops it"
+
+# --log-file: hearth's log there, with wall-clock stamps; stderr stays quiet
+expect_exit 42 "--log-file" -- "$H" run --kernel "$MINI_EXIT" --exit-port 0x4f0 --log-level info --log-file "$TMP/hearth.log" --console none
+expect_grep "$TMP/hearth.log" "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z hearth\[[0-9.]+\] info io: starting 1 vCPU" "the log file has wall-clock stamped lines with levels"
+[ ! -s "$TMP/err" ] && ok "nothing on stderr with --log-file" || { not_ok "stderr with --log-file"; sed 's/^/#   /' "$TMP/err"; }
+expect_exit 125 "--log-file in a missing directory" -- "$H" run --kernel "$PROBE" --log-file "$TMP/no/such/dir/log"
+expect_one_line "$TMP/err" "--log-file in a missing directory"
 finish

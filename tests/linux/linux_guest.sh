@@ -96,6 +96,26 @@ wait "$pid" || got=$?
 if [ "$got" = 0 ]; then ok "SIGTERM: Linux shuts down cleanly (exit 0, $((SECONDS - start)) s)"; else not_ok "SIGTERM: exit $got"; sed 's/^/#   /' "$TMP/err" | head; fi
 expect_grep "$TMP/cad.log" "^HEARTH-INIT: ctrl-alt-del: powering off" "the guest's init got the request"
 
+# The control API with Linux: pause and resume a booted guest on 2 vCPUs
+# (it must come back), then shut it down through the API (exit 0).
+if command -v curl >/dev/null; then
+	SOCK=$TMP/api.sock
+	"$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --memory 256M --cpus 2 \
+		--cmdline "$BASE hearth.checks=cpus hearth.cpus=2 hearth.wait=cad" --shutdown-timeout 60s \
+		--api-socket "$SOCK" --console "file:$TMP/api.log" >"$TMP/out" 2>"$TMP/err" </dev/null &
+	pid=$!
+	for _ in $(seq 480); do grep -q "waiting for ctrl-alt-del" "$TMP/api.log" 2>/dev/null && break; sleep 0.5; done
+	code() { curl -s -m 30 -o /dev/null -w '%{http_code}' -X "$1" --unix-socket "$SOCK" "http://localhost$2" || true; }
+	[ "$(code PUT /v1/vm/pause)" = 204 ] && ok "Linux: paused" || not_ok "Linux: pause failed"
+	sleep 2
+	[ "$(code PUT /v1/vm/resume)" = 204 ] && ok "Linux: resumed" || not_ok "Linux: resume failed"
+	[ "$(code PUT /v1/vm/shutdown)" = 204 ] && ok "Linux: shutdown asked" || not_ok "Linux: shutdown failed"
+	got=0
+	wait "$pid" || got=$?
+	if [ "$got" = 0 ]; then ok "Linux shuts down through the API after a pause (exit 0)"; else not_ok "API shutdown: exit $got"; sed 's/^/#   /' "$TMP/err" | head; fi
+	expect_grep "$TMP/api.log" "^HEARTH-INIT: ctrl-alt-del: powering off" "the resumed guest's init got the request"
+fi
+
 # A failing check inside the guest fails the run.
 expect_exit 1 "a failing /init check fails the run" -- \
 	"$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --memory 256M \

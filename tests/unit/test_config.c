@@ -150,6 +150,12 @@ static void bad_inputs(void **state)
 	static const struct {
 		const char *opt, *val, *needle;
 	} cases[] = {
+		{ "--api-socket", "", "--api-socket" },
+		{ "--api-socket",
+		  "/run/hearth/"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaa",
+		  "--api-socket" },
 		{ "--cpus", "0", "--cpus" },
 		{ "--cpus", "-1", "--cpus" },
 		{ "--cpus", "2x", "--cpus" },
@@ -232,6 +238,18 @@ static void missing_things(void **state)
 	assert_true(c.help);
 }
 
+static void api_socket(void **state)
+{
+	struct vm_config c;
+
+	assert_int_equal(PARSE(&c, "--kernel", "k"), 0);
+	assert_null(c.api_socket);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--api-socket", "/run/h.sock"), 0);
+	assert_string_equal(c.api_socket, "/run/h.sock");
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--api-socket"), -EINVAL);
+	assert_non_null(strstr(err, "--api-socket"));
+}
+
 static void sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -271,6 +289,7 @@ int main(void)
 		cmocka_unit_test(bad_inputs),
 		cmocka_unit_test(missing_things),
 		cmocka_unit_test(sizes_and_durations),
+		cmocka_unit_test(api_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

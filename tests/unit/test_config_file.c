@@ -55,7 +55,9 @@ static void round_trip(void **state)
 			"--shutdown-timeout",
 			"5s",
 			"--log-level",
-			"info" };
+			"info",
+			"--api-socket",
+			"/run/h.sock" };
 	char *file_arg[] = { "--config", path };
 
 	(void)state;
@@ -65,7 +67,8 @@ static void round_trip(void **state)
 		   "             { \"path\": \"d.img\", \"discard\": true },"
 		   "             { \"url\": \"iscsi://h/iqn.x:y/1\", \"secret\": \"/s\","
 		   "               \"timeout\": \"5s\" } ],"
-		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\" }");
+		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\","
+		   "  \"api-socket\": \"/run/h.sock\" }");
 	config_defaults(&a);
 	config_defaults(&b);
 	assert_int_equal(config_load(&a, sizeof(cli) / sizeof(cli[0]), cli, &ka, err, sizeof(err)),
@@ -81,6 +84,7 @@ static void round_trip(void **state)
 	assert_int_equal(a.io_poll_us, b.io_poll_us);
 	assert_int_equal(a.shutdown_timeout_ms, b.shutdown_timeout_ms);
 	assert_int_equal(a.log_level, b.log_level);
+	assert_string_equal(a.api_socket, b.api_socket);
 	assert_int_equal(b.n_disks, 3);
 	assert_string_equal(b.disks[2].url, "iscsi://h/iqn.x:y/1");
 	assert_int_equal(b.disks[2].timeout_ms, 5000);

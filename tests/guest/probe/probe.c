@@ -347,6 +347,36 @@ static void test_cad(void)
 	result(got == sizeof(want));
 }
 
+/* A heartbeat for the pause test: "PROBE: tick N" about every 0.1 s of TSC
+ * (at most probe.ticks lines, default 3000), until Ctrl-Alt-Del arrives,
+ * which ends the run as test_cad does. A paused guest prints no ticks. */
+static void test_tick(void)
+{
+	static const uint8_t want[] = { 0x1d, 0x38, 0xe0, 0x53 };
+	uint64_t max = arg_u64("probe.ticks", 3000), n = 0;
+	unsigned got = 0;
+
+	while (got < sizeof(want) && n < max) {
+		uint64_t t0 = rdtsc();
+
+		puts_("PROBE: tick ");
+		putu(n++);
+		putc_('\n');
+		while (got < sizeof(want) && rdtsc() - t0 < SECONDS(1) / 10) {
+			if (!(inb(0x64) & 1)) {
+				pause();
+				continue;
+			}
+			uint8_t c = inb(0x60);
+			got = c == want[got] ? got + 1 : c == want[0] ? 1 : 0;
+		}
+	}
+	puts_("PROBE: test=tick ticks=");
+	putu(n);
+	puts_(got == sizeof(want) ? " ctrl-alt-del" : " no ctrl-alt-del");
+	result(got == sizeof(want));
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -366,6 +396,7 @@ static const struct test tests[] = {
 	{ "net", test_net },
 	{ "net-hostile", test_net_hostile },
 	{ "cad", test_cad },
+	{ "tick", test_tick },
 };
 
 static int word_is(const char *w, size_t len, const char *name)

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/* GET /v1/metrics: live counters as JSON (docs/api.md, docs/openapi.yaml). */
+#include <json-c/json.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "hearth/api.h"
+#include "hearth/log.h"
+#include "hearth/vcpu.h"
+
+static const char *const exit_names[VCPU_EXIT_REASONS] = {
+	[KVM_EXIT_UNKNOWN] = "unknown",
+	[KVM_EXIT_EXCEPTION] = "exception",
+	[KVM_EXIT_IO] = "io",
+	[KVM_EXIT_HYPERCALL] = "hypercall",
+	[KVM_EXIT_DEBUG] = "debug",
+	[KVM_EXIT_HLT] = "hlt",
+	[KVM_EXIT_MMIO] = "mmio",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+	[KVM_EXIT_SHUTDOWN] = "shutdown",
+	[KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+	[KVM_EXIT_INTR] = "intr",
+	[KVM_EXIT_SET_TPR] = "set_tpr",
+	[KVM_EXIT_TPR_ACCESS] = "tpr_access",
+	[KVM_EXIT_INTERNAL_ERROR] = "internal_error",
+	[KVM_EXIT_SYSTEM_EVENT] = "system_event",
+	[KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi",
+	[KVM_EXIT_X86_RDMSR] = "x86_rdmsr",
+	[KVM_EXIT_X86_WRMSR] = "x86_wrmsr",
+};
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static uint64_t us(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec;
+}
+
+static uint64_t thread_cpu_us(pthread_t t)
+{
+	clockid_t clk;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid(t, &clk) || clock_gettime(clk, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static struct json_object *vcpu_json(struct vcpu *v, bool alive)
+{
+	struct json_object *o = json_object_new_object(), *ex = json_object_new_object();
+	uint64_t total = 0;
+
+	if (!o || !ex) {
+		json_object_put(o);
+		json_object_put(ex);
+		return NULL;
+	}
+	for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++) {
+		uint64_t n = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
+		char name[24];
+
+		if (!n)
+			continue;
+		total += n;
+		if (exit_names[r])
+			snprintf(name, sizeof(name), "%s", exit_names[r]);
+		else
+			snprintf(name, sizeof(name), "reason_%u", r);
+		add_u64(ex, name, n);
+	}
+	add_u64(o, "id", v->index);
+	add_u64(o, "exits_total", total);
+	json_object_object_add(o, "exits", ex);
+	if (alive && v->started)
+		add_u64(o, "cpu_time_us", thread_cpu_us(v->thread));
+	return o;
+}
+
+static struct json_object *dev_json(const struct api_dev_counts *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(d->id));
+	json_object_object_add(o, "type", json_object_new_string(d->type));
+	add_u64(o, "requests", d->c.requests);
+	add_u64(o, "bytes", d->c.bytes);
+	add_u64(o, "errors", d->c.errors);
+	add_u64(o, "kicks", d->kicks);
+	add_u64(o, "interrupts", d->interrupts);
+	return o;
+}
+
+struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool vcpus_alive,
+				     const struct api_dev_counts *devs, unsigned n,
+				     const char *backend, unsigned poll_us, uint64_t requests)
+{
+	struct json_object *o = json_object_new_object(), *cpus = json_object_new_array(),
+			   *darr = json_object_new_array(), *io = json_object_new_object();
+	struct rusage ru;
+
+	if (!o || !cpus || !darr || !io) {
+		json_object_put(o);
+		json_object_put(cpus);
+		json_object_put(darr);
+		json_object_put(io);
+		return NULL;
+	}
+	add_u64(o, "uptime_ms", log_elapsed_ns() / 1000000);
+	for (unsigned i = 0; i < nvcpus; i++)
+		json_object_array_add(cpus, vcpu_json(&vcpus[i], vcpus_alive));
+	json_object_object_add(o, "vcpus", cpus);
+	for (unsigned i = 0; i < n; i++)
+		json_object_array_add(darr, dev_json(&devs[i]));
+	json_object_object_add(o, "devices", darr);
+	json_object_object_add(io, "backend", json_object_new_string(backend));
+	add_u64(io, "poll_us", poll_us);
+	if (getrusage(RUSAGE_THREAD, &ru) == 0) { /* the caller is the I/O thread */
+		add_u64(io, "cpu_user_us", us(&ru.ru_utime));
+		add_u64(io, "cpu_system_us", us(&ru.ru_stime));
+	}
+	add_u64(io, "api_requests", requests);
+	json_object_object_add(o, "io_thread", io);
+	return o;
+}
