@@ -994,15 +994,32 @@ static struct json_object *api_config(void *opaque)
 static struct json_object *api_metrics(void *opaque)
 {
 	struct vm *vm = opaque;
-	struct api_dev_counts devs[CONFIG_MAX_DISKS + 1];
+	struct api_dev_counts devs[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
+	struct virtio_net_stats ns[CONFIG_MAX_NICS];
 	unsigned n = 0, exited;
 
+	/* vm->vpci[] holds the disks, then the NICs, then the RNG (add_virtio) */
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
 		if (!vm->blk[i])
 			continue;
 		devs[n] = (struct api_dev_counts){ .type = "virtio-blk" };
 		snprintf(devs[n].id, sizeof(devs[n].id), "vd%c", 'a' + i);
 		virtio_blk_counts(vm->blk[i], &devs[n].c);
+		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
+		n++;
+	}
+	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++) {
+		if (!vm->net[i])
+			continue;
+		virtio_net_get_stats(vm->net[i], &ns[i]);
+		devs[n] = (struct api_dev_counts){ .type = "virtio-net", .net = &ns[i] };
+		snprintf(devs[n].id, sizeof(devs[n].id), "net%u", i);
+		devs[n].c = (struct virtio_counts){
+			.requests = ns[i].rx_frames + ns[i].tx_frames,
+			.bytes = ns[i].rx_bytes + ns[i].tx_bytes,
+			.errors = ns[i].rx_dropped + ns[i].rx_bad_bufs + ns[i].tx_bad +
+				  ns[i].tx_errors,
+		};
 		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
 		n++;
 	}

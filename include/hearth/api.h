@@ -20,6 +20,7 @@
 
 #include "hearth/config.h"
 #include "hearth/virtio.h"
+#include "hearth/virtio_net.h"
 
 struct json_object;
 struct loop;
@@ -69,6 +70,7 @@ struct api_dev_counts {
 	const char *type;
 	struct virtio_counts c;
 	uint64_t kicks, interrupts;
+	const struct virtio_net_stats *net; /* a NIC's own counters, or NULL */
 };
 struct vcpu;
 /*

@@ -96,6 +96,16 @@ static struct json_object *dev_json(const struct api_dev_counts *d)
 	add_u64(o, "errors", d->c.errors);
 	add_u64(o, "kicks", d->kicks);
 	add_u64(o, "interrupts", d->interrupts);
+	if (d->net) {
+		add_u64(o, "rx_frames", d->net->rx_frames);
+		add_u64(o, "rx_bytes", d->net->rx_bytes);
+		add_u64(o, "tx_frames", d->net->tx_frames);
+		add_u64(o, "tx_bytes", d->net->tx_bytes);
+		add_u64(o, "rx_dropped", d->net->rx_dropped);
+		add_u64(o, "rx_bad_buffers", d->net->rx_bad_bufs);
+		add_u64(o, "tx_bad", d->net->tx_bad);
+		add_u64(o, "tx_errors", d->net->tx_errors);
+	}
 	return o;
 }
 

@@ -79,6 +79,32 @@ expect_exit 0 "the same MAC next time" -- \
 	--cmdline "probe.tests=serial" --timeout 60s
 expect_grep "$TMP/err" "MAC $mac1" "generated MAC is stable"
 
+# The control API's metrics and config see the NIC: its own counters (the
+# hostile driver's dropped chains), and the MAC it was given.
+SOCK=$TMP/api.sock
+"${NX[@]}" "$H" run --kernel "$PROBE" --net tap=htap0 --api-socket "$SOCK" --shutdown-timeout 0 \
+	--cmdline "probe.tests=net-hostile,idle $ARGS" --timeout 120s >"$TMP/bg.out" 2>"$TMP/bg.err" </dev/null &
+bg=$!
+for _ in $(seq 200); do grep -q "PROBE: idle" "$TMP/bg.out" && break; sleep 0.1; done
+if curl -sf --unix-socket "$SOCK" http://localhost/v1/metrics >"$TMP/m.json" &&
+	curl -sf --unix-socket "$SOCK" http://localhost/v1/vm >"$TMP/vm.json"; then
+	if python3 - "$TMP/m.json" "$TMP/vm.json" "$mac1" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); vm = json.load(open(sys.argv[2]))
+devs = {d["id"]: d for d in m["devices"]}
+n = devs["net0"]
+assert n["type"] == "virtio-net" and n["tx_bad"] == 4 and n["rx_bad_buffers"] == 1, n
+assert n["errors"] >= 5 and n["kicks"] > 0, n
+assert devs["rng0"]["type"] == "virtio-rng", devs
+assert vm["config"]["nets"] == [{"tap": "htap0", "mac": sys.argv[3]}], vm["config"]
+PY
+	then ok "metrics: the NIC's counters; config: its TAP and MAC"; else not_ok "metrics/config of the NIC"; sed 's/^/#   /' "$TMP/m.json"; fi
+else
+	not_ok "the API answered"; sed 's/^/#   /' "$TMP/bg.err"
+fi
+curl -sf --unix-socket "$SOCK" -X PUT http://localhost/v1/vm/stop >/dev/null || true
+wait $bg || true
+
 # Bad input: one line, exit 125, nothing left behind.
 expect_exit 125 "a TAP name that is too long" -- \
 	"${NX[@]}" "$H" run --kernel "$PROBE" --net tap=abcdefghijklmnopq
