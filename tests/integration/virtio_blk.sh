@@ -60,29 +60,35 @@ expect_exit 0 "MSI-X delivery through irqfd" -- \
 expect_grep "$TMP/out" "^PROBE: test=blk-msix case=delivered irqs=1 result=pass" "an MSI-X interrupt per completion"
 expect_grep "$TMP/out" "^PROBE: test=blk-msix case=masked-then-pending result=pass" "masking holds it pending"
 # Image locking: a writable disk is exclusive, read-only disks share.
+# hold DISKOPTS: a hearth idling with that disk, in the background ($holder)
+hold() {
+	"$H" run --kernel "$PROBE" --disk "$1" --cmdline "probe.tests=idle" \
+		--shutdown-timeout 0 --timeout 120s >"$TMP/holder.out" 2>&1 </dev/null &
+	holder=$!
+	for _ in $(seq 300); do grep -q "PROBE: idle" "$TMP/holder.out" && return 0; sleep 0.1; done
+	not_ok "the hearth holding $1 did not start"
+	sed 's/^/#   /' "$TMP/holder.out"
+}
+release() {
+	kill -TERM "$holder" 2>/dev/null || { not_ok "the holder ended early"; sed 's/^/#   /' "$TMP/holder.out"; }
+	wait "$holder" || true
+}
 truncate -s 1M "$TMP/l0.img"
-"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img" --cmdline "probe.tests=idle" \
-	--shutdown-timeout 0 --timeout 60s >"$TMP/holder.out" 2>&1 </dev/null &
-holder=$!
-for _ in $(seq 100); do grep -q "PROBE: idle" "$TMP/holder.out" && break; sleep 0.1; done
+hold "path=$TMP/l0.img"
 expect_exit 122 "a disk another hearth writes is refused" -- \
 	"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img,readonly=on" --cmdline "probe.tests=serial"
-expect_grep "$TMP/err" "^hearth: --disk: disk .*l0.img. is in use by another process" "the error names the disk"
+expect_grep "$TMP/err" "^hearth: --disk: disk '.*l0.img' is in use by another process" "the error names the disk"
 expect_one_line "$TMP/err" "disk in use"
-kill -TERM $holder
-wait $holder || true
+release
 expect_exit 122 "one image given twice to one hearth is refused" -- \
 	"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img" --disk "path=$TMP/l0.img" \
 	--cmdline "probe.tests=serial"
-"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img,readonly=on" --cmdline "probe.tests=idle" \
-	--shutdown-timeout 0 --timeout 60s >"$TMP/holder.out" 2>&1 </dev/null &
-holder=$!
-for _ in $(seq 100); do grep -q "PROBE: idle" "$TMP/holder.out" && break; sleep 0.1; done
+hold "path=$TMP/l0.img,readonly=on"
 expect_exit 0 "two read-only users of one image" -- \
 	"$H" run --kernel "$PROBE" --disk "path=$TMP/l0.img,readonly=on" --disk "path=$TMP/l0.img,readonly=on" \
 	--cmdline "probe.tests=serial" --timeout 60s
-kill -TERM $holder
-wait $holder || true
+release
+
 # With --io-poll the I/O thread reads every enabled ring between kicks: a
 # driver that moves from disk to disk must find them all intact.
 truncate -s 1M "$TMP/p0.img" "$TMP/p1.img" "$TMP/p2.img"
