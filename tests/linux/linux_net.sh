@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Linux's own virtio-net driver on hearth: the test guest's /init configures
-# eth0 by hand (169.254.77.2/16) and moves 2 MiB each way over TCP with a
+# eth0 by hand (169.254.77.2/16), pings the host (raw ICMP socket), and
+# moves 2 MiB each way over TCP with a
 # host-side server (net_server.py) in a network namespace this test creates,
 # checking every byte and an FNV-1a-64 of the stream on both ends. Offloads
 # (checksum, TSO) are negotiated by Linux and mapped onto the TAP. Skips (77)
@@ -43,6 +44,8 @@ if [ "${f:0:1}${f:1:1}${f:7:1}${f:11:1}${f:15:1}${f:16:1}" = 111111 ]; then
 else
 	not_ok "negotiated features: '$f'"
 fi
+expect_grep "$TMP/guest.log" "^HEARTH-CHECK: net-ping replies=3 result=pass" \
+	"the guest pings the host: 3 echo replies with its payload"
 expect_grep "$TMP/guest.log" "^HEARTH-CHECK: net-tcp-to-host bytes=2097152 .*result=pass" \
 	"2 MiB guest -> host, the server's FNV matches the guest's"
 expect_grep "$TMP/guest.log" "^HEARTH-CHECK: net-tcp-from-host bytes=2097152 .*result=pass" \

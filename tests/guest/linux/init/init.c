@@ -324,6 +324,66 @@ static char *fmt_hex(char *out, unsigned long v)
 	return out;
 }
 
+/* ICMP echo to @addr over a raw socket: @count requests, each answered
+ * within a second with the same id, sequence and payload. Returns the
+ * replies that matched. */
+static unsigned short icmp_sum(const unsigned char *p, unsigned long n)
+{
+	unsigned long sum = 0;
+	for (unsigned long i = 0; i + 1 < n; i += 2)
+		sum += (unsigned long)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (unsigned long)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (unsigned short)~sum;
+}
+
+static int ping(unsigned int addr, int count)
+{
+	struct sin to = { 2, 0, addr, { 0 } };
+	struct {
+		long sec, usec;
+	} tmo = { 1, 0 };
+	unsigned char pkt[64], in[256];
+	int s = (int)my_syscall3(__NR_socket, 2, 3 /* SOCK_RAW */, 1 /* IPPROTO_ICMP */), got = 0;
+
+	if (s < 0)
+		return 0;
+	my_syscall5(__NR_setsockopt, s, 1 /* SOL_SOCKET */, 20 /* SO_RCVTIMEO */, &tmo,
+		    sizeof(tmo));
+	for (int seq = 1; seq <= count; seq++) {
+		unsigned short c;
+		memset(pkt, 0, sizeof(pkt));
+		pkt[0] = 8; /* echo request */
+		pkt[4] = 0x4e;
+		pkt[5] = 0x54; /* id */
+		pkt[7] = (unsigned char)seq;
+		for (unsigned i = 8; i < sizeof(pkt); i++)
+			pkt[i] = (unsigned char)(i * 3 + (unsigned)seq);
+		c = icmp_sum(pkt, sizeof(pkt));
+		pkt[2] = (unsigned char)(c >> 8);
+		pkt[3] = (unsigned char)c;
+		if (my_syscall6(__NR_sendto, s, pkt, sizeof(pkt), 0, &to, sizeof(to)) !=
+		    sizeof(pkt))
+			continue;
+		for (;;) {
+			long r = my_syscall6(__NR_recvfrom, s, in, sizeof(in), 0, 0, 0);
+			unsigned long ihl;
+			if (r <= 0)
+				break; /* timed out */
+			ihl = (unsigned long)(in[0] & 15) * 4;
+			if ((unsigned long)r < ihl + sizeof(pkt) || in[ihl] != 0 /* echo reply */ ||
+			    memcmp(in + ihl + 4, pkt + 4, 4))
+				continue; /* our own request, or someone else's */
+			got += !memcmp(in + ihl + 8, pkt + 8, sizeof(pkt) - 8);
+			break;
+		}
+	}
+	close(s);
+	return got;
+}
+
 /* Sends "PUT n seed\n" and n bytes, then "GET n seed\n" and reads n bytes:
  * the server checks and answers with its FNV of what it got. */
 static void check_net(void)
@@ -359,6 +419,12 @@ static void check_net(void)
 		memcpy(detail + slen(detail), feat, slen(feat) + 1);
 	}
 	check("net-eth0", ok, detail);
+	if (ok) {
+		int replies = ping(ip_be(peer), 3);
+		memcpy(detail, "replies=", 9);
+		fmt_u(detail + 8, (unsigned long)replies);
+		check("net-ping", replies == 3, detail);
+	}
 	s = ok ? tcp_connect(ip_be(peer), port) : -1;
 	ok = s >= 0;
 	/* guest -> host */
