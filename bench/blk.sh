@@ -8,6 +8,7 @@
 #
 #   IMG_DIR=/var/tmp bench/blk.sh      # where the 256 MiB image goes (not tmpfs)
 #   REPEAT=5 bench/blk.sh               # runs per cell, median reported (default 3)
+#   ONLY='randwrite 4096 QD1' bench/blk.sh   # only the rows matching a regex
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --bench
@@ -68,10 +69,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
 echo "hearth blk bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz, median of $REPEAT runs per cell" >&2
 echo "| workload | hearth IOPS / MB/s / CPU us per I/O | QEMU | host fio | hearth/QEMU (IOPS) | hearth/host (IOPS) |"
 echo "|---|---|---|---|---|---|"
-# median: of "iops mbps cpu" lines, the one with the median IOPS (failed runs,
-# "n/a", sort first and lose unless most runs failed)
-median() { sort -n -k1,1 | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+# median: of "iops mbps cpu" lines, the one with the median IOPS among the
+# runs that worked ("n/a" when none did; stderr lists every run)
+median() {
+	awk '$1 != "n/a" { l[++n] = $0 } END { if (!n) print "n/a n/a n/a"; else print l[int((n + 1) / 2)] }' \
+		< <(sort -n -k1,1)
+}
 while read -r mode bs qd ops; do
+	[[ "$mode $bs QD$qd" =~ ${ONLY:-.} ]] || continue
 	hr=() qr=() xr=()
 	# runs alternate between the VMMs so that a slow spell of the host
 	# hits both, and each cell is the median of REPEAT runs
