@@ -8,6 +8,7 @@
 # hearth/QEMU and hearth/host ratios. tgtd's own CPU is not counted.
 #
 #   IMG_DIR=/var/tmp bench/iscsi.sh     # where the LUN's file goes (not tmpfs)
+#   REPEAT=5 ONLY='QD32' bench/iscsi.sh # runs per cell (median; default 3), rows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --bench
@@ -15,6 +16,7 @@ BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD" >/dev/null
 H=$BUILD/hearth
+REPEAT=${REPEAT:-3}
 PROBE=$BUILD/tests/guest/probe/probe.elf
 dir=$(mktemp -d "${IMG_DIR:-/var/tmp}/hearth-iscsibench.XXXXXX")
 IMG=$dir/lun.img
@@ -69,14 +71,27 @@ host() { "$BUILD/bench/iscsi_client" "$URL" "$@" 2>/dev/null || echo "n/a n/a n/
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
-echo "hearth iSCSI bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), tgtd $(tgtd -V 2>/dev/null | head -1), TSC $((HZ / 1000000)) MHz" >&2
+echo "hearth iSCSI bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), tgtd $(tgtd -V 2>/dev/null | head -1), TSC $((HZ / 1000000)) MHz, median of $REPEAT runs per cell" >&2
 echo "| workload | hearth IOPS / MB/s / CPU us per I/O | QEMU | host libiscsi | hearth/QEMU (IOPS) | hearth/host (IOPS) |"
 echo "|---|---|---|---|---|---|"
+# median: as in bench/blk.sh, over the runs that worked
+median() {
+	awk '$1 != "n/a" { l[++n] = $0 } END { if (!n) print "n/a n/a n/a"; else print l[int((n + 1) / 2)] }' \
+		< <(sort -n -k1,1)
+}
 while read -r mode bs qd ops; do
-	read -r hi hm hc < <(guest hearth "$mode" "$bs" "$qd" "$ops")
-	read -r qi qm qc < <(guest qemu "$mode" "$bs" "$qd" "$ops")
-	read -r xi xm xc < <(host "$mode" "$bs" "$qd" "$ops")
+	[[ "$mode $bs QD$qd" =~ ${ONLY:-.} ]] || continue
+	hr=() qr=() xr=()
+	for _ in $(seq "$REPEAT"); do # alternating, as in bench/blk.sh
+		hr+=("$(guest hearth "$mode" "$bs" "$qd" "$ops")")
+		qr+=("$(guest qemu "$mode" "$bs" "$qd" "$ops")")
+		xr+=("$(host "$mode" "$bs" "$qd" "$ops")")
+	done
+	read -r hi hm hc < <(printf '%s\n' "${hr[@]}" | median)
+	read -r qi qm qc < <(printf '%s\n' "${qr[@]}" | median)
+	read -r xi xm xc < <(printf '%s\n' "${xr[@]}" | median)
 	echo "| $mode $((bs / 1024))k QD$qd | $hi / $hm / $hc | $qi / $qm / $qc | $xi / $xm / $xc | $(ratio "$hi" "$qi") | $(ratio "$hi" "$xi") |"
+	echo "  $mode $bs QD$qd hearth IOPS: $(printf '%s ' "${hr[@]%% *}")QEMU: $(printf '%s ' "${qr[@]%% *}")host: $(printf '%s ' "${xr[@]%% *}")" >&2
 done <<'ROWS'
 randread 4096 1 5000
 randwrite 4096 1 5000

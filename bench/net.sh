@@ -8,13 +8,15 @@
 #                  the guest's TSC; the responder counts what arrived)
 #   host -> guest: a burst of M datagrams sent by the responder at once
 # for 64-byte frames (packet rate) and 1514-byte frames (throughput).
-# Prints a Markdown table with hearth/QEMU ratios. Needs root (netns, TAP).
+# Prints a Markdown table with hearth/QEMU ratios, each cell the median of
+# REPEAT (default 3) alternating runs. Needs root (netns, TAP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 ninja -C "$BUILD" >/dev/null
 H=$BUILD/hearth
+REPEAT=${REPEAT:-3}
 PROBE=$BUILD/tests/guest/probe/probe.elf
 HZ=$("$BUILD/bench/cpuloop" --tsc-hz)
 NS=hearth-bench-$$
@@ -58,14 +60,23 @@ run() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 mbps() { awk -v p="$1" -v s="$2" 'BEGIN { if (p + 0 > 0) printf "%.0f", p * (s + 42) * 8 / 1e6; else print "n/a" }'; }
 
-echo "hearth net bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz" >&2
+echo "hearth net bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz, median of $REPEAT runs per cell" >&2
 echo "| workload | hearth frames/s (Mbit/s) | QEMU frames/s (Mbit/s) | hearth/QEMU |"
 echo "|---|---|---|---|"
+# med N...: the median of the numbers given ("n/a" for runs that failed)
+med() { printf '%s\n' "$@" | awk '$1 != "n/a"' | sort -n | awk '{ l[++n] = $1 } END { print n ? l[int((n + 1) / 2)] : "n/a" }'; }
 for size in 18 1472; do
-	read -r htx hrx < <(run hearth $size $size)
-	read -r qtx qrx < <(run qemu $size $size)
+	htx=() hrx=() qtx=() qrx=()
+	for _ in $(seq "$REPEAT"); do # alternating, so a slow spell of the host hits both
+		read -r a b < <(run hearth $size $size)
+		htx+=("$a") hrx+=("$b")
+		read -r a b < <(run qemu $size $size)
+		qtx+=("$a") qrx+=("$b")
+	done
+	echo "  $size-byte payloads: hearth tx ${htx[*]} rx ${hrx[*]}; QEMU tx ${qtx[*]} rx ${qrx[*]}" >&2
+	ht=$(med "${htx[@]}") hr=$(med "${hrx[@]}") qt=$(med "${qtx[@]}") qr=$(med "${qrx[@]}")
 	frame=$((size + 42 + (size < 18 ? 18 - size : 0)))
-	echo "| guest -> host, $frame-byte frames | $htx ($(mbps "$htx" $size)) | $qtx ($(mbps "$qtx" $size)) | $(ratio "$htx" "$qtx") |"
-	echo "| host -> guest, $frame-byte frames | $hrx ($(mbps "$hrx" $size)) | $qrx ($(mbps "$qrx" $size)) | $(ratio "$hrx" "$qrx") |"
+	echo "| guest -> host, $frame-byte frames | $ht ($(mbps "$ht" $size)) | $qt ($(mbps "$qt" $size)) | $(ratio "$ht" "$qt") |"
+	echo "| host -> guest, $frame-byte frames | $hr ($(mbps "$hr" $size)) | $qr ($(mbps "$qr" $size)) | $(ratio "$hr" "$qr") |"
 done
 sed 's/^/# responder: /' "$dir/resp.log" >&2
