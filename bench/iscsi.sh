@@ -50,7 +50,7 @@ guest() {
 	local args="probe.tests=blkbench,idle probe.bench=$mode probe.bs=$bs probe.qd=$qd probe.ops=$ops"
 	local st=("$STAMP" --io-cpu-from "PROBE: ready" --marker "PROBE: idle" --tee "$dir/out" --timeout 300 --)
 	if [ "$vmm" = hearth ]; then
-		res=$("${st[@]}" "$H" run --kernel "$PROBE" --memory 128M --disk "url=$URL" \
+		res=$("${st[@]}" "$H" run ${HEARTH_ARGS:-} --kernel "$PROBE" --memory 128M --disk "url=$URL" \
 			--cmdline "$args" </dev/null)
 	else
 		res=$("${st[@]}" qemu-system-x86_64 -M q35 -enable-kvm -cpu host,arch-capabilities=off \
