@@ -30,7 +30,7 @@ STAMP=$BUILD/bench/stamp
 # guest's "ready" line and its idling after the run.
 guest() {
 	local vmm=$1 mode=$2 bs=$3 qd=$4 ops=$5 res line tsc
-	local args="probe.tests=blkbench,idle probe.bench=$mode probe.bs=$bs probe.qd=$qd probe.ops=$ops"
+	local args="probe.tests=blkbench,idle probe.bench=$mode probe.bs=$bs probe.qd=$qd probe.ops=$ops${WAIT:+ probe.wait=$WAIT}"
 	local st=("$STAMP" --io-cpu-from "PROBE: ready" --marker "PROBE: idle" --tee "$dir/out" --timeout 120 --)
 	if [ "$vmm" = hearth ]; then
 		res=$("${st[@]}" "$H" run --kernel "$PROBE" --memory 128M --disk "path=$IMG,direct=on" \

@@ -47,7 +47,7 @@ URL=iscsi://127.0.0.1:$PORT/$IQN/1
 # guest VMM MODE BS QD OPS: "iops mbps cpu_us_per_io" (as bench/blk.sh)
 guest() {
 	local vmm=$1 mode=$2 bs=$3 qd=$4 ops=$5 res line tsc
-	local args="probe.tests=blkbench,idle probe.bench=$mode probe.bs=$bs probe.qd=$qd probe.ops=$ops"
+	local args="probe.tests=blkbench,idle probe.bench=$mode probe.bs=$bs probe.qd=$qd probe.ops=$ops${WAIT:+ probe.wait=$WAIT}"
 	local st=("$STAMP" --io-cpu-from "PROBE: ready" --marker "PROBE: idle" --tee "$dir/out" --timeout 300 --)
 	if [ "$vmm" = hearth ]; then
 		res=$("${st[@]}" "$H" run ${HEARTH_ARGS:-} --kernel "$PROBE" --memory 128M --disk "url=$URL" \

@@ -96,4 +96,12 @@ expect_exit 0 "3 disks with --io-poll" -- "$H" run --kernel "$PROBE" --io-poll 5
 	--disk "path=$TMP/p0.img" --disk "path=$TMP/p1.img" --disk "path=$TMP/p2.img" \
 	--cmdline "probe.tests=blk" --timeout 60s
 if grep -q "needs reset" "$TMP/err"; then not_ok "a polled disk was reset"; sed 's/^/#   /' "$TMP/err"; else ok "no polled disk reset"; fi
+# The benchmark's interrupt-driven mode (probe.wait=irq: the vCPU sleeps in
+# hlt until the queue's MSI-X vector fires), so bench/ can rely on it.
+truncate -s 8M "$TMP/b0.img"
+expect_exit 0 "blkbench waiting for completion interrupts" -- "$H" run --kernel "$PROBE" \
+	--disk "path=$TMP/b0.img" --timeout 60s \
+	--cmdline "probe.tests=blkbench probe.bench=randwrite probe.qd=8 probe.ops=2000 probe.wait=irq"
+expect_grep "$TMP/out" "^PROBE: test=blkbench mode=randwrite bs=4096 qd=8 ops=2000 errors=0 .*result=pass" \
+	"2000 writes at QD8, every completion seen through its interrupt"
 finish

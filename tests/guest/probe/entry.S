@@ -114,7 +114,8 @@ idle:					/* hlt from CPL3: idle for good */
  * them, but PVM hosts do not honour IOPL for guest user mode, so do them
  * here on the user's behalf. hlt from CPL3 (#GP everywhere) means "idle for
  * good": a software interrupt would do too, but PVM turns int n from guest
- * user mode into #UD. Frame: vector, error, RIP, CS, RFLAGS, RSP, SS.
+ * user mode into #UD. 66 f4 (hlt with an operand-size prefix) means "wait
+ * for an interrupt if the 64-bit counter at RDI still holds RDX". Frame: vector, error, RIP, CS, RFLAGS, RSP, SS.
  */
 gp:
 	testb	$3, 24(%rsp)
@@ -147,6 +148,8 @@ gp:
 	je	14f
 	cmp	$0xed, %esi
 	je	15f
+	cmp	$0xf4, %esi
+	je	16f
 13:	pop	%rcx			/* anything else is a real fault */
 	pop	%rsi
 	jmp	fault
@@ -165,6 +168,12 @@ gp:
 14:	out	%ax, %dx
 	jmp	12f
 15:	in	%dx, %ax
+	jmp	12f
+16:	cmp	(%rdi), %rdx		/* 66 f4: wait for an interrupt, unless */
+	jne	12f			/* the counter at RDI moved past RDX */
+	sti				/* interrupts are off in this gate, and */
+	hlt				/* sti holds them off until hlt: none is */
+	cli				/* lost between the check and the wait */
 12:	add	%rcx, 32(%rsp)		/* past the instruction */
 	pop	%rcx
 	pop	%rsi

@@ -81,6 +81,13 @@ static inline void cli(void)
 {
 	__asm__ volatile("cli" ::: "memory");
 }
+/* Sleeps until an interrupt unless *@counter != @seen (checked with
+ * interrupts off at CPL0, so a wake-up between a caller's check and the
+ * sleep is not lost): see the #GP handler in entry.S. */
+static inline void wait_interrupt(volatile uint64_t *counter, uint64_t seen)
+{
+	__asm__ volatile(".byte 0x66, 0xf4" ::"D"(counter), "d"(seen) : "memory");
+}
 static inline void pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");

@@ -267,7 +267,7 @@ int probe_blk(void);
 int probe_blk_hostile(void);
 int probe_blk_discard(void);
 int probe_blk_msix(void);
-int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops);
+int probe_blkbench(const char *mode, uint64_t bs, uint64_t qd, uint64_t ops, int irq);
 
 static void verdict(int fails)
 {
@@ -321,8 +321,10 @@ static void test_blkbench(void)
 			mode[i] = m[i];
 		mode[len] = 0;
 	}
+	const char *w = arg("probe.wait", &len);
+
 	verdict(probe_blkbench(mode, arg_u64("probe.bs", 4096), arg_u64("probe.qd", 1),
-			       arg_u64("probe.ops", 10000)));
+			       arg_u64("probe.ops", 10000), w && len == 3 && w[0] == 'i'));
 }
 
 /* Waits (up to 60 s) for Ctrl-Alt-Del on the keyboard, polling the i8042,
