@@ -177,6 +177,14 @@ void blkio_close(struct blkio *b)
 	if (!b)
 		return;
 	iscsi_blk_close(b->iscsi);
+	/* Unlock first: the ring's registered copy of the file is dropped by
+	 * an asynchronous teardown after io_uring_queue_exit, and the image
+	 * would stay locked for a moment after hearth has exited. */
+	if (b->fd >= 0) {
+		struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+		fcntl(b->fd, F_OFD_SETLK, &fl);
+	}
 	if (b->uring)
 		io_uring_queue_exit(&b->ring);
 	if (b->aio)
