@@ -78,18 +78,6 @@ configure() {
 	A --mode logicalunit --op update --tid 8 --lun 1 --params thin_provisioning=1
 }
 
-# check_image FILE DISK: the probe's pattern for DISK at sector 8 (4 KiB),
-# zeros everywhere else (as tests/integration/virtio_blk.sh).
-check_image() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-path, disk = sys.argv[1], int(sys.argv[2])
-data = open(path, "rb").read()
-want = bytes((i * 7 + disk * 13 + 1) & 0xff for i in range(4096))
-ok = data[4096:8192] == want and data[:4096].count(0) == 4096 and data[8192:].count(0) == len(data) - 8192
-sys.exit(0 if ok else 1)
-PY
-}
 # check_stream FILE: every 4 KiB block n holds the probe's "seqfill" pattern.
 check_stream() {
 	python3 - "$1" <<'PY'

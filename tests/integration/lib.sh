@@ -51,6 +51,38 @@ expect_one_line() {
 	if [ "$n" = 1 ]; then ok "$2: one line"; else not_ok "$2: $n lines"; sed 's/^/#   /' "$1"; fi
 }
 
+# check_image FILE DISK: the probe guest's blk test pattern for DISK at
+# sector 8 (4 KiB), zeros everywhere else.
+check_image() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+path, disk = sys.argv[1], int(sys.argv[2])
+data = open(path, "rb").read()
+want = bytes((i * 7 + disk * 13 + 1) & 0xff for i in range(4096))
+ok = data[4096:8192] == want and data[:4096].count(0) == 4096 and data[8192:].count(0) == len(data) - 8192
+sys.exit(0 if ok else 1)
+PY
+}
+
+# tap_netns ADDR/PREFIX: a network namespace of this test's own ($NS, run
+# commands in it with "${NX[@]}") holding TAP htap0 with ADDR (link-local
+# 169.254.0.0/16 only), up; removed with the test's temporary files on exit,
+# after the process in $BG_PID (a responder or server) if any. Skips (77)
+# where namespaces or TAP devices cannot be made.
+tap_netns() {
+	NS=hearth-test-$$
+	NX=(ip netns exec "$NS")
+	BG_PID=
+	command -v ip >/dev/null || { echo "SKIP: no ip(8)"; exit 77; }
+	ip netns add "$NS" 2>/dev/null || { echo "SKIP: cannot create a network namespace"; exit 77; }
+	trap 'if [ -n "$BG_PID" ]; then kill "$BG_PID" 2>/dev/null || true; wait "$BG_PID" 2>/dev/null || true; fi
+		ip netns del "$NS" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+	"${NX[@]}" ip tuntap add dev htap0 mode tap 2>/dev/null || { echo "SKIP: cannot create a TAP device"; exit 77; }
+	"${NX[@]}" ip link set lo up
+	"${NX[@]}" ip addr add "$1" dev htap0
+	"${NX[@]}" ip link set htap0 up
+}
+
 finish() {
 	echo "$PASSES passed, $FAILS failed"
 	[ "$FAILS" = 0 ]

@@ -8,19 +8,6 @@
 require_kvm
 H=$HEARTH
 
-# check_image FILE DISK: the probe's pattern for DISK at sector 8 (4 KiB),
-# zeros everywhere else.
-check_image() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-path, disk = sys.argv[1], int(sys.argv[2])
-data = open(path, "rb").read()
-want = bytes((i * 7 + disk * 13 + 1) & 0xff for i in range(4096))
-ok = data[4096:8192] == want and data[:4096].count(0) == 4096 and data[8192:].count(0) == len(data) - 8192
-sys.exit(0 if ok else 1)
-PY
-}
-
 for cpus in 1 2; do
 	for engine in io_uring libaio sync; do
 		rm -f "$TMP"/d*.img

@@ -10,34 +10,12 @@
 require_kvm
 H=$HEARTH
 HERE=$(cd "$(dirname "$0")" && pwd)
-NS=hearth-test-$$
 HOST_IP=169.254.77.1
 GUEST_IP=169.254.77.2
-RESP=
-
-cleanup() {
-	if [ -n "$RESP" ]; then kill "$RESP" 2>/dev/null || true; wait "$RESP" 2>/dev/null || true; fi
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-command -v ip >/dev/null || { echo "SKIP: no ip(8)"; exit 77; }
-if ! ip netns add "$NS" 2>/dev/null; then
-	echo "SKIP: cannot create a network namespace"
-	exit 77
-fi
-NX=(ip netns exec "$NS")
-if ! "${NX[@]}" ip tuntap add dev htap0 mode tap 2>/dev/null; then
-	echo "SKIP: cannot create a TAP device"
-	exit 77
-fi
-"${NX[@]}" ip link set lo up
-"${NX[@]}" ip addr add "$HOST_IP/16" dev htap0
-"${NX[@]}" ip link set htap0 up
+tap_netns "$HOST_IP/16"
 
 "${NX[@]}" python3 "$HERE/net_responder.py" "$HOST_IP" 7777 "$GUEST_IP" "$TMP/resp.log" &
-RESP=$!
+BG_PID=$!
 for _ in $(seq 50); do grep -q listening "$TMP/resp.log" 2>/dev/null && break; sleep 0.1; done
 
 ARGS="probe.ip=$GUEST_IP probe.peer=$HOST_IP probe.port=7777"

@@ -9,24 +9,11 @@
 . "$(dirname "$0")/../integration/lib.sh"
 require_kvm
 HERE=$(cd "$(dirname "$0")" && pwd)
-NS=hearth-test-$$
-SRV=
-cleanup() {
-	if [ -n "$SRV" ]; then kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true; fi
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-command -v ip >/dev/null || { echo "SKIP: no ip(8)"; exit 77; }
-ip netns add "$NS" 2>/dev/null || { echo "SKIP: cannot create a network namespace"; exit 77; }
-NX=(ip netns exec "$NS")
-"${NX[@]}" ip tuntap add dev htap0 mode tap 2>/dev/null || { echo "SKIP: cannot create a TAP device"; exit 77; }
-"${NX[@]}" ip addr add 169.254.77.1/16 dev htap0
-"${NX[@]}" ip link set htap0 up
+tap_netns 169.254.77.1/16
 dir=$(bash "$HERE/../guest/linux/build.sh" | tail -1)
 
 "${NX[@]}" python3 "$HERE/net_server.py" 169.254.77.1 7780 "$TMP/server.log" &
-SRV=$!
+BG_PID=$!
 for _ in $(seq 50); do grep -q listening "$TMP/server.log" 2>/dev/null && break; sleep 0.1; done
 
 expect_exit 0 "Linux guest: TCP both ways over virtio-net" -- \
