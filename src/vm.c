@@ -356,9 +356,8 @@ static int add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, struct vi
 static int setup_nets(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
-	char host[256] = "", why[300];
+	char why[300];
 
-	gethostname(host, sizeof(host) - 1);
 	for (unsigned i = 0; i < cfg->n_nets; i++) {
 		const struct net_config *c = &cfg->nets[i];
 		struct virtio_net_cfg nc = { .loop = vm->loop, .name = c->tap };
@@ -370,10 +369,7 @@ static int setup_nets(struct vm *vm)
 		if (nc.tap_fd < 0)
 			return fail(vm, HEARTH_EXIT_USAGE, "--net: %s", why);
 		nc.mtu = tap_mtu(c->tap);
-		if (c->has_mac)
-			memcpy(nc.mac, c->mac, 6);
-		else
-			virtio_net_default_mac(host, c->tap, nc.mac);
+		virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL, nc.mac);
 		ret = add_virtio(vm, &virtio_net_ops, &vp, "virtio-net");
 		if (ret) {
 			close(nc.tap_fd);

@@ -78,6 +78,9 @@ unsigned virtio_net_tap_offloads(uint64_t features);
 /* The MAC used without mac=: 02 (locally administered, unicast) then the
  * first five bytes of FNV-1a-64 over "@host/@tap". */
 void virtio_net_default_mac(const char *host, const char *tap, uint8_t mac[6]);
+/* The MAC a NIC on @tap gets: @given (mac=), else the default for this
+ * host's name. */
+void virtio_net_mac_of(const char *tap, const uint8_t *given, uint8_t mac[6]);
 
 struct virtio_net_stats {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hearth/api.h"
 #include "hearth/virtio_net.h"
@@ -300,9 +299,7 @@ struct json_object *api_config_json(const struct vm_config *cfg)
 	json_object_object_add(o, "disks", disks);
 	if (cfg->n_nets) {
 		struct json_object *nets = json_object_new_array();
-		char host[256] = "";
 
-		gethostname(host, sizeof(host) - 1);
 		for (unsigned i = 0; nets && i < cfg->n_nets; i++) {
 			const struct net_config *c = &cfg->nets[i];
 			struct json_object *j = json_object_new_object();
@@ -311,10 +308,8 @@ struct json_object *api_config_json(const struct vm_config *cfg)
 
 			if (!j)
 				continue;
-			if (c->has_mac)
-				memcpy(m, c->mac, 6);
-			else
-				virtio_net_default_mac(host, c->tap, m); /* as the device got it */
+			virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL,
+					  m); /* as the device got it */
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
 				 m[2], m[3], m[4], m[5]);
 			add_str(j, "tap", c->tap);

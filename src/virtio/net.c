@@ -146,6 +146,18 @@ void virtio_net_default_mac(const char *host, const char *tap, uint8_t mac[6])
 		mac[i] = (uint8_t)(h >> (8 * (8 - i)));
 }
 
+void virtio_net_mac_of(const char *tap, const uint8_t *given, uint8_t mac[6])
+{
+	char host[256] = "";
+
+	if (given) {
+		memcpy(mac, given, 6);
+		return;
+	}
+	gethostname(host, sizeof(host) - 1);
+	virtio_net_default_mac(host, tap, mac);
+}
+
 /* ---- the device ---- */
 
 struct rx_chain {
