@@ -46,6 +46,7 @@ struct vq {
 	uint8_t *used;	/* 6 + 8 * size */
 	uint16_t last_avail, used_idx, signalled_used;
 	bool signalled_valid;
+	bool quiet; /* the device asked for no kicks (vq_quiet) */
 };
 
 /* One popped descriptor chain: @n_out device-readable buffers first, then
@@ -64,6 +65,19 @@ struct vq_elem {
  */
 int vq_enable(struct vq *q, const struct guest_mem *gm, uint16_t max);
 void vq_reset(struct vq *q);
+
+/*
+ * Notification suppression (virtio 1.2, 2.7.10), device side. vq_quiet()
+ * tells the driver no kick is needed (with EVENT_IDX by no longer moving
+ * avail_event forward, else with the used ring's NO_NOTIFY flag): for a
+ * device that will look at the ring anyway, such as a receive queue that
+ * still has buffers or a transmit queue being worked through. vq_listen()
+ * asks for a kick at the next entry again and returns true if entries
+ * arrived before the request was visible: the caller must look once more.
+ * Kicks remain a hint: a driver may kick whenever it likes.
+ */
+void vq_quiet(struct vq *q);
+bool vq_listen(struct vq *q);
 
 /*
  * Takes the next available chain into @e. Returns 1, 0 when the ring is

@@ -11,7 +11,7 @@
  *
  * Receive: chains the driver made available are taken into a small cache
  * of iovecs; one readv puts the next frame straight into them (with
- * MRG_RXBUF, across as many chains as the cache holds; without, into one
+ * MRG_RXBUF, across as many chains as the largest frame needs; without, into one
  * chain). Chains the frame did not need stay cached for the next one. When
  * the driver has given too little room, the TAP is no longer watched and
  * frames wait in the kernel, in order, until the driver's next receive
@@ -162,7 +162,7 @@ void virtio_net_mac_of(const char *tap, const uint8_t *given, uint8_t mac[6])
 
 struct rx_chain {
 	uint16_t head;
-	unsigned first, n; /* its iovecs in riov */
+	unsigned n; /* its iovecs, the next ones in riov */
 	uint64_t len;
 };
 
@@ -181,9 +181,11 @@ struct virtio_net {
 	bool rx_blocked; /* waiting for the driver's receive buffers */
 	bool rx_pushed;	 /* used entries on the receive queue since the last notify */
 	bool rx_dry;	 /* the last fill found the ring empty */
-	/* receive chains taken from the ring and not used yet */
+	/* receive chains taken from the ring and not used yet: chains[c0..]
+	 * with their iovecs riov[i0..] (a window, so using a chain is O(1);
+	 * moved back to the start only when the end is reached) */
 	struct rx_chain chains[VQ_MAX_SIZE];
-	unsigned nchains, niov;
+	unsigned c0, nchains, i0, niov;
 	uint64_t cap;
 	bool held;			/* elem is a popped chain that did not fit in riov yet */
 	struct iovec riov[VQ_MAX_SEGS]; /* one left for the overflow buffer */
@@ -239,7 +241,7 @@ static void broke(struct virtio_net *n, const char *which)
 
 static void rx_forget(struct virtio_net *n)
 {
-	n->nchains = n->niov = 0;
+	n->c0 = n->nchains = n->i0 = n->niov = 0;
 	n->cap = 0;
 	n->held = false;
 }
@@ -333,15 +335,18 @@ static void tx_run(struct virtio_net *n)
 
 	if (!n->txq || n->broken)
 		return;
-	while ((ret = vq_pop(n->txq, n->gm, &n->telem)) != 0) {
-		if (ret < 0) {
-			broke(n, "transmit");
-			break;
+	vq_quiet(n->txq); /* no kicks while this runs: it takes what comes */
+	do {
+		while ((ret = vq_pop(n->txq, n->gm, &n->telem)) != 0) {
+			if (ret < 0) {
+				broke(n, "transmit");
+				return;
+			}
+			tx_one(n, &n->telem);
+			vq_push(n->txq, n->telem.head, 0);
+			pushed = true;
 		}
-		tx_one(n, &n->telem);
-		vq_push(n->txq, n->telem.head, 0);
-		pushed = true;
-	}
+	} while (vq_listen(n->txq));
 	if (pushed && vq_should_notify(n->txq))
 		n->t->notify(n->t->opaque, TXQ);
 }
@@ -381,6 +386,14 @@ static uint64_t rx_need(const struct virtio_net *n)
 	return rx_need_mtu(n);
 }
 
+/* Moves the cached chains and their iovecs to the start of the arrays. */
+static void rx_compact(struct virtio_net *n)
+{
+	memmove(n->riov, n->riov + n->i0, n->niov * sizeof(struct iovec));
+	memmove(n->chains, n->chains + n->c0, n->nchains * sizeof(struct rx_chain));
+	n->c0 = n->i0 = 0;
+}
+
 /* Takes every chain the driver made available into the cache (bad ones go
  * straight back unused). Returns -1 if the ring is broken. */
 static int rx_fill(struct virtio_net *n)
@@ -415,14 +428,17 @@ static int rx_fill(struct virtio_net *n)
 				continue;
 			}
 		}
+		if (n->i0 + n->niov + n->elem.n_in > VQ_MAX_SEGS - 1 ||
+		    n->c0 + n->nchains == VQ_MAX_SIZE)
+			rx_compact(n);
 		if (n->niov + n->elem.n_in > VQ_MAX_SEGS - 1) {
 			n->held = true; /* after the cached chains are used */
 			break;
 		}
 		n->held = false;
-		c = &n->chains[n->nchains++];
-		*c = (struct rx_chain){ n->elem.head, n->niov, n->elem.n_in, n->elem.in_len };
-		memcpy(n->riov + n->niov, n->elem.iov + n->elem.n_out,
+		c = &n->chains[n->c0 + n->nchains++];
+		*c = (struct rx_chain){ n->elem.head, n->elem.n_in, n->elem.in_len };
+		memcpy(n->riov + n->i0 + n->niov, n->elem.iov + n->elem.n_out,
 		       n->elem.n_in * sizeof(struct iovec));
 		n->niov += n->elem.n_in;
 		n->cap += n->elem.in_len;
@@ -433,16 +449,16 @@ static int rx_fill(struct virtio_net *n)
 /* Drops the first @k cached chains (used by a frame). */
 static void rx_consume(struct virtio_net *n, unsigned k)
 {
-	unsigned iovs = k < n->nchains ? n->chains[k].first : n->niov;
+	unsigned iovs = 0;
 
-	for (unsigned i = 0; i < k; i++)
-		n->cap -= n->chains[i].len;
-	memmove(n->riov, n->riov + iovs, (n->niov - iovs) * sizeof(struct iovec));
-	n->niov -= iovs;
-	memmove(n->chains, n->chains + k, (n->nchains - k) * sizeof(struct rx_chain));
-	n->nchains -= k;
-	for (unsigned i = 0; i < n->nchains; i++)
-		n->chains[i].first -= iovs;
+	for (unsigned i = 0; i < k; i++) {
+		n->cap -= n->chains[n->c0 + i].len;
+		iovs += n->chains[n->c0 + i].n;
+	}
+	n->c0 += k, n->nchains -= k;
+	n->i0 += iovs, n->niov -= iovs;
+	if (!n->nchains)
+		n->c0 = n->i0 = 0;
 }
 
 enum rx_result { RX_FRAME, RX_EMPTY, RX_NO_ROOM };
@@ -454,7 +470,8 @@ static enum rx_result rx_one(struct virtio_net *n)
 	bool full;
 	uint64_t left;
 	unsigned k = 0, cnt;
-	struct iovec saved;
+	struct iovec saved, *iov;
+	struct rx_chain *ch;
 	ssize_t got;
 
 	if (rx_fill(n))
@@ -466,27 +483,38 @@ static enum rx_result rx_one(struct virtio_net *n)
 	if (n->nchains == 0 ||
 	    (mrg(n) && n->cap < rx_need(n) && !full && !(n->rx_dry && n->cap >= rx_need_mtu(n))))
 		return RX_NO_ROOM;
-	/* The frame goes into the chains; whatever lands in the scratch buffer
-	 * after them means the frame did not fit (dropped below). */
-	cnt = mrg(n) ? n->niov : n->chains[0].n;
-	saved = n->riov[cnt];
-	n->riov[cnt] = (struct iovec){ n->scratch, sizeof(n->scratch) };
+	/* The frame goes into the chains (with MRG_RXBUF, into as many
+	 * iovecs as the largest frame needs: fewer for the kernel to import);
+	 * whatever lands in the scratch buffer after them means the frame did
+	 * not fit (dropped below). */
+	iov = n->riov + n->i0;
+	if (mrg(n)) {
+		uint64_t room = 0, need = rx_need(n);
+
+		for (cnt = 0; cnt < n->niov && room < need; cnt++)
+			room += iov[cnt].iov_len;
+	} else {
+		cnt = n->chains[n->c0].n;
+	}
+	saved = iov[cnt];
+	iov[cnt] = (struct iovec){ n->scratch, sizeof(n->scratch) };
 	do
-		got = readv(n->fd, n->riov, (int)cnt + 1);
+		got = readv(n->fd, iov, (int)cnt + 1);
 	while (got < 0 && errno == EINTR);
-	n->riov[cnt] = saved;
+	iov[cnt] = saved;
 	if (got < 0) {
 		if (errno != EAGAIN)
 			log_warn("virtio-net %s: TAP read: %s", n->name, strerror(errno));
 		return RX_EMPTY;
 	}
 	left = (uint64_t)got;
+	ch = n->chains + n->c0;
 	if (mrg(n)) {
 		for (; left && k < n->nchains; k++) {
-			lens[k] = (uint32_t)(left < n->chains[k].len ? left : n->chains[k].len);
+			lens[k] = (uint32_t)(left < ch[k].len ? left : ch[k].len);
 			left -= lens[k];
 		}
-	} else if (left <= n->chains[0].len) {
+	} else if (left <= ch[0].len) {
 		lens[k++] = (uint32_t)left;
 		left = 0;
 	}
@@ -494,14 +522,14 @@ static enum rx_result rx_one(struct virtio_net *n)
 		n->st.rx_dropped++; /* runt, or larger than the buffers: chains stay */
 		return RX_FRAME;
 	}
-	iov_copy(n->riov, n->niov, hdr, sizeof(hdr), false);
+	iov_copy(iov, n->niov, hdr, sizeof(hdr), false);
 	if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
 		n->st.rx_dropped++;
 		return RX_FRAME;
 	}
-	iov_copy(n->riov, n->niov, hdr, sizeof(hdr), true);
+	iov_copy(iov, n->niov, hdr, sizeof(hdr), true);
 	for (unsigned i = 0; i < k; i++)
-		vq_push(n->rxq, n->chains[i].head, lens[i]);
+		vq_push(n->rxq, ch[i].head, lens[i]);
 	rx_consume(n, k);
 	n->rx_pushed = true;
 	n->st.rx_frames++;
@@ -545,9 +573,15 @@ static void rx_run(struct virtio_net *n)
 		rx_discard(n);
 		return;
 	}
-	while ((r = rx_one(n)) == RX_FRAME)
-		;
-	n->rx_blocked = r == RX_NO_ROOM && !n->broken;
+	/* Kicks are only wanted while frames wait for buffers: otherwise the
+	 * next frame from the TAP takes whatever the driver added. */
+	do {
+		while ((r = rx_one(n)) == RX_FRAME)
+			;
+		n->rx_blocked = r == RX_NO_ROOM && !n->broken;
+	} while (n->rx_blocked && vq_listen(n->rxq));
+	if (!n->rx_blocked && !n->broken)
+		vq_quiet(n->rxq);
 	rx_watch(n, !n->rx_blocked);
 	if (n->rx_pushed && n->rxq && vq_should_notify(n->rxq))
 		n->t->notify(n->t->opaque, RXQ);

@@ -12,7 +12,7 @@
 #include "hearth/virtio.h"
 
 enum { DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4 };
-enum { AVAIL_F_NO_INTERRUPT = 1 };
+enum { AVAIL_F_NO_INTERRUPT = 1, USED_F_NO_NOTIFY = 1 };
 
 struct desc {
 	uint64_t addr;
@@ -59,6 +59,7 @@ int vq_enable(struct vq *q, const struct guest_mem *gm, uint16_t max)
 	q->last_avail = 0;
 	q->used_idx = 0;
 	q->signalled_valid = false;
+	q->quiet = false;
 	q->ready = true;
 	return 0;
 }
@@ -103,7 +104,7 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 		return 0;
 	idx = avail_idx(q);
 	if (idx == q->last_avail) {
-		if (!q->event_idx)
+		if (!q->event_idx || q->quiet)
 			return 0;
 		/* Ask for a kick at the next entry, then look once more so an
 		 * entry added meanwhile is not left waiting. */
@@ -151,14 +152,42 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 		i = d.next;
 	}
 	q->last_avail++;
-	if (q->event_idx)
-		st16(avail_event(q), q->last_avail);
+	if (q->event_idx) /* quiet: an index the driver has passed already */
+		st16(avail_event(q), (uint16_t)(q->last_avail - q->quiet));
 	return 1;
 }
 
 bool vq_has_work(const struct vq *q)
 {
 	return q->ready && avail_idx(q) != q->last_avail;
+}
+
+void vq_quiet(struct vq *q)
+{
+	if (!q->ready || q->quiet)
+		return;
+	q->quiet = true;
+	if (q->event_idx)
+		st16(avail_event(q), (uint16_t)(q->last_avail - 1));
+	else
+		st16(q->used, ld16(q->used) | USED_F_NO_NOTIFY);
+}
+
+bool vq_listen(struct vq *q)
+{
+	if (!q->ready)
+		return false;
+	if (q->quiet) {
+		q->quiet = false;
+		if (q->event_idx)
+			st16(avail_event(q), q->last_avail);
+		else
+			st16(q->used, ld16(q->used) & ~USED_F_NO_NOTIFY);
+	} else if (q->event_idx) {
+		st16(avail_event(q), q->last_avail);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the request before the driver's index */
+	return avail_idx(q) != q->last_avail;
 }
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
