@@ -28,6 +28,7 @@
 #define HDRLEN	   12
 #define F_MAC	   (1ULL << 5)
 #define F_MRG	   (1ULL << 15)
+#define F_EVENT	   (1ULL << 29)
 #define F_STAT	   (1ULL << 16)
 #define F_V1	   (1ULL << 32)
 #define SECONDS(n) ((uint64_t)(n)*4000000000ull)
@@ -38,6 +39,7 @@ void *memset(void *d, int c, unsigned long n);
 struct nq {
 	uint8_t *ring; /* desc at 0, avail at 1024, used at 4096 */
 	uint16_t notify_off, avail_idx, used_seen;
+	uint16_t checked; /* avail_idx when notify() last looked */
 };
 
 static struct vpci dev;
@@ -95,6 +97,25 @@ static void kick(struct nq *q)
 	w16(dev.notify + (uint64_t)q->notify_off * dev.notify_mult, 0);
 }
 
+/* Kicks if the device asked for it (virtio 1.2, 2.7.10: with EVENT_IDX,
+ * when avail_event lies among the entries added since the last look; else
+ * unless the used ring says NO_NOTIFY), as a real driver does. */
+static void notify(struct nq *q)
+{
+	uint16_t now = q->avail_idx, old = q->checked, ev;
+
+	q->checked = now;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* avail idx before the device's request */
+	if (features & F_EVENT) {
+		ev = *(volatile uint16_t *)(q->ring + 4096 + 4 + 8 * NQ);
+		if ((uint16_t)(now - ev - 1) >= (uint16_t)(now - old))
+			return;
+	} else if (*(volatile uint16_t *)(q->ring + 4096) & 1) {
+		return;
+	}
+	kick(q);
+}
+
 /* Next used entry: its id, *len its length; -1 if none. */
 static int used(struct nq *q, uint32_t *len)
 {
@@ -116,7 +137,7 @@ static int setup_queue(struct nq *q, unsigned idx, uint8_t *ring)
 	for (unsigned i = 0; i < 8192; i++)
 		ring[i] = 0;
 	q->ring = ring;
-	q->avail_idx = q->used_seen = 0;
+	q->avail_idx = q->used_seen = q->checked = 0;
 	w16(c + 0x16, (uint16_t)idx);
 	if (r16(c + 0x18) < NQ)
 		return -1;
@@ -133,7 +154,7 @@ static int setup_queue(struct nq *q, unsigned idx, uint8_t *ring)
 /* Resets the device and brings it up; returns the status byte. */
 static uint8_t net_init(void)
 {
-	uint64_t c = dev.common, want = F_V1 | F_MAC | F_MRG | F_STAT;
+	uint64_t c = dev.common, want = F_V1 | F_MAC | F_MRG | F_STAT | F_EVENT;
 
 	w8(c + 0x14, 0);
 	while (r8(c + 0x14))
@@ -195,7 +216,7 @@ static int send(const uint8_t *frame, unsigned len, bool now)
 	publish(&txq, (uint16_t)slot);
 	tx_inflight++;
 	if (now)
-		kick(&txq);
+		notify(&txq);
 	return 0;
 }
 
@@ -286,7 +307,7 @@ static void rx_give_back(int id)
 {
 	publish(&rxq, (uint16_t)id);
 	if (++rx_pending >= NQ / 4) {
-		kick(&rxq);
+		notify(&rxq);
 		rx_pending = 0;
 	}
 }
@@ -307,7 +328,7 @@ static int poll_rx(struct rx *r)
 	id = used(&rxq, &len);
 	if (id < 0) {
 		if (rx_pending) {
-			kick(&rxq);
+			notify(&rxq);
 			rx_pending = 0;
 		}
 		return 0;
