@@ -3,10 +3,13 @@
 # (q35, -netdev tap,vhost=off -device virtio-net-pci) in one run, on the
 # same TAP in a network namespace this script creates (169.254.0.0/16
 # only) and removes. The guest is the probe with its polling driver (same
-# ELF on both), the host end tests/integration/net_responder.py:
+# ELF on both, EVENT_IDX honoured), the host end bench/net_responder (the
+# tests' responder protocol, in C):
 #   guest -> host: N UDP datagrams as fast as the ring takes them (rate from
 #                  the guest's TSC; the responder counts what arrived)
-#   host -> guest: a burst of M datagrams sent by the responder at once
+#   host -> guest: a burst of M (default 5000) datagrams written at once as
+#                  frames into the TAP's queue, which holds them all (rate
+#                  from the guest's TSC, first frame to last)
 # for 64-byte frames (packet rate) and 1514-byte frames (throughput).
 # Prints a Markdown table with hearth/QEMU ratios, each cell the median of
 # REPEAT (default 3) alternating runs. Needs root (netns, TAP).
