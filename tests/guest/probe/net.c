@@ -10,10 +10,18 @@
  *   net-hostile  chains a hostile driver sends: each must come back
  *                unused while the device keeps working; a broken ring must
  *                get DEVICE_NEEDS_RESET, and the device work after a reset
+ *   net-tso-tx   (opt-in, with CSUM/HOST_TSO4/GUEST_CSUM/GUEST_TSO4) TCP/IPv4
+ *                GSO frames to a MAC that is not the host's; the host
+ *                checks its TAP counters against the line this prints
+ *   net-tso-rx   (opt-in) bursts of GSO frames bench/gso_send writes into
+ *                the TAP, taken whole (merged buffers), in order, checked
  * Addresses come from the command line: probe.ip=A.B.C.D probe.peer=A.B.C.D
  * probe.port=N (the responder's UDP port), probe.frames=N and probe.txsize=N
  * (transmit rate: datagrams and their payload bytes), probe.burst=N and
- * probe.rxsize=N (receive burst).
+ * probe.rxsize=N (receive burst); for the TSO tests probe.tsosize=N (TCP
+ * payload per frame, default 64000), probe.mss=N (1448), probe.tsoframes=N,
+ * probe.tsoburst=N, probe.tsorounds=N and probe.rxbuf=N (receive buffer
+ * bytes, 2048..65536, default 65536).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,7 +34,11 @@
 #define NQ	   64
 #define BUFSZ	   2048
 #define HDRLEN	   12
+#define F_CSUM	   (1ULL << 0)
+#define F_GCSUM	   (1ULL << 1)
 #define F_MAC	   (1ULL << 5)
+#define F_GTSO4	   (1ULL << 7)
+#define F_HTSO4	   (1ULL << 11)
 #define F_MRG	   (1ULL << 15)
 #define F_EVENT	   (1ULL << 29)
 #define F_STAT	   (1ULL << 16)
@@ -54,6 +66,19 @@ static uint8_t tx_ring[8192] __attribute__((aligned(4096)));
 static uint8_t rx_buf[NQ][BUFSZ] __attribute__((aligned(4096)));
 static uint8_t tx_buf[NQ][BUFSZ] __attribute__((aligned(4096)));
 static uint8_t big[80000] __attribute__((aligned(4096)));
+/* receive buffers for the TSO tests: up to 64 KiB each (probe.rxbuf) */
+#define BIGBUF 65536
+static uint8_t rx_big[NQ - 1][BIGBUF] __attribute__((aligned(4096)));
+/* the TSO transmit test's payloads: one per chain in flight */
+static uint8_t tx_big[NQ / 2][BIGBUF] __attribute__((aligned(4096)));
+static uint8_t *rxb_base = &rx_buf[0][0];
+static unsigned rxb_stride = BUFSZ, rxbsz = BUFSZ;
+static uint64_t want_extra; /* offloads the next net_init asks for */
+
+static uint8_t *rxb(unsigned id)
+{
+	return rxb_base + (uint64_t)id * rxb_stride;
+}
 
 static uint16_t be16(const uint8_t *p)
 {
@@ -154,7 +179,7 @@ static int setup_queue(struct nq *q, unsigned idx, uint8_t *ring)
 /* Resets the device and brings it up; returns the status byte. */
 static uint8_t net_init(void)
 {
-	uint64_t c = dev.common, want = F_V1 | F_MAC | F_MRG | F_STAT | F_EVENT;
+	uint64_t c = dev.common, want = F_V1 | F_MAC | F_MRG | F_STAT | F_EVENT | want_extra;
 
 	w8(c + 0x14, 0);
 	while (r8(c + 0x14))
@@ -179,7 +204,7 @@ static uint8_t net_init(void)
 		mac[i] = r8(dev.devcfg + i);
 	w8(c + 0x14, 1 | 2 | 8 | 4);
 	for (unsigned i = 0; i < NQ - 1; i++) { /* the last one: net-hostile's */
-		desc(&rxq, i, (uint64_t)rx_buf[i], BUFSZ, 2, 0);
+		desc(&rxq, i, (uint64_t)rxb(i), rxbsz, 2, 0);
 		publish(&rxq, (uint16_t)i);
 	}
 	kick(&rxq);
@@ -290,14 +315,22 @@ static int send_udp(uint16_t sport, uint16_t dport, const uint8_t *data, unsigne
 	return send(frame, 14 + 20 + 8 + len < 60 ? 60 : 14 + 20 + 8 + len, now);
 }
 
-/* What the last received frame was, for the tests. */
+/* What the last received frame was, for the tests. With MRG_RXBUF a frame
+ * may span several buffers: the headers and l4 are in the first one (l4len
+ * is cut to what that buffer holds), the frame's end in the last. */
 struct rx {
 	uint16_t type; /* ethertype */
 	uint8_t proto; /* IPv4 protocol */
 	uint16_t sport, dport;
-	const uint8_t *l4; /* ICMP or UDP payload */
+	const uint8_t *l4; /* ICMP, UDP or TCP payload */
 	unsigned l4len;
 	uint16_t nbufs;
+	const uint8_t *hdr;   /* the virtio net header */
+	uint32_t len;	      /* frame bytes (Ethernet header onwards), all buffers */
+	uint32_t tcp_payload; /* TCP: payload bytes by the IPv4 length, all buffers */
+	uint32_t seq;	      /* TCP sequence number */
+	const uint8_t *end;   /* one past the frame's last byte (last buffer) */
+	uint32_t endlen;      /* frame bytes in the last buffer */
 };
 
 static uint64_t rx_frames, rx_other;
@@ -312,19 +345,21 @@ static void rx_give_back(int id)
 	}
 }
 
-/* Takes one received frame, answers ARP requests and pings for us. Returns
- * 1 with *r filled (the frame stays valid until the next call), 0 if none. */
+/* Takes one received frame (all its buffers), answers ARP requests and
+ * pings for us. Returns 1 with *r filled (the frame stays valid until the
+ * next call), 0 if none. */
 static int poll_rx(struct rx *r)
 {
-	static int last = -1;
-	uint32_t len;
-	const uint8_t *f;
+	static int last[NQ];
+	static unsigned nlast;
+	uint32_t len, total, blen = 0;
+	const uint8_t *f, *b;
+	unsigned nb, k;
 	int id;
 
-	if (last >= 0) {
-		rx_give_back(last);
-		last = -1;
-	}
+	for (k = 0; k < nlast; k++)
+		rx_give_back(last[k]);
+	nlast = 0;
 	id = used(&rxq, &len);
 	if (id < 0) {
 		if (rx_pending) {
@@ -333,16 +368,44 @@ static int poll_rx(struct rx *r)
 		}
 		return 0;
 	}
-	last = id;
-	if (id >= NQ - 1 || len < HDRLEN + 14 || len > BUFSZ) {
+	last[nlast++] = id;
+	if (id >= NQ - 1 || len < HDRLEN + 14 || len > rxbsz) {
 		rx_other++;
 		return 0;
 	}
+	b = rxb((unsigned)id);
+	nb = (features & F_MRG) ? (unsigned)(b[10] | b[11] << 8) : 1;
+	if (nb == 0 || nb > NQ - 1) {
+		rx_other++;
+		return 0;
+	}
+	total = len;
+	blen = len;
+	for (k = 1; k < nb; k++) { /* the rest of a merged frame */
+		int more = -1;
+		uint32_t l = 0;
+
+		for (uint64_t t0 = rdtsc(); more < 0 && rdtsc() - t0 < SECONDS(1);)
+			more = used(&rxq, &l);
+		if (more < 0 || more >= NQ - 1 || l > rxbsz) {
+			if (more >= 0)
+				last[nlast++] = more;
+			rx_other++;
+			return 0;
+		}
+		last[nlast++] = more;
+		total += l;
+		blen = l;
+	}
 	rx_frames++;
-	f = rx_buf[id] + HDRLEN;
-	len -= HDRLEN;
+	f = b + HDRLEN;
+	len -= HDRLEN; /* frame bytes in the first buffer */
 	*r = (struct rx){ .type = be16(f + 12),
-			  .nbufs = (uint16_t)(rx_buf[id][10] | rx_buf[id][11] << 8) };
+			  .nbufs = (uint16_t)(b[10] | b[11] << 8),
+			  .hdr = b,
+			  .len = total - HDRLEN,
+			  .end = rxb((unsigned)last[nlast - 1]) + blen,
+			  .endlen = nb == 1 ? blen - HDRLEN : blen };
 	if (r->type == 0x0806 && len >= 42) {
 		const uint8_t *a = f + 14;
 		if (be16(a + 6) == 1 && be32(a + 24) == my_ip) {
@@ -356,18 +419,30 @@ static int poll_rx(struct rx *r)
 	} else if (r->type == 0x0800 && len >= 34 && (f[14] >> 4) == 4) {
 		const uint8_t *h = f + 14;
 		unsigned ihl = (h[0] & 15) * 4u, tot = be16(h + 2);
-		if (ihl < 20 || tot < ihl || tot > len - 14 || be32(h + 16) != my_ip)
+		if (ihl < 20 || tot < ihl || tot > r->len - 14 || be32(h + 16) != my_ip ||
+		    14 + ihl > len)
 			return 1;
 		r->proto = h[9];
 		r->l4 = h + ihl;
 		r->l4len = tot - ihl;
+		if (r->l4len > len - 14 - ihl)
+			r->l4len = len - 14 - ihl; /* what the first buffer holds */
 		if (r->proto == 17 && r->l4len >= 8) {
 			r->sport = be16(r->l4);
 			r->dport = be16(r->l4 + 2);
 			r->l4 += 8;
 			r->l4len -= 8;
+		} else if (r->proto == 6 && r->l4len >= 20 && (r->l4[12] >> 4) * 4u <= tot - ihl &&
+			   (r->l4[12] >> 4) * 4u <= r->l4len) {
+			unsigned doff = (r->l4[12] >> 4) * 4u;
+			r->sport = be16(r->l4);
+			r->dport = be16(r->l4 + 2);
+			r->seq = be32(r->l4 + 4);
+			r->tcp_payload = tot - ihl - doff;
+			r->l4 += doff;
+			r->l4len -= doff;
 		} else if (r->proto == 1 && r->l4len >= 8 && r->l4[0] == 8 && have_peer &&
-			   be32(h + 12) == peer_ip && r->l4len <= 1400) {
+			   be32(h + 12) == peer_ip && r->l4len <= 1400 && nb == 1) {
 			/* an echo request from the host: answer it */
 			uint8_t *p = ip(1, r->l4len);
 			memcpy(p, r->l4, r->l4len);
@@ -491,6 +566,9 @@ static int net_setup(void)
 	putu(status & 1);
 	puts_(" mrg=");
 	putu(!!(features & F_MRG));
+	puts_(" tso=");
+	putu((features & (F_CSUM | F_GCSUM | F_HTSO4 | F_GTSO4)) ==
+	     (F_CSUM | F_GCSUM | F_HTSO4 | F_GTSO4));
 	puts_(" ip=");
 	put_ip(my_ip);
 	ok &= (status & 1) && my_ip && peer_ip && (features & F_MRG);
@@ -613,6 +691,8 @@ static int tx_rate(uint16_t port, unsigned n, unsigned size)
 
 int probe_net(void);
 int probe_net_hostile(void);
+int probe_net_tso_tx(void);
+int probe_net_tso_rx(void);
 
 int probe_net(void)
 {
@@ -676,6 +756,252 @@ int probe_net(void)
 	report("net-stats", rx_other == 0);
 	fails += rx_other != 0;
 	return fails;
+}
+
+/* ---- TCP segmentation offload (opt-in tests, for the benchmark) ---- */
+
+#define TSO_HDR	    54 /* Ethernet, IPv4 and TCP headers of a GSO frame */
+#define TSO_ISN	    0x10000000u
+#define TSO_TX_PORT 5001  /* destination port of what the guest sends */
+#define TSO_RX_PORT 40011 /* destination port of bench/gso_send's frames */
+#define TSO_FEAT    (F_CSUM | F_GCSUM | F_HTSO4 | F_GTSO4)
+
+static void le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* The virtio net header and the 54 header bytes of a TCP/IPv4 GSO frame
+ * carrying @size payload bytes from sequence number @seq, to @dst. The TCP
+ * checksum field holds the pseudo-header sum (not inverted): the host
+ * finishes it per segment, as for Linux's CHECKSUM_PARTIAL. */
+static void tso_headers(uint8_t *h, const uint8_t *dst, uint32_t seq, unsigned size, unsigned mss)
+{
+	static uint16_t id;
+	uint8_t *e = h + HDRLEN, *v4 = e + 14, *t = v4 + 20, ph[12];
+
+	memset(h, 0, HDRLEN + TSO_HDR);
+	h[0] = 1; /* NEEDS_CSUM */
+	h[1] = 1; /* GSO_TCPV4 */
+	le16(h + 2, TSO_HDR);
+	le16(h + 4, (uint16_t)mss);
+	le16(h + 6, 14 + 20); /* csum_start: the TCP header */
+	le16(h + 8, 16);      /* csum_offset: its checksum field */
+	memcpy(e, dst, 6);
+	memcpy(e + 6, mac, 6);
+	put16(e + 12, 0x0800);
+	v4[0] = 0x45;
+	put16(v4 + 2, (uint16_t)(40 + size));
+	put16(v4 + 4, ++id);
+	put16(v4 + 6, 0x4000);
+	v4[8] = 64;
+	v4[9] = 6;
+	put32(v4 + 12, my_ip);
+	put32(v4 + 16, peer_ip);
+	put16(v4 + 10, csum(v4, 20, 0));
+	put16(t, 40010);
+	put16(t + 2, TSO_TX_PORT);
+	put32(t + 4, seq);
+	t[12] = 0x50; /* 20-byte header */
+	t[13] = 0x18; /* PSH, ACK */
+	put16(t + 14, 65535);
+	put32(ph, my_ip);
+	put32(ph + 4, peer_ip);
+	ph[8] = 0;
+	ph[9] = 6;
+	put16(ph + 10, (uint16_t)(20 + size));
+	put16(t + 16, (uint16_t)~csum(ph, sizeof(ph), 0));
+}
+
+/* Sets the device up with CSUM, HOST_TSO4, GUEST_CSUM and GUEST_TSO4 and
+ * receive buffers of probe.rxbuf bytes (default 64 KiB: one per frame). */
+static int tso_setup(void)
+{
+	unsigned sz = (unsigned)probe_arg_u64("probe.rxbuf", BIGBUF);
+	int ok;
+
+	if (sz < BUFSZ || sz > BIGBUF)
+		sz = BIGBUF;
+	rxb_base = &rx_big[0][0];
+	rxb_stride = BIGBUF;
+	rxbsz = sz;
+	want_extra = TSO_FEAT;
+	ok = net_setup();
+	ok = ok && (features & TSO_FEAT) == TSO_FEAT;
+	puts_("PROBE: test=net-tso-init rxbuf=");
+	putu(rxbsz);
+	puts_(" features=");
+	putx(features);
+	report("net-tso-init", ok);
+	return ok;
+}
+
+static unsigned tso_size(void)
+{
+	unsigned size = (unsigned)probe_arg_u64("probe.tsosize", 64000);
+
+	return size < 1448 || size > 65535 - 40 ? 64000 : size;
+}
+
+/* Guest -> host: probe.tsoframes GSO frames of probe.tsosize TCP payload
+ * bytes (segment size probe.mss, default 1448), at most 32 in flight (two
+ * descriptors each: headers, then the payload, from one of 32 buffers so
+ * the host does not copy from the same cache-hot 64 KiB), to a unicast
+ * MAC that is not the TAP's, so the host drops them as PACKET_OTHERHOST
+ * without replying; the host checks its TAP's counters. The time runs from
+ * the first frame queued to the last one used. */
+int probe_net_tso_tx(void)
+{
+	static const uint8_t other[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	unsigned n = (unsigned)probe_arg_u64("probe.tsoframes", 2000), size = tso_size();
+	unsigned mss = (unsigned)probe_arg_u64("probe.mss", 1448), sent = 0, done = 0;
+	uint64_t t0, dt;
+	uint32_t len;
+
+	if (!tso_setup())
+		return 1;
+	for (unsigned b = 0; b < NQ / 2; b++)
+		for (unsigned i = 0; i < size; i++)
+			tx_big[b][i] = (uint8_t)(i * 7 + 1);
+	for (t0 = rdtsc(); tx_inflight && rdtsc() - t0 < SECONDS(3);)
+		reclaim_tx();
+	t0 = rdtsc();
+	while (done < n && rdtsc() - t0 < SECONDS(60)) {
+		while (sent < n && sent - done < NQ / 2) {
+			unsigned d = 2 * (sent % (NQ / 2));
+			uint8_t *h = tx_buf[d];
+
+			tso_headers(h, other, TSO_ISN + sent * size, size, mss);
+			desc(&txq, d, (uint64_t)h, HDRLEN + TSO_HDR, 1, (uint16_t)(d + 1));
+			desc(&txq, d + 1, (uint64_t)tx_big[d / 2], size, 0, 0);
+			publish(&txq, (uint16_t)d);
+			sent++;
+			notify(&txq); /* kicks only if the device asked */
+		}
+		while (used(&txq, &len) >= 0)
+			done++;
+	}
+	dt = rdtsc() - t0;
+	tx_inflight = 0;
+	puts_("PROBE: test=net-tso-tx frames=");
+	putu(done);
+	puts_(" size=");
+	putu(size);
+	puts_(" mss=");
+	putu(mss);
+	puts_(" frame-bytes=");
+	putu((uint64_t)done * (size + TSO_HDR));
+	puts_(" tsc=");
+	putu(dt);
+	report("net-tso-tx", done == n);
+	return done != n;
+}
+
+/* Host -> guest, one round: asks the responder for @n GSO frames of @size
+ * payload bytes (bench/gso_send writes them into the TAP), leaves them to
+ * queue (the ring fills, the rest waits in the TAP) for about half a
+ * second, then takes them all: each must be TCPv4 GSO with the right
+ * segment size, length, sequence number and payload markers (first 4
+ * bytes: the frame's index; last 4: its complement). The time and bytes
+ * in *st leave out the frames already in the ring when it started. */
+struct tso_rx_stats {
+	unsigned got, bad, disorder, pre, maxbufs;
+	uint64_t bytes, pre_bytes, tsc;
+};
+
+static void tso_rx_round(uint16_t port, unsigned n, unsigned size, unsigned mss,
+			 struct tso_rx_stats *st)
+{
+	unsigned got = 0, ready;
+	uint64_t t0, t1 = 0;
+	uint16_t seen0;
+	uint8_t req[20];
+	struct rx r;
+
+	put32(req, 0x47534f21); /* "GSO!" */
+	put32(req + 4, n);
+	put32(req + 8, size);
+	put16(req + 12, (uint16_t)mss);
+	memcpy(req + 14, mac, 6); /* where gso_send addresses them */
+	send_udp(40004, port, req, sizeof(req), true);
+	for (t0 = rdtsc(); rdtsc() - t0 < SECONDS(1) / 2;)
+		pause();
+	t0 = rdtsc();
+	seen0 = rxq.used_seen;
+	ready = (uint16_t)(*(volatile uint16_t *)(rxq.ring + 4096 + 2) - seen0);
+	while (got < n && rdtsc() - t0 < SECONDS(20)) {
+		if (!poll_rx(&r) || r.proto != 6 || r.dport != TSO_RX_PORT)
+			continue;
+		unsigned gso = r.hdr[1] & 0x7f, gsz = (unsigned)(r.hdr[4] | r.hdr[5] << 8);
+		int ok = gso == 1 && gsz == mss && r.len == TSO_HDR + size &&
+			 r.tcp_payload == size && r.l4len >= 4 && be32(r.l4) == got &&
+			 r.endlen >= 4 && be32(r.end - 4) == ~got;
+		if (r.seq != TSO_ISN + got * size)
+			st->disorder++;
+		else if (!ok && !st->bad) {
+			puts_("PROBE: net-tso-rx bad frame=");
+			putu(got);
+			puts_(" gso=");
+			putu(gso);
+			puts_(" gso_size=");
+			putu(gsz);
+			puts_(" len=");
+			putu(r.len);
+			puts_(" nbufs=");
+			putu(r.nbufs);
+			putc_('\n');
+		}
+		st->bad += !ok;
+		got++;
+		st->bytes += r.tcp_payload;
+		if ((uint16_t)(rxq.used_seen - seen0) <= ready) {
+			st->pre++;
+			st->pre_bytes += r.tcp_payload;
+		}
+		if (r.nbufs > st->maxbufs)
+			st->maxbufs = r.nbufs;
+		t1 = rdtsc();
+	}
+	st->got += got;
+	st->tsc += t1 > t0 ? t1 - t0 : 0;
+}
+
+/* Host -> guest: probe.tsorounds rounds (default 1) of probe.tsoburst
+ * frames (default 600: a round must fit the TAP's queue, txqueuelen 1000
+ * by default, plus what the ring holds). */
+int probe_net_tso_rx(void)
+{
+	uint16_t port = (uint16_t)probe_arg_u64("probe.port", 7777);
+	unsigned n = (unsigned)probe_arg_u64("probe.tsoburst", 600), size = tso_size();
+	unsigned mss = (unsigned)probe_arg_u64("probe.mss", 1448);
+	unsigned rounds = (unsigned)probe_arg_u64("probe.tsorounds", 1);
+	struct tso_rx_stats st = { 0 };
+
+	if (!tso_setup() || !resolve_peer())
+		return 1;
+	for (unsigned i = 0; i < rounds; i++)
+		tso_rx_round(port, n, size, mss, &st);
+	puts_("PROBE: test=net-tso-rx frames=");
+	putu(st.got);
+	puts_(" size=");
+	putu(size);
+	puts_(" bad=");
+	putu(st.bad);
+	puts_(" out-of-order=");
+	putu(st.disorder);
+	puts_(" max-buffers=");
+	putu(st.maxbufs);
+	puts_(" bytes=");
+	putu(st.bytes);
+	puts_(" ready-frames=");
+	putu(st.pre);
+	puts_(" ready-bytes=");
+	putu(st.pre_bytes);
+	puts_(" tsc=");
+	putu(st.tsc);
+	report("net-tso-rx", st.got == n * rounds && !st.bad && !st.disorder);
+	return st.got != n * rounds || st.bad || st.disorder;
 }
 
 /* ---- hostile driver ---- */

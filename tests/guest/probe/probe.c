@@ -305,6 +305,19 @@ static void test_net_hostile(void)
 	verdict(probe_net_hostile());
 }
 
+int probe_net_tso_tx(void);
+int probe_net_tso_rx(void);
+
+static void test_net_tso_tx(void)
+{
+	verdict(probe_net_tso_tx());
+}
+
+static void test_net_tso_rx(void)
+{
+	verdict(probe_net_tso_rx());
+}
+
 static void test_blk_msix(void)
 {
 	verdict(probe_blk_msix());
@@ -397,6 +410,8 @@ static const struct test tests[] = {
 	{ "blk-discard", test_blk_discard },
 	{ "net", test_net },
 	{ "net-hostile", test_net_hostile },
+	{ "net-tso-tx", test_net_tso_tx },
+	{ "net-tso-rx", test_net_tso_rx },
 	{ "cad", test_cad },
 	{ "tick", test_tick },
 };
