@@ -7,7 +7,7 @@
  * the VMM needs; this one receives with recvmmsg and sends bursts with
  * sendmmsg.
  *
- *   net_responder BIND_IP PORT GUEST_IP LOG [IFNAME]
+ *   net_responder BIND_IP PORT GUEST_IP LOG [IFNAME [GSO_SEND]]
  *
  * With IFNAME (the TAP), bursts bypass the host's UDP and IP layers: the
  * frames are built here and written straight into the device's queue with
@@ -22,6 +22,10 @@
  *             count); the rate goes to LOG
  *   PING      three ICMP echo requests to GUEST_IP, answered "PONG" + the
  *             number of replies
+ *   GSO! n s m MAC  (with GSO_SEND, bench/gso_send) n TCP/IPv4 GSO frames of
+ *             s payload bytes, segment size m, to MAC, written into IFNAME
+ *             by GSO_SEND (its line goes to LOG); answered "GSOD" + the
+ *             number sent (the answer queues behind the frames)
  */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -38,6 +42,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,6 +222,33 @@ static int burst_raw(int pk, const char *ifname, const struct sockaddr_in *me,
 	return 0;
 }
 
+/* Runs @prog (bench/gso_send) for a "GSO!" request @d from @guest, its
+ * output to @out; returns the frames sent. */
+static uint32_t gso_burst(const char *prog, const char *ifname, const char *me, const char *guest,
+			  const uint8_t *d, FILE *out)
+{
+	char n[16], size[16], mss[8], mac[18];
+	int status;
+	pid_t pid;
+
+	snprintf(n, sizeof(n), "%u", be32(d + 4));
+	snprintf(size, sizeof(size), "%u", be32(d + 8));
+	snprintf(mss, sizeof(mss), "%u", (unsigned)(d[12] << 8 | d[13]));
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d[14], d[15], d[16], d[17],
+		 d[18], d[19]);
+	fflush(out);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fileno(out), 1);
+		dup2(fileno(out), 2);
+		execl(prog, prog, ifname, mac, me, guest, n, size, mss, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return 0;
+	return be32(d + 4);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t bufs[BATCH][MAXDG];
@@ -227,12 +259,13 @@ int main(int argc, char **argv)
 	unsigned long count = 0;
 	double first = 0, last = 0;
 	int s, pk = -1, rcvbuf = 8 << 20, reported = 0;
-	const char *ifname = argc > 5 ? argv[5] : NULL;
+	const char *ifname = argc > 5 ? argv[5] : NULL, *gso_send = argc > 6 ? argv[6] : NULL;
 	FILE *out;
 
-	if ((argc != 5 && argc != 6) || !inet_pton(AF_INET, argv[1], &me.sin_addr) ||
+	if (argc < 5 || argc > 7 || !inet_pton(AF_INET, argv[1], &me.sin_addr) ||
 	    !inet_pton(AF_INET, argv[3], &guest)) {
-		fprintf(stderr, "usage: net_responder BIND_IP PORT GUEST_IP LOG [IFNAME]\n");
+		fprintf(stderr,
+			"usage: net_responder BIND_IP PORT GUEST_IP LOG [IFNAME [GSO_SEND]]\n");
 		return 2;
 	}
 	me.sin_port = htons((uint16_t)atoi(argv[2]));
@@ -302,8 +335,8 @@ int main(int argc, char **argv)
 			} else if (!memcmp(d, "DONE", 4)) {
 				double secs = count > 1 ? last - first : 0;
 
-				fprintf(out, "sink: frames=%lu seconds=%.3f pps=%.0f\n", count, secs,
-					secs > 0 ? (double)(count - 1) / secs : 0);
+				fprintf(out, "sink: frames=%lu seconds=%.3f pps=%.0f\n", count,
+					secs, secs > 0 ? (double)(count - 1) / secs : 0);
 				memcpy(reply, "CNT!", 4);
 				put32(reply + 4, (uint32_t)count);
 				sendto(s, reply, 8, 0, peer, sizeof(peers[i]));
@@ -314,6 +347,14 @@ int main(int argc, char **argv)
 				fprintf(out, "ping: %u replies from %s\n", n, argv[3]);
 				memcpy(reply, "PONG", 4);
 				put32(reply + 4, n);
+				sendto(s, reply, 8, 0, peer, sizeof(peers[i]));
+			} else if (!memcmp(d, "GSO!", 4) && len >= 20 && gso_send && ifname) {
+				char from[INET_ADDRSTRLEN];
+
+				inet_ntop(AF_INET, &peers[i].sin_addr, from, sizeof(from));
+				memcpy(reply, "GSOD", 4);
+				put32(reply + 4,
+				      gso_burst(gso_send, ifname, argv[1], from, d, out));
 				sendto(s, reply, 8, 0, peer, sizeof(peers[i]));
 			}
 		}

@@ -2,7 +2,7 @@
 """Host end of tests/integration/virtio_net.sh, run inside the test's network
 namespace: a UDP responder for the probe guest's net tests.
 
-  net_responder.py BIND_IP PORT GUEST_IP LOG
+  net_responder.py BIND_IP PORT GUEST_IP LOG [GSO_SEND TAP]
 
 Datagrams (first 4 bytes say what):
   ECH0...   echoed back unchanged
@@ -12,10 +12,14 @@ Datagrams (first 4 bytes say what):
             the rate goes to LOG
   PING      three ICMP echo requests to GUEST_IP over a raw socket,
             answered "PONG" + the number of replies
+  GSO! n s m MAC  (with GSO_SEND) runs bench/gso_send to write n TCP GSO
+            frames of s payload bytes, segment size m, to MAC into TAP;
+            answered "GSOD" + the number sent (it queues behind them)
 """
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -56,6 +60,7 @@ def ping_guest(guest):
 
 def main():
     bind_ip, port, guest, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    gso_send, tap = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.bind((bind_ip, port))
@@ -90,6 +95,14 @@ def main():
             n = ping_guest(guest)
             print("ping: %d replies from %s" % (n, guest), file=out)
             s.sendto(b"PONG" + struct.pack("!I", n), peer)
+        elif kind == b"GSO!" and gso_send and len(data) >= 20:
+            n, size, mss = struct.unpack("!IIH", data[4:14])
+            mac = ":".join("%02x" % b for b in data[14:20])
+            r = subprocess.run([gso_send, tap, mac, bind_ip, peer[0], str(n), str(size), str(mss)],
+                               capture_output=True, text=True)
+            print((r.stdout + r.stderr).strip() + " (exit %d)" % r.returncode, file=out)
+            sent = int(r.stdout.split()[2]) if r.stdout.startswith("gso_send: sent") else 0
+            s.sendto(b"GSOD" + struct.pack("!I", sent), peer)
 
 
 if __name__ == "__main__":
