@@ -11,7 +11,16 @@
 #                  frames into the TAP's queue, which holds them all (rate
 #                  from the guest's TSC, first frame to last)
 # for 64-byte frames (packet rate) and 1514-byte frames (throughput).
-# Prints a Markdown table with hearth/QEMU ratios, each cell the median of
+# Then TCP segmentation offload (the guest negotiates CSUM, HOST_TSO4,
+# GUEST_CSUM and GUEST_TSO4), TCP/IPv4 GSO frames of 64000 payload bytes:
+#   guest -> host: TSO_FRAMES frames to a unicast MAC that is not the TAP's
+#                  (the host drops them unanswered as PACKET_OTHERHOST); the
+#                  TAP's rx counters must account for every byte the guest
+#                  says it sent; rate from the guest's TSC
+#   host -> guest: TSO_ROUNDS rounds of TSO_BURST frames bench/gso_send
+#                  writes into the TAP (via the responder), left to queue,
+#                  then taken by the guest; rate from the guest's TSC
+# Prints Markdown tables with hearth/QEMU ratios, each cell the median of
 # REPEAT (default 3) alternating runs. Needs root (netns, TAP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,14 +47,14 @@ NX=(ip netns exec "$NS")
 # room for a whole host -> guest burst, so it measures how fast the VMM
 # drains the TAP rather than how the sender and the VMM share the cores
 "${NX[@]}" ip link set btap0 txqueuelen 10000 up
-"${NX[@]}" "${RESPONDER:-$BUILD/bench/net_responder}" 169.254.88.1 7777 169.254.88.2 "$dir/resp.log" btap0 &
+"${NX[@]}" "${RESPONDER:-$BUILD/bench/net_responder}" 169.254.88.1 7777 169.254.88.2 "$dir/resp.log" \
+	btap0 "$BUILD/bench/gso_send" &
 RESP=$!
 sleep 1
 
-# run VMM TXSIZE RXSIZE: prints "tx_pps rx_pps" from the guest's TSC counts
-run() {
-	local vmm=$1 args="probe.tests=net probe.ip=169.254.88.2 probe.peer=169.254.88.1 probe.port=7777"
-	args="$args probe.frames=${FRAMES:-20000} probe.burst=${BURST:-5000} probe.txsize=$2 probe.rxsize=$3"
+# boot VMM ARGS: runs the probe guest on VMM, its console in $dir/out
+boot() {
+	local vmm=$1 args="probe.ip=169.254.88.2 probe.peer=169.254.88.1 probe.port=7777 $2"
 	if [ "$vmm" = hearth ]; then
 		"${NX[@]}" timeout 180 "$H" run --kernel "$PROBE" --memory 128M --net tap=btap0 \
 			--cmdline "$args" >"$dir/out" 2>/dev/null </dev/null || true
@@ -56,6 +65,11 @@ run() {
 			-netdev tap,id=n0,ifname=btap0,script=no,downscript=no,vhost=off \
 			-device virtio-net-pci,netdev=n0,disable-legacy=on >"$dir/out" 2>/dev/null </dev/null || true
 	fi
+}
+
+# run VMM TXSIZE RXSIZE: prints "tx_pps rx_pps" from the guest's TSC counts
+run() {
+	boot "$1" "probe.tests=net probe.frames=${FRAMES:-20000} probe.burst=${BURST:-5000} probe.txsize=$2 probe.rxsize=$3"
 	awk -v hz="$HZ" '
 		/test=net-tx-rate .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } tx = v["frames"] / (v["tsc"] / hz) }
 		/test=net-rx-burst .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } rx = v["frames"] / (v["tsc"] / hz) }
@@ -84,4 +98,45 @@ for size in 18 1472; do
 	echo "| guest -> host, $frame-byte frames | $ht ($(mbps "$ht" $size)) | $qt ($(mbps "$qt" $size)) | $(ratio "$ht" "$qt") |"
 	echo "| host -> guest, $frame-byte frames | $hr ($(mbps "$hr" $size)) | $qr ($(mbps "$qr" $size)) | $(ratio "$hr" "$qr") |"
 done
-sed 's/^/# responder: /' "$dir/resp.log" >&2
+
+# run_tso VMM: prints "tx_gbps rx_gbps" (TCP payload, from the guest's TSC);
+# tx is n/a unless the TAP's rx counters grew by at least the frames and
+# bytes the guest sent (and by no more than its few other small frames)
+tap_stat() { "${NX[@]}" cat "/sys/class/net/btap0/statistics/$1"; }
+run_tso() {
+	local p0 b0 p1 b1
+	p0=$(tap_stat rx_packets) b0=$(tap_stat rx_bytes)
+	boot "$1" "probe.tests=net-tso-tx,net-tso-rx probe.tsoframes=${TSO_FRAMES:-20000} probe.tsoburst=${TSO_BURST:-900} probe.tsorounds=${TSO_ROUNDS:-5}"
+	p1=$(tap_stat rx_packets) b1=$(tap_stat rx_bytes)
+	awk -v hz="$HZ" -v dp=$((p1 - p0)) -v db=$((b1 - b0)) -v vmm="$1" '
+		/test=net-tso-tx .*result=pass/ {
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			if (dp >= v["frames"] && db >= v["frame-bytes"] && db - v["frame-bytes"] < 100 * (dp - v["frames"] + 1))
+				tx = v["frames"] * v["size"] * 8 / (v["tsc"] / hz) / 1e9
+			else
+				printf "  %s: the TAP counted %d frames %d bytes, the guest sent %d frames %d bytes\n", vmm, dp, db, v["frames"], v["frame-bytes"] > "/dev/stderr"
+		}
+		/test=net-tso-rx .*result=pass/ {
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			if (v["tsc"] > 0 && v["bytes"] > v["ready-bytes"])
+				rx = (v["bytes"] - v["ready-bytes"]) * 8 / (v["tsc"] / hz) / 1e9
+		}
+		END { printf "%s %s\n", tx ? sprintf("%.2f", tx) : "n/a", rx ? sprintf("%.2f", rx) : "n/a" }' "$dir/out"
+}
+
+echo
+echo "| workload (TCP/IPv4, 64000-byte payload GSO frames, MSS 1448) | hearth Gbit/s | QEMU Gbit/s | hearth/QEMU |"
+echo "|---|---|---|---|"
+htx=() hrx=() qtx=() qrx=()
+for _ in $(seq "$REPEAT"); do
+	read -r a b < <(run_tso hearth)
+	htx+=("$a") hrx+=("$b")
+	read -r a b < <(run_tso qemu)
+	qtx+=("$a") qrx+=("$b")
+done
+echo "  TSO: hearth tx ${htx[*]} rx ${hrx[*]}; QEMU tx ${qtx[*]} rx ${qrx[*]} (Gbit/s)" >&2
+ht=$(med "${htx[@]}") hr=$(med "${hrx[@]}") qt=$(med "${qtx[@]}") qr=$(med "${qrx[@]}")
+echo "| guest -> host, TSO | $ht | $qt | $(ratio "$ht" "$qt") |"
+echo "| host -> guest, TSO | $hr | $qr | $(ratio "$hr" "$qr") |"
+sed 's/^/# responder: /' "$dir/resp.log" | grep -v "^# responder: gso_send" >&2
+grep "^gso_send" "$dir/resp.log" | awk '{ n++; if ($(NF - 3) > m) m = $(NF - 3) } END { if (n) printf "# gso_send: %d bursts, the slowest took %.3f s (the guest waits about half a second)\n", n, m }' >&2

@@ -2,7 +2,7 @@
 """Host end of tests/integration/virtio_net.sh, run inside the test's network
 namespace: a UDP responder for the probe guest's net tests.
 
-  net_responder.py BIND_IP PORT GUEST_IP LOG [GSO_SEND TAP]
+  net_responder.py BIND_IP PORT GUEST_IP LOG [TAP GSO_SEND]
 
 Datagrams (first 4 bytes say what):
   ECH0...   echoed back unchanged
@@ -60,7 +60,7 @@ def ping_guest(guest):
 
 def main():
     bind_ip, port, guest, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    gso_send, tap = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
+    tap, gso_send = (sys.argv[5], sys.argv[6]) if len(sys.argv) > 6 else (None, None)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.bind((bind_ip, port))
