@@ -177,10 +177,11 @@ struct virtio_net {
 	int watch; /* loop watch on the TAP, -1 while receive waits for buffers */
 	uint64_t features;
 	struct vq *rxq, *txq;
-	bool broken;	 /* the driver broke a queue: nothing until reset */
-	bool rx_blocked; /* waiting for the driver's receive buffers */
-	bool rx_pushed;	 /* used entries on the receive queue since the last notify */
-	bool rx_dry;	 /* the last fill found the ring empty */
+	bool broken;	  /* the driver broke a queue: nothing until reset */
+	bool rx_blocked;  /* waiting for the driver's receive buffers */
+	bool rx_pushed;	  /* used entries on the receive queue since the last notify */
+	bool rx_dry;	  /* the last fill found the ring empty */
+	uint64_t rx_room; /* the most receive room the driver has given at once */
 	/* receive chains taken from the ring and not used yet: chains[c0..]
 	 * with their iovecs riov[i0..] (a window, so using a chain is O(1);
 	 * moved back to the start only when the end is reached) */
@@ -243,6 +244,7 @@ static void rx_forget(struct virtio_net *n)
 {
 	n->c0 = n->nchains = n->i0 = n->niov = 0;
 	n->cap = 0;
+	n->rx_room = 0;
 	n->held = false;
 }
 
@@ -442,6 +444,8 @@ static int rx_fill(struct virtio_net *n)
 		       n->elem.n_in * sizeof(struct iovec));
 		n->niov += n->elem.n_in;
 		n->cap += n->elem.in_len;
+		if (n->cap > n->rx_room)
+			n->rx_room = n->cap;
 	}
 	return 0;
 }
@@ -476,12 +480,15 @@ static enum rx_result rx_one(struct virtio_net *n)
 
 	if (rx_fill(n))
 		return RX_EMPTY;
-	/* With MRG_RXBUF, wait for room for the largest frame unless the
-	 * driver has nothing more to give: then room for an MTU-sized frame
-	 * will do (a larger one is dropped). */
+	/* With MRG_RXBUF, wait for room for the largest frame. A driver that
+	 * has nothing more to give and has never given that much at once may
+	 * never do so: then room for an MTU-sized frame will do (a larger one
+	 * is dropped). One that has will give it again as it takes frames:
+	 * waiting loses nothing, reading now would drop a TSO frame. */
 	full = n->held || n->nchains == n->rxq->size;
 	if (n->nchains == 0 ||
-	    (mrg(n) && n->cap < rx_need(n) && !full && !(n->rx_dry && n->cap >= rx_need_mtu(n))))
+	    (mrg(n) && n->cap < rx_need(n) && !full &&
+	     !(n->rx_dry && n->rx_room < rx_need(n) && n->cap >= rx_need_mtu(n))))
 		return RX_NO_ROOM;
 	/* The frame goes into the chains (with MRG_RXBUF, into as many
 	 * iovecs as the largest frame needs: fewer for the kernel to import);

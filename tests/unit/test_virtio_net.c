@@ -638,6 +638,51 @@ static void receive_waits_for_buffers(void **state)
 	stop();
 }
 
+/* A driver that has posted room for a TSO frame and is short of it for a
+ * moment (its ring dry, less than 64 KiB left) gets the next TSO frame once
+ * it posts more: hearth waits rather than read it into the room left and
+ * drop it. */
+static void receive_tso_waits_for_room(void **state)
+{
+	uint8_t *g, want[60000];
+	uint32_t len;
+
+	(void)state;
+	start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM) |
+	      F(VIRTIO_NET_F_GUEST_TSO4));
+	g = gm_ptr(&gm, BIG, 0x30000);
+	for (uint16_t h = 0; h < 3; h++) { /* 96 KiB */
+		desc(RX_DESC, h, BIG + 0x8000ULL * h, 0x8000, 2, 0);
+		make_avail(0, h);
+	}
+	host_send(60000, 1);
+	host_send(60000, 2);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 0);
+	assert_int_equal(len, 0x8000);
+	assert_int_equal(take_used(0, &len), 1);
+	assert_int_equal(len, HDR + 60000 - 0x8000);
+	/* 32 KiB left, nothing more posted: the second frame waits */
+	assert_int_equal(take_used(0, &len), -1);
+	assert_int_equal(stats().rx_dropped, 0);
+	for (uint16_t h = 3; h < 5; h++) {
+		desc(RX_DESC, h, BIG + 0x8000ULL * h, 0x8000, 2, 0);
+		make_avail(0, h);
+	}
+	virtio_net_ops.kick(dev, 0);
+	assert_int_equal(take_used(0, &len), 2);
+	assert_int_equal(len, 0x8000);
+	assert_int_equal(g[0x10000 + 10], 2); /* num_buffers */
+	assert_int_equal(take_used(0, &len), 3);
+	assert_int_equal(len, HDR + 60000 - 0x8000);
+	fill(want, 60000, 2);
+	assert_memory_equal(g + 0x10000 + HDR, want, 0x8000 - HDR);
+	assert_memory_equal(g + 0x18000, want + 0x8000 - HDR, 60000 - 0x8000 + HDR);
+	assert_int_equal(stats().rx_frames, 2);
+	assert_int_equal(stats().rx_dropped, 0);
+	stop();
+}
+
 static void receive_hostile(void **state)
 {
 	uint8_t *g;
@@ -736,12 +781,19 @@ static void config_space(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tx_headers),	     cmocka_unit_test(rx_headers),
-		cmocka_unit_test(offloads),	     cmocka_unit_test(default_mac),
-		cmocka_unit_test(transmit),	     cmocka_unit_test(transmit_hostile),
-		cmocka_unit_test(receive_mergeable), cmocka_unit_test(receive_stream),
-		cmocka_unit_test(kick_requests),     cmocka_unit_test(receive_waits_for_buffers),
-		cmocka_unit_test(receive_hostile),   cmocka_unit_test(config_space),
+		cmocka_unit_test(tx_headers),
+		cmocka_unit_test(rx_headers),
+		cmocka_unit_test(offloads),
+		cmocka_unit_test(default_mac),
+		cmocka_unit_test(transmit),
+		cmocka_unit_test(transmit_hostile),
+		cmocka_unit_test(receive_mergeable),
+		cmocka_unit_test(receive_stream),
+		cmocka_unit_test(kick_requests),
+		cmocka_unit_test(receive_waits_for_buffers),
+		cmocka_unit_test(receive_tso_waits_for_room),
+		cmocka_unit_test(receive_hostile),
+		cmocka_unit_test(config_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
