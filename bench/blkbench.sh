@@ -16,7 +16,10 @@ guest() {
 		res=$("${st[@]}" "$H" run ${HEARTH_ARGS:-} --kernel "$PROBE" --memory 128M --disk "$7" \
 			--cmdline "$args" </dev/null)
 	else
-		res=$("${st[@]}" qemu-system-x86_64 -M q35 -enable-kvm -cpu host,arch-capabilities=off \
+		# debug-threads=on names the vCPU thread "CPU 0/KVM", which stamp
+		# leaves out of the VMM's CPU (unnamed, the spinning guest counted)
+		res=$("${st[@]}" qemu-system-x86_64 -name bench,debug-threads=on \
+			-M q35 -enable-kvm -cpu host,arch-capabilities=off \
 			-m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 			-device isa-debug-exit,iobase=0x501,iosize=1 -kernel "$PROBE" -append "$args" \
 			-drive "if=none,id=d0,$8" -device virtio-blk-pci,drive=d0,disable-legacy=on </dev/null)

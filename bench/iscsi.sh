@@ -9,6 +9,7 @@
 #
 #   IMG_DIR=/var/tmp bench/iscsi.sh     # where the LUN's file goes (not tmpfs)
 #   REPEAT=5 ONLY='QD32' bench/iscsi.sh # runs per cell (median; default 3), rows
+#   HOST_SPIN=1 bench/iscsi.sh          # the host client with one core kept busy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --bench
@@ -46,7 +47,18 @@ URL=iscsi://127.0.0.1:$PORT/$IQN/1
 
 . bench/blkbench.sh
 
-host() { "$BUILD/bench/iscsi_client" "$URL" "$@" 2>/dev/null || echo "n/a n/a n/a"; }
+# HOST_SPIN=1: a busy loop holds one core while the host client runs, as
+# the probe guest's polling vCPU does for both VMMs: the client then has
+# the same CPU left for itself and the target as the VMMs have.
+host() {
+	local spin=
+	if [ -n "${HOST_SPIN:-}" ]; then
+		awk 'BEGIN { while (1); }' >/dev/null </dev/null &
+		spin=$!
+	fi
+	"$BUILD/bench/iscsi_client" "$URL" "$@" 2>/dev/null || echo "n/a n/a n/a"
+	[ -z "$spin" ] || kill "$spin"
+}
 
 echo "hearth iSCSI bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), tgtd $(tgtd -V 2>/dev/null | head -1), TSC $((HZ / 1000000)) MHz, median of $REPEAT runs per cell" >&2
-table 300 "url=$URL" "file=$URL,format=raw,cache=none" "host libiscsi"
+table 300 "url=$URL" "file=$URL,format=raw,cache=none" "host libiscsi${HOST_SPIN:+, one core busy}"

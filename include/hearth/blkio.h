@@ -49,6 +49,11 @@ uint32_t blkio_max_discard_sectors(const struct blkio *b);
 uint32_t blkio_max_write_zeroes_sectors(const struct blkio *b);
 /* Whether the backend refuses writes whatever was asked (write-protected LUN). */
 bool blkio_readonly(const struct blkio *b);
+/* Whether the I/O thread should poll the disk (--io-poll): false for an
+ * iSCSI LUN, whose completions only ever come through its socket, so that
+ * spinning would only take CPU from the target or the network stack
+ * (docs/iscsi.md has the measurements). */
+bool blkio_pollable(const struct blkio *b);
 /* Has @l call @cb(@opaque, events) whenever completions may be waiting;
  * @cb then calls blkio_reap(). I/O thread. Returns 0 or -errno. */
 int blkio_attach(struct blkio *b, struct loop *l, void (*cb)(void *opaque, uint32_t events),

@@ -208,6 +208,11 @@ const char *blkio_engine(const struct blkio *b)
 	return names[b->engine];
 }
 
+bool blkio_pollable(const struct blkio *b)
+{
+	return !b->iscsi;
+}
+
 int blkio_event_fd(const struct blkio *b)
 {
 	return b->iscsi ? iscsi_blk_event_fd(b->iscsi) : b->efd;

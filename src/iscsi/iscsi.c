@@ -15,6 +15,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -577,17 +579,35 @@ bool iscsi_blk_ready(struct iscsi_blk *ib)
 	return ib->ndone > 0;
 }
 
+/* Writes what libiscsi has queued, if the socket takes it now. poll()
+ * tells for sure (a session that is still connecting must not be told it
+ * is writable). libiscsi sets TCP_NODELAY and sends each PDU's header and
+ * data with calls of their own, so a batch of N requests would leave as 2N
+ * segments, each waking the target; corked, the batch leaves as a few full
+ * segments when uncorked, at once (the cork never outlives this call).
+ * What does not fit waits for POLLOUT (update_watch). */
+static void write_queued(struct iscsi_blk *ib)
+{
+	struct pollfd p = { .fd = iscsi_get_fd(ib->ctx), .events = POLLOUT };
+	int on = 1, off = 0;
+
+	if (iscsi_out_queue_length(ib->ctx) == 0 || p.fd < 0 || poll(&p, 1, 0) != 1 || !p.revents)
+		return;
+	setsockopt(p.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	if (iscsi_service(ib->ctx, p.revents) < 0)
+		log_guest(&iscsi_rl, "iSCSI: %s", ctx_error(ib->ctx));
+	/* the same descriptor number even if libiscsi reconnected meanwhile
+	 * (it dup2()s the new socket there); uncorking only pushes data */
+	setsockopt(p.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+}
+
 void iscsi_blk_submit(struct iscsi_blk *ib)
 {
 	/* Write what was queued now rather than on the next POLLOUT: the socket
-	 * is almost always writable. poll() tells for sure (a session that is
-	 * still connecting must not be told it is writable). What does not fit
-	 * waits for POLLOUT, which the I/O thread arms when the kick wakes it. */
+	 * is almost always writable. The I/O thread arms POLLOUT for the rest
+	 * when the kick wakes it. */
 	if (iscsi_out_queue_length(ib->ctx) > 0) {
-		struct pollfd p = { .fd = iscsi_get_fd(ib->ctx), .events = POLLOUT };
-
-		if (p.fd >= 0 && poll(&p, 1, 0) == 1 && p.revents)
-			iscsi_service(ib->ctx, p.revents);
+		write_queued(ib);
 		if ((iscsi_which_events(ib->ctx) & POLLOUT) || ib->ndone)
 			kick(ib);
 	} else if (ib->ndone) {
@@ -703,6 +723,9 @@ void iscsi_blk_reap(struct iscsi_blk *ib, void (*done)(void *ctx, void *tag, int
 	ib->revents = 0;
 	if (tick)
 		scan(ib);
+	/* what reading queued (Data-Out for an R2T, NOP-Out answers) and the
+	 * retries go now, not one loop turn and two re-arms of the watch later */
+	write_queued(ib);
 	if (ib->loop)
 		update_watch(ib, tick);
 	/* done() may queue new requests (and add to ib->done): work on a copy */
