@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,6 +468,17 @@ static void rx_consume(struct virtio_net *n, unsigned k)
 
 enum rx_result { RX_FRAME, RX_EMPTY, RX_NO_ROOM };
 
+/* Whether a frame waits in the TAP. Short of room, receive waits for the
+ * driver's kick only if one does: with the TAP empty the next frame's
+ * arrival is the time to look again (the TAP stays watched), so a driver
+ * that refills a buffer at a time is not asked to kick for each. */
+static bool tap_readable(const struct virtio_net *n)
+{
+	struct pollfd p = { .fd = n->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 static enum rx_result rx_one(struct virtio_net *n)
 {
 	uint8_t hdr[VIRTIO_NET_HDR_LEN];
@@ -489,7 +501,7 @@ static enum rx_result rx_one(struct virtio_net *n)
 	if (n->nchains == 0 ||
 	    (mrg(n) && n->cap < rx_need(n) && !full &&
 	     !(n->rx_dry && n->rx_room < rx_need(n) && n->cap >= rx_need_mtu(n))))
-		return RX_NO_ROOM;
+		return tap_readable(n) ? RX_NO_ROOM : RX_EMPTY;
 	/* The frame goes into the chains (with MRG_RXBUF, into as many
 	 * iovecs as the largest frame needs: fewer for the kernel to import);
 	 * whatever lands in the scratch buffer after them means the frame did

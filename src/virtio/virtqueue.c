@@ -43,6 +43,15 @@ static uint8_t *avail_event(const struct vq *q)
 	return q->used + 4 + 8 * (size_t)q->size;
 }
 
+/* The avail_event of a quiet queue: half the index space ahead, which a
+ * driver adding at most a ring's worth between two looks never reaches
+ * (an index just behind last_avail would not do: an entry the device takes
+ * before the driver looks again puts it among the driver's new ones). */
+static uint16_t far_event(const struct vq *q)
+{
+	return (uint16_t)(q->last_avail + 0x8000);
+}
+
 int vq_enable(struct vq *q, const struct guest_mem *gm, uint16_t max)
 {
 	uint64_t n = q->size;
@@ -152,8 +161,8 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 		i = d.next;
 	}
 	q->last_avail++;
-	if (q->event_idx) /* quiet: an index the driver has passed already */
-		st16(avail_event(q), (uint16_t)(q->last_avail - q->quiet));
+	if (q->event_idx)
+		st16(avail_event(q), q->quiet ? far_event(q) : q->last_avail);
 	return 1;
 }
 
@@ -168,7 +177,7 @@ void vq_quiet(struct vq *q)
 		return;
 	q->quiet = true;
 	if (q->event_idx)
-		st16(avail_event(q), (uint16_t)(q->last_avail - 1));
+		st16(avail_event(q), far_event(q));
 	else
 		st16(q->used, ld16(q->used) | USED_F_NO_NOTIFY);
 }
