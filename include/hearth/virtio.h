@@ -68,8 +68,8 @@ void vq_reset(struct vq *q);
 
 /*
  * Notification suppression (virtio 1.2, 2.7.10), device side. vq_quiet()
- * tells the driver no kick is needed (with EVENT_IDX by no longer moving
- * avail_event forward, else with the used ring's NO_NOTIFY flag): for a
+ * tells the driver no kick is needed (with EVENT_IDX by an avail_event
+ * half the index space ahead, else with the used ring's NO_NOTIFY flag): for a
  * device that will look at the ring anyway, such as a receive queue that
  * still has buffers or a transmit queue being worked through. vq_listen()
  * asks for a kick at the next entry again and returns true if entries
