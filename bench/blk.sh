@@ -11,19 +11,11 @@
 #   ONLY='randwrite 4096 QD1' bench/blk.sh   # only the rows matching a regex
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh --bench
-BUILD=${BUILD:-build}
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
-ninja -C "$BUILD" >/dev/null
-H=$BUILD/hearth
-REPEAT=${REPEAT:-3}
-PROBE=$BUILD/tests/guest/probe/probe.elf
+. bench/common.sh
 dir=$(mktemp -d "${IMG_DIR:-/var/tmp}/hearth-blkbench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 IMG=$dir/disk.img
 dd if=/dev/zero of="$IMG" bs=1M count=256 status=none conv=fsync
-HZ=$("$BUILD/bench/cpuloop" --tsc-hz)
-STAMP=$BUILD/bench/stamp
 
 . bench/blkbench.sh
 

@@ -1,5 +1,5 @@
 # bench/blkbench.sh: what bench/blk.sh and bench/iscsi.sh share (sourced).
-# The caller sets STAMP, H, PROBE, HZ, REPEAT, dir, and defines
+# The caller sources bench/common.sh, sets dir, and defines
 # host MODE BS QD OPS (the host-side peer: "iops mbps cpu_us_per_io").
 
 # guest VMM MODE BS QD OPS TIMEOUT HEARTH_DISK QEMU_DRIVE: the probe's
@@ -31,8 +31,6 @@ guest() {
 		s = t / hz; split(r, c, " ");
 		printf "%.0f %.1f %.2f\n", n / s, n * bs / s / 1e6, c[5] * 1000 / n }'
 }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
 # median: of "iops mbps cpu" lines, the one with the median IOPS among the
 # runs that worked ("n/a" when none did; stderr lists every run)

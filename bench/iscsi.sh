@@ -12,18 +12,10 @@
 #   HOST_SPIN=1 bench/iscsi.sh          # the host client with one core kept busy
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh --bench
-BUILD=${BUILD:-build}
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
-ninja -C "$BUILD" >/dev/null
-H=$BUILD/hearth
-REPEAT=${REPEAT:-3}
-PROBE=$BUILD/tests/guest/probe/probe.elf
+. bench/common.sh
 dir=$(mktemp -d "${IMG_DIR:-/var/tmp}/hearth-iscsibench.XXXXXX")
 IMG=$dir/lun.img
 dd if=/dev/zero of="$IMG" bs=1M count=256 status=none conv=fsync
-HZ=$("$BUILD/bench/cpuloop" --tsc-hz)
-STAMP=$BUILD/bench/stamp
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 CTL=$((PORT % 30000 + 1000))

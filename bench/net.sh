@@ -24,13 +24,7 @@
 # REPEAT (default 3) alternating runs. Needs root (netns, TAP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
-ninja -C "$BUILD" >/dev/null
-H=$BUILD/hearth
-REPEAT=${REPEAT:-3}
-PROBE=$BUILD/tests/guest/probe/probe.elf
-HZ=$("$BUILD/bench/cpuloop" --tsc-hz)
+. bench/common.sh
 NS=hearth-bench-$$
 dir=$(mktemp -d)
 RESP=
@@ -76,7 +70,6 @@ run() {
 		END { printf "%s %s\n", tx ? sprintf("%.0f", tx) : "n/a", rx ? sprintf("%.0f", rx) : "n/a" }' "$dir/out"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 mbps() { awk -v p="$1" -v s="$2" 'BEGIN { if (p + 0 > 0) printf "%.0f", p * (s + 42) * 8 / 1e6; else print "n/a" }'; }
 
 echo "hearth net bench: $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), KVM: $([ -e /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM), TSC $((HZ / 1000000)) MHz, median of $REPEAT runs per cell" >&2

@@ -19,15 +19,9 @@ LINUX_RUNS=${LINUX_RUNS:-3}
 linux=1
 [ "${1:-}" = "--no-linux" ] && linux=0
 
-bash scripts/deps.sh --bench
-BUILD=${BUILD:-build}
-[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
-ninja -C "$BUILD" >/dev/null
-H=$BUILD/hearth
-STAMP=$BUILD/bench/stamp
+. bench/common.sh
 NULLK=$BUILD/tests/guest/null/null-bzImage
 MINI=$BUILD/tests/guest/mini/mini-exit.elf
-PROBE=$BUILD/tests/guest/probe/probe.elf
 MEM=128M
 MEMB=$((128 << 20))
 LKVM=${LKVM:-$(command -v lkvm || true)}
@@ -72,7 +66,6 @@ series() {
 	echo "$bad" >"$tmp/$name.bad"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 
 # cell NAME COLUMN: "median / min", with the failed runs if any
 cell() {
