@@ -31,35 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frames.h"
+
 #define HDR 54
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t len)
-{
-	uint32_t s = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	return s;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static double now(void)
 {
@@ -75,7 +49,7 @@ int main(int argc, char **argv)
 	struct sockaddr_ll sll = { 0 };
 	struct in_addr src, dst;
 	unsigned mac[6], count, size, mss = 1448, sent = 0;
-	uint8_t *buf, *e, *ip, *t, ph[12];
+	uint8_t dmac[6], *buf, *e, *t, ph[12];
 	struct ifreq ifr = { 0 };
 	double t0;
 	int fd, on = 1;
@@ -124,20 +98,11 @@ int main(int argc, char **argv)
 	vh.csum_offset = 16;
 	memcpy(buf, &vh, sizeof(vh));
 	e = buf + sizeof(vh);
-	ip = e + 14;
-	t = ip + 20;
 	for (int i = 0; i < 6; i++)
-		e[i] = (uint8_t)mac[i];
-	memcpy(e + 6, ifr.ifr_hwaddr.sa_data, 6);
-	put16(e + 12, 0x0800);
-	memset(ip, 0, 40);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(40 + size));
-	put16(ip + 6, 0x4000);
-	ip[8] = 64;
-	ip[9] = 6;
-	memcpy(ip + 12, &src, 4);
-	memcpy(ip + 16, &dst, 4);
+		dmac[i] = (uint8_t)mac[i];
+	t = eth_ip4(e, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, 6, (uint16_t)(20 + size), src,
+		    dst, 0);
+	memset(t, 0, 20);
 	put16(t, 5001);
 	put16(t + 2, 40011);
 	t[12] = 0x50;
@@ -155,9 +120,8 @@ int main(int argc, char **argv)
 		t[20 + j] = (uint8_t)(j * 7 + 1);
 	t0 = now();
 	for (unsigned i = 0; i < count; i++) {
-		put16(ip + 4, (uint16_t)i);
-		put16(ip + 10, 0);
-		put16(ip + 10, (uint16_t)~fold(sum16(ip, 20)));
+		eth_ip4(e, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, 6, (uint16_t)(20 + size),
+			src, dst, (uint16_t)i);
 		put32(t + 4, 0x10000000u + i * size);
 		put32(t + 20, i);
 		put32(t + 20 + size - 4, ~i);

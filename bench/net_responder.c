@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frames.h"
+
 #define BATCH 64
 #define MAXDG 65536
 
@@ -60,25 +62,6 @@ static double now_s(void)
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t icmp_sum(const uint8_t *p, size_t len)
-{
-	uint32_t s = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
 }
 
 /* Three echo requests to @guest, each waited for up to 2 s. */
@@ -101,7 +84,7 @@ static unsigned ping_guest(struct in_addr guest)
 		pkt[6] = (uint8_t)(seq >> 8), pkt[7] = (uint8_t)seq;
 		for (int i = 0; i < 48; i++)
 			pkt[8 + i] = (uint8_t)i;
-		sum = icmp_sum(pkt, sizeof(pkt));
+		sum = (uint16_t)~fold(sum16(pkt, sizeof(pkt)));
 		pkt[2] = (uint8_t)(sum >> 8), pkt[3] = (uint8_t)sum;
 		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
 			continue;
@@ -188,22 +171,15 @@ static int burst_raw(int pk, const char *ifname, const struct sockaddr_in *me,
 		size = 1472;
 	flen = 14 + 20 + 8 + size;
 	for (unsigned j = 0; j < BATCH; j++) {
-		uint8_t *f = frames[j], *ip = f + 14, *udp = ip + 20;
-		uint16_t sum;
+		uint8_t *f = frames[j], *udp;
 
 		memset(f, 0, flen);
-		memcpy(f, ar.arp_ha.sa_data, 6);
-		memcpy(f + 6, ifr.ifr_hwaddr.sa_data, 6);
-		f[12] = 0x08;
-		ip[0] = 0x45, ip[8] = 64, ip[9] = 17;
-		ip[2] = (uint8_t)((20 + 8 + size) >> 8), ip[3] = (uint8_t)(20 + 8 + size);
-		memcpy(ip + 12, &me->sin_addr, 4);
-		memcpy(ip + 16, &peer->sin_addr, 4);
-		sum = icmp_sum(ip, 20); /* the same ones' complement sum */
-		ip[10] = (uint8_t)(sum >> 8), ip[11] = (uint8_t)sum;
+		udp = eth_ip4(f, (const uint8_t *)ar.arp_ha.sa_data,
+			      (const uint8_t *)ifr.ifr_hwaddr.sa_data, 17, (uint16_t)(8 + size),
+			      me->sin_addr, peer->sin_addr, 0);
 		memcpy(udp, &me->sin_port, 2);
 		memcpy(udp + 2, &peer->sin_port, 2);
-		udp[4] = (uint8_t)((8 + size) >> 8), udp[5] = (uint8_t)(8 + size);
+		put16(udp + 4, (uint16_t)(8 + size));
 		memcpy(udp + 8, "SEQ!", 4); /* UDP checksum 0: none (IPv4) */
 		iov[j] = (struct iovec){ f, flen };
 		m[j] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[j], .msg_iovlen = 1 } };
