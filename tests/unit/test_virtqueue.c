@@ -38,16 +38,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *d = gm_ptr(&gm, DESC + 16 * i, 16);
-
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
 static void table_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 		       uint16_t next)
 {
@@ -57,6 +47,12 @@ static void table_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, 
 	memcpy(d + 8, &len, 4);
 	memcpy(d + 12, &flags, 2);
 	memcpy(d + 14, &next, 2);
+}
+
+/* A descriptor of the ring's own table. */
+static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	table_desc(DESC, i, addr, len, flags, next);
 }
 
 /* Publishes chain heads and sets avail idx. */
