@@ -8,9 +8,11 @@ trap 'rm -rf "$TMP"' EXIT
 FAILS=0
 PASSES=0
 
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
 # Exit 77 (meson's "skipped") when /dev/kvm cannot be used.
 require_kvm() {
-	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	if ! kvm_usable; then
 		echo "SKIP: /dev/kvm is not usable here"
 		exit 77
 	fi
