@@ -31,7 +31,7 @@ struct watch {
 #define LOOP_MAX_POLLERS 32
 
 struct poller {
-	loop_poll_cb cb;
+	loop_poll_cb cb, idle;
 	void *opaque;
 };
 
@@ -223,17 +223,33 @@ int loop_rewatch(struct loop *l, int id, int fd, uint32_t events, bool force)
 	return 0;
 }
 
-int loop_add_poller(struct loop *l, loop_poll_cb cb, void *opaque)
+int loop_add_poller(struct loop *l, loop_poll_cb cb, loop_poll_cb idle, void *opaque)
 {
 	if (l->npollers == LOOP_MAX_POLLERS)
 		return -ENOSPC;
-	l->pollers[l->npollers++] = (struct poller){ cb, opaque };
+	l->pollers[l->npollers++] = (struct poller){ cb, idle, opaque };
 	return 0;
 }
 
 void loop_set_poll_ns(struct loop *l, uint64_t ns)
 {
 	l->poll_ns = ns;
+}
+
+bool loop_polls(const struct loop *l)
+{
+	return l->uring && l->poll_ns;
+}
+
+/* The idle callbacks: whether any found work. */
+static bool pollers_idle(struct loop *l)
+{
+	bool work = false;
+
+	for (unsigned i = 0; i < l->npollers; i++)
+		if (l->pollers[i].idle)
+			work |= l->pollers[i].idle(l->pollers[i].opaque);
+	return work;
 }
 
 static uint64_t now_ns(void)
@@ -244,8 +260,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Runs the pollers until the budget passes without work or an event is
- * ready for the ring. */
+/* Runs the pollers until the budget passes without work (and the idle
+ * callbacks find none either) or an event is ready for the ring. */
 static void poll_for_work(struct loop *l)
 {
 	uint64_t since = now_ns();
@@ -257,8 +273,11 @@ static void poll_for_work(struct loop *l)
 			work |= l->pollers[i].cb(l->pollers[i].opaque);
 		if (work)
 			since = now_ns();
-		else if (now_ns() - since > l->poll_ns)
-			break;
+		else if (now_ns() - since > l->poll_ns) {
+			if (!pollers_idle(l))
+				break;
+			since = now_ns();
+		}
 	}
 }
 

@@ -383,8 +383,7 @@ static int setup_nets(struct vm *vm)
 		log_info("nic %u: TAP %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, c->tap,
 			 created ? " (created, removed on exit)" : "", nc.mac[0], nc.mac[1],
 			 nc.mac[2], nc.mac[3], nc.mac[4], nc.mac[5]);
-		if (virtio_pci_attach(vp, vm->net[i]) ||
-		    loop_add_poller(vm->loop, virtio_net_poll, vm->net[i]))
+		if (virtio_pci_attach(vp, vm->net[i]))
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-net device to KVM");
 	}
@@ -457,7 +456,7 @@ static int setup_virtio(struct vm *vm)
 		if (virtio_pci_attach(vp, vm->blk[i]) ||
 		    blkio_attach(bc.io, vm->loop, virtio_blk_complete, vm->blk[i]) ||
 		    (blkio_pollable(bc.io) &&
-		     loop_add_poller(vm->loop, virtio_blk_poll, vm->blk[i])))
+		     loop_add_poller(vm->loop, virtio_blk_poll, NULL, vm->blk[i])))
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-blk device to KVM");
 	}

@@ -40,18 +40,26 @@ int loop_unwatch(struct loop *l, int id);
 int loop_run(struct loop *l);
 void loop_quit(struct loop *l);
 
-/* "io_uring" or "epoll". */
 /*
  * A poller runs on the I/O thread before it blocks, and again while any
  * poller finds work, until the loop's poll budget passes without any (then
  * the thread sleeps until an event). It must look for work without system
  * calls (ring indices in guest memory, completion rings) and return true if
  * it found some. Cuts the wake-up latency of busy devices for some CPU.
+ *
+ * @idle (may be NULL) runs when the budget has passed, just before the
+ * thread sleeps: a device that needs no notifications from its driver while
+ * it is polled asks for them there, and looks once more. It returns true if
+ * it found work; then the loop polls on.
  */
 typedef bool (*loop_poll_cb)(void *opaque);
-int loop_add_poller(struct loop *l, loop_poll_cb cb, void *opaque);
+int loop_add_poller(struct loop *l, loop_poll_cb cb, loop_poll_cb idle, void *opaque);
 void loop_set_poll_ns(struct loop *l, uint64_t ns);
+/* Whether pollers run at all (io_uring and a poll budget above 0): if not,
+ * neither do their idle callbacks. */
+bool loop_polls(const struct loop *l);
 
+/* "io_uring" or "epoll". */
 const char *loop_backend(const struct loop *l);
 /* The ring, for backends that submit their own I/O; NULL on epoll. */
 struct io_uring *loop_ring(struct loop *l);

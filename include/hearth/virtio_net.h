@@ -95,9 +95,11 @@ struct virtio_net;
 struct virtio_net_cfg {
 	int tap_fd; /* nonblocking, vnet header of 12 bytes; taken over */
 	uint8_t mac[6];
-	unsigned mtu;	   /* the TAP's; 0: 1500 */
-	struct loop *loop; /* watches the TAP; NULL: the caller calls virtio_net_rx */
-	const char *name;  /* for messages, e.g. the TAP's name */
+	unsigned mtu; /* the TAP's; 0: 1500 */
+	/* watches the TAP and polls the queues (loop_add_poller); NULL: the
+	 * caller calls virtio_net_rx */
+	struct loop *loop;
+	const char *name; /* for messages, e.g. the TAP's name */
 };
 
 extern const struct virtio_dev_ops virtio_net_ops;
@@ -106,8 +108,6 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 void virtio_net_destroy(struct virtio_net *n);
 /* Moves frames from the TAP into the guest (I/O thread; TAP readable). */
 void virtio_net_rx(void *net, uint32_t events);
-/* loop poller: transmit chains and receive buffers the driver added. */
-bool virtio_net_poll(void *net);
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
 
 /* ---- the TAP (src/net/tap.c) ---- */

@@ -331,6 +331,14 @@ static void tx_one(struct virtio_net *n, const struct vq_elem *e)
 	n->st.tx_bytes += frame_len;
 }
 
+/* Whether the I/O thread polls this device's queues (net_poll) and calls
+ * net_idle before it sleeps: then a queue needs no kicks until that call,
+ * and asks for them there. */
+static bool polled(const struct virtio_net *n)
+{
+	return n->loop && loop_polls(n->loop);
+}
+
 static void tx_run(struct virtio_net *n)
 {
 	bool pushed = false;
@@ -349,7 +357,7 @@ static void tx_run(struct virtio_net *n)
 			vq_push(n->txq, n->telem.head, 0);
 			pushed = true;
 		}
-	} while (vq_listen(n->txq));
+	} while (!polled(n) && vq_listen(n->txq));
 	if (pushed && vq_should_notify(n->txq))
 		n->t->notify(n->t->opaque, TXQ);
 }
@@ -592,14 +600,17 @@ static void rx_run(struct virtio_net *n)
 		rx_discard(n);
 		return;
 	}
-	/* Kicks are only wanted while frames wait for buffers: otherwise the
-	 * next frame from the TAP takes whatever the driver added. */
+	/* Kicks are only wanted while frames wait for buffers (otherwise the
+	 * next frame from the TAP takes whatever the driver added), and even
+	 * then not while the I/O thread polls the ring: a driver that gives
+	 * buffers back one at a time would kick for each of them. */
+	vq_quiet(n->rxq); /* none while this runs: each frame takes what was added */
 	do {
 		while ((r = rx_one(n)) == RX_FRAME)
 			;
 		n->rx_blocked = r == RX_NO_ROOM && !n->broken;
-	} while (n->rx_blocked && vq_listen(n->rxq));
-	if (!n->rx_blocked && !n->broken)
+	} while (n->rx_blocked && !polled(n) && vq_listen(n->rxq));
+	if (!n->broken && (!n->rx_blocked || polled(n)))
 		vq_quiet(n->rxq);
 	rx_watch(n, !n->rx_blocked);
 	if (n->rx_pushed && n->rxq && vq_should_notify(n->rxq))
@@ -627,7 +638,28 @@ static void net_kick(void *dev, unsigned q)
 		rx_run(n); /* new buffers: frames waiting in the TAP can come in */
 }
 
-bool virtio_net_poll(void *net)
+/* The I/O thread is about to sleep: a queue left quiet while it was polled
+ * asks for kicks now, and is looked at once more (the driver may have added
+ * buffers before it saw the request). */
+static bool net_idle(void *net)
+{
+	struct virtio_net *n = net;
+	bool work = false;
+
+	n->t->lock(n->t->opaque);
+	if (n->txq && !n->broken && n->txq->quiet && vq_listen(n->txq)) {
+		tx_run(n);
+		work = true;
+	}
+	if (n->rxq && !n->broken && n->rx_blocked && n->rxq->quiet && vq_listen(n->rxq)) {
+		rx_run(n);
+		work = true;
+	}
+	n->t->unlock(n->t->opaque);
+	return work;
+}
+
+static bool net_poll(void *net)
 {
 	struct virtio_net *n = net;
 	bool work = false;
@@ -669,6 +701,11 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 	n->watch = -1;
 	rx_watch(n, true);
 	if (n->loop && n->watch < 0) {
+		free(n);
+		return NULL;
+	}
+	if (n->loop && loop_add_poller(n->loop, net_poll, net_idle, n)) {
+		rx_watch(n, false);
 		free(n);
 		return NULL;
 	}

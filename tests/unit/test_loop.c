@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The event loop's POLLOUT watches and loop_rewatch(), on io_uring and on
- * the epoll fallback (the iSCSI backend relies on both). */
+ * the epoll fallback (the iSCSI backend relies on both); pollers and their
+ * idle callbacks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,11 +88,83 @@ static void epoll_fallback(void **state)
 	run(1);
 }
 
+/* A device that finds work @work times while polled, then nothing; its
+ * idle callback finds work @idle_work times, then stops the loop. */
+struct dev {
+	struct loop *l;
+	int wake;
+	unsigned work, idle_work, polls, idles, polls_at_idle;
+};
+
+static bool dev_poll(void *opaque)
+{
+	struct dev *d = opaque;
+
+	d->polls++;
+	if (!d->work)
+		return false;
+	d->work--;
+	return true;
+}
+
+static bool dev_idle(void *opaque)
+{
+	struct dev *d = opaque;
+
+	d->idles++;
+	d->polls_at_idle = d->polls;
+	if (d->idle_work) {
+		d->idle_work--;
+		d->work = 2; /* as if a last look found the driver's buffers */
+		return true;
+	}
+	loop_quit(d->l);
+	eventfd_write(d->wake, 1); /* the loop is about to sleep: wake it to quit */
+	return false;
+}
+
+static void nop(void *opaque, uint32_t events)
+{
+	(void)opaque, (void)events;
+}
+
+static void pollers(void **state)
+{
+	struct dev d = { .work = 5, .idle_work = 2 };
+
+	(void)state;
+	assert_int_equal(loop_create(&d.l, 0), 0);
+	if (!loop_ring(d.l)) {
+		loop_destroy(d.l);
+		skip(); /* io_uring disabled here: pollers need it */
+	}
+	d.wake = eventfd(0, EFD_NONBLOCK);
+	assert_true(loop_watch(d.l, d.wake, nop, NULL) >= 0);
+	assert_int_equal(loop_add_poller(d.l, dev_poll, dev_idle, &d), 0);
+	assert_false(loop_polls(d.l)); /* no budget: no polling */
+	loop_set_poll_ns(d.l, 1000);
+	assert_true(loop_polls(d.l));
+	assert_int_equal(loop_run(d.l), 0);
+	/* idle only once the pollers found nothing: after the 5 polls with
+	 * work, after the 2 that each idle call's work brought, and at last */
+	assert_int_equal(d.idles, 3);
+	assert_int_equal(d.work, 0);
+	assert_true(d.polls_at_idle >= 5 + 2 + 2 + 1);
+	close(d.wake);
+	loop_destroy(d.l);
+	/* the epoll fallback never polls */
+	assert_int_equal(loop_create(&d.l, 1), 0);
+	loop_set_poll_ns(d.l, 1000);
+	assert_false(loop_polls(d.l));
+	loop_destroy(d.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(uring),
 		cmocka_unit_test(epoll_fallback),
+		cmocka_unit_test(pollers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,9 +15,11 @@
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hearth/loop.h"
 #include "hearth/virtio_net.h"
 
 #define F(b)	 (1ULL << (b))
@@ -183,6 +185,7 @@ static struct vq vqs[2];
 static int sp[2]; /* sp[0]: the device's "TAP", sp[1]: the host side */
 static unsigned notifies[2], resets;
 static struct virtio_net *dev;
+static struct loop *tloop; /* for the device to be created on (polled), or NULL */
 
 static void t_notify(void *o, int q)
 {
@@ -253,6 +256,7 @@ static void start(uint64_t features)
 	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	c.tap_fd = sp[0];
+	c.loop = tloop;
 	dev = virtio_net_create(&c, &gm, &tr);
 	assert_non_null(dev);
 	memset(vqs, 0, sizeof(vqs));
@@ -617,6 +621,102 @@ static void kick_requests(void **state)
 	}
 }
 
+/* The polled device's loop: a poller that plays the driver (on its first
+ * call it adds receive buffers, and records whether the device wanted a
+ * kick for them), and an idle callback, called after the device's, that
+ * records the device's wish once more and stops the loop. */
+struct polled_driver {
+	int ev, wake;
+	bool posted;
+	int kick_when_posted, kick_at_idle;
+};
+
+static bool driver_poll(void *opaque)
+{
+	struct polled_driver *p = opaque;
+
+	if (p->posted)
+		return false;
+	for (uint16_t h = 4; h < 8; h++)
+		post_rx(h, 2048);
+	p->kick_when_posted = wants_kick(0, p->ev, 4);
+	p->posted = true;
+	return true;
+}
+
+static bool driver_idle(void *opaque)
+{
+	struct polled_driver *p = opaque;
+
+	p->kick_at_idle = wants_kick(0, p->ev, 8);
+	loop_quit(tloop);
+	eventfd_write(p->wake, 1); /* the loop is about to sleep: wake it to quit */
+	return false;
+}
+
+static void wake_nop(void *opaque, uint32_t events)
+{
+	(void)opaque, (void)events;
+}
+
+/* While the I/O thread polls the queues, a receive queue short of buffers
+ * asks for no kick (the poller sees new buffers by itself; a driver that
+ * gives them back one at a time would kick for each): it asks only when the
+ * loop is about to sleep. Transmit likewise stays quiet after its chains. */
+static void receive_polled(void **state)
+{
+	uint32_t len;
+
+	(void)state;
+	for (int ev = 0; ev < 2; ev++) {
+		struct polled_driver p = { .ev = ev };
+
+		assert_int_equal(loop_create(&tloop, 0), 0);
+		if (!loop_ring(tloop)) {
+			loop_destroy(tloop);
+			tloop = NULL;
+			skip(); /* io_uring disabled here: no polling */
+		}
+		loop_set_poll_ns(tloop, 1000000);
+		start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) |
+		      (ev ? F(VIRTIO_F_EVENT_IDX) : 0));
+		p.wake = eventfd(0, EFD_NONBLOCK);
+		assert_true(loop_watch(tloop, p.wake, wake_nop, NULL) >= 0);
+		assert_int_equal(loop_add_poller(tloop, driver_poll, driver_idle, &p), 0);
+		for (uint16_t h = 0; h < 4; h++)
+			post_rx(h, 2048);
+		virtio_net_ops.kick(dev, 0);
+		/* out of buffers with a frame waiting, but polled: no kick wanted */
+		for (unsigned i = 0; i < 5; i++)
+			host_send(1600, 1 + i);
+		virtio_net_rx(dev, POLLIN);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(take_used(0, &len), i);
+		assert_int_equal(wants_kick(0, ev, 4), 0);
+		/* transmit: after its chains, quiet too */
+		uint8_t *b = gm_ptr(&gm, BUF + 0x10000, 64);
+		memset(b, 0, HDR + 60);
+		desc(TX_DESC, 0, BUF + 0x10000, HDR + 60, 0, 0);
+		make_avail(1, 0);
+		virtio_net_ops.kick(dev, 1);
+		assert_int_equal(take_used(1, &len), 0);
+		assert_int_equal(wants_kick(1, ev, 1), 0);
+		/* the loop polls: the driver's new buffers are taken without a
+		 * kick; once nothing is left to do, both queues ask for kicks */
+		assert_int_equal(loop_run(tloop), 0);
+		assert_int_equal(p.kick_when_posted, 0);
+		assert_int_equal(take_used(0, &len), 4);
+		assert_int_equal(take_used(0, &len), -1);
+		assert_int_equal(stats().rx_frames, 5);
+		assert_int_equal(p.kick_at_idle, 0); /* buffers left, TAP empty */
+		assert_int_equal(wants_kick(1, ev, 1), 1);
+		stop();
+		close(p.wake);
+		loop_destroy(tloop);
+		tloop = NULL;
+	}
+}
+
 static void receive_waits_for_buffers(void **state)
 {
 	uint8_t *g;
@@ -803,6 +903,7 @@ int main(void)
 		cmocka_unit_test(receive_mergeable),
 		cmocka_unit_test(receive_stream),
 		cmocka_unit_test(kick_requests),
+		cmocka_unit_test(receive_polled),
 		cmocka_unit_test(receive_waits_for_buffers),
 		cmocka_unit_test(receive_tso_waits_for_room),
 		cmocka_unit_test(receive_hostile),
