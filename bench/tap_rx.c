@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tap_rx: the host -> guest TSO path without a guest. hearth's own
+ * virtio-net device and I/O loop (or a bare loop, see MODE) move GSO frames
+ * from a TAP into 64 KiB receive buffers in guest-like memory, while a
+ * driver thread plays the probe guest's net-tso-rx test: it takes each
+ * frame from the used ring, checks it and gives the buffer back, kicking
+ * only when the device asked (EVENT_IDX). For looking at the receive path
+ * (perf, strace) on a host without KVM, and for comparing its parts; it
+ * does not stand in for bench/net.sh, which runs real guests side by side
+ * with QEMU.
+ *
+ *   tap_rx IFNAME GSO_SEND MODE [BURST [ROUNDS]]
+ *
+ * Run inside the network namespace that holds TAP IFNAME (up). Each round
+ * has GSO_SEND (bench/gso_send) write BURST (default 900) frames of 64000
+ * TCP payload bytes into the TAP, waits half a second while the device
+ * fills the ring, then times the driver taking them all; frames that were
+ * in the ring when it started count in neither the time nor the bytes.
+ * MODE:
+ *   device  hearth's virtio-net (src/virtio/net.c) on hearth's loop, with
+ *           the default 32 us poll budget;
+ *   readv   a bare spinning loop: one readv of each frame straight into
+ *           the next receive buffer (hearth's approach, without hearth);
+ *   copy    the same loop reading each frame into a 68 KiB buffer of its
+ *           own, then copying it into the receive buffer (QEMU's approach).
+ * Environment: TAP_RX_POLL_US (device: the poll budget), TAP_RX_PIN (the
+ * driver on CPU 0, the I/O thread on CPU 1), TAP_RX_DEBUG (print each bad
+ * frame). Prints "tap_rx MODE: N frames (K bad), B bytes in S s: G Gbit/s,
+ * D kicks (io thread TID)", where D counts the driver's notifications;
+ * exit 0 if every frame arrived whole and in order.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hearth/loop.h"
+#include "hearth/virtio_net.h"
+
+#define QSZ	64
+#define NBUF	(QSZ - 1)
+#define BUFLEN	65536u
+#define DESC	0x1000ULL
+#define AVAIL	0x2000ULL
+#define USED	0x3000ULL
+#define TXDESC	0x4000ULL
+#define TXAVAIL 0x5000ULL
+#define TXUSED	0x6000ULL
+#define BUF0	0x100000ULL
+#define RAM	(16ULL << 20)
+#define PAYLOAD 64000u
+#define L2L4	54u /* Ethernet, IPv4, TCP headers */
+#define FRAME	(VIRTIO_NET_HDR_LEN + L2L4 + PAYLOAD)
+#define ISN	0x10000000u
+#define FEATS                                                                          \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |                 \
+	 (1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_NET_F_CSUM) |              \
+	 (1ULL << VIRTIO_NET_F_GUEST_CSUM) | (1ULL << VIRTIO_NET_F_HOST_TSO4) |        \
+	 (1ULL << VIRTIO_NET_F_GUEST_TSO4))
+
+static struct guest_mem gm;
+static struct vq vqs[2];
+static int tap, kick_fd;
+static uint16_t avail_idx, used_seen;
+static unsigned long kicks;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool stop;
+static atomic_int io_tid;
+
+static uint8_t *at(uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = gm_ptr(&gm, gpa, len);
+
+	if (!p) {
+		fprintf(stderr, "tap_rx: 0x%llx outside memory\n", (unsigned long long)gpa);
+		exit(2);
+	}
+	return p;
+}
+
+static uint16_t ld16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- the driver (the guest's part) ---- */
+
+/* Makes receive buffer @id available again; kicks if the device asked. */
+static void give(uint16_t id)
+{
+	uint8_t *d = at(DESC + 16 * (uint64_t)id, 16), *a = at(AVAIL, 6 + 2 * QSZ);
+	uint64_t addr = BUF0 + (uint64_t)id * BUFLEN;
+	uint32_t len = BUFLEN;
+	uint16_t flags = 2, old = avail_idx, event; /* VIRTQ_DESC_F_WRITE */
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memset(d + 14, 0, 2);
+	memcpy(a + 4 + 2 * (avail_idx % QSZ), &id, 2);
+	avail_idx++;
+	__atomic_store_n((uint16_t *)(void *)(a + 2), avail_idx, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	event = ld16(at(USED + 4 + 8 * QSZ, 2)); /* avail_event */
+	if ((uint16_t)(avail_idx - event - 1) < (uint16_t)(avail_idx - old))
+	{
+		eventfd_write(kick_fd, 1);
+		kicks++;
+	}
+}
+
+/* Takes the next used buffer, if any: returns its id, *len its length. */
+static int take(uint32_t *len)
+{
+	uint8_t *u = at(USED, 4 + 8 * QSZ);
+	uint32_t id;
+
+	if (__atomic_load_n((uint16_t *)(void *)(u + 2), __ATOMIC_ACQUIRE) == used_seen)
+		return -1;
+	memcpy(&id, u + 4 + 8 * (used_seen % QSZ), 4);
+	memcpy(len, u + 8 + 8 * (used_seen % QSZ), 4);
+	used_seen++;
+	return id < NBUF ? (int)id : -2;
+}
+
+/* Whether buffer @id holds a TCP/IPv4 frame to gso_send's port (the host
+ * sends the odd IPv6 multicast frame of its own, which the driver skips). */
+static bool ours(uint16_t id, uint32_t len)
+{
+	const uint8_t *b = at(BUF0 + (uint64_t)id * BUFLEN, BUFLEN) + VIRTIO_NET_HDR_LEN;
+
+	return len >= VIRTIO_NET_HDR_LEN + L2L4 && b[12] == 8 && b[13] == 0 && b[23] == 6 &&
+	       b[36] == 40011 >> 8 && b[37] == (40011 & 0xff);
+}
+
+/* Checks frame @i in buffer @id as net-tso-rx does. */
+static bool good(uint16_t id, uint32_t len, uint32_t i)
+{
+	const uint8_t *b = at(BUF0 + (uint64_t)id * BUFLEN, BUFLEN);
+	const uint8_t *tcp = b + VIRTIO_NET_HDR_LEN + 34, *data = b + VIRTIO_NET_HDR_LEN + L2L4;
+
+	bool ok = len == FRAME && (b[1] & 0x7f) == 1 /* GSO_TCPV4 */ && ld16(b + 4) == 1448 &&
+		  ld16(b + 10) == 1 && be32(tcp + 4) == ISN + i * PAYLOAD && be32(data) == i &&
+		  be32(data + PAYLOAD - 4) == ~i;
+
+	if (!ok && getenv("TAP_RX_DEBUG"))
+		fprintf(stderr, "frame %u in %u: len %u gso %u size %u nb %u seq %x mark %x/%x\n", i,
+			id, len, b[1], ld16(b + 4), ld16(b + 10), be32(tcp + 4), be32(data),
+			be32(data + PAYLOAD - 4));
+	return ok;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* With TAP_RX_PIN set, the calling thread stays on CPU @cpu (the driver on
+ * 0, the I/O thread on 1): left to the scheduler, a thread that sleeps and
+ * wakes is often put on the CPU the other one spins on. */
+static void pin(int cpu)
+{
+	cpu_set_t c;
+
+	if (!getenv("TAP_RX_PIN"))
+		return;
+	CPU_ZERO(&c);
+	CPU_SET(cpu, &c);
+	if (sched_setaffinity(0, sizeof(c), &c))
+		perror("tap_rx: sched_setaffinity");
+}
+
+/* ---- the bare loops (MODE readv and copy) ---- */
+
+static void *bare(void *arg)
+{
+	bool copy = *(const bool *)arg;
+	static uint8_t own[BUFLEN + 4096];
+	static struct vq_elem e;
+	struct iovec iov[2];
+	bool have = false;
+
+	atomic_store(&io_tid, (int)syscall(SYS_gettid));
+	pin(1);
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		ssize_t got;
+
+		if (!have) {
+			int r = vq_pop(&vqs[0], &gm, &e);
+
+			if (r < 0) {
+				fprintf(stderr, "tap_rx: bad receive ring\n");
+				exit(2);
+			}
+			have = r > 0;
+			if (!have)
+				continue;
+		}
+		if (copy) {
+			got = read(tap, own, sizeof(own));
+			if (got > 0 && (size_t)got <= e.iov[0].iov_len)
+				memcpy(e.iov[0].iov_base, own, (size_t)got);
+		} else {
+			iov[0] = e.iov[0];
+			iov[1] = (struct iovec){ own, sizeof(own) }; /* what does not fit */
+			got = readv(tap, iov, 2);
+		}
+		if (got < VIRTIO_NET_HDR_LEN || (size_t)got > e.iov[0].iov_len)
+			continue; /* nothing there (or a frame that did not fit: dropped) */
+		memcpy((uint8_t *)e.iov[0].iov_base + 10, &(uint16_t){ 1 }, 2); /* num_buffers */
+		vq_push(&vqs[0], e.head, (uint32_t)got);
+		have = false;
+	}
+	return NULL;
+}
+
+/* ---- hearth's device on hearth's loop (MODE device) ---- */
+
+static void t_notify(void *o, int q)
+{
+	(void)o, (void)q; /* the driver polls */
+}
+static void t_needs_reset(void *o)
+{
+	(void)o;
+	fprintf(stderr, "tap_rx: the device wants a reset\n");
+	exit(1);
+}
+static void t_lock(void *o)
+{
+	(void)o;
+	pthread_mutex_lock(&lock);
+}
+static void t_unlock(void *o)
+{
+	(void)o;
+	pthread_mutex_unlock(&lock);
+}
+static const struct virtio_transport tr = { t_notify, t_needs_reset, t_lock, t_unlock, NULL };
+
+static struct virtio_net *dev;
+static struct loop *lp;
+
+static void on_kick(void *o, uint32_t events)
+{
+	eventfd_t n;
+
+	(void)o, (void)events;
+	eventfd_read(kick_fd, &n);
+	pthread_mutex_lock(&lock);
+	virtio_net_ops.kick(dev, 0);
+	pthread_mutex_unlock(&lock);
+}
+
+static void on_stop(void *o, uint32_t events)
+{
+	(void)o, (void)events;
+	loop_quit(lp);
+}
+
+static void *io(void *arg)
+{
+	(void)arg;
+	atomic_store(&io_tid, (int)syscall(SYS_gettid));
+	pin(1);
+	if (loop_run(lp))
+		fprintf(stderr, "tap_rx: loop failed\n");
+	return NULL;
+}
+
+/* ---- a round ---- */
+
+static void burst(const char *gso_send, const char *ifname, unsigned n)
+{
+	char count[16], size[16];
+	pid_t pid;
+	int st;
+
+	snprintf(count, sizeof(count), "%u", n);
+	snprintf(size, sizeof(size), "%u", PAYLOAD);
+	pid = fork();
+	if (pid == 0) {
+		execl(gso_send, gso_send, ifname, "02:00:00:00:00:02", "169.254.88.1",
+		      "169.254.88.2", count, size, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "tap_rx: %s failed\n", gso_send);
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned n = argc > 4 ? (unsigned)atoi(argv[4]) : 900, rounds = argc > 5 ? (unsigned)atoi(argv[5]) : 5;
+	unsigned bad = 0, got_all = 0;
+	uint64_t bytes = 0;
+	double busy = 0;
+	const char *mode = argc > 3 ? argv[3] : "";
+	bool copy = !strcmp(mode, "copy"), created;
+	pthread_t t;
+	char why[256];
+	int stop_fd = -1;
+
+	if (argc < 4 || (strcmp(mode, "device") && strcmp(mode, "readv") && !copy) || !n || !rounds) {
+		fprintf(stderr, "usage: tap_rx IFNAME GSO_SEND device|readv|copy [BURST [ROUNDS]]\n");
+		return 2;
+	}
+	tap = tap_open(argv[1], &created, why, sizeof(why));
+	kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (tap < 0 || created || kick_fd < 0 || gm_create(&gm, RAM, false)) {
+		fprintf(stderr, "tap_rx: %s: %s\n", argv[1], tap < 0 ? why : "set-up failed");
+		return 1;
+	}
+	vqs[0] = (struct vq){ .size = QSZ, .desc_gpa = DESC, .avail_gpa = AVAIL, .used_gpa = USED };
+	vqs[1] = (struct vq){ .size = QSZ, .desc_gpa = TXDESC, .avail_gpa = TXAVAIL, .used_gpa = TXUSED };
+	for (int i = 0; i < 2; i++) {
+		vqs[i].event_idx = true;
+		if (vq_enable(&vqs[i], &gm, VQ_MAX_SIZE))
+			return 1;
+	}
+	if (!strcmp(mode, "device")) {
+		struct virtio_net_cfg c = { .mac = { 2, 0, 0, 0, 0, 2 }, .name = argv[1], .tap_fd = tap };
+
+		stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (loop_create(&lp, 0) || stop_fd < 0)
+			return 1;
+		c.loop = lp;
+		dev = virtio_net_create(&c, &gm, &tr);
+		if (!dev || loop_watch(lp, kick_fd, on_kick, NULL) < 0 ||
+		    loop_watch(lp, stop_fd, on_stop, NULL) < 0)
+			return 1;
+		const char *us = getenv("TAP_RX_POLL_US");
+
+		loop_set_poll_ns(lp, 1000 * (us ? strtoull(us, NULL, 10) : 32));
+		pthread_mutex_lock(&lock);
+		virtio_net_ops.start(dev, FEATS, vqs);
+		pthread_mutex_unlock(&lock);
+		pthread_create(&t, NULL, io, NULL);
+	} else {
+		if (tap_set_offload(tap, virtio_net_tap_offloads(FEATS)))
+			return 1;
+		pthread_create(&t, NULL, bare, &copy);
+	}
+	pin(0);
+	for (uint16_t id = 0; id < NBUF; id++)
+		give(id);
+
+	for (unsigned r = 0; r < rounds; r++) {
+		unsigned got = 0;
+		uint16_t ready;
+		double t0, t1 = 0, end;
+		struct timespec half = { 0, 500000000 };
+
+		burst(argv[2], argv[1], n);
+		nanosleep(&half, NULL);
+		t0 = now();
+		ready = (uint16_t)(ld16(at(USED + 2, 2)) - used_seen);
+		for (end = t0 + 20; got < n && now() < end;) {
+			uint32_t len;
+			int id = take(&len);
+
+			if (id == -1)
+				continue;
+			if (id < 0) {
+				fprintf(stderr, "tap_rx: used id out of range\n");
+				return 1;
+			}
+			if (!ours((uint16_t)id, len)) {
+				give((uint16_t)id);
+				continue;
+			}
+			bad += !good((uint16_t)id, len, got);
+			if (got >= ready)
+				bytes += PAYLOAD;
+			got++;
+			give((uint16_t)id);
+			t1 = now();
+		}
+		got_all += got;
+		busy += t1 > t0 ? t1 - t0 : 0;
+	}
+	atomic_store(&stop, true);
+	if (stop_fd >= 0)
+		eventfd_write(stop_fd, 1);
+	pthread_join(t, NULL);
+	printf("tap_rx %s: %u frames (%u bad), %llu bytes in %.3f s: %.2f Gbit/s, %lu kicks (io "
+	       "thread %d)\n",
+	       mode, got_all, bad, (unsigned long long)bytes, busy, busy > 0 ? bytes * 8 / busy / 1e9 : 0,
+	       kicks, atomic_load(&io_tid));
+	return got_all == n * rounds && !bad ? 0 : 1;
+}
