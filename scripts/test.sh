@@ -50,4 +50,7 @@ for line in (l for f in sys.argv[1:] for l in open(f)):
     n[key] += 1
 print(f"tests: {n['OK']} passed, {n['FAIL']} failed, {n['SKIP']} skipped")
 PY
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	echo "note: /dev/kvm is not usable here, so the tests that boot guests were skipped"
+fi
 exit $status
