@@ -100,6 +100,7 @@ struct virtio_net_cfg {
 	 * caller calls virtio_net_rx */
 	struct loop *loop;
 	const char *name; /* for messages, e.g. the TAP's name */
+	bool tx_writev;	  /* write each frame at once, never in io_uring batches */
 };
 
 extern const struct virtio_dev_ops virtio_net_ops;

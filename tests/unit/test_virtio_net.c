@@ -186,6 +186,7 @@ static int sp[2]; /* sp[0]: the device's "TAP", sp[1]: the host side */
 static unsigned notifies[2], resets;
 static struct virtio_net *dev;
 static struct loop *tloop; /* for the device to be created on (polled), or NULL */
+static bool one_by_one;	   /* create the device with tx_writev */
 
 static void t_notify(void *o, int q)
 {
@@ -257,6 +258,7 @@ static void start(uint64_t features)
 	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	c.tap_fd = sp[0];
 	c.loop = tloop;
+	c.tx_writev = one_by_one;
 	dev = virtio_net_create(&c, &gm, &tr);
 	assert_non_null(dev);
 	memset(vqs, 0, sizeof(vqs));
@@ -397,6 +399,51 @@ static void transmit_hostile(void **state)
 	assert_int_equal(read(sp[1], got, sizeof(got)), -1);
 	virtio_net_ops.reset(dev);
 	stop();
+}
+
+/* Chains of many buffers: transmit batches keep every frame's iovecs until
+ * the batch is written, so a batch ends early when the next chain might not
+ * fit; frames still go out whole and in order. */
+static void transmit_batches(void **state)
+{
+	uint8_t got[1100], want[1000];
+	uint32_t len;
+
+	(void)state;
+	start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_INDIRECT_DESC));
+	vqs[1].indirect = true;
+	for (uint16_t c = 0; c < 3; c++) {
+		uint64_t table = BIG + 0x4000ULL * c, data = BUF + 0x8000 + 0x1000ULL * c;
+
+		mkhdr(gm_ptr(&gm, BUF + 0x100 * c, HDR), 0, 0, 0, 0, 0, 0);
+		fill(gm_ptr(&gm, data, 1000), 1000, 10 + c);
+		desc(table, 0, BUF + 0x100 * c, HDR, 1, 1);
+		for (unsigned i = 1; i <= 1000; i++) /* 1000 buffers of one byte */
+			desc(table, i, data + i - 1, 1, i < 1000 ? 1 : 0, (uint16_t)(i + 1));
+		desc(TX_DESC, c, table, 16 * 1001, 4, 0);
+		make_avail(1, c);
+	}
+	virtio_net_ops.kick(dev, 1);
+	for (unsigned c = 0; c < 3; c++) {
+		assert_int_equal(read(sp[1], got, sizeof(got)), HDR + 1000);
+		fill(want, 1000, 10 + c);
+		assert_memory_equal(got + HDR, want, 1000);
+		assert_int_equal(take_used(1, &len), (int)c);
+	}
+	assert_int_equal(read(sp[1], got, sizeof(got)), -1);
+	assert_int_equal(stats().tx_frames, 3);
+	assert_int_equal(stats().tx_bad, 0);
+	stop();
+}
+
+/* The same transmit cases with each frame written at once (no io_uring). */
+static void transmit_one_by_one(void **state)
+{
+	one_by_one = true;
+	transmit(state);
+	transmit_hostile(state);
+	transmit_batches(state);
+	one_by_one = false;
 }
 
 /* Sends a frame of @len bytes (after a plain header) into the "TAP". */
@@ -900,6 +947,8 @@ int main(void)
 		cmocka_unit_test(default_mac),
 		cmocka_unit_test(transmit),
 		cmocka_unit_test(transmit_hostile),
+		cmocka_unit_test(transmit_batches),
+		cmocka_unit_test(transmit_one_by_one),
 		cmocka_unit_test(receive_mergeable),
 		cmocka_unit_test(receive_stream),
 		cmocka_unit_test(kick_requests),
