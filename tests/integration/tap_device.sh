@@ -1,22 +1,54 @@
 #!/usr/bin/env bash
-# hearth's virtio-net receive path over a real TAP, without a guest, so it
-# also runs where /dev/kvm is not usable: bench/tap_rx puts hearth's device
+# hearth's virtio-net data path over a real TAP, without a guest, so it
+# also runs where /dev/kvm is not usable: bench/tap_dev puts hearth's device
 # and I/O loop on a TAP in a namespace of this test's own (169.254.0.0/16
-# only) and plays the driver, a ring of 63 buffers of 64 KiB given back one
-# at a time; bench/gso_send writes bursts of TCP/IPv4 GSO frames, far more
-# than the ring holds. Every frame must arrive once, whole, in order, as
-# one GSO frame with its segment size: with the loop polling the queues
-# (the default) and without (kicks). Skips (77) when namespaces or TAP
-# devices cannot be made here.
+# only) and plays the driver.
+# Receive: a ring of 63 buffers of 64 KiB given back one at a time;
+# bench/gso_send writes bursts of TCP/IPv4 GSO frames, far more than the
+# ring holds. Every frame must arrive once, whole, in order, as one GSO
+# frame with its segment size: with the loop polling the queues (the
+# default) and without (kicks).
+# Transmit: UDP datagrams as fast as the ring takes them, written in
+# io_uring batches and one by one; the TAP must count every frame and
+# byte, and the host's UDP layer most of them (valid IPv4 all the way to a
+# socket).
+# Skips (77) when namespaces or TAP devices cannot be made here.
 . "$(dirname "$0")/lib.sh"
-tap_netns 169.254.78.1/16
+tap_netns 169.254.88.1/16 # the address bench/tap_dev expects
 "${NX[@]}" ip link set htap0 txqueuelen 2000
 
 for poll in 32 0; do
 	expect_exit 0 "3 bursts of 300 GSO frames into the device (poll budget $poll us)" -- \
-		env TAP_RX_POLL_US=$poll "${NX[@]}" "$TAP_RX" htap0 "$GSO_SEND" device 300 3
-	expect_grep "$TMP/out" "^tap_rx device: 900 frames \(0 bad\)" \
+		env TAP_DEV_POLL_US=$poll "${NX[@]}" "$TAP_DEV" htap0 rx device "$GSO_SEND" 300 3
+	expect_grep "$TMP/out" "^tap_dev rx device: 900 frames \(0 bad\)" \
 		"all 900 frames whole and in order (poll budget $poll us)"
+	sed 's/^/# /' "$TMP/out"
+done
+
+# the TAP's count of frames and bytes written into it; the host's UDP
+# datagrams in, and dropped for a full socket buffer
+tap_stat() { "${NX[@]}" cat "/sys/class/net/htap0/statistics/$1"; }
+udp_in() { "${NX[@]}" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $2 + $4 }' /proc/net/snmp; }
+N=20000
+for mode in device device-writev; do
+	p0=$(tap_stat rx_packets) b0=$(tap_stat rx_bytes) u0=$(udp_in)
+	expect_exit 0 "$N datagrams from the device ($mode)" -- \
+		"${NX[@]}" "$TAP_DEV" htap0 tx "$mode" $N 1472
+	expect_grep "$TMP/out" "^tap_dev tx $mode: $N frames of 1514 bytes .*\(0 not written\)" \
+		"every write took its whole frame ($mode)"
+	dp=$(($(tap_stat rx_packets) - p0)) db=$(($(tap_stat rx_bytes) - b0)) du=$(($(udp_in) - u0))
+	if [ "$dp" = "$N" ] && [ "$db" = $((N * 1514)) ]; then
+		ok "the TAP took $N frames of 1514 bytes ($mode)"
+	else
+		not_ok "the TAP took $dp frames, $db bytes ($mode)"
+	fi
+	# the host may drop some from its input backlog under load: most must
+	# reach UDP, which only takes valid IPv4
+	if [ "$du" -ge $((N / 2)) ] && [ "$du" -le "$N" ]; then
+		ok "the host's UDP took $du of them ($mode)"
+	else
+		not_ok "the host's UDP took $du of $N ($mode)"
+	fi
 	sed 's/^/# /' "$TMP/out"
 done
 finish
