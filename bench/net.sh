@@ -61,13 +61,16 @@ boot() {
 	fi
 }
 
-# run VMM TXSIZE RXSIZE: prints "tx_pps rx_pps" from the guest's TSC counts
+# run VMM TXSIZE RXSIZE: prints "tx_pps rx_pps tx_kicks rx_kicks" from the
+# guest's TSC counts and its own count of the kicks it wrote (per 1000
+# frames: how often the VMM asked for one)
 run() {
 	boot "$1" "probe.tests=net probe.frames=${FRAMES:-20000} probe.burst=${BURST:-5000} probe.txsize=$2 probe.rxsize=$3"
 	awk -v hz="$HZ" '
-		/test=net-tx-rate .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } tx = v["frames"] / (v["tsc"] / hz) }
-		/test=net-rx-burst .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } rx = v["frames"] / (v["tsc"] / hz) }
-		END { printf "%s %s\n", tx ? sprintf("%.0f", tx) : "n/a", rx ? sprintf("%.0f", rx) : "n/a" }' "$dir/out"
+		/test=net-tx-rate .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } tx = v["frames"] / (v["tsc"] / hz); tk = 1000 * v["kicks"] / v["frames"] }
+		/test=net-rx-burst .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } rx = v["frames"] / (v["tsc"] / hz); rk = 1000 * v["kicks"] / v["frames"] }
+		END { printf "%s %s %s %s\n", tx ? sprintf("%.0f", tx) : "n/a", rx ? sprintf("%.0f", rx) : "n/a",
+			tx ? sprintf("%.1f", tk) : "n/a", rx ? sprintf("%.1f", rk) : "n/a" }' "$dir/out"
 }
 
 mbps() { awk -v p="$1" -v s="$2" 'BEGIN { if (p + 0 > 0) printf "%.0f", p * (s + 42) * 8 / 1e6; else print "n/a" }'; }
@@ -78,21 +81,23 @@ echo "|---|---|---|---|"
 # med N...: the median of the numbers given ("n/a" for runs that failed)
 med() { printf '%s\n' "$@" | awk '$1 != "n/a"' | sort -n | awk '{ l[++n] = $1 } END { print n ? l[int((n + 1) / 2)] : "n/a" }'; }
 for size in 18 1472; do
-	htx=() hrx=() qtx=() qrx=()
+	htx=() hrx=() qtx=() qrx=() hk=() qk=()
 	for _ in $(seq "$REPEAT"); do # alternating, so a slow spell of the host hits both
-		read -r a b < <(run hearth $size $size)
-		htx+=("$a") hrx+=("$b")
-		read -r a b < <(run qemu $size $size)
-		qtx+=("$a") qrx+=("$b")
+		read -r a b c d < <(run hearth $size $size)
+		htx+=("$a") hrx+=("$b") hk+=("$c/$d")
+		read -r a b c d < <(run qemu $size $size)
+		qtx+=("$a") qrx+=("$b") qk+=("$c/$d")
 	done
 	echo "  $size-byte payloads: hearth tx ${htx[*]} rx ${hrx[*]}; QEMU tx ${qtx[*]} rx ${qrx[*]}" >&2
+	echo "  $size-byte payloads, the guest's kicks per 1000 frames (tx/rx): hearth ${hk[*]}; QEMU ${qk[*]}" >&2
 	ht=$(med "${htx[@]}") hr=$(med "${hrx[@]}") qt=$(med "${qtx[@]}") qr=$(med "${qrx[@]}")
 	frame=$((size + 42 + (size < 18 ? 18 - size : 0)))
 	echo "| guest -> host, $frame-byte frames | $ht ($(mbps "$ht" $size)) | $qt ($(mbps "$qt" $size)) | $(ratio "$ht" "$qt") |"
 	echo "| host -> guest, $frame-byte frames | $hr ($(mbps "$hr" $size)) | $qr ($(mbps "$qr" $size)) | $(ratio "$hr" "$qr") |"
 done
 
-# run_tso VMM: prints "tx_gbps rx_gbps" (TCP payload, from the guest's TSC);
+# run_tso VMM: prints "tx_gbps rx_gbps tx_kicks rx_kicks" (TCP payload, from
+# the guest's TSC; kicks per 1000 frames);
 # tx is n/a unless the TAP's rx counters grew by at least the frames and
 # bytes the guest sent (and by no more than its few other small frames)
 tap_stat() { "${NX[@]}" cat "/sys/class/net/btap0/statistics/$1"; }
@@ -104,30 +109,36 @@ run_tso() {
 	awk -v hz="$HZ" -v dp=$((p1 - p0)) -v db=$((b1 - b0)) -v vmm="$1" '
 		/test=net-tso-tx .*result=pass/ {
 			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-			if (dp >= v["frames"] && db >= v["frame-bytes"] && db - v["frame-bytes"] < 100 * (dp - v["frames"] + 1))
+			if (dp >= v["frames"] && db >= v["frame-bytes"] && db - v["frame-bytes"] < 100 * (dp - v["frames"] + 1)) {
 				tx = v["frames"] * v["size"] * 8 / (v["tsc"] / hz) / 1e9
+				tk = 1000 * v["kicks"] / v["frames"]
+			}
 			else
 				printf "  %s: the TAP counted %d frames %d bytes, the guest sent %d frames %d bytes\n", vmm, dp, db, v["frames"], v["frame-bytes"] > "/dev/stderr"
 		}
 		/test=net-tso-rx .*result=pass/ {
 			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-			if (v["tsc"] > 0 && v["bytes"] > v["ready-bytes"])
+			if (v["tsc"] > 0 && v["bytes"] > v["ready-bytes"]) {
 				rx = (v["bytes"] - v["ready-bytes"]) * 8 / (v["tsc"] / hz) / 1e9
+				rk = 1000 * v["kicks"] / v["frames"]
+			}
 		}
-		END { printf "%s %s\n", tx ? sprintf("%.2f", tx) : "n/a", rx ? sprintf("%.2f", rx) : "n/a" }' "$dir/out"
+		END { printf "%s %s %s %s\n", tx ? sprintf("%.2f", tx) : "n/a", rx ? sprintf("%.2f", rx) : "n/a",
+			tx ? sprintf("%.1f", tk) : "n/a", rx ? sprintf("%.1f", rk) : "n/a" }' "$dir/out"
 }
 
 echo
 echo "| workload (TCP/IPv4, 64000-byte payload GSO frames, MSS 1448) | hearth Gbit/s | QEMU Gbit/s | hearth/QEMU |"
 echo "|---|---|---|---|"
-htx=() hrx=() qtx=() qrx=()
+htx=() hrx=() qtx=() qrx=() hk=() qk=()
 for _ in $(seq "$REPEAT"); do
-	read -r a b < <(run_tso hearth)
-	htx+=("$a") hrx+=("$b")
-	read -r a b < <(run_tso qemu)
-	qtx+=("$a") qrx+=("$b")
+	read -r a b c d < <(run_tso hearth)
+	htx+=("$a") hrx+=("$b") hk+=("$c/$d")
+	read -r a b c d < <(run_tso qemu)
+	qtx+=("$a") qrx+=("$b") qk+=("$c/$d")
 done
 echo "  TSO: hearth tx ${htx[*]} rx ${hrx[*]}; QEMU tx ${qtx[*]} rx ${qrx[*]} (Gbit/s)" >&2
+echo "  TSO, the guest's kicks per 1000 frames (tx/rx): hearth ${hk[*]}; QEMU ${qk[*]}" >&2
 ht=$(med "${htx[@]}") hr=$(med "${hrx[@]}") qt=$(med "${qtx[@]}") qr=$(med "${qrx[@]}")
 echo "| guest -> host, TSO | $ht | $qt | $(ratio "$ht" "$qt") |"
 echo "| host -> guest, TSO | $hr | $qr | $(ratio "$hr" "$qr") |"

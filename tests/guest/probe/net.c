@@ -52,6 +52,7 @@ struct nq {
 	uint8_t *ring; /* desc at 0, avail at 1024, used at 4096 */
 	uint16_t notify_off, avail_idx, used_seen;
 	uint16_t checked; /* avail_idx when notify() last looked */
+	unsigned kicks;	  /* notifications written: the device's requests honoured */
 };
 
 static struct vpci dev;
@@ -118,6 +119,7 @@ static void publish(struct nq *q, uint16_t head)
 
 static void kick(struct nq *q)
 {
+	q->kicks++;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	w16(dev.notify + (uint64_t)q->notify_off * dev.notify_mult, 0);
 }
@@ -619,7 +621,7 @@ static int udp_echo(uint16_t port, unsigned n, unsigned window)
 static int rx_burst(uint16_t port, unsigned n, unsigned size)
 {
 	uint8_t req[12];
-	unsigned got = 0, bad = 0;
+	unsigned got = 0, bad = 0, kicks0;
 	struct rx r;
 	uint64_t t0, t1 = 0;
 
@@ -628,6 +630,7 @@ static int rx_burst(uint16_t port, unsigned n, unsigned size)
 	put32(req + 8, size); /* UDP payload bytes (18: 64-byte frames) */
 	send_udp(40001, port, req, sizeof(req), true);
 	t0 = rdtsc();
+	kicks0 = rxq.kicks;
 	while (got < n && rdtsc() - t0 < SECONDS(20)) {
 		if (!poll_rx(&r) || r.proto != 17 || r.sport != port || r.l4len < 8 ||
 		    be32(r.l4) != 0x53455121) /* "SEQ!" */
@@ -646,6 +649,8 @@ static int rx_burst(uint16_t port, unsigned n, unsigned size)
 	putu(bad);
 	puts_(" tsc=");
 	putu(t1);
+	puts_(" kicks=");
+	putu(rxq.kicks - kicks0);
 	report("net-rx-burst", got == n && !bad);
 	return got == n && !bad;
 }
@@ -657,7 +662,7 @@ static int tx_rate(uint16_t port, unsigned n, unsigned size)
 	static uint8_t d[1472];
 	struct rx r;
 	uint64_t t0 = rdtsc(), dt;
-	unsigned counted = ~0u;
+	unsigned counted = ~0u, kicks0 = txq.kicks, kicks;
 
 	put32(d, 0x534e4b21); /* "SNK!" */
 	for (unsigned i = 0; i < n; i++) {
@@ -668,6 +673,7 @@ static int tx_rate(uint16_t port, unsigned n, unsigned size)
 			reclaim_tx();
 	}
 	dt = rdtsc() - t0;
+	kicks = txq.kicks - kicks0;
 	put32(d, 0x444f4e45); /* "DONE" */
 	for (int tries = 0; tries < 3 && counted == ~0u; tries++) {
 		send_udp(40002, port, d, 8, true);
@@ -684,6 +690,8 @@ static int tx_rate(uint16_t port, unsigned n, unsigned size)
 	putu(counted);
 	puts_(" tsc=");
 	putu(dt);
+	puts_(" kicks=");
+	putu(kicks);
 	/* the host's socket may drop some under load: most must arrive */
 	report("net-tx-rate", counted != ~0u && counted >= n / 2 && counted <= n);
 	return counted != ~0u && counted >= n / 2;
@@ -858,6 +866,7 @@ int probe_net_tso_tx(void)
 	unsigned mss = (unsigned)probe_arg_u64("probe.mss", 1448), sent = 0, done = 0;
 	uint64_t t0, dt;
 	uint32_t len;
+	unsigned kicks0;
 
 	if (!tso_setup())
 		return 1;
@@ -867,6 +876,7 @@ int probe_net_tso_tx(void)
 	for (t0 = rdtsc(); tx_inflight && rdtsc() - t0 < SECONDS(3);)
 		reclaim_tx();
 	t0 = rdtsc();
+	kicks0 = txq.kicks;
 	while (done < n && rdtsc() - t0 < SECONDS(60)) {
 		while (sent < n && sent - done < NQ / 2) {
 			unsigned d = 2 * (sent % (NQ / 2));
@@ -894,6 +904,8 @@ int probe_net_tso_tx(void)
 	putu((uint64_t)done * (size + TSO_HDR));
 	puts_(" tsc=");
 	putu(dt);
+	puts_(" kicks=");
+	putu(txq.kicks - kicks0);
 	report("net-tso-tx", done == n);
 	return done != n;
 }
@@ -906,14 +918,14 @@ int probe_net_tso_tx(void)
  * bytes: the frame's index; last 4: its complement). The time and bytes
  * in *st leave out the frames already in the ring when it started. */
 struct tso_rx_stats {
-	unsigned got, bad, disorder, pre, maxbufs;
+	unsigned got, bad, disorder, pre, maxbufs, kicks;
 	uint64_t bytes, pre_bytes, tsc;
 };
 
 static void tso_rx_round(uint16_t port, unsigned n, unsigned size, unsigned mss,
 			 struct tso_rx_stats *st)
 {
-	unsigned got = 0, ready;
+	unsigned got = 0, ready, kicks0;
 	uint64_t t0, t1 = 0;
 	uint16_t seen0;
 	uint8_t req[20];
@@ -928,6 +940,7 @@ static void tso_rx_round(uint16_t port, unsigned n, unsigned size, unsigned mss,
 	for (t0 = rdtsc(); rdtsc() - t0 < SECONDS(1) / 2;)
 		pause();
 	t0 = rdtsc();
+	kicks0 = rxq.kicks;
 	seen0 = rxq.used_seen;
 	ready = (uint16_t)(*(volatile uint16_t *)(rxq.ring + 4096 + 2) - seen0);
 	while (got < n && rdtsc() - t0 < SECONDS(20)) {
@@ -964,6 +977,7 @@ static void tso_rx_round(uint16_t port, unsigned n, unsigned size, unsigned mss,
 		t1 = rdtsc();
 	}
 	st->got += got;
+	st->kicks += rxq.kicks - kicks0;
 	st->tsc += t1 > t0 ? t1 - t0 : 0;
 }
 
@@ -1000,6 +1014,8 @@ int probe_net_tso_rx(void)
 	putu(st.pre_bytes);
 	puts_(" tsc=");
 	putu(st.tsc);
+	puts_(" kicks=");
+	putu(st.kicks);
 	report("net-tso-rx", st.got == n * rounds && !st.bad && !st.disorder);
 	return st.got != n * rounds || st.bad || st.disorder;
 }
