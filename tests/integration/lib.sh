@@ -85,6 +85,57 @@ tap_netns() {
 	"${NX[@]}" ip link set htap0 up
 }
 
+# ---- a tgtd (iSCSI target) of the test's own ----
+
+# Whether tgtd can be run here (installed; its control socket needs root).
+have_tgt() { command -v tgtd >/dev/null && command -v tgtadm >/dev/null && [ "$(id -u)" = 0 ]; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# tgt_init: names a portal on a free loopback port (PORT) and a management
+# channel (CTL) for start_tgtd, and stops that tgtd on exit. A runs tgtadm
+# on it; target TID NAME FILE [options] adds a LUN.
+tgt_init() {
+	PORT=$(free_port)
+	CTL=$((PORT % 30000 + 1000)) # tgtd's management channel (a socket named after it)
+	IQN=iqn.2026-01.org.example.hearth
+	TGTD=
+	trap 'stop_tgtd; rm -rf "$TMP"' EXIT
+}
+A() { tgtadm -C "$CTL" --lld iscsi "$@"; }
+
+start_tgtd() {
+	tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >>"$TMP/tgtd.log" 2>&1 &
+	TGTD=$!
+	for _ in $(seq 100); do
+		kill -0 "$TGTD" 2>/dev/null || break
+		A --mode target --op show >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "tgtd did not come up"; cat "$TMP/tgtd.log"; exit 1
+}
+stop_tgtd() {
+	[ -n "$TGTD" ] || return 0
+	kill -CONT "$TGTD" 2>/dev/null || true
+	for tid in 1 2 3 4 5 6 7 8; do A --mode target --op delete --force --tid $tid >/dev/null 2>&1 || true; done
+	tgtadm -C "$CTL" --mode system --op delete >/dev/null 2>&1 || true
+	for _ in $(seq 50); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$TGTD" 2>/dev/null || true
+	wait "$TGTD" 2>/dev/null || true
+	TGTD=
+}
+
+# target TID NAME FILE [tgtadm logicalunit options...]
+target() {
+	local tid=$1 name=$2 file=$3
+	shift 3
+	A --mode target --op new --tid "$tid" --targetname "$IQN:$name"
+	A --mode logicalunit --op new --tid "$tid" --lun 1 -b "$file" "$@"
+	A --mode target --op bind --tid "$tid" -I ALL
+}
+
 finish() {
 	echo "$PASSES passed, $FAILS failed"
 	[ "$FAILS" = 0 ]

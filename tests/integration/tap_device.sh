@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hearth's virtio-net data path over a real TAP, without a guest, so it
-# also runs where /dev/kvm is not usable: bench/tap_dev puts hearth's device
+# also runs where /dev/kvm is not usable: tests/host/tap_dev puts hearth's device
 # and I/O loop on a TAP in a namespace of this test's own (169.254.0.0/16
 # only) and plays the driver.
 # Receive: a ring of 63 buffers of 64 KiB given back one at a time;
@@ -14,7 +14,7 @@
 # socket).
 # Skips (77) when namespaces or TAP devices cannot be made here.
 . "$(dirname "$0")/lib.sh"
-tap_netns 169.254.88.1/16 # the address bench/tap_dev expects
+tap_netns 169.254.88.1/16 # the address tests/host/tap_dev expects
 "${NX[@]}" ip link set htap0 txqueuelen 2000
 
 for poll in 32 0; do

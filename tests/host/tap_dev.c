@@ -51,9 +51,6 @@
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -61,12 +58,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "frames.h"
+#include "harness.h"
 #include "hearth/loop.h"
 #include "hearth/virtio_net.h"
 
@@ -92,25 +93,12 @@
 	 (1ULL << VIRTIO_NET_F_GUEST_CSUM) | (1ULL << VIRTIO_NET_F_HOST_TSO4) | \
 	 (1ULL << VIRTIO_NET_F_GUEST_TSO4))
 
-static struct guest_mem gm;
 static struct vq vqs[2];
 static int tap, kick_fd[2];
 static uint16_t avail_idx, used_seen;
 static unsigned long kicks;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool stop;
 static atomic_int io_tid;
-
-static uint8_t *at(uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = gm_ptr(&gm, gpa, len);
-
-	if (!p) {
-		fprintf(stderr, "tap_dev: 0x%llx outside memory\n", (unsigned long long)gpa);
-		exit(2);
-	}
-	return p;
-}
 
 static uint16_t ld16(const uint8_t *p)
 {
@@ -257,31 +245,7 @@ static void *bare(void *arg)
 
 /* ---- hearth's device on hearth's loop (MODE device) ---- */
 
-static void t_notify(void *o, int q)
-{
-	(void)o, (void)q; /* the driver polls */
-}
-static void t_needs_reset(void *o)
-{
-	(void)o;
-	fprintf(stderr, "tap_dev: the device wants a reset\n");
-	exit(1);
-}
-static void t_lock(void *o)
-{
-	(void)o;
-	pthread_mutex_lock(&lock);
-}
-static void t_unlock(void *o)
-{
-	(void)o;
-	pthread_mutex_unlock(&lock);
-}
-static const struct virtio_transport tr = { t_notify, t_needs_reset, t_lock, t_unlock, NULL };
-
 static struct virtio_net *dev;
-static struct loop *lp;
-static int stop_fd = -1;
 
 static void on_kick(void *o, uint32_t events)
 {
@@ -295,20 +259,11 @@ static void on_kick(void *o, uint32_t events)
 	pthread_mutex_unlock(&lock);
 }
 
-static void on_stop(void *o, uint32_t events)
+/* The I/O thread's first steps (harness_io_started) */
+static void io_started(void)
 {
-	(void)o, (void)events;
-	loop_quit(lp);
-}
-
-static void *io(void *arg)
-{
-	(void)arg;
 	atomic_store(&io_tid, (int)syscall(SYS_gettid));
 	pin(1);
-	if (loop_run(lp))
-		fprintf(stderr, "tap_dev: loop failed\n");
-	return NULL;
 }
 
 /* ---- a round ---- */
@@ -340,31 +295,28 @@ static pthread_t start_device(const char *ifname, bool tx_writev)
 		.mac = { 2, 0, 0, 0, 0, 2 }, .name = ifname, .tap_fd = tap, .tx_writev = tx_writev
 	};
 	const char *us = getenv("TAP_DEV_POLL_US");
-	pthread_t t;
 
-	stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (loop_create(&lp, 0) || stop_fd < 0)
-		exit(1);
+	harness_loop(1000 * (us ? strtoull(us, NULL, 10) : 32));
 	c.loop = lp;
 	dev = virtio_net_create(&c, &gm, &tr);
 	if (!dev || loop_watch(lp, kick_fd[0], on_kick, (void *)0) < 0 ||
-	    loop_watch(lp, kick_fd[1], on_kick, (void *)1) < 0 ||
-	    loop_watch(lp, stop_fd, on_stop, NULL) < 0)
+	    loop_watch(lp, kick_fd[1], on_kick, (void *)1) < 0)
 		exit(1);
-	loop_set_poll_ns(lp, 1000 * (us ? strtoull(us, NULL, 10) : 32));
 	pthread_mutex_lock(&lock);
 	virtio_net_ops.start(dev, FEATS, vqs);
 	pthread_mutex_unlock(&lock);
-	pthread_create(&t, NULL, io, NULL);
-	return t;
+	harness_io_started = io_started;
+	return harness_run();
 }
 
+/* Stops the I/O side: the loop, or a bare loop */
 static void stop_io(pthread_t t)
 {
 	atomic_store(&stop, true);
-	if (stop_fd >= 0)
-		eventfd_write(stop_fd, 1);
-	pthread_join(t, NULL);
+	if (lp)
+		harness_stop(t);
+	else
+		pthread_join(t, NULL);
 }
 
 static int rx_main(const char *ifname, const char *mode, const char *gso_send, unsigned n,
@@ -598,6 +550,7 @@ int main(int argc, char **argv)
 	bool rx = !strcmp(dir, "rx"), created;
 	char why[256];
 
+	harness_name = "tap_dev";
 	if (argc < 4 ||
 	    (rx && (argc < 5 ||
 		    (strcmp(mode, "device") && strcmp(mode, "readv") && strcmp(mode, "copy")))) ||
