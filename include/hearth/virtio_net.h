@@ -100,7 +100,7 @@ struct virtio_net_cfg {
 	 * caller calls virtio_net_rx */
 	struct loop *loop;
 	const char *name; /* for messages, e.g. the TAP's name */
-	bool tx_writev;	  /* write each frame at once, never in io_uring batches */
+	bool no_batches;  /* read and write each frame with a system call of its own */
 };
 
 extern const struct virtio_dev_ops virtio_net_ops;

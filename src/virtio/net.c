@@ -5,17 +5,19 @@
  *
  * Transmit: each chain is checked (header present and sane for the
  * negotiated features, no writable buffers, 14..65550 bytes of frame), then
- * written with one writev: our checked copy of the header followed by the
- * guest's own buffers. A kick's chains are all written before one
- * interrupt (EVENT_IDX decides whether it is needed).
+ * written as one writev request: our checked copy of the header followed by
+ * the guest's own buffers, up to TX_BATCH frames per io_uring submission. A
+ * kick's chains are all written before one interrupt (EVENT_IDX decides
+ * whether it is needed).
  *
  * Receive: chains the driver made available are taken into a small cache
- * of iovecs; one readv puts the next frame straight into them (with
- * MRG_RXBUF, across as many chains as the largest frame needs; without, into one
- * chain). Chains the frame did not need stay cached for the next one. When
- * the driver has given too little room, the TAP is no longer watched and
- * frames wait in the kernel, in order, until the driver's next receive
- * kick.
+ * of iovecs; a readv puts the next frame straight into them (with
+ * MRG_RXBUF, across as many chains as the largest frame needs; without,
+ * into one chain), and with room for several such frames up to RX_BATCH
+ * readv requests go out in one io_uring submission. Chains a frame did not
+ * need stay cached for the next one. When the driver has given too little
+ * room, the TAP is no longer watched and frames wait in the kernel, in
+ * order, until the driver's next receive kick.
  */
 #include <errno.h>
 #include <linux/if_tun.h>
@@ -171,6 +173,8 @@ struct rx_chain {
 /* Frames per transmit submission: a kick's worth for the probe and Linux
  * alike, and a bound on how long used entries wait. */
 #define TX_BATCH 32
+/* Frame reads per receive submission, each with room for the largest frame */
+#define RX_BATCH 16
 
 struct tx_slot {
 	uint16_t head;
@@ -211,6 +215,9 @@ struct virtio_net {
 	struct tx_slot tslot[TX_BATCH];
 	unsigned ntx, tiov_used;
 	struct iovec tiov[2 * VQ_MAX_SEGS];
+	/* receive batches (on the same ring): each read's iovecs, the scratch
+	 * buffer after each */
+	struct iovec rbiov[2 * VQ_MAX_SEGS];
 	struct virtio_net_stats st;
 	uint8_t scratch[RX_NEED]; /* frames dropped while the device is stopped */
 };
@@ -371,9 +378,10 @@ static void tx_ring_close(struct virtio_net *n)
 	n->tring = NULL;
 }
 
-/* Writes the batched frames, in order, and returns their chains. The TAP
- * is nonblocking, so io_uring runs each write at submission, in order, and
- * a full TAP fails it with EAGAIN as writev would. */
+/* Writes the batched frames, in order, and returns their chains. Each
+ * request is RWF_NOWAIT, so io_uring runs it at submission, in order, and a
+ * TAP that cannot take a frame fails it with EAGAIN as writev would
+ * (without the flag io_uring would wait for room instead). */
 static void tx_flush(struct virtio_net *n)
 {
 	int res[TX_BATCH];
@@ -385,7 +393,8 @@ static void tx_flush(struct virtio_net *n)
 	for (unsigned i = 0; i < n->ntx; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(n->tring);
 
-		io_uring_prep_writev(sqe, n->fd, n->tiov + n->tslot[i].iov0, n->tslot[i].k, 0);
+		io_uring_prep_writev2(sqe, n->fd, n->tiov + n->tslot[i].iov0, n->tslot[i].k, 0,
+				      RWF_NOWAIT);
 		io_uring_sqe_set_data64(sqe, i);
 		res[i] = -ECANCELED;
 	}
@@ -406,15 +415,19 @@ static void tx_flush(struct virtio_net *n)
 		io_uring_cqe_seen(n->tring, cqe);
 		got++;
 	}
-	if (sub < n->ntx) {
-		/* entries were left unsubmitted (submission is in order, so the
-		 * last ones): give up the ring, which drops them, and write them
-		 * and all later frames one by one */
-		log_warn("virtio-net %s: io_uring took %u of %u writes; writing frames one by one",
-			 n->name, sub, n->ntx);
+	if (sub < n->ntx || (sub && res[0] == -EOPNOTSUPP)) {
+		/* entries left unsubmitted (submission is in order, so the last
+		 * ones), or a TAP that cannot do RWF_NOWAIT (then no request
+		 * wrote anything): give up the ring, which drops what it still
+		 * holds, and write those frames and all later ones one by one */
+		log_warn(
+			"virtio-net %s: io_uring took %u of %u writes%s; writing frames one by one",
+			n->name, sub, n->ntx, sub ? " (no RWF_NOWAIT)" : "");
 		tx_ring_close(n);
-		for (unsigned i = sub; i < n->ntx; i++)
-			res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0, n->tslot[i].k);
+		for (unsigned i = 0; i < n->ntx; i++)
+			if (i >= sub || res[i] == -EOPNOTSUPP)
+				res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0,
+							n->tslot[i].k);
 	}
 	for (unsigned i = 0; i < n->ntx; i++) {
 		tx_done(n, res[i], n->tslot[i].len);
@@ -684,6 +697,168 @@ static enum rx_result rx_one(struct virtio_net *n)
 	return RX_FRAME;
 }
 
+/* One planned read of a receive batch: cached chains [c, c + m) (window
+ * positions after c0), their iovecs at rbiov[v, v + nv) plus the scratch
+ * buffer. */
+struct rx_read {
+	unsigned c, m, v, nv;
+};
+
+/* Removes the chains marked @used among the first @p cached ones, keeping
+ * the others, in order, at the front of the cache for the next frames. */
+static void rx_drop_used(struct virtio_net *n, unsigned p, const bool *used)
+{
+	unsigned iovs = 0, w, wi;
+
+	for (unsigned i = 0; i < p; i++)
+		iovs += n->chains[n->c0 + i].n;
+	w = n->c0 + p;
+	wi = n->i0 + iovs;
+	/* from the last to the first, so nothing is overwritten before it
+	 * moves: every destination lies at or after its source */
+	for (unsigned i = p, off = iovs; i-- > 0;) {
+		struct rx_chain ch = n->chains[n->c0 + i];
+
+		off -= ch.n;
+		if (used[i]) {
+			n->cap -= ch.len;
+			continue;
+		}
+		wi -= ch.n;
+		memmove(n->riov + wi, n->riov + n->i0 + off, ch.n * sizeof(struct iovec));
+		n->chains[--w] = ch;
+	}
+	n->nchains -= w - n->c0;
+	n->niov -= wi - n->i0;
+	n->c0 = w;
+	n->i0 = wi;
+	if (!n->nchains)
+		n->c0 = n->i0 = 0;
+}
+
+/* Several frames at once: with room cached for at least two of the largest
+ * frames, as many reads as that room allows (up to RX_BATCH) go to the TAP
+ * in one io_uring submission, run in order at submission (a nonblocking
+ * TAP ends them with EAGAIN once it is empty). Chains a frame did not need
+ * stay cached, in order, for the next. Returns RX_FRAME or RX_EMPTY as
+ * rx_one does, or RX_NO_ROOM when there is not room for a batch (then
+ * rx_one decides). */
+static enum rx_result rx_batch(struct virtio_net *n)
+{
+	struct rx_read rd[RX_BATCH];
+	bool used[VQ_MAX_SIZE] = { false };
+	int res[RX_BATCH];
+	unsigned nr = 0, p = 0, nv = 0, first = 0, sub, got = 0;
+	uint64_t need = rx_need(n);
+	bool empty = false;
+	int ret;
+
+	if (!n->tring)
+		return RX_NO_ROOM;
+	if (rx_fill(n))
+		return RX_EMPTY; /* the ring is broken */
+	while (nr < RX_BATCH && p < n->nchains) {
+		struct rx_read r = { p, 0, nv, 0 };
+		uint64_t room = 0;
+
+		do {
+			room += n->chains[n->c0 + p + r.m].len;
+			r.nv += n->chains[n->c0 + p + r.m].n;
+			r.m++;
+		} while (mrg(n) && room < need && p + r.m < n->nchains);
+		if ((mrg(n) && room < need) || nv + r.nv + 1 > 2 * VQ_MAX_SEGS)
+			break;
+		/* the chains' iovecs lie one after another in riov; the scratch
+		 * buffer after them catches a frame that does not fit */
+		memcpy(n->rbiov + nv, n->riov + n->i0 + first, r.nv * sizeof(struct iovec));
+		n->rbiov[nv + r.nv] = (struct iovec){ n->scratch, sizeof(n->scratch) };
+		nv += r.nv + 1;
+		first += r.nv;
+		p += r.m;
+		rd[nr++] = r;
+	}
+	if (nr < 2)
+		return RX_NO_ROOM;
+	for (unsigned j = 0; j < nr; j++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(n->tring);
+
+		io_uring_prep_readv2(sqe, n->fd, n->rbiov + rd[j].v, rd[j].nv + 1, 0, RWF_NOWAIT);
+		io_uring_sqe_set_data64(sqe, j);
+		res[j] = -ECANCELED;
+	}
+	ret = io_uring_submit_and_wait(n->tring, nr);
+	sub = ret < 0 ? 0 : (unsigned)ret < nr ? (unsigned)ret : nr;
+	while (got < sub) {
+		struct io_uring_cqe *cqe;
+		uint64_t j;
+
+		ret = io_uring_wait_cqe(n->tring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			break;
+		j = io_uring_cqe_get_data64(cqe);
+		if (j < nr)
+			res[j] = cqe->res;
+		io_uring_cqe_seen(n->tring, cqe);
+		got++;
+	}
+	if (sub < nr || (sub && res[0] == -EOPNOTSUPP)) {
+		/* reads left unsubmitted (the last ones) never ran, nor do any on
+		 * a TAP that cannot do RWF_NOWAIT: give up the ring, which drops
+		 * them; their chains stay cached */
+		log_warn("virtio-net %s: io_uring took %u of %u reads%s; reading frames one by one",
+			 n->name, sub, nr, sub ? " (no RWF_NOWAIT)" : "");
+		tx_ring_close(n);
+	}
+	for (unsigned j = 0; j < nr; j++) {
+		const struct rx_read *r = &rd[j];
+		const struct rx_chain *ch = n->chains + n->c0 + r->c;
+		struct iovec *iov = n->rbiov + r->v;
+		uint8_t hdr[VIRTIO_NET_HDR_LEN];
+		uint64_t left;
+		unsigned k = 0;
+
+		if (res[j] < 0) {
+			if (res[j] == -EAGAIN)
+				empty = true;
+			else if (res[j] != -ECANCELED && res[j] != -EOPNOTSUPP)
+				log_warn("virtio-net %s: TAP read: %s", n->name, strerror(-res[j]));
+			continue;
+		}
+		left = (uint64_t)res[j];
+		while (left && k < r->m) {
+			uint32_t l = (uint32_t)(left < ch[k].len ? left : ch[k].len);
+
+			left -= l;
+			k++;
+		}
+		if (res[j] < VIRTIO_NET_HDR_LEN || left) {
+			n->st.rx_dropped++; /* runt, or larger than the buffers: chains stay */
+			continue;
+		}
+		iov_copy(iov, r->nv, hdr, sizeof(hdr), false);
+		if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
+			n->st.rx_dropped++;
+			continue;
+		}
+		iov_copy(iov, r->nv, hdr, sizeof(hdr), true);
+		left = (uint64_t)res[j];
+		for (unsigned i = 0; i < k; i++) {
+			uint32_t l = (uint32_t)(left < ch[i].len ? left : ch[i].len);
+
+			left -= l;
+			vq_push(n->rxq, ch[i].head, l);
+			used[r->c + i] = true;
+		}
+		n->rx_pushed = true;
+		n->st.rx_frames++;
+		n->st.rx_bytes += (uint64_t)res[j] - VIRTIO_NET_HDR_LEN;
+	}
+	rx_drop_used(n, p, used);
+	return empty ? RX_EMPTY : RX_FRAME;
+}
+
 /* Reads and drops what the TAP holds (device stopped or broken). */
 static void rx_discard(struct virtio_net *n)
 {
@@ -726,7 +901,8 @@ static void rx_run(struct virtio_net *n)
 	 * buffers back one at a time would kick for each of them. */
 	vq_quiet(n->rxq); /* none while this runs: each frame takes what was added */
 	do {
-		while ((r = rx_one(n)) == RX_FRAME)
+		while ((r = rx_batch(n)) == RX_FRAME ||
+		       (r == RX_NO_ROOM && (r = rx_one(n)) == RX_FRAME))
 			;
 		n->rx_blocked = r == RX_NO_ROOM && !n->broken;
 	} while (n->rx_blocked && !polled(n) && vq_listen(n->rxq));
@@ -821,7 +997,7 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 	n->watch = -1;
 	/* SUBMIT_ALL: every entry is submitted, and answered, even after one
 	 * fails; without it (before Linux 5.18) frames are written one by one */
-	if (!cfg->tx_writev &&
+	if (!cfg->no_batches &&
 	    io_uring_queue_init(TX_BATCH, &n->tring_mem, IORING_SETUP_SUBMIT_ALL) == 0)
 		n->tring = &n->tring_mem;
 	rx_watch(n, true);

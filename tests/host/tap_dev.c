@@ -21,7 +21,9 @@
  * giving its buffer back at once; frames that were in the ring when it
  * started count in neither the time nor the bytes. MODE:
  *   device  hearth's virtio-net (src/virtio/net.c) on hearth's loop, with
- *           the default 32 us poll budget;
+ *           the default 32 us poll budget, reading frames in io_uring
+ *           batches where it has room for several;
+ *   device-single  the same, each frame read with its own readv;
  *   readv   a bare spinning loop: one readv of each frame straight into
  *           the next receive buffer (hearth's approach, without hearth);
  *   copy    the same loop reading each frame into a 68 KiB buffer of its
@@ -37,7 +39,7 @@
  * and never reads (as bench/net.sh's guest -> host rows, but for the
  * reading). MODE:
  *   device         hearth's device, frames written in io_uring batches;
- *   device-writev  hearth's device writing each frame with its own writev;
+ *   device-single  hearth's device writing each frame with its own writev;
  *   writev         no device and no driver: a bare loop, one writev each;
  *   uring          the same, in io_uring batches of 32.
  * Prints "tap_dev tx MODE: N frames of S bytes in T s: R frames/s, C us
@@ -289,10 +291,10 @@ static void burst(const char *gso_send, const char *ifname, unsigned n)
 }
 
 /* Starts hearth's device on its own loop thread. */
-static pthread_t start_device(const char *ifname, bool tx_writev)
+static pthread_t start_device(const char *ifname, bool no_batches)
 {
 	struct virtio_net_cfg c = {
-		.mac = { 2, 0, 0, 0, 0, 2 }, .name = ifname, .tap_fd = tap, .tx_writev = tx_writev
+		.mac = { 2, 0, 0, 0, 0, 2 }, .name = ifname, .tap_fd = tap, .no_batches = no_batches
 	};
 	const char *us = getenv("TAP_DEV_POLL_US");
 
@@ -328,8 +330,8 @@ static int rx_main(const char *ifname, const char *mode, const char *gso_send, u
 	bool copy = !strcmp(mode, "copy");
 	pthread_t t;
 
-	if (!strcmp(mode, "device")) {
-		t = start_device(ifname, false);
+	if (!strncmp(mode, "device", 6)) {
+		t = start_device(ifname, !strcmp(mode, "device-single"));
 	} else {
 		if (tap_set_offload(tap, virtio_net_tap_offloads(FEATS)))
 			return 1;
@@ -521,7 +523,7 @@ static int tx_main(const char *ifname, const char *mode, unsigned n, unsigned pa
 	for (unsigned i = 1; i < QSZ; i++) /* every slot: header (zero) and frame */
 		memcpy(at(TXBUF0 + 2048ULL * i, 2048), at(TXBUF0, 2048), 2048);
 	if (device) {
-		t = start_device(ifname, !strcmp(mode, "device-writev"));
+		t = start_device(ifname, !strcmp(mode, "device-single"));
 		pin(0);
 	}
 	t0 = now();
@@ -552,14 +554,15 @@ int main(int argc, char **argv)
 
 	harness_name = "tap_dev";
 	if (argc < 4 ||
-	    (rx && (argc < 5 ||
-		    (strcmp(mode, "device") && strcmp(mode, "readv") && strcmp(mode, "copy")))) ||
+	    (rx && (argc < 5 || (strcmp(mode, "device") && strcmp(mode, "device-single") &&
+				 strcmp(mode, "readv") && strcmp(mode, "copy")))) ||
 	    (!rx &&
-	     (strcmp(dir, "tx") || (strcmp(mode, "device") && strcmp(mode, "device-writev") &&
+	     (strcmp(dir, "tx") || (strcmp(mode, "device") && strcmp(mode, "device-single") &&
 				    strcmp(mode, "writev") && strcmp(mode, "uring"))))) {
 		fprintf(stderr,
-			"usage: tap_dev IFNAME rx device|readv|copy GSO_SEND [BURST [ROUNDS]]\n"
-			"       tap_dev IFNAME tx device|device-writev|writev|uring [FRAMES "
+			"usage: tap_dev IFNAME rx device|device-single|readv|copy GSO_SEND [BURST "
+			"[ROUNDS]]\n"
+			"       tap_dev IFNAME tx device|device-single|writev|uring [FRAMES "
 			"[PAYLOAD]]\n");
 		return 2;
 	}

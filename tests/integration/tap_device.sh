@@ -6,8 +6,9 @@
 # Receive: a ring of 63 buffers of 64 KiB given back one at a time;
 # bench/gso_send writes bursts of TCP/IPv4 GSO frames, far more than the
 # ring holds. Every frame must arrive once, whole, in order, as one GSO
-# frame with its segment size: with the loop polling the queues (the
-# default) and without (kicks).
+# frame with its segment size: read in io_uring batches with the loop
+# polling the queues (the default) and without (kicks), and read one by
+# one.
 # Transmit: UDP datagrams as fast as the ring takes them, written in
 # io_uring batches and one by one; the TAP must count every frame and
 # byte, the host's IP deliver every one to UDP, and UDP refuse none.
@@ -16,11 +17,12 @@
 tap_netns 169.254.88.1/16 # the address tests/host/tap_dev expects
 "${NX[@]}" ip link set htap0 txqueuelen 2000
 
-for poll in 32 0; do
-	expect_exit 0 "3 bursts of 300 GSO frames into the device (poll budget $poll us)" -- \
-		env TAP_DEV_POLL_US=$poll "${NX[@]}" "$TAP_DEV" htap0 rx device "$GSO_SEND" 300 3
-	expect_grep "$TMP/out" "^tap_dev rx device: 900 frames \(0 bad\)" \
-		"all 900 frames whole and in order (poll budget $poll us)"
+for run in "device 32" "device 0" "device-single 32"; do
+	set -- $run
+	expect_exit 0 "3 bursts of 300 GSO frames into the device ($1, poll budget $2 us)" -- \
+		env TAP_DEV_POLL_US=$2 "${NX[@]}" "$TAP_DEV" htap0 rx "$1" "$GSO_SEND" 300 3
+	expect_grep "$TMP/out" "^tap_dev rx $1: 900 frames \(0 bad\)" \
+		"all 900 frames whole and in order ($1, poll budget $2 us)"
 	sed 's/^/# /' "$TMP/out"
 done
 
@@ -31,7 +33,7 @@ tap_stat() { "${NX[@]}" cat "/sys/class/net/htap0/statistics/$1"; }
 ip_delivered() { "${NX[@]}" awk '/^Ip:/ && $2 ~ /^[0-9]+$/ { print $10 }' /proc/net/snmp; }
 udp_refused() { "${NX[@]}" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $3 + $4 - $6 }' /proc/net/snmp; }
 N=20000
-for mode in device device-writev; do
+for mode in device device-single; do
 	p0=$(tap_stat rx_packets) b0=$(tap_stat rx_bytes) i0=$(ip_delivered) r0=$(udp_refused)
 	expect_exit 0 "$N datagrams from the device ($mode)" -- \
 		"${NX[@]}" "$TAP_DEV" htap0 tx "$mode" $N 1472

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "hearth/loop.h"
 #include "hearth/virtio_net.h"
 
@@ -186,7 +188,7 @@ static int sp[2]; /* sp[0]: the device's "TAP", sp[1]: the host side */
 static unsigned notifies[2], resets;
 static struct virtio_net *dev;
 static struct loop *tloop; /* for the device to be created on (polled), or NULL */
-static bool one_by_one;	   /* create the device with tx_writev */
+static bool one_by_one;	   /* create the device with no_batches */
 
 static void t_notify(void *o, int q)
 {
@@ -258,7 +260,7 @@ static void start(uint64_t features)
 	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	c.tap_fd = sp[0];
 	c.loop = tloop;
-	c.tx_writev = one_by_one;
+	c.no_batches = one_by_one;
 	dev = virtio_net_create(&c, &gm, &tr);
 	assert_non_null(dev);
 	memset(vqs, 0, sizeof(vqs));
@@ -607,6 +609,56 @@ static int wants_kick(unsigned q, int ev, uint16_t last)
 	return avail_event_of(q) == (uint16_t)(last + 0x8000) ? 0 : -1;
 }
 
+/* Receive batches: with room for several frames the reads go out
+ * together, each holding room for the largest frame; the chains a frame
+ * did not need stay cached, in order, for later frames. */
+static void receive_batches(void **state)
+{
+	/* 4 reads holding chains 0-1, 2-3, 4-5, 6-7; then 2 reads over 1, 3,
+	 * 5, 7; then one read (no batch) over 3 and 7 */
+	static const int want_ids[7] = { 0, 2, 4, 6, 1, 5, 3 };
+	struct io_uring probe_ring;
+	uint8_t want[100];
+	uint8_t *g;
+	uint32_t len;
+
+	(void)state;
+	if (io_uring_queue_init(2, &probe_ring, IORING_SETUP_SUBMIT_ALL))
+		skip(); /* no io_uring here: frames are read one by one */
+	io_uring_queue_exit(&probe_ring);
+	start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF));
+	g = gm_ptr(&gm, BUF, 0x10000);
+	for (uint16_t h = 0; h < 8; h++) /* the largest frame (MTU) needs two */
+		post_rx(h, 1024);
+	virtio_net_ops.kick(dev, 0);
+	for (unsigned i = 0; i < 4; i++)
+		host_send(100, 20 + i);
+	virtio_net_rx(dev, POLLIN);
+	for (unsigned i = 0; i < 4; i++)
+		host_send(100, 24 + i);
+	virtio_net_rx(dev, POLLIN);
+	for (unsigned i = 0; i < 7; i++) {
+		assert_int_equal(take_used(0, &len), want_ids[i]);
+		assert_int_equal(len, HDR + 100);
+		assert_int_equal(g[0x1000 * want_ids[i] + 10], 1); /* num_buffers */
+		fill(want, 100, 20 + i);
+		assert_memory_equal(g + 0x1000 * want_ids[i] + HDR, want, 100);
+	}
+	assert_int_equal(take_used(0, &len), -1);
+	assert_int_equal(stats().rx_frames, 7);
+	/* the last frame waits for room (chain 7 alone is too small) */
+	post_rx(8, 1024);
+	virtio_net_ops.kick(dev, 0);
+	assert_int_equal(take_used(0, &len), 7);
+	assert_int_equal(len, HDR + 100);
+	fill(want, 100, 27);
+	assert_memory_equal(g + 0x1000 * 7 + HDR, want, 100);
+	assert_int_equal(take_used(0, &len), -1);
+	assert_int_equal(stats().rx_frames, 8);
+	assert_int_equal(stats().rx_dropped, 0);
+	stop();
+}
+
 static void kick_requests(void **state)
 {
 	uint32_t len;
@@ -916,6 +968,19 @@ static void receive_hostile(void **state)
 	stop();
 }
 
+/* The receive cases with each frame read with its own readv. */
+static void receive_one_by_one(void **state)
+{
+	one_by_one = true;
+	receive_mergeable(state);
+	receive_stream(state);
+	kick_requests(state);
+	receive_waits_for_buffers(state);
+	receive_tso_waits_for_room(state);
+	receive_hostile(state);
+	one_by_one = false;
+}
+
 static void config_space(void **state)
 {
 	uint8_t c[20];
@@ -951,11 +1016,13 @@ int main(void)
 		cmocka_unit_test(transmit_one_by_one),
 		cmocka_unit_test(receive_mergeable),
 		cmocka_unit_test(receive_stream),
+		cmocka_unit_test(receive_batches),
 		cmocka_unit_test(kick_requests),
 		cmocka_unit_test(receive_polled),
 		cmocka_unit_test(receive_waits_for_buffers),
 		cmocka_unit_test(receive_tso_waits_for_room),
 		cmocka_unit_test(receive_hostile),
+		cmocka_unit_test(receive_one_by_one),
 		cmocka_unit_test(config_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
