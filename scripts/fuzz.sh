@@ -7,8 +7,9 @@ SECONDS_EACH=${FUZZ_SECONDS:-30}
 B=${BUILD:-build}-fuzz
 if [ ! -f "$B/build.ninja" ]; then
 	CC=clang-14 meson setup "$B" -Db_sanitize=address,undefined -Db_lundef=false -Dstatic=false \
-		-Dwerror=true >/dev/null
+		-Dwerror=true -Dfuzzing=true >/dev/null
 fi
+meson configure "$B" -Dfuzzing=true >/dev/null # a build dir made before the option
 fuzzers=(fuzz_virtio_blk fuzz_virtio_pci fuzz_virtio_net fuzz_api)
 ninja -C "$B" "${fuzzers[@]/#/tests/fuzz/}" >/dev/null
 mkdir -p "$B/corpus"
