@@ -455,8 +455,7 @@ static int setup_virtio(struct vm *vm)
 		}
 		if (virtio_pci_attach(vp, vm->blk[i]) ||
 		    blkio_attach(bc.io, vm->loop, virtio_blk_complete, vm->blk[i]) ||
-		    (blkio_pollable(bc.io) &&
-		     loop_add_poller(vm->loop, virtio_blk_poll, NULL, vm->blk[i])))
+		    (blkio_pollable(bc.io) && virtio_blk_set_poller(vm->blk[i], vm->loop)))
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-blk device to KVM");
 	}

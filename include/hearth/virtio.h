@@ -187,6 +187,10 @@ void virtio_blk_complete(void *blk, uint32_t events);
 /* loop poller: takes new requests and completions without waiting for
  * their eventfds. */
 bool virtio_blk_poll(void *blk);
+/* Registers that poller on @l, with an idle callback: while the loop polls,
+ * the queue asks the driver for no kicks. Returns 0 or -errno. */
+struct loop;
+int virtio_blk_set_poller(struct virtio_blk *b, struct loop *l);
 
 /* ---- virtio-rng ---- */
 struct virtio_rng;

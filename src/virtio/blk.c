@@ -12,6 +12,7 @@
 
 #include "hearth/blkio.h"
 #include "hearth/log.h"
+#include "hearth/loop.h"
 #include "hearth/virtio.h"
 
 static struct log_ratelimit guest_rl;
@@ -159,7 +160,8 @@ struct virtio_blk {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint64_t features;
 	struct vq *vq;
-	bool broken; /* the driver broke the queue: nothing more until a reset */
+	struct loop *loop; /* polls the queue (virtio_blk_set_poller), or NULL */
+	bool broken;	   /* the driver broke the queue: nothing more until a reset */
 	unsigned gen;
 	struct vq_elem elem;
 	struct inflight *free, slots[VQ_MAX_SIZE];
@@ -272,6 +274,10 @@ static void blk_kick(void *dev, unsigned q)
 
 	if (q != 0 || !b->vq || b->broken)
 		return;
+	/* Polled, the queue asks for no kicks: the poller sees new requests by
+	 * itself, and virtio_blk_idle asks for kicks before the thread sleeps. */
+	if (b->loop && loop_polls(b->loop))
+		vq_quiet(b->vq);
 	while (b->free && (ret = vq_pop(b->vq, b->gm, &b->elem)) != 0) {
 		struct inflight *f;
 		int st;
@@ -378,6 +384,33 @@ bool virtio_blk_poll(void *blk)
 	}
 	b->t->unlock(b->t->opaque);
 	return work;
+}
+
+/* The I/O thread is about to sleep: a queue left quiet while polled asks
+ * for kicks again and is looked at once more. Work found counts only if a
+ * request slot is free to take it (else the next completion's wake-up
+ * takes it, and the thread may sleep). */
+static bool blk_idle(void *blk)
+{
+	struct virtio_blk *b = blk;
+	bool work = false;
+
+	b->t->lock(b->t->opaque);
+	if (b->vq && !b->broken && b->vq->quiet && vq_listen(b->vq) && b->free) {
+		blk_kick(b, 0);
+		work = true;
+	}
+	b->t->unlock(b->t->opaque);
+	return work;
+}
+
+int virtio_blk_set_poller(struct virtio_blk *b, struct loop *l)
+{
+	int ret = loop_add_poller(l, virtio_blk_poll, blk_idle, b);
+
+	if (!ret)
+		b->loop = l;
+	return ret;
 }
 
 int virtio_blk_event_fd(const struct virtio_blk *b)
