@@ -378,6 +378,33 @@ static void tx_ring_close(struct virtio_net *n)
 	n->tring = NULL;
 }
 
+/* Submits the @count requests prepared on the NIC's ring (user data: their
+ * index) and waits for their answers, into @res (-ECANCELED for one never
+ * answered). Returns how many were submitted: the first ones, since
+ * submission is in order. */
+static unsigned ring_run(struct virtio_net *n, unsigned count, int *res)
+{
+	int ret = io_uring_submit_and_wait(n->tring, count);
+	unsigned sub = ret < 0 ? 0 : (unsigned)ret < count ? (unsigned)ret : count, got = 0;
+
+	while (got < sub) {
+		struct io_uring_cqe *cqe;
+		uint64_t i;
+
+		ret = io_uring_wait_cqe(n->tring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			break; /* cannot happen with entries in flight */
+		i = io_uring_cqe_get_data64(cqe);
+		if (i < count)
+			res[i] = cqe->res;
+		io_uring_cqe_seen(n->tring, cqe);
+		got++;
+	}
+	return sub;
+}
+
 /* Writes the batched frames, in order, and returns their chains. Each
  * request is RWF_NOWAIT, so io_uring runs it at submission, in order, and a
  * TAP that cannot take a frame fails it with EAGAIN as writev would
@@ -385,8 +412,7 @@ static void tx_ring_close(struct virtio_net *n)
 static void tx_flush(struct virtio_net *n)
 {
 	int res[TX_BATCH];
-	unsigned got = 0, sub;
-	int ret;
+	unsigned sub;
 
 	if (!n->ntx)
 		return;
@@ -398,23 +424,7 @@ static void tx_flush(struct virtio_net *n)
 		io_uring_sqe_set_data64(sqe, i);
 		res[i] = -ECANCELED;
 	}
-	ret = io_uring_submit_and_wait(n->tring, n->ntx);
-	sub = ret < 0 ? 0 : (unsigned)ret < n->ntx ? (unsigned)ret : n->ntx;
-	while (got < sub) {
-		struct io_uring_cqe *cqe;
-		uint64_t i;
-
-		ret = io_uring_wait_cqe(n->tring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break; /* cannot happen with entries in flight; counted as errors */
-		i = io_uring_cqe_get_data64(cqe);
-		if (i < n->ntx)
-			res[i] = cqe->res;
-		io_uring_cqe_seen(n->tring, cqe);
-		got++;
-	}
+	sub = ring_run(n, n->ntx, res);
 	if (sub < n->ntx || (sub && res[0] == -EOPNOTSUPP)) {
 		/* entries left unsubmitted (submission is in order, so the last
 		 * ones), or a TAP that cannot do RWF_NOWAIT (then no request
@@ -748,10 +758,9 @@ static enum rx_result rx_batch(struct virtio_net *n)
 	struct rx_read rd[RX_BATCH];
 	bool used[VQ_MAX_SIZE] = { false };
 	int res[RX_BATCH];
-	unsigned nr = 0, p = 0, nv = 0, first = 0, sub, got = 0;
+	unsigned nr = 0, p = 0, nv = 0, first = 0, sub;
 	uint64_t need = rx_need(n);
 	bool empty = false;
-	int ret;
 
 	if (!n->tring)
 		return RX_NO_ROOM;
@@ -786,23 +795,7 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		io_uring_sqe_set_data64(sqe, j);
 		res[j] = -ECANCELED;
 	}
-	ret = io_uring_submit_and_wait(n->tring, nr);
-	sub = ret < 0 ? 0 : (unsigned)ret < nr ? (unsigned)ret : nr;
-	while (got < sub) {
-		struct io_uring_cqe *cqe;
-		uint64_t j;
-
-		ret = io_uring_wait_cqe(n->tring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
-		j = io_uring_cqe_get_data64(cqe);
-		if (j < nr)
-			res[j] = cqe->res;
-		io_uring_cqe_seen(n->tring, cqe);
-		got++;
-	}
+	sub = ring_run(n, nr, res);
 	if (sub < nr || (sub && res[0] == -EOPNOTSUPP)) {
 		/* reads left unsubmitted (the last ones) never ran, nor do any on
 		 * a TAP that cannot do RWF_NOWAIT: give up the ring, which drops
