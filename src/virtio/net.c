@@ -630,15 +630,50 @@ static bool tap_readable(const struct virtio_net *n)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
-static enum rx_result rx_one(struct virtio_net *n)
+/* A frame of @got bytes (header included) was read into @iov (@niov
+ * iovecs) over the chains @ch, at most @m of them: fixes its header and
+ * returns the chains it used to the driver. Returns how many, 0 if the frame
+ * was dropped (a runt, larger than the chains, or a header the driver did
+ * not negotiate; counted): then the chains stay the device's. */
+static unsigned rx_deliver(struct virtio_net *n, const struct iovec *iov, unsigned niov,
+			   const struct rx_chain *ch, unsigned m, uint64_t got)
 {
 	uint8_t hdr[VIRTIO_NET_HDR_LEN];
-	uint32_t lens[VQ_MAX_SIZE];
+	uint64_t left = got;
+	unsigned k = 0;
+
+	while (left && k < m) {
+		left -= left < ch[k].len ? left : ch[k].len;
+		k++;
+	}
+	if (got < VIRTIO_NET_HDR_LEN || left) {
+		n->st.rx_dropped++;
+		return 0;
+	}
+	iov_copy(iov, niov, hdr, sizeof(hdr), false);
+	if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
+		n->st.rx_dropped++;
+		return 0;
+	}
+	iov_copy(iov, niov, hdr, sizeof(hdr), true);
+	left = got;
+	for (unsigned i = 0; i < k; i++) {
+		uint32_t l = (uint32_t)(left < ch[i].len ? left : ch[i].len);
+
+		left -= l;
+		vq_push(n->rxq, ch[i].head, l);
+	}
+	n->rx_pushed = true;
+	n->st.rx_frames++;
+	n->st.rx_bytes += got - VIRTIO_NET_HDR_LEN;
+	return k;
+}
+
+static enum rx_result rx_one(struct virtio_net *n)
+{
 	bool full;
-	uint64_t left;
-	unsigned k = 0, cnt;
+	unsigned k, cnt;
 	struct iovec saved, *iov;
-	struct rx_chain *ch;
 	ssize_t got;
 
 	if (rx_fill(n))
@@ -677,33 +712,8 @@ static enum rx_result rx_one(struct virtio_net *n)
 			log_warn("virtio-net %s: TAP read: %s", n->name, strerror(errno));
 		return RX_EMPTY;
 	}
-	left = (uint64_t)got;
-	ch = n->chains + n->c0;
-	if (mrg(n)) {
-		for (; left && k < n->nchains; k++) {
-			lens[k] = (uint32_t)(left < ch[k].len ? left : ch[k].len);
-			left -= lens[k];
-		}
-	} else if (left <= ch[0].len) {
-		lens[k++] = (uint32_t)left;
-		left = 0;
-	}
-	if (got < VIRTIO_NET_HDR_LEN || left) {
-		n->st.rx_dropped++; /* runt, or larger than the buffers: chains stay */
-		return RX_FRAME;
-	}
-	iov_copy(iov, n->niov, hdr, sizeof(hdr), false);
-	if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
-		n->st.rx_dropped++;
-		return RX_FRAME;
-	}
-	iov_copy(iov, n->niov, hdr, sizeof(hdr), true);
-	for (unsigned i = 0; i < k; i++)
-		vq_push(n->rxq, ch[i].head, lens[i]);
+	k = rx_deliver(n, iov, n->niov, n->chains + n->c0, mrg(n) ? n->nchains : 1, (uint64_t)got);
 	rx_consume(n, k);
-	n->rx_pushed = true;
-	n->st.rx_frames++;
-	n->st.rx_bytes += (uint64_t)got - VIRTIO_NET_HDR_LEN;
 	return RX_FRAME;
 }
 
@@ -758,7 +768,7 @@ static enum rx_result rx_batch(struct virtio_net *n)
 	struct rx_read rd[RX_BATCH];
 	bool used[VQ_MAX_SIZE] = { false };
 	int res[RX_BATCH];
-	unsigned nr = 0, p = 0, nv = 0, first = 0, sub;
+	unsigned nr = 0, p = 0, nv = 0, sub;
 	uint64_t need = rx_need(n);
 	bool empty = false;
 
@@ -766,8 +776,10 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		return RX_NO_ROOM;
 	if (rx_fill(n))
 		return RX_EMPTY; /* the ring is broken */
+	/* plan: @nv counts the chains' iovecs taken so far; in rbiov each read
+	 * is followed by the scratch buffer, so read @nr starts at nv + nr */
 	while (nr < RX_BATCH && p < n->nchains) {
-		struct rx_read r = { p, 0, nv, 0 };
+		struct rx_read r = { p, 0, nv + nr, 0 };
 		uint64_t room = 0;
 
 		do {
@@ -775,14 +787,9 @@ static enum rx_result rx_batch(struct virtio_net *n)
 			r.nv += n->chains[n->c0 + p + r.m].n;
 			r.m++;
 		} while (mrg(n) && room < need && p + r.m < n->nchains);
-		if ((mrg(n) && room < need) || nv + r.nv + 1 > 2 * VQ_MAX_SEGS)
+		if ((mrg(n) && room < need) || r.v + r.nv + 1 > 2 * VQ_MAX_SEGS)
 			break;
-		/* the chains' iovecs lie one after another in riov; the scratch
-		 * buffer after them catches a frame that does not fit */
-		memcpy(n->rbiov + nv, n->riov + n->i0 + first, r.nv * sizeof(struct iovec));
-		n->rbiov[nv + r.nv] = (struct iovec){ n->scratch, sizeof(n->scratch) };
-		nv += r.nv + 1;
-		first += r.nv;
+		nv += r.nv;
 		p += r.m;
 		rd[nr++] = r;
 	}
@@ -791,6 +798,11 @@ static enum rx_result rx_batch(struct virtio_net *n)
 	for (unsigned j = 0; j < nr; j++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(n->tring);
 
+		/* the chains' iovecs lie one after another in riov; the scratch
+		 * buffer after them catches a frame that does not fit */
+		memcpy(n->rbiov + rd[j].v, n->riov + n->i0 + rd[j].v - j,
+		       rd[j].nv * sizeof(struct iovec));
+		n->rbiov[rd[j].v + rd[j].nv] = (struct iovec){ n->scratch, sizeof(n->scratch) };
 		io_uring_prep_readv2(sqe, n->fd, n->rbiov + rd[j].v, rd[j].nv + 1, 0, RWF_NOWAIT);
 		io_uring_sqe_set_data64(sqe, j);
 		res[j] = -ECANCELED;
@@ -805,12 +817,7 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		tx_ring_close(n);
 	}
 	for (unsigned j = 0; j < nr; j++) {
-		const struct rx_read *r = &rd[j];
-		const struct rx_chain *ch = n->chains + n->c0 + r->c;
-		struct iovec *iov = n->rbiov + r->v;
-		uint8_t hdr[VIRTIO_NET_HDR_LEN];
-		uint64_t left;
-		unsigned k = 0;
+		unsigned k;
 
 		if (res[j] < 0) {
 			if (res[j] == -EAGAIN)
@@ -819,34 +826,10 @@ static enum rx_result rx_batch(struct virtio_net *n)
 				log_warn("virtio-net %s: TAP read: %s", n->name, strerror(-res[j]));
 			continue;
 		}
-		left = (uint64_t)res[j];
-		while (left && k < r->m) {
-			uint32_t l = (uint32_t)(left < ch[k].len ? left : ch[k].len);
-
-			left -= l;
-			k++;
-		}
-		if (res[j] < VIRTIO_NET_HDR_LEN || left) {
-			n->st.rx_dropped++; /* runt, or larger than the buffers: chains stay */
-			continue;
-		}
-		iov_copy(iov, r->nv, hdr, sizeof(hdr), false);
-		if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
-			n->st.rx_dropped++;
-			continue;
-		}
-		iov_copy(iov, r->nv, hdr, sizeof(hdr), true);
-		left = (uint64_t)res[j];
-		for (unsigned i = 0; i < k; i++) {
-			uint32_t l = (uint32_t)(left < ch[i].len ? left : ch[i].len);
-
-			left -= l;
-			vq_push(n->rxq, ch[i].head, l);
-			used[r->c + i] = true;
-		}
-		n->rx_pushed = true;
-		n->st.rx_frames++;
-		n->st.rx_bytes += (uint64_t)res[j] - VIRTIO_NET_HDR_LEN;
+		k = rx_deliver(n, n->rbiov + rd[j].v, rd[j].nv, n->chains + n->c0 + rd[j].c,
+			       rd[j].m, (uint64_t)res[j]);
+		for (unsigned i = 0; i < k; i++)
+			used[rd[j].c + i] = true;
 	}
 	rx_drop_used(n, p, used);
 	return empty ? RX_EMPTY : RX_FRAME;
