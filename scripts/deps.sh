@@ -13,8 +13,18 @@ PKGS=(
 # Peers and tools for bench/ only.
 BENCH_PKGS=(qemu-system-x86 qemu-block-extra hyperfine fio)
 
+# The box (scripts/box.sh): a KVM host under QEMU's emulation, for machines
+# without /dev/kvm: QEMU, Debian's own kernel and a busybox initramfs.
+BOX_PKGS=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils)
+
 want=("${PKGS[@]}")
-[ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")
+for a in "$@"; do
+	case $a in
+	--bench) want+=("${BENCH_PKGS[@]}") ;;
+	--box) want+=("${BOX_PKGS[@]}") ;;
+	*) echo "deps.sh: unknown option $a (--bench, --box)" >&2; exit 2 ;;
+	esac
+done
 
 missing=()
 for p in "${want[@]}"; do

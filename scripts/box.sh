@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# box.sh: runs a command where /dev/kvm works, on a host that has none.
+#
+#   scripts/box.sh [--timeout SECONDS] [--cpus N] [--memory SIZE] [--] COMMAND [ARG...]
+#
+# The box is a QEMU virtual machine under software emulation (TCG, -cpu max:
+# an AMD CPU with SVM and nested paging) running Debian's stock kernel, whose
+# kvm_amd module gives a real /dev/kvm. Its root is this host's own file
+# system, read-only over virtio-9p with a throw-away tmpfs layer on top, so
+# every program installed here is there too and nothing the box writes
+# reaches the host, except in this checkout, which is handed in writable at
+# its own path (build directories, test logs and bench tables come back out).
+# /tmp in the box is a scratch ext4 disk (O_DIRECT works there, unlike
+# tmpfs). The command runs as root in the caller's directory with the
+# caller's environment; its stdout and stderr are streamed to this script's
+# stdout as it runs; its stdin is /dev/null. docs/testing.md says more.
+#
+# Exit status: the command's own, or
+#   2    bad usage of box.sh
+#   210  the box cannot start (no QEMU, no kernel, initramfs not built)
+#   211  the box died before the command finished (its kernel log is kept)
+#   212  the box's time limit (--timeout) passed
+# with one line on stderr starting "box:" saying which.
+#
+# Needs qemu-system-x86, linux-image-amd64, busybox-static, cpio and kmod
+# (scripts/deps.sh --box installs them; this script runs it when one is
+# missing). Boxes take a host-wide lock: one runs at a time, the next waits.
+set -euo pipefail
+
+BOX_START_FAIL=210
+BOX_DIED=211
+BOX_TIMEOUT=212
+
+die_usage() { echo "box: $*" >&2; echo "usage: scripts/box.sh [--timeout SECONDS] [--cpus N] [--memory SIZE] [--] COMMAND [ARG...]" >&2; exit 2; }
+die_start() { echo "box: cannot start: $*" >&2; exit $BOX_START_FAIL; }
+
+timeout_s=${BOX_TIMEOUT_S:-3600}
+cpus=${BOX_CPUS:-2}
+memory=${BOX_MEMORY:-8G}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) [ $# -ge 2 ] || die_usage "--timeout needs a value"; timeout_s=$2; shift 2 ;;
+	--cpus) [ $# -ge 2 ] || die_usage "--cpus needs a value"; cpus=$2; shift 2 ;;
+	--memory) [ $# -ge 2 ] || die_usage "--memory needs a value"; memory=$2; shift 2 ;;
+	--) shift; break ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) die_usage "unknown option $1" ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || die_usage "no command given"
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || die_usage "--timeout must be a whole number of seconds, not '$timeout_s'"
+[[ $cpus =~ ^[1-9][0-9]*$ ]] || die_usage "--cpus must be a positive number, not '$cpus'"
+[[ $memory =~ ^[1-9][0-9]*[MG]$ ]] || die_usage "--memory must look like 8G or 4096M, not '$memory'"
+
+here=$(cd "$(dirname "$0")" && pwd)
+checkout=$(cd "$here/.." && pwd)
+cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}/box
+
+# What the box is made of: installed Debian packages, nothing downloaded.
+need_pkgs() {
+	command -v qemu-system-x86_64 >/dev/null && [ -x /bin/busybox ] && command -v cpio >/dev/null &&
+		command -v modprobe >/dev/null && ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1
+}
+if ! need_pkgs; then
+	echo "box: installing what the box is made of (QEMU, Debian's kernel, busybox)" >&2
+	bash "$here/deps.sh" --box >&2 || die_start "scripts/deps.sh --box failed"
+	need_pkgs || die_start "QEMU, busybox-static, cpio, kmod or linux-image-amd64 is missing"
+fi
+
+# The newest installed Debian kernel that has its modules.
+kver=
+for k in $(ls /boot/vmlinuz-*-amd64 | sed 's|^/boot/vmlinuz-||' | sort -V); do
+	[ -d "/lib/modules/$k/kernel" ] && kver=$k
+done
+[ -n "$kver" ] || die_start "no /boot/vmlinuz-*-amd64 with modules in /lib/modules"
+[ -r "/boot/vmlinuz-$kver" ] || die_start "/boot/vmlinuz-$kver is not readable"
+
+# The box's /init: mounts the host's root under a tmpfs overlay, the
+# checkout and the exchange share at their places, and runs the command.
+# Its text is part of the initramfs's cache key.
+read -r -d '' BOX_INIT <<'INIT' || true
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+fail() { echo "box-init: $*"; echo o >/proc/sysrq-trigger; poweroff -f; }
+while read -r m; do insmod "/mod/$m" || fail "insmod $m"; done </modules.order
+o9p="trans=virtio,version=9p2000.L,msize=512000"
+mkdir -p /lower /rw /root /xfer
+mount -t 9p -o "$o9p,cache=loose,ro" hostroot /lower || fail "cannot mount the host's root"
+mount -t tmpfs -o mode=0755 rw /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /root || fail "overlay"
+mount -t 9p -o "$o9p,cache=none" xfer /xfer || fail "cannot mount the exchange share"
+checkout=$(cat /xfer/checkout)
+mount -t 9p -o "$o9p,cache=mmap" checkout "/root$checkout" || fail "cannot mount the checkout"
+mount -t proc proc /root/proc
+mount -t sysfs sys /root/sys
+mount -t devtmpfs dev /root/dev
+mkdir -p /root/dev/pts /root/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /root/dev/pts
+mount -t tmpfs shm /root/dev/shm
+ln -sf /proc/self/fd /root/dev/fd
+ln -sf /proc/self/fd/0 /root/dev/stdin
+ln -sf /proc/self/fd/1 /root/dev/stdout
+ln -sf /proc/self/fd/2 /root/dev/stderr
+mount -t cgroup2 cgroup2 /root/sys/fs/cgroup 2>/dev/null
+mount -t tmpfs -o mode=0755 run /root/run
+mkdir -p /root/run/box
+mount --bind /xfer /root/run/box
+mount -t ext4 /dev/vda /root/tmp || fail "cannot mount the scratch disk"
+chmod 1777 /root/tmp
+echo "box-init: running the command" >/dev/ttyS0
+chroot /root /bin/bash /run/box/run.sh </dev/null >/dev/hvc0 2>&1
+echo $? >/xfer/status.tmp && mv /xfer/status.tmp /xfer/status
+sync
+umount /root/run/box /xfer "/root$checkout" 2>/dev/null
+poweroff -f
+INIT
+
+boxkey=$( (echo "$kver"; echo "$BOX_INIT") | sha256sum | cut -c1-16)
+initrd=$cache/initrd-$kver-$boxkey.cpio.gz
+mods=(virtio_pci virtio_console virtio_blk 9pnet_virtio 9p overlay ext4)
+if [ ! -f "$initrd" ]; then
+	echo "box: building the box's initramfs for $kver (a few seconds, once)" >&2
+	mkdir -p "$cache"
+	stage=$(mktemp -d "$cache/.initrd.XXXXXX")
+	trap 'rm -rf "$stage"' EXIT
+	mkdir -p "$stage"/{bin,dev,proc,sys,mod}
+	cp /bin/busybox "$stage/bin/busybox"
+	printf '%s\n' "$BOX_INIT" >"$stage/init"
+	chmod 755 "$stage/init"
+	: >"$stage/modules.order"
+	for m in "${mods[@]}"; do
+		modprobe -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
+	done | awk '!seen[$0]++' | while read -r ko; do
+		name=$(basename "$ko")
+		case $ko in
+		*.ko) cp "$ko" "$stage/mod/$name" ;;
+		*.ko.xz) xz -dc "$ko" >"$stage/mod/${name%.xz}"; name=${name%.xz} ;;
+		*.ko.zst) zstd -qdc "$ko" >"$stage/mod/${name%.zst}"; name=${name%.zst} ;;
+		*) continue ;;
+		esac
+		echo "$name" >>"$stage/modules.order"
+	done
+	[ -s "$stage/modules.order" ] || die_start "no modules found for $kver (modprobe --show-depends)"
+	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp" || die_start "cpio failed"
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$stage"
+	trap - EXIT
+fi
+
+# One box at a time on this host: two emulated CPUs are all it has.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+if ! flock -n 9; then
+	echo "box: another box is running on this host; waiting for it" >&2
+	flock 9
+fi
+
+xfer=$(mktemp -d "${TMPDIR:-/tmp}/hearth-box.XXXXXX")
+cleanup() { rm -rf "$xfer"; }
+trap cleanup EXIT
+echo "$checkout" >"$xfer/checkout"
+# The command's environment: the caller's, less what describes this shell.
+{
+	export -p | grep -Ev '^declare -x (BASH_[A-Z_]*|SHLVL|OLDPWD|PWD|TMPDIR|_)(=|$)' || true
+	echo "export BOX=1"
+	printf 'cd %q || exit 1\n' "$PWD"
+	echo 'modprobe -a kvm_amd tun loop veth 2>/dev/null || echo "box: modprobe kvm_amd tun loop veth failed" >&2'
+	# One idle VM held open for the whole run: KVM live-patches a static
+	# branch when the number of VMs goes 0 -> 1 and 1 -> 0, and under TCG
+	# that was seen to freeze both box CPUs when tests created and
+	# destroyed VMs in parallel.
+	echo 'python3 -c "import os, fcntl, signal; k = os.open(\"/dev/kvm\", os.O_RDWR); fcntl.ioctl(k, 0xAE01, 0); signal.pause()" 2>/dev/null &'
+	echo 'holder=$!'
+	printf '%q ' "$@"
+	echo
+	echo 'status=$?'
+	echo 'kill $holder 2>/dev/null; wait $holder 2>/dev/null'
+	echo 'exit $status'
+} >"$xfer/run.sh"
+
+# A sparse scratch disk for the box's /tmp, made anew each run.
+truncate -s 64G "$xfer/scratch.img"
+mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 -O ^has_journal "$xfer/scratch.img" ||
+	die_start "mkfs.ext4 failed on the scratch disk"
+
+log=$cache/console.log
+echo "box: starting ($kver under QEMU TCG, $cpus CPUs, $memory; ~10 s to the command, limit ${timeout_s} s)" >&2
+qstatus=0
+timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp "$cpus" -m "$memory" \
+	-nodefaults -display none -no-reboot \
+	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
+	-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
+	-serial "file:$log" \
+	-device virtio-serial-pci -chardev stdio,id=out,signal=off -device virtconsole,chardev=out \
+	-drive "file=$xfer/scratch.img,if=virtio,format=raw,cache=unsafe,discard=unmap" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$checkout,mount_tag=checkout,security_model=none,multidevs=remap" \
+	-virtfs "local,path=$xfer,mount_tag=xfer,security_model=none" \
+	</dev/null || qstatus=$?
+if [ $qstatus = 124 ] || [ $qstatus = 137 ]; then
+	echo "box: the time limit of ${timeout_s} s passed; the box was stopped (its kernel log: $log)" >&2
+	exit $BOX_TIMEOUT
+fi
+if [ ! -f "$xfer/status" ]; then
+	echo "box: the box died before the command finished (QEMU status $qstatus; its kernel log: $log)" >&2
+	grep -E 'box-init:|Kernel panic|BUG:|Oops|corrupted|watchdog|RIP:' "$log" | tail -8 | sed 's/^/box:   /' >&2 || true
+	exit $BOX_DIED
+fi
+exit "$(cat "$xfer/status")"
