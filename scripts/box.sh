@@ -171,15 +171,24 @@ echo "$checkout" >"$xfer/checkout"
 	echo "export BOX=1"
 	printf 'cd %q || exit 1\n' "$PWD"
 	echo 'modprobe -a kvm_amd tun loop veth 2>/dev/null || echo "box: modprobe kvm_amd tun loop veth failed" >&2'
+	echo 'ip link set lo up || echo "box: cannot bring the loopback interface up" >&2'
 	# One idle VM held open for the whole run: KVM live-patches a static
 	# branch when the number of VMs goes 0 -> 1 and 1 -> 0, and under TCG
 	# that was seen to freeze both box CPUs when tests created and
 	# destroyed VMs in parallel.
 	echo 'python3 -c "import os, fcntl, signal; k = os.open(\"/dev/kvm\", os.O_RDWR); fcntl.ioctl(k, 0xAE01, 0); signal.pause()" 2>/dev/null &'
 	echo 'holder=$!'
-	printf '%q ' "$@"
-	echo
-	echo 'status=$?'
+	# Inside, the command's output is a console (a tty); where the caller's
+	# is not one, a pipe stands between, so that programs print for a log.
+	if [ -t 1 ]; then
+		printf '%q ' "$@"
+		echo
+		echo 'status=$?'
+	else
+		printf '%q ' "$@"
+		echo '2>&1 | cat'
+		echo 'status=${PIPESTATUS[0]}'
+	fi
 	echo 'kill $holder 2>/dev/null; wait $holder 2>/dev/null'
 	echo 'exit $status'
 } >"$xfer/run.sh"
