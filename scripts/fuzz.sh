@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (tests/fuzz) with clang and ASan/UBSan in
-# build-fuzz/ and runs each for FUZZ_SECONDS (default 30). A crash fails.
+# build-fuzz/ and runs each for FUZZ_SECONDS (default 30). A crash fails;
+# every harness runs either way. With FUZZ_RESULTS=FILE each harness's
+# result is appended to FILE as a meson-style JSON line (scripts/test.sh
+# counts them in its closing line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-30}
@@ -13,10 +16,13 @@ meson configure "$B" -Dfuzzing=true >/dev/null # a build dir made before the opt
 fuzzers=(fuzz_virtio_blk fuzz_virtio_pci fuzz_virtio_net fuzz_api)
 ninja -C "$B" "${fuzzers[@]/#/tests/fuzz/}" >/dev/null
 mkdir -p "$B/corpus"
+status=0
 for f in "${fuzzers[@]}"; do
 	mkdir -p "$B/corpus/$f"
 	echo "fuzz: $f for ${SECONDS_EACH}s"
 	UBSAN_OPTIONS=halt_on_error=1 "$B/tests/fuzz/$f" -max_total_time="$SECONDS_EACH" \
 		-print_final_stats=1 "$B/corpus/$f" 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|#[0-9]+ +DONE)" || true
-	[ "${PIPESTATUS[0]}" = 0 ] || { echo "fuzz: $f failed"; exit 1; }
+	if [ "${PIPESTATUS[0]}" = 0 ]; then res=OK; else res=FAIL; status=1; echo "fuzz: $f failed"; fi
+	[ -z "${FUZZ_RESULTS:-}" ] || printf '{"name": "fuzz %s", "result": "%s"}\n' "$f" "$res" >>"$FUZZ_RESULTS"
 done
+exit $status

@@ -1,56 +1,101 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds hearth and its test guests, and runs every
-# test suite: unit (cmocka) and integration (small guests under KVM), then the
-# same suites again in an ASan/UBSan build, the fuzz harnesses briefly, then
-# the Linux guest suite.
+# test suite: the format check, unit (cmocka) and integration (small guests
+# under KVM) tests, the same again in an ASan/UBSan build, the fuzz
+# harnesses briefly, then the Linux guest suite (HEARTH_TESTS=fast skips
+# it). Everything is built and the host-only suites run on this host; the
+# suites that boot guests run here where /dev/kvm works and otherwise inside
+# one box (scripts/box.sh), started again once for the suites left if the
+# box itself dies. The closing line counts every check: meson's tests, the
+# format check and each fuzz harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+use_box=
+if ! kvm_usable && [ "${HEARTH_BOX:-auto}" != never ]; then use_box=1; fi
+bash scripts/deps.sh ${use_box:+--box}
 BUILD=${BUILD:-build}
+SAN=${BUILD}-asan
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
+[ -f "$SAN/build.ninja" ] || meson setup "$SAN" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C "$BUILD"
+ninja -C "$SAN"
+
+RESULTS=$BUILD/test-results
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+# extra NAME OK|FAIL: a check that is not a meson test, in the closing line.
+extra() { printf '{"name": "%s", "result": "%s"}\n' "$1" "$2" >>"$RESULTS/testlog-extra.json"; }
 
 status=0
-bash scripts/format.sh --check || status=1
+if bash scripts/format.sh --check; then extra format OK; else extra format FAIL; status=1; fi
 
-suites=(--suite unit --suite integration)
-meson test -C "$BUILD" --print-errorlogs "${suites[@]}" || status=$?
-cp "$BUILD/meson-logs/testlog.json" "$BUILD/testlog-main.json"
-
-# The same tests with AddressSanitizer and UndefinedBehaviorSanitizer.
-SAN=${BUILD}-asan
-[ -f "$SAN/build.ninja" ] || meson setup "$SAN" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-ninja -C "$SAN"
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C "$SAN" --print-errorlogs "${suites[@]}" || status=$?
-
-cp "$SAN/meson-logs/testlog.json" "$BUILD/testlog-asan.json"
+# Unit tests need no guest: here, in both builds.
+bash scripts/suites.sh "$RESULTS" "unit-main:$BUILD:unit" "unit-asan:$SAN:unit" || status=1
 
 # The libFuzzer harnesses, built with clang and ASan/UBSan, briefly.
-FUZZ_SECONDS=${FUZZ_SECONDS:-20} BUILD=$BUILD bash scripts/fuzz.sh || status=1
-logs=("$BUILD/testlog-main.json" "$BUILD/testlog-asan.json")
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} BUILD=$BUILD FUZZ_RESULTS="$RESULTS/testlog-extra.json" \
+	bash scripts/fuzz.sh || status=1
 
-# Linux guests: their own suite and time budget (the first run builds the
-# test kernel, ~5 min on 2 cores; later runs use the cache). Skipped with
-# HEARTH_TESTS=fast.
+guest=("integration-main:$BUILD:integration" "integration-asan:$SAN:integration")
 if [ "${HEARTH_TESTS:-all}" != fast ]; then
-	meson test -C "$BUILD" --print-errorlogs --suite linux || status=$?
-	cp "$BUILD/meson-logs/testlog.json" "$BUILD/testlog-linux.json"
-	logs+=("$BUILD/testlog-linux.json")
+	# The guests' kernels are built or fetched here, where it is fast (the
+	# first build of the test kernel takes ~5 min on 2 cores), not in a box.
+	bash tests/guest/linux/build.sh >/dev/null
+	bash tests/guest/stock/fetch.sh >/dev/null
+	guest+=("linux:$BUILD:linux")
 fi
 
-# One closing line a CI reader understands, from meson's own results.
-python3 - "${logs[@]}" <<'PY'
+if [ -z "$use_box" ]; then
+	bash scripts/suites.sh "$RESULTS" "${guest[@]}" || status=1
+else
+	# The box itself, from the host: statuses, a guest inside, its failures.
+	bash scripts/suites.sh "$RESULTS" "box:$BUILD:box" || status=1
+	# Emulation is 10-50x slower than a real host: every timeout grows by
+	# HEARTH_TIME_SCALE, none is dropped.
+	export HEARTH_TIME_SCALE=${HEARTH_TIME_SCALE:-4}
+	for attempt in 1 2; do
+		left=()
+		for spec in "${guest[@]}"; do [ -f "$RESULTS/done-${spec%%:*}" ] || left+=("$spec"); done
+		[ ${#left[@]} -gt 0 ] || break
+		echo "test.sh: ${#left[@]} guest suite(s) in the box (attempt $attempt; /dev/kvm is not usable here)"
+		rc=0
+		bash scripts/box.sh --timeout "${BOX_LIMIT:-3000}" -- \
+			bash scripts/suites.sh "$RESULTS" "${left[@]}" || rc=$?
+		case $rc in
+		0) ;;
+		211) echo "test.sh: the box died (not a test failure); the suites it had not finished run again" ;;
+		*) status=1 ;;
+		esac
+	done
+	for spec in "${guest[@]}"; do
+		name=${spec%%:*}
+		if [ ! -f "$RESULTS/done-$name" ]; then
+			echo "test.sh: suite $name has no result: the box could not run it"
+			extra "$name (box)" FAIL
+			status=1
+		fi
+	done
+fi
+
+# One closing line a CI reader understands, from every result above.
+python3 - "$RESULTS"/testlog-*.json <<'PY'
 import json, sys
 n = {"OK": 0, "FAIL": 0, "SKIP": 0}
-for line in (l for f in sys.argv[1:] for l in open(f)):
-    r = json.loads(line)["result"]
-    key = "OK" if r in ("OK", "EXPECTEDFAIL") else "SKIP" if r == "SKIP" else "FAIL"
-    n[key] += 1
+skipped = []
+for f in sys.argv[1:]:
+    run = f.rsplit("testlog-", 1)[1][:-len(".json")]
+    for line in open(f):
+        r = json.loads(line)
+        res = r["result"]
+        key = "OK" if res in ("OK", "EXPECTEDFAIL") else "SKIP" if res == "SKIP" else "FAIL"
+        n[key] += 1
+        if key == "SKIP":
+            why = [l for l in (r.get("stdout") or "").splitlines() if l.startswith("SKIP")]
+            skipped.append(f'{r["name"]} ({run}): {why[-1] if why else "no reason given"}')
+for line in skipped:
+    print(f"skipped: {line}")
 print(f"tests: {n['OK']} passed, {n['FAIL']} failed, {n['SKIP']} skipped")
 PY
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "note: /dev/kvm is not usable here, so the tests that boot guests were skipped"
-fi
 exit $status

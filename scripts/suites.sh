@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# suites.sh: runs meson test suites one after another and keeps each one's
+# results, for scripts/test.sh; it runs here on a KVM host and inside the
+# box (scripts/box.sh) elsewhere.
+#
+#   scripts/suites.sh OUTDIR NAME:BUILDDIR:SUITE...
+#
+# For each NAME it runs `meson test -C BUILDDIR --suite SUITE` (no rebuild:
+# the caller has built), copies meson's testlog.json to OUTDIR/testlog-NAME.json
+# and then writes OUTDIR/done-NAME, so that a caller whose box died part-way
+# knows which suites finished and can run only the rest again.
+# HEARTH_TIME_SCALE (default 1) multiplies meson's timeouts and the tests'
+# own (tests/integration/lib.sh): emulation is slower, not more patient.
+# Exit status: 0 when every suite passed, else the last failing one's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$1
+shift
+mkdir -p "$out"
+scale=${HEARTH_TIME_SCALE:-1}
+status=0
+for spec in "$@"; do
+	IFS=: read -r name dir suite <<<"$spec"
+	rm -f "$out/done-$name" "$out/testlog-$name.json"
+	echo "suites: $name: meson test --suite $suite in $dir (time scale ${scale}x)"
+	rc=0
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+		meson test -C "$dir" --no-rebuild --print-errorlogs --suite "$suite" \
+		--timeout-multiplier "$scale" || rc=$?
+	[ -f "$dir/meson-logs/testlog.json" ] && cp "$dir/meson-logs/testlog.json" "$out/testlog-$name.json"
+	echo "$rc" >"$out/done-$name"
+	[ "$rc" = 0 ] || status=$rc
+done
+exit $status
