@@ -17,7 +17,7 @@ start_bg() {
 	pid=$!
 }
 wait_for() { # FILE REGEX: up to 20 s
-	for _ in $(seq 200); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	for _ in $(seq "$(scaled 200)"); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
 finish_bg() { # WANT WHAT
@@ -258,7 +258,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$ACT")
 fi
 "${launcher[@]}" "$H" run --kernel "$PROBE" --cmdline "probe.tests=tick" --console "file:$TMP/act.log" >"$TMP/hout" 2>"$TMP/herr" </dev/null &
 pid=$!
-for _ in $(seq 100); do [ -S "$ACT" ] && break; sleep 0.1; done
+for _ in $(seq "$(scaled 100)"); do [ -S "$ACT" ] && break; sleep 0.1; done
 SOCK=$ACT
 expect_api 200 "socket activation (${launcher[0]}): GET /v1/vm" GET /v1/vm
 [ "$(json_get 'd["state"], d["config"]["api_socket"]')" = "('running', None)" ] && ok "served on the passed socket" || not_ok "activated: $(cat "$TMP/body")"

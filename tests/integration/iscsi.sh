@@ -176,7 +176,7 @@ for loop in io_uring epoll; do
 		--cmdline "probe.tests=blkbench probe.bench=seqfill probe.bs=4096 probe.qd=8 probe.ops=30000" \
 		--timeout 240s >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
 	VMM=$!
-	for _ in $(seq 300); do # until the stream is under way
+	for _ in $(seq "$(scaled 300)"); do # until the stream is under way
 		[ "$(head -c 65536 "$TMP/stream.img" | tr -d '\0' | wc -c)" -gt 0 ] && break
 		sleep 0.1
 	done
@@ -203,7 +203,7 @@ done
 	--cmdline "probe.tests=cad,blkbench probe.bench=randread probe.qd=4 probe.ops=8" \
 	--timeout 200s >"$TMP/frozen.out" 2>"$TMP/frozen.err" </dev/null &
 VMM=$!
-for _ in $(seq 600); do
+for _ in $(seq "$(scaled 600)"); do
 	grep -q "test=cad waiting" "$TMP/frozen.out" && break
 	sleep 0.1
 done
@@ -226,7 +226,7 @@ kill -CONT "$TGTD"
 	--cmdline "probe.tests=cad,blkbench probe.bench=randwrite probe.qd=4 probe.ops=8" \
 	--timeout 200s >"$TMP/gone.out" 2>"$TMP/gone.err" </dev/null &
 VMM=$!
-for _ in $(seq 600); do
+for _ in $(seq "$(scaled 600)"); do
 	grep -q "test=cad waiting" "$TMP/gone.out" && break
 	sleep 0.1
 done

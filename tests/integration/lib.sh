@@ -18,6 +18,32 @@ require_kvm() {
 	fi
 }
 
+# HEARTH_TIME_SCALE (scripts/test.sh sets it where guests run emulated, in
+# the box): every time limit a test sets grows by this factor, none is
+# dropped. Waits counted in steps use `scaled N`; the --timeout and
+# --shutdown-timeout given to hearth are multiplied by a thin wrapper that
+# then execs the real binary (same PID, same output).
+SCALE=${HEARTH_TIME_SCALE:-1}
+[[ $SCALE =~ ^[1-9][0-9]{0,2}$ ]] || SCALE=1
+scaled() { echo $(($1 * SCALE)); }
+if [ "$SCALE" != 1 ] && [ -n "${HEARTH:-}" ]; then
+	cat >"$TMP/hearth" <<WRAP
+#!/usr/bin/env bash
+args=() scale_next=
+for a in "\$@"; do
+	if [ -n "\$scale_next" ] && [[ \$a =~ ^([0-9]+)(ms|s|m|h)?\$ ]]; then
+		a=\$((BASH_REMATCH[1] * $SCALE))\${BASH_REMATCH[2]}
+	fi
+	scale_next=
+	case \$a in --timeout | --shutdown-timeout) scale_next=1 ;; esac
+	args+=("\$a")
+done
+exec "$HEARTH" "\${args[@]}"
+WRAP
+	chmod +x "$TMP/hearth"
+	HEARTH=$TMP/hearth
+fi
+
 ok() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
 not_ok() { FAILS=$((FAILS + 1)); echo "not ok - $*"; }
 
@@ -109,7 +135,7 @@ A() { tgtadm -C "$CTL" --lld iscsi "$@"; }
 start_tgtd() {
 	tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >>"$TMP/tgtd.log" 2>&1 &
 	TGTD=$!
-	for _ in $(seq 100); do
+	for _ in $(seq "$(scaled 100)"); do
 		kill -0 "$TGTD" 2>/dev/null || break
 		A --mode target --op show >/dev/null 2>&1 && return 0
 		sleep 0.1
@@ -121,7 +147,7 @@ stop_tgtd() {
 	kill -CONT "$TGTD" 2>/dev/null || true
 	for tid in 1 2 3 4 5 6 7 8; do A --mode target --op delete --force --tid $tid >/dev/null 2>&1 || true; done
 	tgtadm -C "$CTL" --mode system --op delete >/dev/null 2>&1 || true
-	for _ in $(seq 50); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq "$(scaled 50)"); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
 	kill -9 "$TGTD" 2>/dev/null || true
 	wait "$TGTD" 2>/dev/null || true
 	TGTD=

@@ -16,7 +16,7 @@ start_bg() {
 }
 # wait_for FILE REGEX: up to 10 s
 wait_for() {
-	for _ in $(seq 100); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	for _ in $(seq "$(scaled 100)"); do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
 finish_bg() { # finish_bg WANT WHAT

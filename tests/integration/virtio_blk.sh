@@ -52,7 +52,7 @@ hold() {
 	"$H" run --kernel "$PROBE" --disk "$1" --cmdline "probe.tests=idle" \
 		--shutdown-timeout 0 --timeout 120s >"$TMP/holder.out" 2>&1 </dev/null &
 	holder=$!
-	for _ in $(seq 300); do grep -q "PROBE: idle" "$TMP/holder.out" && return 0; sleep 0.1; done
+	for _ in $(seq "$(scaled 300)"); do grep -q "PROBE: idle" "$TMP/holder.out" && return 0; sleep 0.1; done
 	not_ok "the hearth holding $1 did not start"
 	sed 's/^/#   /' "$TMP/holder.out"
 }

@@ -88,7 +88,7 @@ if pattern_ok 5 "$TMP/data.img"; then ok "host: the data disk holds the guest's 
 	--cmdline "$BASE hearth.checks=cpus hearth.wait=cad" --shutdown-timeout 60s \
 	--console "file:$TMP/cad.log" >"$TMP/out" 2>"$TMP/err" </dev/null &
 pid=$!
-for _ in $(seq 240); do grep -q "waiting for ctrl-alt-del" "$TMP/cad.log" 2>/dev/null && break; sleep 0.5; done
+for _ in $(seq "$(scaled 240)"); do grep -q "waiting for ctrl-alt-del" "$TMP/cad.log" 2>/dev/null && break; sleep 0.5; done
 start=$SECONDS
 kill -TERM "$pid"
 got=0
@@ -104,7 +104,7 @@ if command -v curl >/dev/null; then
 		--cmdline "$BASE hearth.checks=cpus hearth.cpus=2 hearth.wait=cad" --shutdown-timeout 60s \
 		--api-socket "$SOCK" --console "file:$TMP/api.log" >"$TMP/out" 2>"$TMP/err" </dev/null &
 	pid=$!
-	for _ in $(seq 480); do grep -q "waiting for ctrl-alt-del" "$TMP/api.log" 2>/dev/null && break; sleep 0.5; done
+	for _ in $(seq "$(scaled 480)"); do grep -q "waiting for ctrl-alt-del" "$TMP/api.log" 2>/dev/null && break; sleep 0.5; done
 	code() { curl -s -m 30 -o /dev/null -w '%{http_code}' -X "$1" --unix-socket "$SOCK" "http://localhost$2" || true; }
 	[ "$(code PUT /v1/vm/pause)" = 204 ] && ok "Linux: paused" || not_ok "Linux: pause failed"
 	sleep 2

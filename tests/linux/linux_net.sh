@@ -14,7 +14,7 @@ dir=$(bash "$HERE/../guest/linux/build.sh" | tail -1)
 
 "${NX[@]}" python3 "$HERE/net_server.py" 169.254.77.1 7780 "$TMP/server.log" &
 BG_PID=$!
-for _ in $(seq 50); do grep -q listening "$TMP/server.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq "$(scaled 50)"); do grep -q listening "$TMP/server.log" 2>/dev/null && break; sleep 0.1; done
 
 expect_exit 0 "Linux guest: TCP both ways over virtio-net" -- \
 	"${NX[@]}" "$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --cpus 2 \
@@ -37,6 +37,10 @@ expect_grep "$TMP/guest.log" "^HEARTH-CHECK: net-tcp-to-host bytes=2097152 .*res
 	"2 MiB guest -> host, the server's FNV matches the guest's"
 expect_grep "$TMP/guest.log" "^HEARTH-CHECK: net-tcp-from-host bytes=2097152 .*result=pass" \
 	"2 MiB host -> guest, every byte checked"
+# The server logs its GET line after its last send returns, which can be
+# after the guest has read everything and hearth has exited: wait for the
+# server to finish with the connection (bounded) before reading its log.
+for _ in $(seq "$(scaled 100)"); do grep -q "GET .* sent" "$TMP/server.log" 2>/dev/null && break; sleep 0.1; done
 expect_grep "$TMP/server.log" "PUT 2097152 bytes intact" "the server got the guest's bytes intact"
 g=$(sed -n 's/.*net-tcp-from-host .* fnv=\([0-9a-f]*\) .*/\1/p' "$TMP/guest.log")
 expect_grep "$TMP/server.log" "GET 2097152 bytes fnv=${g:-none}" "the guest's FNV of what it received is the server's"
