@@ -58,14 +58,14 @@ checkout=$(cd "$here/.." && pwd)
 cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}/box
 
 # What the box is made of: installed Debian packages, nothing downloaded.
+qemu=${BOX_QEMU:-qemu-system-x86_64}
 need_pkgs() {
-	command -v qemu-system-x86_64 >/dev/null && [ -x /bin/busybox ] && command -v cpio >/dev/null &&
+	command -v "$qemu" >/dev/null && [ -x /bin/busybox ] && command -v cpio >/dev/null &&
 		command -v modprobe >/dev/null && ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1
 }
 if ! need_pkgs; then
-	echo "box: installing what the box is made of (QEMU, Debian's kernel, busybox)" >&2
 	bash "$here/deps.sh" --box >&2 || die_start "scripts/deps.sh --box failed"
-	need_pkgs || die_start "QEMU, busybox-static, cpio, kmod or linux-image-amd64 is missing"
+	need_pkgs || die_start "QEMU ($qemu), busybox-static, cpio, kmod or linux-image-amd64 is missing"
 fi
 
 # The newest installed Debian kernel that has its modules.
@@ -198,10 +198,11 @@ truncate -s 64G "$xfer/scratch.img"
 mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 -O ^has_journal "$xfer/scratch.img" ||
 	die_start "mkfs.ext4 failed on the scratch disk"
 
-log=$cache/console.log
+log=$xfer/console.log
+keep_log() { cp "$log" "$cache/console.log" 2>/dev/null || true; }
 echo "box: starting ($kver under QEMU TCG, $cpus CPUs, $memory; ~10 s to the command, limit ${timeout_s} s)" >&2
 qstatus=0
-timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+timeout -k 10 "$timeout_s" "$qemu" \
 	-accel tcg,thread=multi -cpu max -smp "$cpus" -m "$memory" \
 	-nodefaults -display none -no-reboot \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
@@ -214,12 +215,14 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-virtfs "local,path=$xfer,mount_tag=xfer,security_model=none" \
 	</dev/null || qstatus=$?
 if [ $qstatus = 124 ] || [ $qstatus = 137 ]; then
-	echo "box: the time limit of ${timeout_s} s passed; the box was stopped (its kernel log: $log)" >&2
+	keep_log
+	echo "box: the time limit of ${timeout_s} s passed; the box was stopped (its kernel log: $cache/console.log)" >&2
 	exit $BOX_TIMEOUT
 fi
 if [ ! -f "$xfer/status" ]; then
-	echo "box: the box died before the command finished (QEMU status $qstatus; its kernel log: $log)" >&2
-	grep -E 'box-init:|Kernel panic|BUG:|Oops|corrupted|watchdog|RIP:' "$log" | tail -8 | sed 's/^/box:   /' >&2 || true
+	keep_log
+	why=$(grep -aE 'box-init:|Kernel panic|BUG:|Oops|corrupted|watchdog: ' "$log" 2>/dev/null | grep -v 'running the command' | head -1 | tr -d '\r' | cut -c1-160 || true)
+	echo "box: the box died before the command finished (QEMU status $qstatus${why:+; its kernel said: $why}; its kernel log: $cache/console.log)" >&2
 	exit $BOX_DIED
 fi
 exit "$(cat "$xfer/status")"
