@@ -24,14 +24,15 @@
 #
 # Needs qemu-system-x86, linux-image-amd64, busybox-static, cpio and kmod
 # (scripts/deps.sh --box installs them; this script runs it when one is
-# missing). Boxes take a host-wide lock: one runs at a time, the next waits.
+# missing). Boxes take a host-wide lock: one runs at a time, the next waits
+# (BOX_CACHE, default ~/.cache/hearth/box, holds the lock and the initramfs).
 set -euo pipefail
 
 BOX_START_FAIL=210
 BOX_DIED=211
 BOX_TIMEOUT=212
 
-die_usage() { echo "box: $*" >&2; echo "usage: scripts/box.sh [--timeout SECONDS] [--cpus N] [--memory SIZE] [--] COMMAND [ARG...]" >&2; exit 2; }
+die_usage() { echo "box: $* (usage: scripts/box.sh [--timeout SECONDS] [--cpus N] [--memory SIZE] [--] COMMAND [ARG...])" >&2; exit 2; }
 die_start() { echo "box: cannot start: $*" >&2; exit $BOX_START_FAIL; }
 
 timeout_s=${BOX_TIMEOUT_S:-3600}
@@ -55,7 +56,7 @@ done
 
 here=$(cd "$(dirname "$0")" && pwd)
 checkout=$(cd "$here/.." && pwd)
-cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}/box
+cache=${BOX_CACHE:-${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}/box}
 
 # What the box is made of: installed Debian packages, nothing downloaded.
 qemu=${BOX_QEMU:-qemu-system-x86_64}
