@@ -23,6 +23,7 @@ require_kvm() {
 # dropped. Waits counted in steps use `scaled N`; the --timeout and
 # --shutdown-timeout given to hearth are multiplied by a thin wrapper that
 # then execs the real binary (same PID, same output).
+HEARTH_REAL=${HEARTH:-} # the binary itself, for tests that copy or inspect it
 SCALE=${HEARTH_TIME_SCALE:-1}
 [[ $SCALE =~ ^[1-9][0-9]{0,2}$ ]] || SCALE=1
 scaled() { echo $(($1 * SCALE)); }
