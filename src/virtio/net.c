@@ -432,6 +432,7 @@ static void tx_flush(struct virtio_net *n)
 {
 	int res[TX_BATCH];
 	unsigned sub;
+	bool refused;
 
 	if (!n->ntx)
 		return;
@@ -446,21 +447,21 @@ static void tx_flush(struct virtio_net *n)
 		res[i] = -ECANCELED;
 	}
 	sub = ring_run(n, n->ntx, res);
-	if (sub && res[0] == -EOPNOTSUPP && !n->no_nowait) {
-		/* no request wrote anything: write them one by one this time */
+	/* refused: no request wrote anything, each is written by itself */
+	refused = sub && res[0] == -EOPNOTSUPP && !n->no_nowait;
+	if (refused)
 		nowait_refused(n);
-		for (unsigned i = 0; i < n->ntx; i++)
-			res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0, n->tslot[i].k);
-	} else if (sub < n->ntx) {
+	if (sub < n->ntx) {
 		/* entries left unsubmitted (submission is in order, so the last
 		 * ones): give up the ring, which drops what it still holds, and
 		 * write those frames and all later ones one by one */
 		log_warn("virtio-net %s: io_uring took %u of %u writes; writing frames one by one",
 			 n->name, sub, n->ntx);
 		tx_ring_close(n);
-		for (unsigned i = sub; i < n->ntx; i++)
-			res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0, n->tslot[i].k);
 	}
+	for (unsigned i = 0; i < n->ntx; i++)
+		if (i >= sub || refused)
+			res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0, n->tslot[i].k);
 	for (unsigned i = 0; i < n->ntx; i++) {
 		tx_done(n, res[i], n->tslot[i].len);
 		vq_push(n->txq, n->tslot[i].head, 0);
@@ -830,17 +831,17 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		res[j] = -ECANCELED;
 	}
 	sub = ring_run(n, nr, res);
-	if (sub && res[0] == -EOPNOTSUPP) {
-		/* none ran: rx_one reads this frame and the next ones */
-		nowait_refused(n);
-		return RX_NO_ROOM;
-	}
 	if (sub < nr) {
 		/* reads left unsubmitted (the last ones) never ran: give up the
 		 * ring, which drops them; their chains stay cached */
 		log_warn("virtio-net %s: io_uring took %u of %u reads; reading frames one by one",
 			 n->name, sub, nr);
 		tx_ring_close(n);
+	}
+	if (sub && res[0] == -EOPNOTSUPP) {
+		/* none ran: rx_one reads this frame and the next ones */
+		nowait_refused(n);
+		return RX_NO_ROOM;
 	}
 	for (unsigned j = 0; j < nr; j++) {
 		unsigned k;
