@@ -55,6 +55,11 @@ const char config_usage[] =
 void config_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	config_defaults_zeroed(cfg);
+}
+
+void config_defaults_zeroed(struct vm_config *cfg)
+{
 	cfg->cmdline = CONFIG_DEFAULT_CMDLINE;
 	cfg->cpus = 1;
 	cfg->memory = CONFIG_DEFAULT_MEMORY;

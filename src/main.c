@@ -23,7 +23,7 @@ static int cmd_run(int argc, char **argv)
 	char err[512] = "";
 	int code;
 
-	config_defaults(&cfg);
+	config_defaults_zeroed(&cfg); /* static: zero, and left untouched where unused */
 	if (config_load(&cfg, argc, argv, &args, err, sizeof(err))) {
 		fprintf(stderr, "hearth: %s\n", err);
 		config_args_free(&args);

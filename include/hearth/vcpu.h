@@ -17,6 +17,7 @@
 #include "hearth/bus.h"
 #include "hearth/exit.h"
 #include "hearth/mem.h"
+#include "hearth/thread.h"
 
 #define VCPU_EXIT_REASONS 64
 
@@ -50,7 +51,7 @@ struct vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	const struct vcpu_env *env;
-	pthread_t thread;
+	struct thread thread; /* its stack: include/hearth/thread.h */
 	bool started;
 	_Atomic uint64_t exits[VCPU_EXIT_REASONS]; /* by KVM exit reason */
 };

@@ -79,7 +79,7 @@ static struct json_object *vcpu_json(struct vcpu *v, bool alive)
 	add_u64(o, "exits_total", total);
 	json_object_object_add(o, "exits", ex);
 	if (alive && v->started)
-		add_u64(o, "cpu_time_us", thread_cpu_us(v->thread));
+		add_u64(o, "cpu_time_us", thread_cpu_us(v->thread.id));
 	return o;
 }
 

@@ -348,10 +348,10 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *v)
 {
-	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int ret = thread_start(&v->thread, vcpu_thread, v);
 
 	if (ret)
-		return -ret;
+		return ret;
 	v->started = true;
 	return 0;
 }
@@ -359,12 +359,12 @@ int vcpu_start(struct vcpu *v)
 void vcpu_kick(struct vcpu *v)
 {
 	if (v->started)
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+		pthread_kill(v->thread.id, VCPU_KICK_SIGNAL);
 }
 
 void vcpu_join(struct vcpu *v)
 {
 	if (v->started)
-		pthread_join(v->thread, NULL);
+		thread_join(&v->thread);
 	v->started = false;
 }

@@ -212,6 +212,7 @@ struct virtio_net {
 	 * their iovecs in tiov) written by one io_uring submission; without
 	 * the ring (io_uring unusable here) each is written at once */
 	struct io_uring *tring, tring_mem;
+	bool no_nowait; /* the kernel refuses RWF_NOWAIT on the TAP: no receive batches */
 	struct tx_slot tslot[TX_BATCH];
 	unsigned ntx, tiov_used;
 	struct iovec tiov[2 * VQ_MAX_SEGS];
@@ -405,14 +406,33 @@ static unsigned ring_run(struct virtio_net *n, unsigned count, int *res)
 	return sub;
 }
 
+/* The kernel refuses RWF_NOWAIT on the TAP (Debian 12's 6.1 does: its TUN
+ * files are not marked FMODE_NOWAIT). Its io_uring then has no read that
+ * ends with EAGAIN on an empty TAP instead of waiting for the next frame,
+ * even on a non-blocking fd (measured, docs/net.md), so frames are received
+ * one readv each; writes stay batched, without the flag. */
+static void nowait_refused(struct virtio_net *n)
+{
+	if (!n->no_nowait)
+		log_info("virtio-net %s: the kernel refuses RWF_NOWAIT on the TAP: frames are "
+			 "received one read at a time (docs/net.md)",
+			 n->name);
+	n->no_nowait = true;
+}
+
 /* Writes the batched frames, in order, and returns their chains. Each
  * request is RWF_NOWAIT, so io_uring runs it at submission, in order, and a
  * TAP that cannot take a frame fails it with EAGAIN as writev would
- * (without the flag io_uring would wait for room instead). */
+ * (without the flag io_uring would wait for room instead). Where the kernel
+ * refuses the flag the writes go without it, hard-linked so that one
+ * waiting for room (a TAP never refuses a frame unless its send buffer was
+ * shrunk with TUNSETSNDBUF) holds back the later ones rather than being
+ * overtaken: the I/O thread then waits, as a blocking writev would. */
 static void tx_flush(struct virtio_net *n)
 {
 	int res[TX_BATCH];
 	unsigned sub;
+	bool refused;
 
 	if (!n->ntx)
 		return;
@@ -420,25 +440,28 @@ static void tx_flush(struct virtio_net *n)
 		struct io_uring_sqe *sqe = io_uring_get_sqe(n->tring);
 
 		io_uring_prep_writev2(sqe, n->fd, n->tiov + n->tslot[i].iov0, n->tslot[i].k, 0,
-				      RWF_NOWAIT);
+				      n->no_nowait ? 0 : RWF_NOWAIT);
+		if (n->no_nowait && i + 1 < n->ntx)
+			sqe->flags |= IOSQE_IO_HARDLINK;
 		io_uring_sqe_set_data64(sqe, i);
 		res[i] = -ECANCELED;
 	}
 	sub = ring_run(n, n->ntx, res);
-	if (sub < n->ntx || (sub && res[0] == -EOPNOTSUPP)) {
+	/* refused: no request wrote anything, each is written by itself */
+	refused = sub && res[0] == -EOPNOTSUPP && !n->no_nowait;
+	if (refused)
+		nowait_refused(n);
+	if (sub < n->ntx) {
 		/* entries left unsubmitted (submission is in order, so the last
-		 * ones), or a TAP that cannot do RWF_NOWAIT (then no request
-		 * wrote anything): give up the ring, which drops what it still
-		 * holds, and write those frames and all later ones one by one */
-		log_warn(
-			"virtio-net %s: io_uring took %u of %u writes%s; writing frames one by one",
-			n->name, sub, n->ntx, sub ? " (no RWF_NOWAIT)" : "");
+		 * ones): give up the ring, which drops what it still holds, and
+		 * write those frames and all later ones one by one */
+		log_warn("virtio-net %s: io_uring took %u of %u writes; writing frames one by one",
+			 n->name, sub, n->ntx);
 		tx_ring_close(n);
-		for (unsigned i = 0; i < n->ntx; i++)
-			if (i >= sub || res[i] == -EOPNOTSUPP)
-				res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0,
-							n->tslot[i].k);
 	}
+	for (unsigned i = 0; i < n->ntx; i++)
+		if (i >= sub || refused)
+			res[i] = (int)tx_writev(n, n->tiov + n->tslot[i].iov0, n->tslot[i].k);
 	for (unsigned i = 0; i < n->ntx; i++) {
 		tx_done(n, res[i], n->tslot[i].len);
 		vq_push(n->txq, n->tslot[i].head, 0);
@@ -772,7 +795,7 @@ static enum rx_result rx_batch(struct virtio_net *n)
 	uint64_t need = rx_need(n);
 	bool empty = false;
 
-	if (!n->tring)
+	if (!n->tring || n->no_nowait)
 		return RX_NO_ROOM;
 	if (rx_fill(n))
 		return RX_EMPTY; /* the ring is broken */
@@ -808,13 +831,17 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		res[j] = -ECANCELED;
 	}
 	sub = ring_run(n, nr, res);
-	if (sub < nr || (sub && res[0] == -EOPNOTSUPP)) {
-		/* reads left unsubmitted (the last ones) never ran, nor do any on
-		 * a TAP that cannot do RWF_NOWAIT: give up the ring, which drops
-		 * them; their chains stay cached */
-		log_warn("virtio-net %s: io_uring took %u of %u reads%s; reading frames one by one",
-			 n->name, sub, nr, sub ? " (no RWF_NOWAIT)" : "");
+	if (sub < nr) {
+		/* reads left unsubmitted (the last ones) never ran: give up the
+		 * ring, which drops them; their chains stay cached */
+		log_warn("virtio-net %s: io_uring took %u of %u reads; reading frames one by one",
+			 n->name, sub, nr);
 		tx_ring_close(n);
+	}
+	if (sub && res[0] == -EOPNOTSUPP) {
+		/* none ran: rx_one reads this frame and the next ones */
+		nowait_refused(n);
+		return RX_NO_ROOM;
 	}
 	for (unsigned j = 0; j < nr; j++) {
 		unsigned k;

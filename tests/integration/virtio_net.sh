@@ -20,7 +20,7 @@ tap_netns "$HOST_IP/16"
 "${NX[@]}" python3 "$HERE/net_responder.py" "$HOST_IP" 7777 "$GUEST_IP" "$TMP/resp.log" \
 	htap0 "$GSO_SEND" &
 BG_PID=$!
-for _ in $(seq "$(scaled 50)"); do grep -q listening "$TMP/resp.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq "$(scaled 150)"); do grep -q listening "$TMP/resp.log" 2>/dev/null && break; sleep 0.1; done
 
 ARGS="probe.ip=$GUEST_IP probe.peer=$HOST_IP probe.port=7777"
 expect_exit 0 "the probe guest talks to the host over virtio-net" -- \
@@ -87,7 +87,7 @@ except socket.timeout:
 print("gso frames: good=%d bad=%d" % (good, bad), file=open(log, "a"))
 PY
 sniff=$!
-for _ in $(seq "$(scaled 50)"); do grep -q ready "$TMP/sniff.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq "$(scaled 150)"); do grep -q ready "$TMP/sniff.log" 2>/dev/null && break; sleep 0.1; done
 rx0=$("${NX[@]}" cat /sys/class/net/htap0/statistics/rx_packets)
 rb0=$("${NX[@]}" cat /sys/class/net/htap0/statistics/rx_bytes)
 expect_exit 0 "TSO guest -> host: $N GSO frames" -- \
@@ -150,7 +150,7 @@ SOCK=$TMP/api.sock
 "${NX[@]}" "$H" run --kernel "$PROBE" --net tap=htap0 --api-socket "$SOCK" --shutdown-timeout 0 \
 	--cmdline "probe.tests=net-hostile,idle $ARGS" --timeout 120s >"$TMP/bg.out" 2>"$TMP/bg.err" </dev/null &
 bg=$!
-for _ in $(seq "$(scaled 200)"); do grep -q "PROBE: idle" "$TMP/bg.out" && break; sleep 0.1; done
+for _ in $(seq "$(scaled 300)"); do grep -q "PROBE: idle" "$TMP/bg.out" && break; sleep 0.1; done
 if curl -sf --unix-socket "$SOCK" http://localhost/v1/metrics >"$TMP/m.json" &&
 	curl -sf --unix-socket "$SOCK" http://localhost/v1/vm >"$TMP/vm.json"; then
 	if python3 - "$TMP/m.json" "$TMP/vm.json" "$mac1" <<'PY'

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <poll.h>
@@ -609,23 +610,50 @@ static int wants_kick(unsigned q, int ev, uint16_t last)
 	return avail_event_of(q) == (uint16_t)(last + 0x8000) ? 0 : -1;
 }
 
+/* Whether this kernel's io_uring takes RWF_NOWAIT reads on the "TAP" (the
+ * socketpair; a real TAP answers the same on the kernels we know, see
+ * docs/net.md): -EAGAIN on an empty one. Linux 6.1 refuses the flag with
+ * -EOPNOTSUPP, and then the device reads frames one by one. Skips the test
+ * where io_uring cannot be used at all. */
+static bool kernel_reads_nowait(void)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	uint8_t b[64];
+	struct iovec iov = { b, sizeof(b) };
+	int p[2], res = -ENOSYS;
+
+	if (io_uring_queue_init(2, &ring, IORING_SETUP_SUBMIT_ALL))
+		skip(); /* no io_uring here: frames are read one by one */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, p), 0);
+	io_uring_prep_readv2(io_uring_get_sqe(&ring), p[0], &iov, 1, 0, RWF_NOWAIT);
+	if (io_uring_submit_and_wait(&ring, 1) == 1 && !io_uring_peek_cqe(&ring, &cqe))
+		res = cqe->res;
+	io_uring_queue_exit(&ring);
+	close(p[0]);
+	close(p[1]);
+	if (res != -EAGAIN && res != -EOPNOTSUPP)
+		fail_msg("RWF_NOWAIT read of an empty socket: %d", res);
+	return res == -EAGAIN;
+}
+
 /* Receive batches: with room for several frames the reads go out
  * together, each holding room for the largest frame; the chains a frame
- * did not need stay cached, in order, for later frames. */
+ * did not need stay cached, in order, for later frames. Where the kernel
+ * refuses RWF_NOWAIT reads, frames are read one by one, each into the
+ * first chains cached; either way none is lost or reordered. */
 static void receive_batches(void **state)
 {
 	/* 4 reads holding chains 0-1, 2-3, 4-5, 6-7; then 2 reads over 1, 3,
 	 * 5, 7; then one read (no batch) over 3 and 7 */
-	static const int want_ids[7] = { 0, 2, 4, 6, 1, 5, 3 };
-	struct io_uring probe_ring;
+	static const int batch_ids[7] = { 0, 2, 4, 6, 1, 5, 3 };
+	static const int one_ids[7] = { 0, 1, 2, 3, 4, 5, 6 };
+	const int *want_ids = kernel_reads_nowait() ? batch_ids : one_ids;
 	uint8_t want[100];
 	uint8_t *g;
 	uint32_t len;
 
 	(void)state;
-	if (io_uring_queue_init(2, &probe_ring, IORING_SETUP_SUBMIT_ALL))
-		skip(); /* no io_uring here: frames are read one by one */
-	io_uring_queue_exit(&probe_ring);
 	start(F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF));
 	g = gm_ptr(&gm, BUF, 0x10000);
 	for (uint16_t h = 0; h < 8; h++) /* the largest frame (MTU) needs two */
