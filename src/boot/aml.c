@@ -28,10 +28,10 @@ enum {
 	ONES_OP = 0xff,
 };
 
-#define PKG_LEN_MAX 0x0fffffffu /* 28 bits: four PkgLength bytes */
-#define RESERVE_PLAIN 4		/* the longest PkgLength */
-#define RESERVE_BUFFER 9	/* PkgLength + a DWord BufferSize */
-#define KIND_BUFFER 0xbb	/* in the first reserved byte until closed */
+#define PKG_LEN_MAX    0x0fffffffu /* 28 bits: four PkgLength bytes */
+#define RESERVE_PLAIN  4	   /* the longest PkgLength */
+#define RESERVE_BUFFER 9	   /* PkgLength + a DWord BufferSize */
+#define KIND_BUFFER    0xbb	   /* in the first reserved byte until closed */
 
 static void fail(struct aml *a, int err)
 {
