@@ -47,7 +47,7 @@
 /* ACPI PM1a event block (16-bit status, write 1 to clear, then 16-bit
  * enable) and, at +4, the 16-bit PM1a control register: SLP_EN (bit 13)
  * with SLP_TYP (bits 10-12) S5 powers off. The SCI is on ISA IRQ 9. */
-#define HEARTH_PORT_ACPI_PM1 0x600
+#define HEARTH_PORT_ACPI_PM1 0x4f8
 #define HEARTH_IRQ_SCI	     9
 
 #endif
