@@ -586,7 +586,7 @@ static int setup_devices(struct vm *vm)
 
 	vm->kbd = i8042_create(&vm->irq, HEARTH_IRQ_KBD, &vm->ctl);
 	vm->rtc = rtc_create(gm_low_size(&vm->gm), gm_high_size(&vm->gm));
-	vm->pci = pci_host_create();
+	vm->pci = pci_host_create(&vm->ctl);
 	vm->exitdev = exitdev_create(&vm->ctl);
 	if (!vm->kbd || !vm->rtc || !vm->pci || !vm->exitdev)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot create the platform devices");
@@ -602,6 +602,9 @@ static int setup_devices(struct vm *vm)
 	if (!ret)
 		ret = add_pio(vm, HEARTH_PORT_ACPI_SLEEP, 2, &exitdev_acpi_sleep_ops, vm->exitdev,
 			      "ACPI sleep registers");
+	if (!ret)
+		ret = add_pio(vm, HEARTH_PORT_ACPI_PM1, 6, &exitdev_acpi_pm1_ops, vm->exitdev,
+			      "ACPI PM1 registers");
 	if (!ret && cfg->qemu_exit)
 		ret = add_pio(vm, cfg->qemu_exit_port, 2, &exitdev_qemu_ops, vm->exitdev,
 			      "QEMU exit device");

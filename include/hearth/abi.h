@@ -26,6 +26,12 @@
 #define HEARTH_IRQ_RTC	       8
 #define HEARTH_PORT_PCI_ADDR   0xcf8
 #define HEARTH_PORT_PCI_DATA   0xcfc
+/* Reset control register of PCs' chipsets (inside the PCI host's ports):
+ * a write with bit 2 (reset CPU) set resets the machine; the FADT's reset
+ * register writes HEARTH_RESET_VALUE (hard reset, reset CPU) there. */
+#define HEARTH_PORT_RESET  0xcf9
+#define HEARTH_RESET_VALUE 0x06
+#define HEARTH_RTC_CENTURY 0x32 /* CMOS register holding the century */
 
 /* Guest-physical layout. */
 #define HEARTH_MMIO_HOLE_START 0xc0000000ULL /* 32-bit PCI/MMIO window */
@@ -38,5 +44,10 @@
 /* ACPI sleep control (byte: SLP_EN | SLP_TYP << 2; S5 powers off) and sleep
  * status registers of the hardware-reduced FADT. */
 #define HEARTH_PORT_ACPI_SLEEP 0x4f4
+/* ACPI PM1a event block (16-bit status, write 1 to clear, then 16-bit
+ * enable) and, at +4, the 16-bit PM1a control register: SLP_EN (bit 13)
+ * with SLP_TYP (bits 10-12) S5 powers off. The SCI is on ISA IRQ 9. */
+#define HEARTH_PORT_ACPI_PM1 0x4f8
+#define HEARTH_IRQ_SCI	     9
 
 #endif

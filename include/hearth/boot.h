@@ -91,8 +91,8 @@ int boot_write_x86_tables(struct guest_mem *gm);
  */
 int mptable_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus);
 
-/* ---- ACPI (RSDP, RSDT/XSDT, hardware-reduced FADT, DSDT with \_S5_, MADT) ---- */
-#define ACPI_SLP_TYP_S5 5 /* written to the sleep control register to power off */
+/* ---- ACPI (RSDP, RSDT/XSDT, FADT, FACS, DSDT, MADT: docs/acpi.md) ---- */
+#define ACPI_SLP_TYP_S5 5 /* written to a sleep control register to power off */
 /*
  * Writes the RSDP at guest-physical @gpa (16-byte aligned, where guests scan
  * for it: 0xe0000-0xfffff) and the tables after it, describing the same

@@ -67,8 +67,10 @@ struct pci_func_ops {
 	uint32_t (*cfg_read)(void *opaque, uint32_t off, size_t len);
 	void (*cfg_write)(void *opaque, uint32_t off, uint32_t val, size_t len);
 };
-/* A bus 0 with the host bridge itself at 00:00.0. NULL on failure. */
-struct pci_host *pci_host_create(void);
+/* A bus 0 with the host bridge itself at 00:00.0, and the reset control
+ * register at 0xcf9 (a write with bit 2 set: @ctl->stop(VM_STOP_RESET)).
+ * NULL on failure. */
+struct pci_host *pci_host_create(const struct vm_ctl *ctl);
 void pci_host_destroy(struct pci_host *p);
 /* Places a function at bus 0, @devfn (slot << 3 | fn).
  * Returns 0, -EINVAL (devfn > 255), -EEXIST (taken). */
@@ -79,6 +81,7 @@ struct exitdev;
 extern const struct bus_ops exitdev_ops;	    /* HEARTH_PORT_EXIT, len 2 (exit+marker) */
 extern const struct bus_ops exitdev_qemu_ops;	    /* isa-debug-exit port, len 1..4 */
 extern const struct bus_ops exitdev_acpi_sleep_ops; /* HEARTH_PORT_ACPI_SLEEP, len 2 */
+extern const struct bus_ops exitdev_acpi_pm1_ops;   /* HEARTH_PORT_ACPI_PM1, len 6 */
 struct exitdev *exitdev_create(const struct vm_ctl *ctl);
 void exitdev_destroy(struct exitdev *e);
 

@@ -8,8 +8,8 @@
 
 enum {
 	HEARTH_EXIT_POWEROFF = 0,   /* guest powered off */
-	HEARTH_EXIT_RESET = 120,    /* guest asked for a reset/reboot */
-	HEARTH_EXIT_CRASH = 121,    /* triple fault, KVM internal error, entry failure */
+	HEARTH_EXIT_RESET = 120,    /* guest asked for a reset/reboot, or triple-faulted */
+	HEARTH_EXIT_CRASH = 121,    /* KVM internal error, entry failure */
 	HEARTH_EXIT_DISK = 122,	    /* a disk is locked by another user, or iSCSI refused us */
 	HEARTH_EXIT_API_STOP = 123, /* stopped through the control API (docs/api.md) */
 	HEARTH_EXIT_TIMEOUT = 124,  /* --timeout expired (as timeout(1)) */
@@ -20,8 +20,8 @@ enum {
 enum vm_stop_reason {
 	VM_STOP_POWEROFF,   /* status ignored: exits 0 */
 	VM_STOP_STATUS,	    /* the guest reported @status through the exit device */
-	VM_STOP_RESET,	    /* i8042 reset, triple-fault-free reboot request */
-	VM_STOP_CRASH,	    /* triple fault, internal error */
+	VM_STOP_RESET,	    /* i8042, 0xcf9 or ACPI reset; triple fault */
+	VM_STOP_CRASH,	    /* internal error, entry failure */
 	VM_STOP_TIMEOUT,    /* --timeout */
 	VM_STOP_HOST_ERROR, /* hearth itself failed while running */
 	VM_STOP_SIGNAL,	    /* SIGINT/SIGTERM or the console escape: 128 + status */

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * ACPI tables for guests whose kernels find CPUs and interrupts through
- * ACPI only (Debian's cloud kernel has no MP table parser) and power off
- * through it: RSDP, RSDT, XSDT, a hardware-reduced FADT whose sleep control
- * register is hearth's power device, a DSDT holding only \_S5_, and a MADT
- * with the CPUs, the I/O APIC and the ISA overrides irq_isa_pin() names.
- * No AML interpreter work beyond one package; no SCI, no GPEs.
+ * ACPI tables for guests whose kernels find CPUs, interrupts and PCI through
+ * ACPI only (Debian's kernels have no MP table parser) and power off and
+ * reset through it: RSDP, RSDT, XSDT, a FADT for a PC (8259s, ISA IRQs,
+ * PM1a registers, the 0xcf9 reset register; not hardware-reduced, see
+ * docs/acpi.md), a FACS, a DSDT (\_S5_, the PCI host bridge with its
+ * windows and INTx routing, COM1 and the i8042) and a MADT with the CPUs,
+ * the I/O APIC and the ISA overrides irq_isa_pin() names. No SCI source,
+ * no GPEs, no control methods.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "hearth/abi.h"
+#include "hearth/aml.h"
 #include "hearth/boot.h"
 #include "hearth/irq.h"
 
@@ -54,10 +57,11 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	return s;
 }
 
-/* Reserves @len bytes at a 16-byte boundary; returns the offset or SIZE_MAX. */
-static size_t take(struct out *o, size_t len)
+/* Reserves @len bytes at an @align-byte boundary (a power of two); returns
+ * the offset or SIZE_MAX. */
+static size_t take(struct out *o, size_t len, size_t align)
 {
-	size_t at = (o->used + 15) & ~(size_t)15;
+	size_t at = (o->used + align - 1) & ~(align - 1);
 
 	if (o->err || at > o->room || len > o->room - at) {
 		o->err = -ENOSPC;
@@ -72,7 +76,7 @@ static uint8_t *table(struct out *o, const char sig[4], size_t len, uint8_t rev,
 {
 	uint8_t *t;
 
-	*at = take(o, len);
+	*at = take(o, len, 16);
 	if (*at == SIZE_MAX)
 		return NULL;
 	t = o->base + *at;
@@ -107,10 +111,102 @@ static void gas_io8(uint8_t *p, uint16_t port)
 	put64(p + 4, port);
 }
 
-/* DSDT: Name (\_S5_, Package () { 5, 0, 0, 0 }): SLP_TYP 5 means power off. */
-static const uint8_t dsdt_aml[] = { 0x08, '_',	'S',  '5',  '_',
-				    0x12, 0x07, 0x04, 0x0a, ACPI_SLP_TYP_S5,
-				    0x00, 0x00, 0x00 };
+/* The 32-bit PCI window: the MMIO hole up to the I/O APIC. hearth places
+ * every BAR at its start and never moves it. */
+#define PCI_MEM_START ((uint32_t)HEARTH_MMIO_HOLE_START)
+#define PCI_MEM_END   ((uint32_t)HEARTH_IOAPIC_BASE - 1)
+
+/* _CRS of the PCI host bridge: bus 0 (the only bus hearth decodes), the
+ * configuration ports it consumes, and the 32-bit MMIO window. No I/O
+ * window: hearth's PCI functions have no I/O BARs. */
+static void pci_crs(struct aml *a)
+{
+	size_t buf;
+
+	aml_name_decl(a, "_CRS");
+	buf = aml_buffer(a);
+	aml_res_bus(a, 0, 0);
+	aml_res_io(a, HEARTH_PORT_PCI_ADDR, 8);
+	aml_res_mem32(a, PCI_MEM_START, PCI_MEM_END);
+	aml_res_end(a);
+	aml_close(a, buf);
+}
+
+/* _PRT: INTA of every bus-0 slot to its GSI (irq_pci_intx_gsi, as the MP
+ * table says); hearth wires no INTB-D. GSI form: source 0, index = GSI. */
+static void pci_prt(struct aml *a)
+{
+	size_t prt, e;
+
+	aml_name_decl(a, "_PRT");
+	prt = aml_package(a, IRQ_PCI_SLOTS - 1);
+	for (unsigned slot = 1; slot < IRQ_PCI_SLOTS; slot++) {
+		e = aml_package(a, 4);
+		aml_int(a, (uint64_t)slot << 16 | 0xffff); /* any function */
+		aml_int(a, 0);				   /* INTA */
+		aml_int(a, 0);
+		aml_int(a, irq_pci_intx_gsi(slot));
+		aml_close(a, e);
+	}
+	aml_close(a, prt);
+}
+
+/* A legacy device: _HID, _UID and a _CRS of up to two port ranges and an
+ * ISA IRQ, so Linux's PNP layer binds its driver with the IRQ routed. */
+static void isa_device(struct aml *a, const char *name, const char *hid, unsigned uid,
+		       const uint16_t io[2][2], unsigned irq)
+{
+	size_t dev = aml_device(a, name), buf;
+
+	aml_name_decl(a, "_HID");
+	aml_eisaid(a, hid);
+	aml_name_decl(a, "_UID");
+	aml_int(a, uid);
+	aml_name_decl(a, "_CRS");
+	buf = aml_buffer(a);
+	for (int i = 0; i < 2 && io[i][1]; i++)
+		aml_res_io(a, io[i][0], (uint8_t)io[i][1]);
+	aml_res_irq(a, irq);
+	aml_res_end(a);
+	aml_close(a, buf);
+	aml_close(a, dev);
+}
+
+/* The DSDT's definition block. Returns its length, or a negative errno. */
+static int build_dsdt(uint8_t *buf, size_t room)
+{
+	static const uint16_t com1[2][2] = { { HEARTH_PORT_COM1, 8 } };
+	static const uint16_t kbd[2][2] = { { HEARTH_PORT_I8042_DATA, 1 },
+					    { HEARTH_PORT_I8042_CMD, 1 } };
+	struct aml a;
+	size_t pkg, sb, pci;
+
+	aml_init(&a, buf, room);
+	/* Name (\_S5_, Package () { 5, 5, 0, 0 }): SLP_TYP 5 powers off */
+	aml_name_decl(&a, "\\_S5");
+	pkg = aml_package(&a, 4);
+	aml_int(&a, ACPI_SLP_TYP_S5);
+	aml_int(&a, ACPI_SLP_TYP_S5);
+	aml_int(&a, 0);
+	aml_int(&a, 0);
+	aml_close(&a, pkg);
+
+	sb = aml_scope(&a, "\\_SB");
+	pci = aml_device(&a, "PCI0");
+	aml_name_decl(&a, "_HID");
+	aml_eisaid(&a, "PNP0A03");
+	aml_name_decl(&a, "_UID");
+	aml_int(&a, 0);
+	aml_name_decl(&a, "_BBN");
+	aml_int(&a, 0);
+	pci_crs(&a);
+	pci_prt(&a);
+	aml_close(&a, pci);
+	isa_device(&a, "COM1", "PNP0501", 1, com1, HEARTH_IRQ_COM1);
+	isa_device(&a, "KBD", "PNP0303", 0, kbd, HEARTH_IRQ_KBD);
+	aml_close(&a, sb);
+	return a.err ? a.err : (int)a.len;
+}
 
 static size_t madt_len(unsigned ncpus)
 {
@@ -162,28 +258,67 @@ static void fill_madt(uint8_t *t, unsigned ncpus)
 	put8(e + 5, 1);
 }
 
-static void fill_fadt(uint8_t *t, uint64_t dsdt)
+/* Generic Address Structure for an I/O port block of @bytes bytes. */
+static void gas_io(uint8_t *p, uint16_t port, unsigned bytes)
 {
+	gas_io8(p, port);
+	put8(p + 1, (uint8_t)(8 * bytes));
+	put8(p + 3, bytes == 1 ? 1 : 2); /* byte or word access */
+}
+
+/*
+ * A PC's FADT (ACPI 6.4, 5.2.9), not hardware-reduced (docs/acpi.md): the
+ * SCI on IRQ 9 (never raised: there are no events), no SMI command port (the
+ * platform is always in ACPI mode), PM1a event and control blocks at
+ * HEARTH_PORT_ACPI_PM1, no PM timer, no GPEs, no C2/C3, the reset register
+ * at 0xcf9 (reset control of PCs' chipsets), the 8042 and legacy devices
+ * present. The hardware-reduced sleep registers stay for guests that use
+ * them (none does while this flag is clear).
+ */
+static void fill_fadt(uint8_t *t, uint64_t dsdt, uint64_t facs)
+{
+	put32(t + 36, (uint32_t)facs);
 	put32(t + 40, (uint32_t)dsdt);
-	put16(t + 46, 9);			   /* SCI_INT: unused (hardware-reduced) */
+	put16(t + 46, HEARTH_IRQ_SCI);
+	put32(t + 56, HEARTH_PORT_ACPI_PM1);	   /* PM1a_EVT_BLK: status, enable */
+	put32(t + 64, HEARTH_PORT_ACPI_PM1 + 4);   /* PM1a_CNT_BLK */
+	put8(t + 88, 4);			   /* PM1_EVT_LEN */
+	put8(t + 89, 2);			   /* PM1_CNT_LEN */
+	put16(t + 96, 101);			   /* P_LVL2_LAT > 100: no C2 */
+	put16(t + 98, 1001);			   /* P_LVL3_LAT > 1000: no C3 */
+	put8(t + 108, HEARTH_RTC_CENTURY);	   /* CMOS century register */
 	put16(t + 109, 0x3);			   /* IAPC_BOOT_ARCH: legacy devices, 8042 */
-	put32(t + 112, 1u << 20 |		   /* HW_REDUCED_ACPI */
-			       1u << 10 |	   /* RESET_REG_SUP */
-			       1u << 4 | 1u << 5); /* no fixed power/sleep buttons */
-	gas_io8(t + 116, HEARTH_PORT_I8042_CMD);   /* reset: 0xfe to the i8042 */
-	put8(t + 128, 0xfe);
-	put8(t + 131, 1); /* FADT 6.1 */
+	put32(t + 112, 1u << 0 |		   /* WBINVD */
+			       1u << 2 |	   /* PROC_C1 */
+			       1u << 4 | 1u << 5 | /* no fixed power/sleep buttons */
+			       1u << 10);	   /* RESET_REG_SUP */
+	gas_io8(t + 116, HEARTH_PORT_RESET);	   /* reset: 0x06 to 0xcf9 */
+	put8(t + 128, HEARTH_RESET_VALUE);
+	put8(t + 131, 4); /* FADT 6.4 */
+	put64(t + 132, facs);
 	put64(t + 140, dsdt);
+	gas_io(t + 148, HEARTH_PORT_ACPI_PM1, 4);
+	gas_io(t + 172, HEARTH_PORT_ACPI_PM1 + 4, 2);
 	gas_io8(t + 244, HEARTH_PORT_ACPI_SLEEP);
 	gas_io8(t + 256, HEARTH_PORT_ACPI_SLEEP + 1);
 	memcpy(t + 268, "HEARTHVM", 8);
 }
 
+/* FACS (5.2.10): no waking vector (no S3), no global lock owner. */
+static void fill_facs(uint8_t *f)
+{
+	memset(f, 0, 64);
+	memcpy(f, "FACS", 4);
+	put32(f + 4, 64);
+	put8(f + 32, 2); /* version */
+}
+
 int acpi_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus)
 {
 	struct out o = { 0 };
-	size_t rsdp, rsdt, xsdt, fadt, dsdt, madt;
-	uint8_t *p, *trsdt, *txsdt, *tfadt, *tdsdt, *tmadt;
+	size_t rsdp, rsdt, xsdt, fadt, facs, dsdt, madt;
+	uint8_t aml[4096], *p, *trsdt, *txsdt, *tfadt, *tdsdt, *tmadt;
+	int aml_len;
 
 	if (ncpus == 0 || ncpus > MPTABLE_MAX_CPUS || gpa % 16 || room > 0x100000000ULL ||
 	    gpa > 0x100000000ULL - room) /* the RSDT holds 32-bit addresses */
@@ -192,8 +327,12 @@ int acpi_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus)
 	if (!o.base)
 		return -EFAULT;
 	o.room = room;
-	rsdp = take(&o, 36);
-	tdsdt = table(&o, "DSDT", HDR_LEN + sizeof(dsdt_aml), 2, &dsdt);
+	aml_len = build_dsdt(aml, sizeof(aml));
+	if (aml_len < 0)
+		return aml_len;
+	rsdp = take(&o, 36, 16);
+	facs = take(&o, 64, 64); /* FACS: 64-byte aligned, no checksum */
+	tdsdt = table(&o, "DSDT", HDR_LEN + (size_t)aml_len, 2, &dsdt);
 	tfadt = table(&o, "FACP", 276, 6, &fadt);
 	tmadt = table(&o, "APIC", madt_len(ncpus), 4, &madt);
 	trsdt = table(&o, "RSDT", HDR_LEN + 2 * 4, 1, &rsdt);
@@ -201,9 +340,10 @@ int acpi_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus)
 	if (o.err)
 		return o.err;
 
-	memcpy(tdsdt + HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+	fill_facs(o.base + facs);
+	memcpy(tdsdt + HDR_LEN, aml, (size_t)aml_len);
 	seal(tdsdt);
-	fill_fadt(tfadt, gpa + dsdt);
+	fill_fadt(tfadt, gpa + dsdt, gpa + facs);
 	seal(tfadt);
 	fill_madt(tmadt, ncpus);
 	seal(tmadt);

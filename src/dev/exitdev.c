@@ -5,6 +5,7 @@
  * Reads return zero. Writes of any width use the low byte (native) or the
  * whole value (QEMU, truncated to 8 bits by the process exit status).
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "hearth/boot.h"
@@ -12,6 +13,8 @@
 
 struct exitdev {
 	const struct vm_ctl *ctl;
+	pthread_mutex_t lock;
+	uint8_t pm1[6]; /* PM1a status, enable, control (little-endian) */
 };
 
 static void zero_read(void *opaque, uint64_t off, void *data, size_t len)
@@ -55,6 +58,53 @@ static void acpi_sleep_write(void *opaque, uint64_t off, const void *data, size_
 		e->ctl->stop(e->ctl->opaque, VM_STOP_POWEROFF, 0);
 }
 
+/*
+ * ACPI PM1a event block (offsets 0-1 status, 2-3 enable) and control
+ * register (4-5), accessed a byte at a time whatever the width. No event
+ * ever sets a status bit (the SCI is never raised); writing 1 clears one
+ * all the same. Enable bits stick, so ACPICA finds the global lock enable
+ * it writes. SCI_EN reads 1 (always in ACPI mode); SLP_EN is write-only and
+ * with SLP_TYP S5 powers the VM off.
+ */
+#define PM1_SCI_EN 0x0001
+#define PM1_SLP_EN 0x2000
+
+static void pm1_read(void *opaque, uint64_t off, void *data, size_t len)
+{
+	struct exitdev *e = opaque;
+	uint64_t v = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = len; i-- > 0;)
+		v = v << 8 | (off + i < sizeof(e->pm1) ? e->pm1[off + i] : 0);
+	pthread_mutex_unlock(&e->lock);
+	bus_put(data, len, v);
+}
+
+static void pm1_write(void *opaque, uint64_t off, const void *data, size_t len)
+{
+	struct exitdev *e = opaque;
+	uint64_t v = bus_get(data, len);
+	unsigned ctl;
+
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < len && off + i < sizeof(e->pm1); i++) {
+		uint8_t b = (uint8_t)(v >> (8 * i));
+
+		if (off + i < 2)
+			e->pm1[off + i] &= (uint8_t)~b; /* status: write 1 to clear */
+		else
+			e->pm1[off + i] = b;
+	}
+	ctl = (unsigned)e->pm1[4] | (unsigned)e->pm1[5] << 8;
+	e->pm1[4] |= PM1_SCI_EN;
+	e->pm1[5] &= (uint8_t) ~(PM1_SLP_EN >> 8);
+	pthread_mutex_unlock(&e->lock);
+	if ((ctl & PM1_SLP_EN) && ((ctl >> 10) & 7) == ACPI_SLP_TYP_S5)
+		e->ctl->stop(e->ctl->opaque, VM_STOP_POWEROFF, 0);
+}
+
+const struct bus_ops exitdev_acpi_pm1_ops = { pm1_read, pm1_write };
 const struct bus_ops exitdev_ops = { zero_read, native_write };
 const struct bus_ops exitdev_acpi_sleep_ops = { zero_read, acpi_sleep_write };
 const struct bus_ops exitdev_qemu_ops = { zero_read, qemu_write };
@@ -63,12 +113,18 @@ struct exitdev *exitdev_create(const struct vm_ctl *ctl)
 {
 	struct exitdev *e = calloc(1, sizeof(*e));
 
-	if (e)
-		e->ctl = ctl;
+	if (!e)
+		return NULL;
+	e->ctl = ctl;
+	pthread_mutex_init(&e->lock, NULL);
+	e->pm1[4] = PM1_SCI_EN;
 	return e;
 }
 
 void exitdev_destroy(struct exitdev *e)
 {
+	if (!e)
+		return;
+	pthread_mutex_destroy(&e->lock);
 	free(e);
 }

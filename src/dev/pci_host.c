@@ -3,13 +3,17 @@
  * PCI configuration mechanism #1: a 32-bit address register at 0xcf8 and a
  * data window at 0xcfc-0xcff. Bus 0 only; absent functions read all-ones.
  * 00:00.0 is the host bridge (1b36:0008, class 0600), read-only but for the
- * command register.
+ * command register. Port 0xcf9 (a byte at offset 1) is the reset control
+ * register of PCs' chipsets: a write with "reset CPU" (bit 2) set resets the
+ * machine, which is Linux's reboot=pci and hearth's ACPI reset register.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "hearth/dev.h"
+
+#define RESET_CPU 0x04 /* 0xcf9 bit 2: the 0-to-1 edge resets on a PC */
 
 struct func {
 	const struct pci_func_ops *ops;
@@ -18,8 +22,10 @@ struct func {
 
 struct pci_host {
 	pthread_mutex_t lock;
+	const struct vm_ctl *ctl;
 	uint32_t addr;
 	uint16_t bridge_cmd;
+	uint8_t reset_ctl;
 	struct func f[256];
 };
 
@@ -72,6 +78,8 @@ static void host_read(void *opaque, uint64_t off, void *data, size_t len)
 	pthread_mutex_lock(&p->lock);
 	if (off == 0 && len == 4)
 		v = p->addr;
+	else if (off == 1 && len == 1)
+		v = p->reset_ctl;
 	else if ((f = target(p, off, len, &reg)))
 		v = f->ops->cfg_read(f->opaque, reg, len);
 	pthread_mutex_unlock(&p->lock);
@@ -89,19 +97,24 @@ static void host_write(void *opaque, uint64_t off, const void *data, size_t len)
 	pthread_mutex_lock(&p->lock);
 	if (off == 0 && len == 4)
 		p->addr = v & 0x80fffffcu;
-	else if ((f = target(p, off, len, &reg)))
+	else if (off == 1 && len == 1) {
+		p->reset_ctl = (uint8_t)(v & 0x0a); /* hard reset, full reset */
+		if (v & RESET_CPU)
+			p->ctl->stop(p->ctl->opaque, VM_STOP_RESET, 0);
+	} else if ((f = target(p, off, len, &reg)))
 		f->ops->cfg_write(f->opaque, reg, v, len);
 	pthread_mutex_unlock(&p->lock);
 }
 
 const struct bus_ops pci_host_ops = { host_read, host_write };
 
-struct pci_host *pci_host_create(void)
+struct pci_host *pci_host_create(const struct vm_ctl *ctl)
 {
 	struct pci_host *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
+	p->ctl = ctl;
 	pthread_mutex_init(&p->lock, NULL);
 	p->f[0] = (struct func){ &bridge_ops, p };
 	return p;

@@ -271,8 +271,10 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_HLT:
 	case KVM_EXIT_INTR: return true;
 	case KVM_EXIT_SHUTDOWN:
+		/* A PC resets on a triple fault, and Linux's reboot=t relies
+		 * on it: a reset (120), reported because it may be a crash. */
 		report_crash(v, "triple fault");
-		ctl->stop(ctl->opaque, VM_STOP_CRASH, 0);
+		ctl->stop(ctl->opaque, VM_STOP_RESET, 0);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT: handle_system_event(v); return false;
 	case KVM_EXIT_INTERNAL_ERROR: handle_internal_error(v); return false;

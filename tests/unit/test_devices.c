@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hearth/boot.h"
 #include "hearth/dev.h"
 
 static int irq_level[16], irq_edges[16];
@@ -212,9 +213,56 @@ static void rtc(void **state)
 	rtc_destroy(r);
 }
 
+/* PM1a, as ACPICA drives it for S5: clear status, write SLP_TYP, then
+ * SLP_TYP | SLP_EN (exit 0); SCI_EN reads 1, enable bits stick. */
+static void acpi_pm1(void **state)
+{
+	struct exitdev *e = exitdev_create(&ctl);
+
+	(void)state;
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 4, 2), 0x0001); /* SCI_EN */
+	wr(&exitdev_acpi_pm1_ops, e, 2, 2, 0x0020);		      /* GBL_EN */
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 2, 2), 0x0020);
+	wr(&exitdev_acpi_pm1_ops, e, 0, 2, 0xffff); /* clear all status */
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 0, 2), 0);
+	wr(&exitdev_acpi_pm1_ops, e, 4, 2, 0x0001 | 3 << 10); /* S3: nothing */
+	wr(&exitdev_acpi_pm1_ops, e, 4, 2, 0x0001 | 3 << 10 | 1 << 13);
+	assert_int_equal(stops, 0);
+	wr(&exitdev_acpi_pm1_ops, e, 4, 2, 0x0001 | ACPI_SLP_TYP_S5 << 10);
+	assert_int_equal(stops, 0);
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 4, 2), 0x0001 | ACPI_SLP_TYP_S5 << 10);
+	wr(&exitdev_acpi_pm1_ops, e, 5, 1, (ACPI_SLP_TYP_S5 << 2) | 0x20); /* high byte */
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_POWEROFF);
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 4, 2) & 0x2000, 0); /* write-only */
+	exitdev_destroy(e);
+}
+
+/* 0xcf9 as Linux's reboot=pci writes it (read, | 2, then | 0x0e), and the
+ * FADT reset register's single write of 0x06: each resets. */
+static void pci_reset(void **state)
+{
+	struct pci_host *p = pci_host_create(&ctl);
+	uint8_t v;
+
+	(void)state;
+	v = (uint8_t)(rd(&pci_host_ops, p, 1, 1) & ~0x0e);
+	wr(&pci_host_ops, p, 1, 1, v | 2);
+	assert_int_equal(stops, 0);
+	assert_int_equal(rd(&pci_host_ops, p, 1, 1), 2);
+	wr(&pci_host_ops, p, 1, 1, v | 0x0e);
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_RESET);
+	wr(&pci_host_ops, p, 1, 1, 0x06);
+	assert_int_equal(stops, 2);
+	wr(&pci_host_ops, p, 1, 2, 0x0606); /* not a byte at 0xcf9 */
+	assert_int_equal(stops, 2);
+	pci_host_destroy(p);
+}
+
 static void pci(void **state)
 {
-	struct pci_host *p = pci_host_create();
+	struct pci_host *p = pci_host_create(&ctl);
 
 	(void)state;
 	wr(&pci_host_ops, p, 0, 4, 0x80000000);
@@ -243,6 +291,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(exit_device, reset_state),
 		cmocka_unit_test_setup(acpi_sleep, reset_state),
+		cmocka_unit_test_setup(acpi_pm1, reset_state),
+		cmocka_unit_test_setup(pci_reset, reset_state),
 		cmocka_unit_test_setup(uart, reset_state),
 		cmocka_unit_test_setup(i8042, reset_state),
 		cmocka_unit_test_setup(rtc, reset_state),

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# stock_acpi.sh CPUS: Debian's stock kernel booted as users boot it: ACPI
+# on and no workaround on its command line (no pci=noacpi, no reboot=).
+# It must find the PCI root bus through the DSDT, its virtio disk and NIC,
+# switch to its root on the virtio disk (ext4, made here), bring the NIC's
+# link up, write to /dev/ttyS0 from user space (which needs COM1's
+# interrupt routed: the UART's transmit interrupt), and power off (exit 0).
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/stock_lib.sh"
+require_kvm
+stock_pick
+cpus=${1:-1}
+command -v mke2fs >/dev/null || { echo "SKIP: no mke2fs"; exit 77; }
+tap_netns 169.254.78.1/16
+
+# stage 2, on the ext4 root: every line it prints is checked below
+mkdir -p "$TMP/rootfs"/{bin,dev,proc,sys,sbin}
+cp /bin/busybox "$TMP/rootfs/bin/busybox"
+token=root-$$-$RANDOM
+echo "$token" >"$TMP/rootfs/token"
+cat >"$TMP/rootfs/sbin/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+say() { echo "hearth-user: $*" >/dev/ttyS0; }
+say "root $(awk '$2 == "/" && $1 != "rootfs" { print $1, $3 }' /proc/mounts) token $(cat /token)"
+say "cpus $(grep -c ^processor /proc/cpuinfo)"
+say "pci $(ls /sys/bus/pci/devices | tr '\n' ' ')"
+ip link set eth0 up
+for i in $(seq 50); do [ "$(cat /sys/class/net/eth0/operstate)" = up ] && break; sleep 0.2; done
+say "eth0 $(cat /sys/class/net/eth0/address) $(cat /sys/class/net/eth0/operstate)"
+say "ttyS0 irq $(cat /sys/class/tty/ttyS0/irq)"
+say "done"
+poweroff -f
+INIT
+chmod +x "$TMP/rootfs/sbin/init"
+truncate -s 64M "$TMP/root.img"
+mke2fs -q -t ext4 -d "$TMP/rootfs" "$TMP/root.img"
+
+cat >"$TMP/stage" <<'STAGE'
+for i in $(seq 100); do [ -b /dev/vda ] && break; sleep 0.1; done
+mount -t ext4 /dev/vda /root || { echo "hearth-user: no root on /dev/vda"; ls /sys/bus/pci/devices; poweroff -f; }
+umount /proc /sys /dev
+exec switch_root /root /sbin/init
+STAGE
+stock_initramfs "$TMP/initrd" "$TMP/stage"
+
+CMD="console=ttyS0 root=/dev/vda"
+expect_exit 0 "stock kernel, ACPI on, $cpus vCPU(s): boots to its virtio root and powers off" -- \
+	"${NX[@]}" "$HEARTH" run --kernel "$KERNEL" --initrd "$TMP/initrd.cpio.gz" --cpus "$cpus" \
+	--memory 512M --disk "path=$TMP/root.img" --net tap=htap0,mac=52:54:00:12:34:78 \
+	--cmdline "$CMD" --timeout 300s --console "file:$TMP/console.log"
+L=$TMP/console.log
+expect_grep "$L" "Command line: $CMD[[:cntrl:]]*\$" "our exact command line, no workaround"
+expect_grep "$L" "ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00\]\)" "the PCI root bridge from the DSDT"
+expect_grep "$L" "virtio_blk virtio[0-9]+: \[vda\]" "the virtio disk"
+expect_grep "$L" "^hearth-user: root /dev/vda ext4 token $token" "user space runs from the ext4 root on virtio-blk"
+expect_grep "$L" "^hearth-user: cpus $cpus" "all $cpus vCPU(s)"
+expect_grep "$L" "^hearth-user: pci 0000:00:00.0 0000:00:01.0 0000:00:02.0 0000:00:03.0 " "the bridge and three virtio functions"
+expect_grep "$L" "^hearth-user: eth0 52:54:00:12:34:78 up" "the NIC, its link up"
+expect_grep "$L" "^hearth-user: ttyS0 irq 4" "COM1 on IRQ 4"
+expect_grep "$L" "^hearth-user: done" "user space's last line reached the console"
+expect_grep "$L" "reboot: Power down" "the kernel powered off"
+if [ "$FAILS" != 0 ]; then grep -v "^\[" "$L" | tail -20 | sed 's/^/#   /'; tail -40 "$L" | sed 's/^/#   /'; fi
+finish
