@@ -53,7 +53,10 @@ boot() {
 	local vmm=$1 args="probe.ip=169.254.88.2 probe.peer=169.254.88.1 probe.port=7777 $2"
 	if [ "$vmm" = hearth ]; then
 		"${NX[@]}" timeout 180 "$H" run --kernel "$PROBE" --memory 128M --net tap=btap0 \
-			--cmdline "$args" >"$dir/out" 2>/dev/null </dev/null || true
+			--cmdline "$args" >"$dir/out" 2>"$dir/err" </dev/null || true
+		# once per run of the script: hearth's warnings, e.g. that the
+		# TAP refused RWF_NOWAIT and frames go one system call each
+		grep -h "virtio-net" "$dir/err" >>"$dir/warn" || true
 	else
 		"${NX[@]}" timeout 180 qemu-system-x86_64 -M q35 -enable-kvm -cpu "$QEMU_CPU" \
 			-m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
@@ -144,5 +147,6 @@ echo "  TSO, the guest's kicks per 1000 frames (tx/rx): hearth ${hk[*]}; QEMU ${
 ht=$(med "${htx[@]}") hr=$(med "${hrx[@]}") qt=$(med "${qtx[@]}") qr=$(med "${qrx[@]}")
 echo "| guest -> host, TSO | $ht | $qt | $(ratio "$ht" "$qt") |"
 echo "| host -> guest, TSO | $hr | $qr | $(ratio "$hr" "$qr") |"
+[ ! -s "$dir/warn" ] || sed 's/^hearth\[[0-9.]*\] //' "$dir/warn" | sort | uniq -c | sed 's/^ */# hearth, runs: /' >&2
 sed 's/^/# responder: /' "$dir/resp.log" | grep -v "^# responder: gso_send" >&2
 grep "^gso_send" "$dir/resp.log" | awk '{ n++; for (i = 1; i < NF; i++) if ($i == "in" && $(i + 1) > m) m = $(i + 1) } END { if (n) printf "# gso_send: %d bursts, the slowest took %.3f s (the guest waits about half a second)\n", n, m }' >&2
