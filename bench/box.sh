@@ -35,7 +35,7 @@ if [ -z "${BOX:-}" ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
 	BENCH_COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench src include || echo ' (with uncommitted changes)')"
 	export BENCH_CMD=${BENCH_CMD:-bench/box.sh $*}
 	echo "bench: no usable /dev/kvm here: running in the box (scripts/box.sh)" >&2
-	exec scripts/box.sh --timeout "${BENCH_BOX_TIMEOUT:-1800}" -- bench/box.sh "$@"
+	exec bash scripts/box.sh --timeout "${BENCH_BOX_TIMEOUT:-1800}" -- bench/box.sh "$@"
 fi
 
 if [ -n "${BOX:-}" ]; then
