@@ -36,7 +36,7 @@ IMG_DIR=${IMG_DIR:-$([ -n "${BOX:-}" ] && echo /tmp || echo /var/tmp)}
 QEMU_CPU=${QEMU_CPU:-host,arch-capabilities=off,kvm-pv-ipi=off}
 
 # scaled N: N / SCALE, at least 1
-scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n / s); print v > 0 ? v : 1 }'; }
+scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n / s); print (v > 0 ? v : 1) }'; }
 
 # ratio A B: "A/B" as "1.23x", "n/a" unless both are numbers above 0
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
