@@ -33,7 +33,7 @@ if [ -z "${BOX:-}" ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
 	[ $linux = 0 ] || bash tests/guest/linux/build.sh --no-pvm >/dev/null
 	export BENCH_COMMIT
 	BENCH_COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench src include || echo ' (with uncommitted changes)')"
-	export BENCH_CMD=${BENCH_CMD:-bench/box.sh $*}
+	export BENCH_CMD=${BENCH_CMD:-bench/box.sh${*:+ $*}}
 	echo "bench: no usable /dev/kvm here: running in the box (scripts/box.sh)" >&2
 	exec bash scripts/box.sh --timeout "${BENCH_BOX_TIMEOUT:-1800}" -- bench/box.sh "$@"
 fi
@@ -42,7 +42,7 @@ if [ -n "${BOX:-}" ]; then
 	export SCALE=${SCALE:-10} RUNS=${RUNS:-5} LINUX_RUNS=${LINUX_RUNS:-2} REPEAT=${REPEAT:-3}
 fi
 BENCH_COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
-BENCH_CMD=${BENCH_CMD:-bench/box.sh $*}
+BENCH_CMD=${BENCH_CMD:-bench/box.sh${*:+ $*}}
 mkdir -p "$(dirname "$OUT")"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
