@@ -19,7 +19,7 @@ guest() {
 		# debug-threads=on names the vCPU thread "CPU 0/KVM", which stamp
 		# leaves out of the VMM's CPU (unnamed, the spinning guest counted)
 		res=$("${st[@]}" qemu-system-x86_64 -name bench,debug-threads=on \
-			-M q35 -enable-kvm -cpu host,arch-capabilities=off \
+			-M q35 -enable-kvm -cpu "$QEMU_CPU" \
 			-m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 			-device isa-debug-exit,iobase=0x501,iosize=1 -kernel "$PROBE" -append "$args" \
 			-drive "if=none,id=d0,$8" -device virtio-blk-pci,drive=d0,disable-legacy=on </dev/null)
@@ -42,13 +42,14 @@ median() {
 # table TIMEOUT HEARTH_DISK QEMU_DRIVE HOST_NAME: the Markdown table over
 # the standard workloads (ONLY= filters rows). Runs alternate between the
 # VMMs so that a slow spell of the host hits both; each cell is the median
-# of REPEAT runs.
+# of REPEAT runs. Each run does the row's request count / SCALE.
 table() {
 	local mode bs qd ops hr qr xr hi hm hc qi qm qc xi xm xc
 	echo "| workload | hearth IOPS / MB/s / CPU us per I/O | QEMU | $4 | hearth/QEMU (IOPS) | hearth/host (IOPS) |"
 	echo "|---|---|---|---|---|---|"
 	while read -r mode bs qd ops; do
 		[[ "$mode $bs QD$qd" =~ ${ONLY:-.} ]] || continue
+		ops=$(scaled "$ops")
 		hr=() qr=() xr=()
 		for _ in $(seq "$REPEAT"); do
 			hr+=("$(guest hearth "$mode" "$bs" "$qd" "$ops" "$1" "$2" "$3")")

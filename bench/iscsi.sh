@@ -17,6 +17,9 @@ dir=$(mktemp -d "${IMG_DIR:-/var/tmp}/hearth-iscsibench.XXXXXX")
 IMG=$dir/lun.img
 dd if=/dev/zero of="$IMG" bs=1M count=256 status=none conv=fsync
 
+# the target listens on 127.0.0.1: a fresh network namespace or a box may
+# have its loopback interface down (then every cell would be n/a)
+ip link set lo up 2>/dev/null || true
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 CTL=$((PORT % 30000 + 1000))
 IQN=iqn.2026-01.org.example.hearth:bench
@@ -36,6 +39,8 @@ A --mode target --op new --tid 1 --targetname "$IQN"
 A --mode logicalunit --op new --tid 1 --lun 1 -b "$IMG" --bsoflags direct
 A --mode target --op bind --tid 1 -I ALL
 URL=iscsi://127.0.0.1:$PORT/$IQN/1
+python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)' "$PORT" ||
+	{ echo "bench: cannot connect to tgtd at 127.0.0.1:$PORT (is lo up?)" >&2; cat "$dir/tgtd.log" >&2; exit 1; }
 
 . bench/blkbench.sh
 

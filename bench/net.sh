@@ -25,6 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
+# frame counts: these defaults / SCALE unless given
+FRAMES=${FRAMES:-$(scaled 20000)} BURST=${BURST:-$(scaled 5000)} TSO_FRAMES=${TSO_FRAMES:-$(scaled 20000)}
 NS=hearth-bench-$$
 dir=$(mktemp -d)
 RESP=
@@ -51,9 +53,12 @@ boot() {
 	local vmm=$1 args="probe.ip=169.254.88.2 probe.peer=169.254.88.1 probe.port=7777 $2"
 	if [ "$vmm" = hearth ]; then
 		"${NX[@]}" timeout 180 "$H" run --kernel "$PROBE" --memory 128M --net tap=btap0 \
-			--cmdline "$args" >"$dir/out" 2>/dev/null </dev/null || true
+			--cmdline "$args" >"$dir/out" 2>"$dir/err" </dev/null || true
+		# once per run of the script: hearth's warnings, e.g. that the
+		# TAP refused RWF_NOWAIT and frames go one system call each
+		grep -h "virtio-net" "$dir/err" >>"$dir/warn" || true
 	else
-		"${NX[@]}" timeout 180 qemu-system-x86_64 -M q35 -enable-kvm -cpu host,arch-capabilities=off \
+		"${NX[@]}" timeout 180 qemu-system-x86_64 -M q35 -enable-kvm -cpu "$QEMU_CPU" \
 			-m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 			-device isa-debug-exit,iobase=0x501,iosize=1 -kernel "$PROBE" -append "$args" \
 			-netdev tap,id=n0,ifname=btap0,script=no,downscript=no,vhost=off \
@@ -65,7 +70,7 @@ boot() {
 # guest's TSC counts and its own count of the kicks it wrote (per 1000
 # frames: how often the VMM asked for one)
 run() {
-	boot "$1" "probe.tests=net probe.frames=${FRAMES:-20000} probe.burst=${BURST:-5000} probe.txsize=$2 probe.rxsize=$3"
+	boot "$1" "probe.tests=net probe.frames=$FRAMES probe.burst=$BURST probe.txsize=$2 probe.rxsize=$3"
 	awk -v hz="$HZ" '
 		/test=net-tx-rate .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } tx = v["frames"] / (v["tsc"] / hz); tk = 1000 * v["kicks"] / v["frames"] }
 		/test=net-rx-burst .*result=pass/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } rx = v["frames"] / (v["tsc"] / hz); rk = 1000 * v["kicks"] / v["frames"] }
@@ -104,7 +109,7 @@ tap_stat() { "${NX[@]}" cat "/sys/class/net/btap0/statistics/$1"; }
 run_tso() {
 	local p0 b0 p1 b1
 	p0=$(tap_stat rx_packets) b0=$(tap_stat rx_bytes)
-	boot "$1" "probe.tests=net-tso-tx,net-tso-rx probe.tsoframes=${TSO_FRAMES:-20000} probe.tsoburst=${TSO_BURST:-900} probe.tsorounds=${TSO_ROUNDS:-5}"
+	boot "$1" "probe.tests=net-tso-tx,net-tso-rx probe.tsoframes=$TSO_FRAMES probe.tsoburst=${TSO_BURST:-900} probe.tsorounds=${TSO_ROUNDS:-5}"
 	p1=$(tap_stat rx_packets) b1=$(tap_stat rx_bytes)
 	awk -v hz="$HZ" -v dp=$((p1 - p0)) -v db=$((b1 - b0)) -v vmm="$1" '
 		/test=net-tso-tx .*result=pass/ {
@@ -142,5 +147,6 @@ echo "  TSO, the guest's kicks per 1000 frames (tx/rx): hearth ${hk[*]}; QEMU ${
 ht=$(med "${htx[@]}") hr=$(med "${hrx[@]}") qt=$(med "${qtx[@]}") qr=$(med "${qrx[@]}")
 echo "| guest -> host, TSO | $ht | $qt | $(ratio "$ht" "$qt") |"
 echo "| host -> guest, TSO | $hr | $qr | $(ratio "$hr" "$qr") |"
+[ ! -s "$dir/warn" ] || sed 's/^hearth\[[0-9.]*\] //' "$dir/warn" | sort | uniq -c | sed 's/^ */# hearth, runs: /' >&2
 sed 's/^/# responder: /' "$dir/resp.log" | grep -v "^# responder: gso_send" >&2
 grep "^gso_send" "$dir/resp.log" | awk '{ n++; for (i = 1; i < NF; i++) if ($i == "in" && $(i + 1) > m) m = $(i + 1) } END { if (n) printf "# gso_send: %d bursts, the slowest took %.3f s (the guest waits about half a second)\n", n, m }' >&2

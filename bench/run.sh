@@ -5,6 +5,7 @@
 # lkvm binary is on PATH or named by $LKVM.
 #
 #   RUNS=20 LINUX_RUNS=3 bench/run.sh [--no-linux]
+#   SCALE=10 bench/run.sh    # the CPU loop's iterations / 10 (bench/common.sh)
 #
 # Rows: null kernel (bzImage), smallest PVH guest (mini-exit) and probe guest
 # (PVH ELF): process start to the guest's marker on the serial console and to
@@ -29,9 +30,8 @@ NULL_MARK="HEARTH-NULL: marker"
 MINI_MARK="hearth-mini: hello"
 
 # microvm runs the bzImage's real-mode setup through its option ROM and
-# boots a PVH ELF directly. arch-capabilities=off: QEMU 7.2 cannot start
-# with -cpu host on PVM hosts otherwise; kvm-pv-ipi=off as hearth does there.
-QEMU=(qemu-system-x86_64 -M microvm -enable-kvm -cpu "host,arch-capabilities=off,kvm-pv-ipi=off"
+# boots a PVH ELF directly. The CPU model: QEMU_CPU in bench/common.sh.
+QEMU=(qemu-system-x86_64 -M microvm -enable-kvm -cpu "$QEMU_CPU"
 	-m "$MEM" -nodefaults -no-user-config -nographic -serial stdio -no-reboot
 	-device "isa-debug-exit,iobase=0x501,iosize=1")
 
@@ -101,11 +101,12 @@ rss() {
 # prints one "| label | hearth | QEMU | ratio |" line.
 lead_rows() {
 	# CPU loop: the probe's dec/jnz loop in the guest (CPL3) vs. on the host.
-	local iters=1000000000 gl hl
+	local iters gl hl
+	iters=$(scaled 1000000000)
 	gl=$(for _ in 1 2 3; do "$H" run --kernel "$PROBE" --memory $MEM \
 		--cmdline "probe.tests=cpuloop probe.iters=$iters" |
 		sed -n 's/.*test=cpuloop .*tsc=\([0-9]*\).*/\1/p'; done | sort -n | head -1)
-	hl=$(for _ in 1 2 3; do "$BUILD/bench/cpuloop" $iters |
+	hl=$(for _ in 1 2 3; do "$BUILD/bench/cpuloop" "$iters" |
 		sed -n 's/.*tsc=\([0-9]*\).*/\1/p'; done | sort -n | head -1)
 	echo "| CPU loop, $iters iterations (TSC cycles, best of 3): guest on hearth / host | $gl | host: $hl | guest speed $(ratio "$hl" "$gl") of host |"
 
