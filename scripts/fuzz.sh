@@ -20,9 +20,12 @@ status=0
 for f in "${fuzzers[@]}"; do
 	mkdir -p "$B/corpus/$f"
 	echo "fuzz: $f for ${SECONDS_EACH}s"
+	# the harness's own status (a grep that finds nothing must not hide it)
+	rc=0
 	UBSAN_OPTIONS=halt_on_error=1 "$B/tests/fuzz/$f" -max_total_time="$SECONDS_EACH" \
-		-print_final_stats=1 "$B/corpus/$f" 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|#[0-9]+ +DONE)" || true
-	if [ "${PIPESTATUS[0]}" = 0 ]; then res=OK; else res=FAIL; status=1; echo "fuzz: $f failed"; fi
+		-print_final_stats=1 "$B/corpus/$f" 2>&1 |
+		grep -E "^(stat::number_of_executed_units|==|SUMMARY|#[0-9]+ +DONE)" || rc=${PIPESTATUS[0]}
+	if [ "$rc" = 0 ]; then res=OK; else res=FAIL; status=1; echo "fuzz: $f failed (status $rc)"; fi
 	[ -z "${FUZZ_RESULTS:-}" ] || printf '{"name": "fuzz %s", "result": "%s"}\n' "$f" "$res" >>"$FUZZ_RESULTS"
 done
 exit $status
