@@ -26,8 +26,13 @@ int thread_start(struct thread *t, void *(*fn)(void *), void *arg)
 	}
 	/* the guard page below (stacks grow down), and no huge pages whatever
 	 * the host's THP mode: this must precede the first touch */
-	if (mprotect(t->map, guard, PROT_NONE) ||
-	    madvise((char *)t->map + guard, THREAD_STACK_SIZE, MADV_NOHUGEPAGE)) {
+	if (mprotect(t->map, guard, PROT_NONE)) {
+		ret = -errno;
+		goto unmap;
+	}
+	/* EINVAL: a kernel without transparent huge pages, nothing to avoid */
+	if (madvise((char *)t->map + guard, THREAD_STACK_SIZE, MADV_NOHUGEPAGE) &&
+	    errno != EINVAL) {
 		ret = -errno;
 		goto unmap;
 	}

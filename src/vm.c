@@ -1177,8 +1177,11 @@ int vm_run(struct vm *vm)
 	pthread_setname_np(pthread_self(), "io");
 	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->nvcpus,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
-	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
+	for (unsigned i = 0; i < vm->nvcpus && !ret; i++) {
 		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret)
+			log_err("cannot start vCPU %u: %s", i, strerror(-ret));
+	}
 	if (ret)
 		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
