@@ -338,7 +338,8 @@ void aml_res_irq(struct aml *a, unsigned irq)
 
 void aml_res_bus(struct aml *a, uint16_t min, uint16_t max)
 {
-	if (max < min) {
+	/* the length, max - min + 1, must fit its 16-bit field */
+	if (max < min || (min == 0 && max == 0xffff)) {
 		fail(a, -EINVAL);
 		return;
 	}

@@ -486,27 +486,31 @@ static void rejects_bad_requests(void **state)
  * contents move down intact. */
 static void aml_pkg_lengths(void **state)
 {
-	static uint8_t buf[0x20000], pad[0x10000];
-	static const size_t sizes[] = { 0, 61, 62, 63, 64, 0xffc, 0xffd, 0xfffc, 0x10000 };
+	/* Scope (\_SB) { body }: the PkgLength counts itself, the 5-byte
+	 * name and the body; each form's last and the next form's first size */
+	static uint8_t buf[0x110000], pad[0x100000];
+	static const struct {
+		size_t body, bytes;
+	} cases[] = { { 0, 1 },	    { 57, 1 },	    { 58, 2 },	   { 0xff8, 2 },
+		      { 0xff9, 3 }, { 0xffff7, 3 }, { 0xffff8, 4 } };
 	struct aml a;
 
 	(void)state;
 	memset(pad, 0x5a, sizeof(pad));
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		size_t at, n, len, want;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t at, n, len, body = cases[i].body;
 
 		aml_init(&a, buf, sizeof(buf));
 		at = aml_scope(&a, "\\_SB");
-		aml_bytes(&a, pad, sizes[i]);
+		aml_bytes(&a, pad, body);
 		aml_close(&a, at);
 		assert_int_equal(a.err, 0);
 		n = pkg_len(buf + 1, &len);
-		want = sizes[i] + 5 + 1 < 0x40 ? 1 : sizes[i] + 5 + 2 <= 0xfff ? 2 : 3;
-		assert_int_equal(n, want);
-		assert_int_equal(len, n + 5 + sizes[i]); /* counts itself, the name, the body */
+		assert_int_equal(n, cases[i].bytes);
+		assert_int_equal(len, n + 5 + body);
 		assert_int_equal(a.len, 1 + len);
 		assert_memory_equal(buf + 1 + n, "\\_SB_", 5);
-		assert_memory_equal(buf + 1 + n + 5, pad, sizes[i]);
+		assert_memory_equal(buf + 1 + n + 5, pad, body);
 	}
 }
 
@@ -573,6 +577,9 @@ static void aml_errors(void **state)
 	assert_int_equal(a.err, -EINVAL);
 	aml_init(&a, buf, sizeof(buf));
 	aml_res_irq(&a, 16);
+	assert_int_equal(a.err, -EINVAL);
+	aml_init(&a, buf, sizeof(buf));
+	aml_res_bus(&a, 0, 0xffff); /* 0x10000 buses: no 16-bit length */
 	assert_int_equal(a.err, -EINVAL);
 	aml_init(&a, buf, sizeof(buf));
 	aml_package(&a, 256);
