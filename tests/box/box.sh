@@ -9,7 +9,7 @@ BOX=$(cd "$(dirname "$0")/../.." && pwd)/scripts/box.sh
 
 expect_exit 37 "a command's exit status comes back" -- bash "$BOX" -- sh -c 'exit 37'
 expect_exit 42 "a guest boots under hearth inside the box and its verdict comes back" -- \
-	bash "$BOX" --timeout 300 -- "$HEARTH" run --kernel "$MINI_EXIT" --timeout 120s
+	bash "$BOX" --timeout 300 -- "$HEARTH_REAL" run --kernel "$MINI_EXIT" --timeout 120s
 expect_grep "$TMP/out" "hearth-mini: hello" "the guest's console reaches the caller"
 
 expect_exit 2 "no command" -- bash "$BOX" --

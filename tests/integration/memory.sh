@@ -20,7 +20,7 @@ LIMIT_KIB=1536
 MEM_MIB=256
 
 # ASan's shadow memory and quarantine make an ASan build's RSS meaningless.
-if [[ ${HEARTH_SANITIZE:-none} == *address* ]] || grep -q __asan_init "$H"; then
+if [[ ${HEARTH_SANITIZE:-none} == *address* ]] || grep -q __asan_init "$HEARTH_REAL"; then
 	echo "SKIP: an AddressSanitizer build: its shadow memory is resident memory no hearth user has"
 	exit 77
 fi
