@@ -96,7 +96,10 @@ mount -t tmpfs -o mode=0755 rw /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /root || fail "overlay"
 mount -t 9p -o "$o9p,cache=none" xfer /xfer || fail "cannot mount the exchange share"
+mount -t ext4 /dev/vda /root/tmp || fail "cannot mount the scratch disk"
+chmod 1777 /root/tmp
 checkout=$(cat /xfer/checkout)
+mkdir -p "/root$checkout"
 mount -t 9p -o "$o9p,cache=mmap" checkout "/root$checkout" || fail "cannot mount the checkout"
 mount -t proc proc /root/proc
 mount -t sysfs sys /root/sys
@@ -112,8 +115,6 @@ mount -t cgroup2 cgroup2 /root/sys/fs/cgroup 2>/dev/null
 mount -t tmpfs -o mode=0755 run /root/run
 mkdir -p /root/run/box
 mount --bind /xfer /root/run/box
-mount -t ext4 /dev/vda /root/tmp || fail "cannot mount the scratch disk"
-chmod 1777 /root/tmp
 echo "box-init: running the command" >/dev/ttyS0
 chroot /root /bin/bash /run/box/run.sh </dev/null >/dev/hvc0 2>&1
 echo $? >/xfer/status.tmp && mv /xfer/status.tmp /xfer/status
@@ -121,6 +122,15 @@ sync
 umount /root/run/box /xfer "/root$checkout" 2>/dev/null
 poweroff -f
 INIT
+
+# One box at a time on this host: two emulated CPUs are all it has. The
+# lock also covers building the initramfs, so two first runs cannot mix.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+if ! flock -n 9; then
+	echo "box: another box is running on this host; waiting for it" >&2
+	flock 9
+fi
 
 boxkey=$( (echo "$kver"; echo "$BOX_INIT") | sha256sum | cut -c1-16)
 initrd=$cache/initrd-$kver-$boxkey.cpio.gz
@@ -137,32 +147,29 @@ if [ ! -f "$initrd" ]; then
 	: >"$stage/modules.order"
 	for m in "${mods[@]}"; do
 		modprobe -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
-	done | awk '!seen[$0]++' | while read -r ko; do
+	done | awk '!seen[$0]++' >"$stage/ko.list"
+	while read -r ko; do
 		name=$(basename "$ko")
 		case $ko in
-		*.ko) cp "$ko" "$stage/mod/$name" ;;
+		*.ko) cp "$ko" "$stage/mod/$name" || die_start "cannot copy $ko" ;;
 		*.ko.xz) xz -dc "$ko" >"$stage/mod/${name%.xz}"; name=${name%.xz} ;;
 		*.ko.zst) zstd -qdc "$ko" >"$stage/mod/${name%.zst}"; name=${name%.zst} ;;
 		*) continue ;;
 		esac
 		echo "$name" >>"$stage/modules.order"
-	done
+	done <"$stage/ko.list"
+	rm -f "$stage/ko.list"
 	[ -s "$stage/modules.order" ] || die_start "no modules found for $kver (modprobe --show-depends)"
-	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp" || die_start "cpio failed"
-	mv "$initrd.tmp" "$initrd"
+	part=$(mktemp "$initrd.XXXXXX")
+	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$part" || die_start "cpio failed"
+	mv "$part" "$initrd"
 	rm -rf "$stage"
 	trap - EXIT
 fi
 
-# One box at a time on this host: two emulated CPUs are all it has.
-mkdir -p "$cache"
-exec 9>"$cache/lock"
-if ! flock -n 9; then
-	echo "box: another box is running on this host; waiting for it" >&2
-	flock 9
-fi
-
+case $checkout in *,*) die_start "the checkout's path holds a comma, which QEMU's -virtfs cannot take: $checkout" ;; esac
 xfer=$(mktemp -d "${TMPDIR:-/tmp}/hearth-box.XXXXXX")
+case $xfer in *,*) die_start "TMPDIR holds a comma, which QEMU's options cannot take: $xfer" ;; esac
 cleanup() { rm -rf "$xfer"; }
 trap cleanup EXIT
 echo "$checkout" >"$xfer/checkout"

@@ -18,6 +18,10 @@ out=$1
 shift
 mkdir -p "$out"
 scale=${HEARTH_TIME_SCALE:-1}
+if ! [[ $scale =~ ^[1-9][0-9]{0,2}$ ]]; then
+	echo "suites: HEARTH_TIME_SCALE must be a whole number from 1 to 999, not '$scale'" >&2
+	exit 2
+fi
 status=0
 for spec in "$@"; do
 	IFS=: read -r name dir suite <<<"$spec"

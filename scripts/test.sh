@@ -64,9 +64,9 @@ else
 		bash scripts/box.sh --timeout "${BOX_LIMIT:-3000}" -- \
 			bash scripts/suites.sh "$RESULTS" "${left[@]}" || rc=$?
 		case $rc in
-		0) ;;
+		0) break ;;
 		211) echo "test.sh: the box died (not a test failure); the suites it had not finished run again" ;;
-		*) status=1 ;;
+		*) status=1; break ;; # a test failed, or the box could not start or ran out of time
 		esac
 	done
 	for spec in "${guest[@]}"; do

@@ -2,8 +2,9 @@
 /*
  * hearth's exit device (offset 0: exit with the written byte; offset 1: boot
  * marker) and QEMU's isa-debug-exit convention (exit with (V << 1) | 1).
- * Reads return zero. Writes of any width use the low byte (native) or the
- * whole value (QEMU, truncated to 8 bits by the process exit status).
+ * Its reads return zero. Writes of any width use the low byte (native) or
+ * the whole value (QEMU, truncated to 8 bits by the process exit status).
+ * The ACPI PM1a registers (below) live here too and read back their state.
  */
 #include <pthread.h>
 #include <stdlib.h>

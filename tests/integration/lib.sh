@@ -19,28 +19,49 @@ require_kvm() {
 }
 
 # HEARTH_TIME_SCALE (scripts/test.sh sets it where guests run emulated, in
-# the box): every time limit a test sets grows by this factor, none is
-# dropped. Waits counted in steps use `scaled N`; the --timeout and
-# --shutdown-timeout given to hearth are multiplied by a thin wrapper that
-# then execs the real binary (same PID, same output).
+# the box): every limit on how long a test waits grows by this factor,
+# none is dropped. Waits counted in steps use `scaled N`; the --timeout and
+# --shutdown-timeout given to hearth (in either form, `--timeout 60s` or
+# `--timeout=60s`) are multiplied by a thin wrapper that then execs the
+# real binary (same PID, same output). Time limits that are what a test
+# checks (an iSCSI disk's timeout=, say) are not scaled: they are the
+# behaviour under test, not a bound on the test.
 HEARTH_REAL=${HEARTH:-} # the binary itself, for tests that copy or inspect it
 SCALE=${HEARTH_TIME_SCALE:-1}
-[[ $SCALE =~ ^[1-9][0-9]{0,2}$ ]] || SCALE=1
+if ! [[ $SCALE =~ ^[1-9][0-9]{0,2}$ ]]; then
+	echo "HEARTH_TIME_SCALE must be a whole number from 1 to 999, not '$SCALE'" >&2
+	exit 1
+fi
 scaled() { echo $(($1 * SCALE)); }
 if [ "$SCALE" != 1 ] && [ -n "${HEARTH:-}" ]; then
-	cat >"$TMP/hearth" <<WRAP
-#!/usr/bin/env bash
-args=() scale_next=
-for a in "\$@"; do
-	if [ -n "\$scale_next" ] && [[ \$a =~ ^([0-9]+)(ms|s|m|h)?\$ ]]; then
-		a=\$((BASH_REMATCH[1] * $SCALE))\${BASH_REMATCH[2]}
+	{
+		echo '#!/usr/bin/env bash'
+		echo "# $(basename "$HEARTH") with every --timeout and --shutdown-timeout times $SCALE"
+		printf 'real=%q scale=%q\n' "$HEARTH" "$SCALE"
+		cat <<'WRAP'
+grow() { # a duration: N with an optional unit; anything else is left as it is
+	if [[ $1 =~ ^([0-9]{1,9})(ms|s|m|h)?$ ]]; then
+		echo "$((10#${BASH_REMATCH[1]} * scale))${BASH_REMATCH[2]}"
+	else
+		echo "$1"
 	fi
-	scale_next=
-	case \$a in --timeout | --shutdown-timeout) scale_next=1 ;; esac
-	args+=("\$a")
+}
+args=() next=
+for a in "$@"; do
+	if [ -n "$next" ]; then
+		a=$(grow "$a")
+	else
+		case $a in
+		--timeout=* | --shutdown-timeout=*) a=${a%%=*}=$(grow "${a#*=}") ;;
+		esac
+	fi
+	next=
+	case $a in --timeout | --shutdown-timeout) next=1 ;; esac
+	args+=("$a")
 done
-exec "$HEARTH" "\${args[@]}"
+exec "$real" "${args[@]}"
 WRAP
+	} >"$TMP/hearth"
 	chmod +x "$TMP/hearth"
 	HEARTH=$TMP/hearth
 fi
