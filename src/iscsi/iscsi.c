@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -75,7 +77,13 @@ struct iscsi_blk {
 	struct loop *loop;
 	loop_cb cb;
 	void *opaque;
-	int sock_watch, sock_fd;
+	/* the loop watches own_fd, a descriptor of ours for libiscsi's socket
+	 * sock_ino (see update_watch); sock_check: it reported an error or a
+	 * hang-up, so look again at which socket libiscsi has now */
+	int sock_watch, sock_fd, own_fd;
+	ino_t sock_ino;
+	dev_t sock_dev;
+	bool sock_check;
 	uint32_t sock_events, revents;
 	bool tick, kicked; /* which of our descriptors the loop saw ready */
 	unsigned char *zero_block;
@@ -273,7 +281,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 
 	if (!ib)
 		return -ENOMEM;
-	ib->efd = ib->tfd = -1;
+	ib->efd = ib->tfd = ib->own_fd = -1;
 	ib->sock_watch = -1;
 	ret = iscsi_url_parse(o->url, &ib->url, err, errlen);
 	if (ret) {
@@ -430,6 +438,8 @@ void iscsi_blk_close(struct iscsi_blk *ib)
 		close(ib->efd);
 	if (ib->tfd >= 0)
 		close(ib->tfd);
+	if (ib->own_fd >= 0)
+		close(ib->own_fd);
 	free(ib->zero_block);
 	explicit_bzero(&ib->url, sizeof(ib->url));
 	free(ib);
@@ -655,6 +665,8 @@ static void sock_ready(void *opaque, uint32_t events)
 	struct iscsi_blk *ib = opaque;
 
 	ib->revents |= events;
+	if (events & (POLLERR | POLLHUP))
+		ib->sock_check = true;
 	ib->cb(ib->opaque, events);
 }
 
@@ -676,28 +688,61 @@ static void kick_ready(void *opaque, uint32_t events)
 	ib->cb(ib->opaque, events);
 }
 
-/* Watches what libiscsi wants now: its socket may be new (reconnect) and
- * may have bytes to send. @force re-arms even if nothing seems to change
- * (a reconnected session can reuse the descriptor number). */
+static void drop_watch(struct iscsi_blk *ib)
+{
+	if (ib->sock_watch >= 0)
+		loop_unwatch(ib->loop, ib->sock_watch);
+	ib->sock_watch = -1;
+	if (ib->own_fd >= 0)
+		close(ib->own_fd);
+	ib->own_fd = -1;
+}
+
+/* Watches what libiscsi wants now. The loop watches a descriptor of
+ * hearth's own (a dup) for libiscsi's socket, not libiscsi's: on a
+ * reconnect libiscsi connects a new socket under a new number, then
+ * dup2()s it over the old number and closes the new one. An epoll
+ * registration of that new number would outlive its number (the socket
+ * stays open under the old one) where no EPOLL_CTL_DEL can reach it, and
+ * keep reporting, a writable socket forever: the I/O thread would spin.
+ * A descriptor of our own can always be unwatched and closed. Which socket
+ * libiscsi has is told by its inode, looked at when the number changes,
+ * on @force (the tick) and after an error or a hang-up. */
 static void update_watch(struct iscsi_blk *ib, bool force)
 {
 	int fd = iscsi_get_fd(ib->ctx);
 	uint32_t ev = (uint32_t)iscsi_which_events(ib->ctx) & (POLLIN | POLLOUT);
+	struct stat st;
 
 	if (fd < 0 || !ev) {
-		if (ib->sock_watch >= 0)
-			loop_unwatch(ib->loop, ib->sock_watch);
+		drop_watch(ib);
+		return;
+	}
+	if (ib->own_fd < 0 || fd != ib->sock_fd || force || ib->sock_check) {
+		ib->sock_check = false;
+		if (fstat(fd, &st)) {
+			drop_watch(ib);
+			return;
+		}
+		if (ib->own_fd >= 0 && (st.st_ino != ib->sock_ino || st.st_dev != ib->sock_dev))
+			drop_watch(ib); /* another socket: the old one's watch goes */
+		if (ib->own_fd < 0) {
+			ib->own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			if (ib->own_fd < 0) {
+				log_warn("iSCSI: cannot watch the session socket: %s",
+					 strerror(errno));
+				return;
+			}
+			ib->sock_ino = st.st_ino;
+			ib->sock_dev = st.st_dev;
+		}
+	} else if (ib->sock_watch >= 0 && ev == ib->sock_events) {
+		return;
+	}
+	if (ib->sock_watch >= 0 && loop_rewatch(ib->loop, ib->sock_watch, ib->own_fd, ev, force))
 		ib->sock_watch = -1;
-		return;
-	}
-	if (ib->sock_watch >= 0 && !force && fd == ib->sock_fd && ev == ib->sock_events)
-		return;
-	if (ib->sock_watch >= 0) {
-		if (loop_rewatch(ib->loop, ib->sock_watch, fd, ev, force))
-			ib->sock_watch = -1;
-	}
 	if (ib->sock_watch < 0)
-		ib->sock_watch = loop_watch_events(ib->loop, fd, ev, sock_ready, ib);
+		ib->sock_watch = loop_watch_events(ib->loop, ib->own_fd, ev, sock_ready, ib);
 	if (ib->sock_watch < 0)
 		log_warn("iSCSI: cannot watch the session socket: %s", strerror(-ib->sock_watch));
 	ib->sock_fd = fd;
