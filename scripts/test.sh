@@ -61,7 +61,7 @@ else
 		[ ${#left[@]} -gt 0 ] || break
 		echo "test.sh: ${#left[@]} guest suite(s) in the box (attempt $attempt; /dev/kvm is not usable here)"
 		rc=0
-		bash scripts/box.sh --timeout "${BOX_LIMIT:-3000}" -- \
+		bash scripts/box.sh --timeout "${BOX_LIMIT:-3600}" -- \
 			bash scripts/suites.sh "$RESULTS" "${left[@]}" || rc=$?
 		case $rc in
 		0) break ;;
