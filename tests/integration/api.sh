@@ -53,7 +53,11 @@ json_get() { # EXPR: evaluates EXPR on the last body as d
 ticks() { grep -c '^PROBE: tick ' "$1" || true; }
 
 # ---- a running guest with a heartbeat ----
-start_bg "$TMP/tick.log" --kernel "$PROBE" --cmdline "probe.tests=tick" --api-socket "$SOCK" --cpus 2
+# The probe ticks about 10 times a second for at most probe.ticks lines;
+# the checks below must end before it stops, also where everything runs
+# slower (a sanitizer build under emulation took over 300 s to get to the
+# pause): the budget grows with the time scale.
+start_bg "$TMP/tick.log" --kernel "$PROBE" --cmdline "probe.tests=tick probe.ticks=$(scaled 3000)" --api-socket "$SOCK" --cpus 2
 wait_for "$TMP/tick.log" "^PROBE: tick 2$" || not_ok "the probe never ticked"
 
 mode=$(stat -c '%a %F' "$SOCK" 2>/dev/null || echo none)
