@@ -18,13 +18,7 @@ mkdir -p "$TMP/rootfs"/{bin,dev,proc,sys,sbin}
 cp /bin/busybox "$TMP/rootfs/bin/busybox"
 token=root-$$-$RANDOM
 echo "$token" >"$TMP/rootfs/token"
-cat >"$TMP/rootfs/sbin/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+{ init_head; cat <<'INIT'; } >"$TMP/rootfs/sbin/init"
 say() { echo "hearth-user: $*" >/dev/ttyS0; }
 say "root $(awk '$2 == "/" && $1 != "rootfs" { print $1, $3 }' /proc/mounts) token $(cat /token)"
 say "cpus $(grep -c ^processor /proc/cpuinfo)"

@@ -26,6 +26,19 @@ stock_pick() {
 	KERNEL=/boot/vmlinuz-$KVER
 }
 
+# init_head: the first lines of every busybox init these tests write:
+# busybox's applets, proc, sys and dev.
+init_head() {
+	cat <<'HEAD'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+HEAD
+}
+
 # stock_initramfs DIR STAGE2: writes DIR.cpio.gz, an initramfs with busybox
 # and the modules for virtio-pci, virtio-blk, virtio-net and ext4 with
 # their dependencies, loaded in the order modprobe prints them; its /init
@@ -43,13 +56,7 @@ stock_initramfs() {
 		cp "$m" "$dir/lib/modules/"
 		basename "$m" >>"$dir/modules"
 	done
-	cat >"$dir/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+	{ init_head; cat <<'INIT'; } >"$dir/init"
 for m in $(cat /modules); do insmod "/lib/modules/$m" || echo "hearth-user: insmod $m failed"; done
 exec sh /stage
 INIT
