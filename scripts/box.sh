@@ -183,9 +183,14 @@ echo "$checkout" >"$xfer/checkout"
 	# One idle VM held open for the whole run: KVM live-patches a static
 	# branch when the number of VMs goes 0 -> 1 and 1 -> 0, and under TCG
 	# that was seen to freeze both box CPUs when tests created and
-	# destroyed VMs in parallel.
-	echo 'python3 -c "import os, fcntl, signal; k = os.open(\"/dev/kvm\", os.O_RDWR); fcntl.ioctl(k, 0xAE01, 0); signal.pause()" 2>/dev/null &'
+	# destroyed VMs in parallel. The command starts only once that VM
+	# exists: a hearth starting alongside the holder's creation froze a
+	# box the same way (seen on a CI machine).
+	echo 'rm -f /run/box-holder'
+	echo 'python3 -c "import os, fcntl, signal; k = os.open(\"/dev/kvm\", os.O_RDWR); fcntl.ioctl(k, 0xAE01, 0); open(\"/run/box-holder\", \"w\").close(); signal.pause()" 2>/dev/null &'
 	echo 'holder=$!'
+	echo 'for i in $(seq 1200); do [ -e /run/box-holder ] && break; kill -0 $holder 2>/dev/null || break; sleep 0.1; done'
+	echo '[ -e /run/box-holder ] || echo "box: no idle VM could be held open (is /dev/kvm usable?); VMs created in parallel may freeze the box" >&2'
 	# Inside, the command's output is a console (a tty); where the caller's
 	# is not one, a pipe stands between, so that programs print for a log.
 	if [ -t 1 ]; then
