@@ -28,10 +28,19 @@ finish_bg() { # WANT WHAT
 # api METHOD PATH [curl args...]: the status code on stdout, the body in
 # $TMP/body and the headers in $TMP/hdr
 api() {
-	local m=$1 p=$2
+	local m=$1 p=$2 rc=0
 	shift 2
+	rm -f "$TMP/body" "$TMP/hdr"
 	curl -s -m 30 -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$m" \
-		--unix-socket "$SOCK" "$@" "http://localhost$p" || true
+		--unix-socket "$SOCK" "$@" "http://localhost$p" || rc=$?
+	if [ "$rc" != 0 ]; then # no answer: say why, for the log
+		{
+			echo "curl: exit $rc for $m $p"
+			if kill -0 "$pid" 2>/dev/null; then echo "hearth ($pid) is running"; else echo "hearth ($pid) is gone"; fi
+			tail -n 5 "$TMP/herr" 2>/dev/null
+		} | sed 's/^/# /' >&2
+	fi
+	touch "$TMP/body" "$TMP/hdr"
 }
 # expect_api WANT DESCRIPTION METHOD PATH [curl args...]
 expect_api() {
@@ -48,7 +57,7 @@ expect_error_body() { # DESCRIPTION: the last body is {"error":"..."}
 	fi
 }
 json_get() { # EXPR: evaluates EXPR on the last body as d
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/body" "$1"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/body" "$1" 2>/dev/null || echo "(no such value)"
 }
 ticks() { grep -c '^PROBE: tick ' "$1" || true; }
 
