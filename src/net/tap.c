@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hearth/virtio_net.h"
@@ -34,7 +35,7 @@ int tap_open(const char *name, bool *created, char *why, size_t whylen)
 {
 	struct ifreq ifr = { 0 };
 	unsigned features = 0;
-	int hdr = VIRTIO_NET_HDR_LEN, fd, ret;
+	int hdr = VIRTIO_NET_HDR_LEN, fd, ret, attach;
 	bool existed;
 
 	*created = false;
@@ -57,7 +58,17 @@ int tap_open(const char *name, bool *created, char *why, size_t whylen)
 	}
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr)) {
+	/* EBUSY: attached to another file. A hearth that just exited (a
+	 * restart under systemd, a test's next run) may hold it a little
+	 * longer: io_uring drops its references to the TAP's file in a kernel
+	 * worker after the process is gone. So wait up to 2 s for it. */
+	for (unsigned tries = 0;; tries++) {
+		attach = ioctl(fd, TUNSETIFF, &ifr);
+		if (!attach || errno != EBUSY || tries == 40)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+	}
+	if (attach) {
 		ret = -errno;
 		if (errno == EPERM && existed)
 			snprintf(why, whylen,

@@ -56,4 +56,27 @@ for mode in device device-single; do
 	fi
 	sed 's/^/# /' "$TMP/out"
 done
+
+# A TAP still attached to another file: hearth waits up to 2 s for it (a
+# hearth that just exited holds it that long at most: io_uring drops its
+# references in a kernel worker), then says it is in use.
+hold_tap() { # SECONDS: htap0 attached to a file of this test's for that long
+	"${NX[@]}" python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", b"htap0", 0x0002 | 0x1000 | 0x4000))
+print("held", flush=True)
+time.sleep(float(sys.argv[1]))' "$1" >"$TMP/held" &
+	BG_PID=$!
+	for _ in $(seq "$(scaled 100)"); do grep -q held "$TMP/held" && return 0; sleep 0.1; done
+	not_ok "the TAP could not be held"
+}
+hold_tap 0.5
+expect_exit 0 "a TAP let go of 0.5 s later is attached" -- "${NX[@]}" "$TAP_DEV" htap0 tx device 100 18
+wait "$BG_PID" || true
+hold_tap 60
+expect_exit 1 "a TAP attached elsewhere for good is refused" -- "${NX[@]}" "$TAP_DEV" htap0 tx device 100 18
+expect_grep "$TMP/err" "TAP 'htap0' is in use by another process" "the error says it is in use"
+kill "$BG_PID" 2>/dev/null || true
+wait "$BG_PID" 2>/dev/null || true
+BG_PID=
 finish
