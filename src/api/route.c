@@ -80,7 +80,7 @@ static const char *check_body(const char *body, size_t len, char *why, size_t wh
 	o = json_tokener_parse_ex(tok, body, (int)len);
 	e = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	while (e == json_tokener_success && end < len && strchr(" \t\r\n", body[end]))
+	while (e == json_tokener_success && end < len && body[end] && strchr(" \t\r\n", body[end]))
 		end++;
 	if (e != json_tokener_success) {
 		snprintf(why, whylen, "invalid JSON body: %s",

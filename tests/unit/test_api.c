@@ -225,6 +225,11 @@ static void errors(void **state)
 	api_route(&ops, "PUT", "/v1/vm/pause", "{}\0x", 4, &r);
 	assert_int_equal(r.status, 400);
 	api_reply_free(&r);
+	/* nor is one with NULs after it: a NUL is not JSON whitespace */
+	api_route(&ops, "PUT", "/v1/vm/pause", "{}\0\0", 4, &r);
+	assert_int_equal(r.status, 400);
+	api_reply_free(&r);
+	assert_int_equal(fake.pauses, 0);
 }
 
 static void format(void **state)
