@@ -184,10 +184,15 @@ for loop in io_uring epoll; do
 	wait "$TGTD" 2>/dev/null || true
 	sleep 1
 	start_tgtd
-	configure 2>/dev/null || true # the accounts and targets, as before
+	configure >"$TMP/configure.log" 2>&1 || true # the accounts and targets, as before
 	got=0
 	wait "$VMM" || got=$?
-	if [ "$got" = 0 ]; then ok "$loop: the guest's stream survived a tgtd SIGKILL + restart (exit 0)"; else not_ok "$loop: stream: hearth exit $got"; sed 's/^/#   /' "$TMP/stream.err" | tail -5; fi
+	if [ "$got" = 0 ]; then ok "$loop: the guest's stream survived a tgtd SIGKILL + restart (exit 0)"; else
+		not_ok "$loop: stream: hearth exit $got"
+		sed 's/^/#   /' "$TMP/stream.err" | tail -5
+		echo "#   the restarted tgtd's set-up and log:"
+		cat "$TMP/configure.log" "$TMP/tgtd.log" | tail -20 | sed 's/^/#   /'
+	fi
 	expect_grep "$TMP/stream.out" "^PROBE: test=blkbench mode=seqfill bs=4096 qd=8 ops=30000 errors=0 .*result=pass" \
 		"$loop: stream: every write completed without error"
 	expect_grep "$TMP/stream.err" "iSCSI session: reconnect was successful \\[$IQN:stream\\]" \

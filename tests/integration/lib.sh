@@ -157,12 +157,20 @@ A() { tgtadm -C "$CTL" --lld iscsi "$@"; }
 start_tgtd() {
 	tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >>"$TMP/tgtd.log" 2>&1 &
 	TGTD=$!
+	# up: its management channel answers and its portal listens (a tgtd
+	# that cannot bind its port runs on without one)
 	for _ in $(seq "$(scaled 100)"); do
 		kill -0 "$TGTD" 2>/dev/null || break
-		A --mode target --op show >/dev/null 2>&1 && return 0
+		if A --mode target --op show >/dev/null 2>&1 &&
+			[ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ]; then
+			return 0
+		fi
 		sleep 0.1
 	done
-	echo "tgtd did not come up"; cat "$TMP/tgtd.log"; exit 1
+	echo "tgtd did not come up (or does not listen on port $PORT)"
+	ss -tan "sport = :$PORT" 2>/dev/null | head -5
+	cat "$TMP/tgtd.log"
+	exit 1
 }
 stop_tgtd() {
 	[ -n "$TGTD" ] || return 0
