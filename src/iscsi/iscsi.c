@@ -209,6 +209,23 @@ static struct iscsi_context *new_ctx(struct iscsi_blk *ib, const struct iscsi_cr
 	return ctx;
 }
 
+/* Did libiscsi give up on a PDU for want of an answer? It stamps each PDU's
+ * deadline with time(), whole seconds, so that can come up to a second
+ * before timeout= has passed by our clock; its message is all it tells. */
+static bool timed_out(struct iscsi_context *ctx)
+{
+	const char *e = iscsi_get_error(ctx);
+
+	return e && strstr(e, "timed out");
+}
+
+static int no_answer(struct iscsi_blk *ib, char *err, size_t errlen)
+{
+	return fail(ib, -ETIMEDOUT, err, errlen,
+		    "iSCSI: target '%s' at %s: no answer within %llu s", ib->url.target, ib->portal,
+		    (unsigned long long)(ib->timeout_ns / 1000000000));
+}
+
 /* After a failed full connect: which step fails, for a message naming it. */
 static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const char *host,
 		    uint64_t t0, char *err, size_t errlen)
@@ -216,10 +233,8 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
 	struct iscsi_context *d;
 	int ret;
 
-	if (now_ns() - t0 >= ib->timeout_ns)
-		return fail(ib, -ETIMEDOUT, err, errlen,
-			    "iSCSI: target '%s' at %s: no answer within %llu s", ib->url.target,
-			    ib->portal, (unsigned long long)(ib->timeout_ns / 1000000000));
+	if (now_ns() - t0 >= ib->timeout_ns || timed_out(ib->ctx))
+		return no_answer(ib, err, errlen);
 	ret = tcp_probe(host, ib->url.port, ib->timeout_ns);
 	if (ret)
 		return fail(ib, -ECONNREFUSED, err, errlen, "iSCSI: cannot connect to %s: %s",
@@ -230,7 +245,9 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
 	if (iscsi_connect_sync(d, ib->portal)) {
 		ret = fail(ib, -ECONNREFUSED, err, errlen, "iSCSI: cannot connect to %s: %s",
 			   ib->portal, ctx_error(d));
-	} else if (iscsi_login_sync(d)) {
+	} else if (iscsi_login_sync(d) && timed_out(d)) {
+		ret = no_answer(ib, err, errlen);
+	} else if (!iscsi_is_logged_in(d)) {
 		ret = fail(ib, -EACCES, err, errlen,
 			   "iSCSI: login to target '%s' at %s failed%s: %s", ib->url.target,
 			   ib->portal, c->user[0] ? " (CHAP)" : "", ctx_error(d));
