@@ -152,7 +152,7 @@ struct virtio_dev_ops {
  * takes in one request; virtio_blk_parse refuses anything longer. */
 #define VIRTIO_BLK_SIZE_MAX (1u << 20)
 #define VIRTIO_BLK_REQ_MAX  ((uint64_t)VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX)
-#define VIRTIO_BLK_ID_BYTES	  20
+#define VIRTIO_BLK_ID_BYTES 20
 
 /* A request as the device understood it (virtio_blk_parse). */
 struct blk_req {

@@ -489,8 +489,8 @@ static int send_req(struct iscsi_blk *ib, struct ireq *r)
 	case BLKIO_WRITE: {
 		/* the next command's share: at most cmd_max bytes from pos */
 		struct iovec part[BLKIO_MAX_SEGS];
-		int k = iscsi_chunk(r->iov, r->n, r->len, r->pos, ib->cmd_max, part,
-				    BLKIO_MAX_SEGS, &r->chunk);
+		int k = iscsi_chunk(r->iov, r->n, r->len, r->pos, ib->cmd_max, part, BLKIO_MAX_SEGS,
+				    &r->chunk);
 
 		if (k < 0)
 			return -EINVAL;
@@ -564,8 +564,8 @@ static void task_cb(struct iscsi_context *ctx, int status, void *data, void *pri
 		return;
 	}
 	if (res == 0 && (r->op == BLKIO_READ || r->op == BLKIO_WRITE)) {
-		uint64_t got = under ? r->chunk - (residual < r->chunk ? residual : r->chunk)
-				     : r->chunk;
+		uint64_t got =
+			under ? r->chunk - (residual < r->chunk ? residual : r->chunk) : r->chunk;
 
 		r->pos += got;
 		/* a short command ends the request: a short count is a failure */

@@ -181,8 +181,8 @@ static uint64_t blk_features(void *dev)
 {
 	struct virtio_blk *b = dev;
 	uint64_t f = 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
-		     1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << BLK_F_SIZE_MAX | 1ULL << BLK_F_SEG_MAX |
-		     1ULL << BLK_F_BLK_SIZE | 1ULL << BLK_F_FLUSH;
+		     1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << BLK_F_SIZE_MAX |
+		     1ULL << BLK_F_SEG_MAX | 1ULL << BLK_F_BLK_SIZE | 1ULL << BLK_F_FLUSH;
 
 	if (b->readonly)
 		f |= 1ULL << BLK_F_RO;

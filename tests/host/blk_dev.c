@@ -242,8 +242,7 @@ static bool host_read(int fd, uint32_t b, uint8_t *d)
 	return pread(fd, d, BLK, (off_t)b * BLK) == (ssize_t)BLK;
 }
 
-static int churn(const char *engine, unsigned n, uint32_t seed, const char *host,
-		 const char *stop)
+static int churn(const char *engine, unsigned n, uint32_t seed, const char *host, const char *stop)
 {
 	struct cblock *blk = calloc(n, sizeof(*blk));
 	uint32_t slot_blk[QD];
@@ -275,8 +274,8 @@ static int churn(const char *engine, unsigned n, uint32_t seed, const char *host
 			c->ver++;
 			slot_blk[s] = b;
 			fill(at(DATA + (uint64_t)s * BLK, BLK), seed, b, c->ver);
-			submit(s, VIRTIO_BLK_T_OUT, (uint64_t)b * (BLK / 512), DATA + (uint64_t)s * BLK,
-			       BLK, false);
+			submit(s, VIRTIO_BLK_T_OUT, (uint64_t)b * (BLK / 512),
+			       DATA + (uint64_t)s * BLK, BLK, false);
 			inflight++;
 			writes++;
 			tries = 0;
@@ -309,7 +308,8 @@ static int churn(const char *engine, unsigned n, uint32_t seed, const char *host
 		if (!holds(c->kept, seed, slot_blk[s], c->ver) &&
 		    !holds(c->kept, seed, slot_blk[s], c->ok_ver)) {
 			bad++;
-			fprintf(stderr, "blk_dev: block %u: failed version %u left neither it nor %u\n",
+			fprintf(stderr,
+				"blk_dev: block %u: failed version %u left neither it nor %u\n",
 				slot_blk[s], c->ver, c->ok_ver);
 		}
 	}
@@ -324,12 +324,15 @@ static int churn(const char *engine, unsigned n, uint32_t seed, const char *host
 		if (c->failed && memcmp(now, c->kept, BLK)) {
 			bad++;
 			fprintf(stderr,
-				"blk_dev: block %u changed after its version %u was told it failed%s\n",
-				b, c->ver, holds(now, seed, b, c->ver) ? " (that version landed)" : "");
+				"blk_dev: block %u changed after its version %u was told it "
+				"failed%s\n",
+				b, c->ver,
+				holds(now, seed, b, c->ver) ? " (that version landed)" : "");
 		} else if (!c->failed && !holds(now, seed, b, c->ok_ver)) {
 			bad++;
-			fprintf(stderr, "blk_dev: block %u does not hold version %u, told written\n",
-				b, c->ok_ver);
+			fprintf(stderr,
+				"blk_dev: block %u does not hold version %u, told written\n", b,
+				c->ok_ver);
 		}
 		free(c->kept);
 	}
@@ -354,8 +357,9 @@ int main(int argc, char **argv)
 	bool churning = argc > 4 && !strcmp(argv[4], "churn");
 
 	if (argc < 4 || !n || n > (RAM - DATA) / BLK || (churning && argc < 7)) {
-		fprintf(stderr, "usage: blk_dev FILE|iscsi://... BLOCKS SEED [direct]\n"
-				"       blk_dev FILE|iscsi://... BLOCKS SEED churn HOSTFILE STOPFILE\n");
+		fprintf(stderr,
+			"usage: blk_dev FILE|iscsi://... BLOCKS SEED [direct]\n"
+			"       blk_dev FILE|iscsi://... BLOCKS SEED churn HOSTFILE STOPFILE\n");
 		return 2;
 	}
 	if (getenv("BLK_DEV_ISCSI_TIMEOUT_MS"))

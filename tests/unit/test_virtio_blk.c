@@ -302,10 +302,8 @@ static void flush_id_discard(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(reads_and_writes),
-		cmocka_unit_test(bad_requests),
-		cmocka_unit_test(flush_id_discard),
-		cmocka_unit_test(hostile_lengths),
+		cmocka_unit_test(reads_and_writes), cmocka_unit_test(bad_requests),
+		cmocka_unit_test(flush_id_discard), cmocka_unit_test(hostile_lengths),
 		cmocka_unit_test(engine_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
