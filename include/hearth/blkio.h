@@ -19,6 +19,14 @@
 struct blkio;
 struct loop;
 
+/* The most one READ or WRITE may move, in bytes, whatever the engine: well
+ * under what a system call (2 GiB) or an io_uring completion (int32) can
+ * report, so a length is never cut; the iSCSI engine splits it into as
+ * many SCSI commands as the LUN's maximum transfer length needs. A longer
+ * request is refused (-EINVAL), never cut short. */
+#define BLKIO_MAX_BYTES (128ULL << 20)
+#define BLKIO_MAX_SEGS	128 /* buffers in one READ or WRITE */
+
 enum blkio_op { BLKIO_READ, BLKIO_WRITE, BLKIO_FLUSH, BLKIO_DISCARD, BLKIO_WRITE_ZEROES };
 
 struct blkio_opts {
@@ -61,8 +69,10 @@ int blkio_attach(struct blkio *b, struct loop *l, void (*cb)(void *opaque, uint3
 
 /*
  * Queues one request. @iov/@n (READ, WRITE) must stay valid until it
- * completes; @len is used by DISCARD and WRITE_ZEROES. @tag comes back in
- * the completion. Returns 0 or -EAGAIN (queue full: submit and retry).
+ * completes and hold exactly @len bytes, at most BLKIO_MAX_BYTES; @len is
+ * also the size of DISCARD and WRITE_ZEROES. @tag comes back in the
+ * completion. Returns 0, -EAGAIN (queue full: submit and retry) or -EINVAL
+ * (a length or vector no engine takes: nothing is performed).
  */
 int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsigned n,
 		uint64_t off, uint64_t len, void *tag);
@@ -71,7 +81,8 @@ bool blkio_ready(struct blkio *b);
 /* Submits what was queued. */
 void blkio_submit(struct blkio *b);
 /* Calls @done(tag, res) for each finished request: res is the byte count
- * (0 for FLUSH/DISCARD/WRITE_ZEROES) or -errno. */
+ * (0 for FLUSH/DISCARD/WRITE_ZEROES) or -errno; a count short of the
+ * request's length is a failure, never a partial success. */
 void blkio_reap(struct blkio *b, void (*done)(void *ctx, void *tag, int64_t res), void *ctx);
 
 #endif

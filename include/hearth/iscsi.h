@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define ISCSI_URL_MAX	   1024
 #define ISCSI_HOST_MAX	   253
@@ -17,6 +18,10 @@
 #define ISCSI_CRED_MAX	   255
 #define ISCSI_DEFAULT_PORT 3260
 #define ISCSI_LUN_MAX	   16383 /* SAM flat space addressing */
+/* The most one READ(16)/WRITE(16) carries when the LUN sets no lower
+ * limit: libiscsi keeps a command's length in an int, and a longer request
+ * is several commands anyway. */
+#define ISCSI_CMD_MAX_BYTES (16u << 20)
 
 struct iscsi_addr {
 	char host[ISCSI_HOST_MAX + 3]; /* an IPv6 literal keeps its brackets */
@@ -66,5 +71,24 @@ enum iscsi_verdict {
  * -EOPNOTSUPP (the device answers UNSUPP), -EROFS or -ENOSPC.
  */
 enum iscsi_verdict iscsi_sense_verdict(int status, int key, int ascq, int *res);
+
+/* ---- request limits (src/iscsi/limits.c) ---- */
+
+/* The most one READ or WRITE command may carry, in bytes: the LUN's
+ * MAXIMUM TRANSFER LENGTH (Block Limits VPD, in blocks; 0: none given) times
+ * its block size @bs, at most ISCSI_CMD_MAX_BYTES, in whole blocks. 0 for
+ * a block size that is not a power of two from 512. */
+uint32_t iscsi_cmd_max_bytes(uint32_t max_xfer_blocks, uint32_t bs);
+/* Whether a request of @len bytes at byte @off fits a LUN of @blocks blocks
+ * of @bs bytes: whole blocks, inside the LUN with no wrap; a READ or WRITE
+ * (@rw) at most BLKIO_MAX_BYTES, an UNMAP or WRITE SAME of 1 to 2^32 - 1
+ * blocks. */
+bool iscsi_req_ok(bool rw, uint64_t off, uint64_t len, uint32_t bs, uint64_t blocks);
+/* The next command of a READ or WRITE of @len bytes held by @iov/@n, of
+ * which @done are done: its bytes (at most @max) in *@chunk and its buffers
+ * in @dst (room @room). Returns the number of buffers, or -1 when nothing
+ * is left, the vector holds fewer bytes or needs more than @room. */
+int iscsi_chunk(const struct iovec *iov, unsigned n, uint64_t len, uint64_t done, uint32_t max,
+		struct iovec *dst, unsigned room, uint32_t *chunk);
 
 #endif

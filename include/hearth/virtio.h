@@ -147,7 +147,12 @@ struct virtio_dev_ops {
 #define VIRTIO_BLK_S_IOERR	  1
 #define VIRTIO_BLK_S_UNSUPP	  2
 #define VIRTIO_BLK_SEG_MAX	  128 /* data buffers per request we accept */
-#define VIRTIO_BLK_ID_BYTES	  20
+/* size_max: the most one data buffer may hold. With seg_max it bounds a
+ * READ or WRITE to 128 MiB (BLKIO_MAX_BYTES), the most any block engine
+ * takes in one request; virtio_blk_parse refuses anything longer. */
+#define VIRTIO_BLK_SIZE_MAX (1u << 20)
+#define VIRTIO_BLK_REQ_MAX  ((uint64_t)VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX)
+#define VIRTIO_BLK_ID_BYTES 20
 
 /* A request as the device understood it (virtio_blk_parse). */
 struct blk_req {

@@ -268,11 +268,30 @@ static int64_t sync_do(struct blkio *b, enum blkio_op op, const struct iovec *io
 	return r < 0 ? -errno : r;
 }
 
+/* A READ or WRITE any engine takes: @len at most BLKIO_MAX_BYTES (so no
+ * count is cut to 32 bits on its way to the kernel or libiscsi, and no
+ * short transfer of an over-long vector can pass for the whole) and
+ * exactly the bytes of the vector. */
+static bool rw_ok(const struct iovec *iov, unsigned n, uint64_t len)
+{
+	uint64_t sum = 0;
+
+	if (len > BLKIO_MAX_BYTES || n > BLKIO_MAX_SEGS)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (iov[i].iov_len > BLKIO_MAX_BYTES ||
+		    __builtin_add_overflow(sum, (uint64_t)iov[i].iov_len, &sum))
+			return false;
+	return sum == len;
+}
+
 int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsigned n,
 		uint64_t off, uint64_t len, void *tag)
 {
 	struct io_uring_sqe *sqe;
 
+	if ((op == BLKIO_READ || op == BLKIO_WRITE) && !rw_ok(iov, n, len))
+		return -EINVAL;
 	if (b->iscsi)
 		return iscsi_blk_queue(b->iscsi, op, iov, n, off, len, tag);
 	if (b->engine == ENGINE_AIO &&

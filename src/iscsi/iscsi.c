@@ -48,12 +48,17 @@ struct ireq {
 	struct scsi_task *task; /* NULL when not on the wire */
 	void *tag;
 	enum blkio_op op;
-	struct scsi_iovec iov[VIRTIO_BLK_SEG_MAX];
+	struct iovec iov[BLKIO_MAX_SEGS];      /* the whole request's buffers */
+	struct scsi_iovec civ[BLKIO_MAX_SEGS]; /* the command's share of them */
 	unsigned n;
 	uint64_t off, len;
+	uint64_t pos;	/* READ/WRITE: bytes done by earlier commands */
+	uint32_t chunk; /* and by the command on the wire */
 	uint64_t deadline;
 	unsigned ua_retries;
-	bool used, retry_later, abandoned;
+	/* abandoned: answered, the task defused, libiscsi still holds it;
+	 * overdue: past its deadline on a live session, awaiting the target */
+	bool used, retry_later, abandoned, overdue;
 	struct unmap_list ul;
 	struct ireq *next; /* free list, retry list */
 };
@@ -69,6 +74,7 @@ struct iscsi_blk {
 	char portal[ISCSI_HOST_MAX + 16];
 	unsigned lun;
 	uint32_t bs;
+	uint32_t cmd_max; /* bytes one READ/WRITE command carries */
 	uint64_t blocks;
 	bool wp, unmap_zeroes;
 	uint64_t timeout_ns;
@@ -270,14 +276,18 @@ static uint32_t to_sectors(uint64_t blocks, uint32_t bs)
 	return blocks == 0 || blocks >= UINT32_MAX || s >= UINT32_MAX ? 0 : (uint32_t)s;
 }
 
-static void block_limits(struct iscsi_blk *ib, struct blkio_info *info)
+/* Block Limits VPD also gives the MAXIMUM TRANSFER LENGTH: a longer READ
+ * or WRITE goes as several commands (a target that does not say, or has
+ * no such page, gets ISCSI_CMD_MAX_BYTES per command). */
+static void block_limits(struct iscsi_blk *ib, struct blkio_info *info, bool discard)
 {
 	struct scsi_task *t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
 						 SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 255);
 	struct scsi_inquiry_block_limits *bl =
 		t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
 
-	if (bl) {
+	ib->cmd_max = iscsi_cmd_max_bytes(bl ? bl->max_xfer_len : 0, ib->bs);
+	if (bl && discard) {
 		info->max_discard_sectors = to_sectors(bl->max_unmap, ib->bs);
 		info->max_write_zeroes_sectors = to_sectors(bl->max_ws_len, ib->bs);
 	}
@@ -425,8 +435,8 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 				    ib->lun);
 		}
 		scsi_free_scsi_task(t);
-		block_limits(ib, info);
 	}
+	block_limits(ib, info, o->discard && !o->readonly && !ib->wp);
 
 	iscsi_set_timeout(ib->ctx, 0);
 	ib->zero_block = calloc(1, ib->bs);
@@ -475,7 +485,7 @@ static void finish(struct iscsi_blk *ib, struct ireq *r, int64_t res)
 		/* ndone cannot overflow: one entry per request slot */
 		ib->done[ib->ndone++] = (struct done_ent){ r->tag, res };
 	}
-	r->used = r->abandoned = r->retry_later = false;
+	r->used = r->abandoned = r->retry_later = r->overdue = false;
 	r->task = NULL;
 	r->next = ib->free;
 	ib->free = r;
@@ -493,14 +503,26 @@ static int send_req(struct iscsi_blk *ib, struct ireq *r)
 
 	switch (r->op) {
 	case BLKIO_READ:
-		r->task = iscsi_read16_iov_task(ib->ctx, lun, lba, (uint32_t)r->len, (int)ib->bs, 0,
-						0, 0, 0, 0, task_cb, r, r->iov, (int)r->n);
+	case BLKIO_WRITE: {
+		/* the next command's share: at most cmd_max bytes from pos */
+		struct iovec part[BLKIO_MAX_SEGS];
+		int k = iscsi_chunk(r->iov, r->n, r->len, r->pos, ib->cmd_max, part, BLKIO_MAX_SEGS,
+				    &r->chunk);
+
+		if (k < 0)
+			return -EINVAL;
+		for (int i = 0; i < k; i++)
+			r->civ[i] = (struct scsi_iovec){ part[i].iov_base, part[i].iov_len };
+		lba = (r->off + r->pos) / ib->bs;
+		if (r->op == BLKIO_READ)
+			r->task = iscsi_read16_iov_task(ib->ctx, lun, lba, r->chunk, (int)ib->bs, 0,
+							0, 0, 0, 0, task_cb, r, r->civ, k);
+		else
+			r->task = iscsi_write16_iov_task(ib->ctx, lun, lba, NULL, r->chunk,
+							 (int)ib->bs, 0, 0, 0, 0, 0, task_cb, r,
+							 r->civ, k);
 		break;
-	case BLKIO_WRITE:
-		r->task = iscsi_write16_iov_task(ib->ctx, lun, lba, NULL, (uint32_t)r->len,
-						 (int)ib->bs, 0, 0, 0, 0, 0, task_cb, r, r->iov,
-						 (int)r->n);
-		break;
+	}
 	case BLKIO_FLUSH:
 		r->task = iscsi_synchronizecache16_task(ib->ctx, lun, 0, 0, 0, 0, task_cb, r);
 		break;
@@ -537,24 +559,49 @@ static void task_cb(struct iscsi_context *ctx, int status, void *data, void *pri
 		scsi_free_scsi_task(task);
 	}
 	r->task = NULL;
+	if (r->abandoned) {
+		/* the defused task, back from libiscsi: the guest was answered */
+		finish(ib, r, -ETIMEDOUT);
+		return;
+	}
 	if (status == SCSI_STATUS_CANCELLED) {
 		finish(ib, r, r->deadline && now_ns() >= r->deadline ? -ETIMEDOUT : -ECANCELED);
 		return;
 	}
 	v = iscsi_sense_verdict(status, key, ascq, &res);
-	if (v == ISCSI_RETRY && !r->abandoned) {
+	if (v == ISCSI_RETRY) {
+		if (now_ns() >= r->deadline) {
+			finish(ib, r, -ETIMEDOUT); /* nothing of it is left on the wire */
+			return;
+		}
 		if (status == SCSI_STATUS_CHECK_CONDITION && key == SCSI_SENSE_UNIT_ATTENTION &&
 		    r->ua_retries++ < UA_RETRIES && !send_req(ib, r))
 			return;
 		r->retry_later = true; /* the next tick sends it again, or times it out */
 		return;
 	}
-	if (res == 0 && (r->op == BLKIO_READ || r->op == BLKIO_WRITE))
-		finish(ib, r,
-		       under ? (int64_t)(r->len - (residual < r->len ? residual : r->len))
-			     : (int64_t)r->len);
-	else
-		finish(ib, r, res);
+	if (res == 0 && (r->op == BLKIO_READ || r->op == BLKIO_WRITE)) {
+		uint64_t got =
+			under ? r->chunk - (residual < r->chunk ? residual : r->chunk) : r->chunk;
+
+		r->pos += got;
+		/* a short command ends the request: a short count is a failure */
+		if (got < r->chunk || r->pos == r->len) {
+			finish(ib, r, (int64_t)r->pos);
+			return;
+		}
+		/* the next command, unless the request's time is up (nothing of
+		 * it is on the wire now, so failing it here is safe) */
+		if (now_ns() >= r->deadline) {
+			finish(ib, r, -ETIMEDOUT);
+			return;
+		}
+		r->ua_retries = 0;
+		if (send_req(ib, r))
+			finish(ib, r, -EIO);
+		return;
+	}
+	finish(ib, r, res);
 	if (res && res != -EOPNOTSUPP)
 		log_guest(&iscsi_rl, "iSCSI: command failed: status 0x%x, sense %x/%04x", status,
 			  key, ascq);
@@ -564,11 +611,10 @@ int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *
 		    uint64_t off, uint64_t len, void *tag)
 {
 	struct ireq *r = ib->free;
-	uint64_t end;
 
 	if (!r)
 		return -EAGAIN;
-	if (n > VIRTIO_BLK_SEG_MAX)
+	if (n > BLKIO_MAX_SEGS)
 		return -EINVAL;
 	ib->free = r->next;
 	ib->inflight++;
@@ -578,19 +624,25 @@ int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *
 	r->n = n;
 	r->off = off;
 	r->len = len;
+	r->pos = 0;
+	r->chunk = 0;
 	r->ua_retries = 0;
 	r->used = true;
-	r->retry_later = r->abandoned = false;
+	r->retry_later = r->abandoned = r->overdue = false;
 	r->task = NULL;
 	r->deadline = now_ns() + ib->timeout_ns;
-	for (unsigned i = 0; i < n; i++)
-		r->iov[i] = (struct scsi_iovec){ iov[i].iov_base, iov[i].iov_len };
-	/* the LUN's block is the unit: anything else is the guest's error */
+	if (op == BLKIO_READ || op == BLKIO_WRITE)
+		memcpy(r->iov, iov, n * sizeof(*iov));
+	/* the LUN's block is the unit, inside the LUN, in lengths we carry:
+	 * anything else is the guest's error */
 	if (op != BLKIO_FLUSH &&
-	    (off % ib->bs || len % ib->bs || len / ib->bs > UINT32_MAX ||
-	     (op != BLKIO_READ && op != BLKIO_WRITE && len == 0) ||
-	     __builtin_add_overflow(off, len, &end) || end / ib->bs > ib->blocks)) {
+	    !iscsi_req_ok(op == BLKIO_READ || op == BLKIO_WRITE, off, len, ib->bs, ib->blocks)) {
 		finish(ib, r, -EINVAL);
+		kick(ib);
+		return 0;
+	}
+	if (len == 0 && (op == BLKIO_READ || op == BLKIO_WRITE)) {
+		finish(ib, r, 0); /* nothing to move */
 		kick(ib);
 		return 0;
 	}
@@ -642,6 +694,49 @@ void iscsi_blk_submit(struct iscsi_blk *ib)
 	}
 }
 
+/* A task libiscsi holds for a reconnect becomes a TEST UNIT READY: the
+ * reconnect sends it again from these fields (not from the PDU built
+ * before), and now it carries no data either way, so neither the LUN nor
+ * the guest's buffers can see it once the guest has been answered. */
+static void defuse(struct scsi_task *t)
+{
+	memset(t->cdb, 0, sizeof(t->cdb));
+	t->cdb_size = 6;
+	t->xfer_dir = SCSI_XFER_NONE;
+	t->expxferlen = 0;
+	memset(&t->iovector_in, 0, sizeof(t->iovector_in));
+	memset(&t->iovector_out, 0, sizeof(t->iovector_out));
+}
+
+/* @r's deadline has passed. The guest is answered only where nothing of
+ * the request can reach the LUN or guest memory after the answer
+ * (docs/iscsi.md, "Timeouts and reconnects"). */
+static void timed_out(struct iscsi_blk *ib, struct ireq *r)
+{
+	if (!r->task) {
+		/* waiting for a retry in hearth: libiscsi has nothing of it */
+		log_guest(&iscsi_rl, "iSCSI: request timed out at offset %llu",
+			  (unsigned long long)r->off);
+		finish(ib, r, -ETIMEDOUT);
+	} else if (!iscsi_is_logged_in(ib->ctx)) {
+		/* the session is down: libiscsi keeps every task (queued or
+		 * sent on the dead connection) to send again on the next one */
+		log_guest(&iscsi_rl, "iSCSI: request timed out at offset %llu (session down)",
+			  (unsigned long long)r->off);
+		defuse(r->task);
+		ib->done[ib->ndone++] = (struct done_ent){ r->tag, -ETIMEDOUT };
+		r->abandoned = true;
+	} else if (!r->overdue) {
+		/* on a live session the target has it, or will read it: only
+		 * its answer (or the session's end) says it will not run later */
+		log_guest(&iscsi_rl,
+			  "iSCSI: request timed out at offset %llu; the target holds it, "
+			  "waiting for its answer",
+			  (unsigned long long)r->off);
+		r->overdue = true;
+	}
+}
+
 /* The tick: retries that waited, and our own timeouts. */
 static void scan(struct iscsi_blk *ib)
 {
@@ -653,18 +748,7 @@ static void scan(struct iscsi_blk *ib)
 		if (!r->used || r->abandoned)
 			continue;
 		if (now >= r->deadline) {
-			log_guest(&iscsi_rl, "iSCSI: request timed out at offset %llu",
-				  (unsigned long long)r->off);
-			if (r->task && iscsi_scsi_cancel_task(ib->ctx, r->task) == 0)
-				continue; /* the callback finished it */
-			if (r->task) {
-				/* libiscsi still holds it (reconnecting): fail it for the
-				 * guest now, free the slot when libiscsi lets go */
-				ib->done[ib->ndone++] = (struct done_ent){ r->tag, -ETIMEDOUT };
-				r->abandoned = true;
-			} else {
-				finish(ib, r, -ETIMEDOUT);
-			}
+			timed_out(ib, r);
 			continue;
 		}
 		if (r->retry_later) {

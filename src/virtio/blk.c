@@ -20,6 +20,7 @@ static struct log_ratelimit guest_rl;
 #define SECTOR 512ULL
 
 enum {
+	BLK_F_SIZE_MAX = 1,
 	BLK_F_SEG_MAX = 2,
 	BLK_F_RO = 5,
 	BLK_F_BLK_SIZE = 6,
@@ -28,6 +29,9 @@ enum {
 	BLK_F_WRITE_ZEROES = 14,
 };
 #define HAS(f, bit) (((f) >> (bit)) & 1)
+
+_Static_assert(VIRTIO_BLK_REQ_MAX <= BLKIO_MAX_BYTES && VIRTIO_BLK_SEG_MAX <= BLKIO_MAX_SEGS,
+	       "seg_max * size_max must fit what the block engines take");
 
 /* Copies the bytes [@skip, @skip + @len) of @src as iovecs into @dst (room
  * @max). Returns the count, or -1 if they do not fit. */
@@ -84,6 +88,10 @@ int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, u
 		/* data in the direction the type says, nothing in the other */
 		r->len = in ? e->in_len - 1 : e->out_len - sizeof(hdr);
 		if ((in ? e->out_len != sizeof(hdr) : e->in_len != 1) || r->len % SECTOR)
+			return VIRTIO_BLK_S_IOERR;
+		/* seg_max * size_max: what was offered is all that is taken (one
+		 * buffer named many times can add up to terabytes) */
+		if (r->len > VIRTIO_BLK_REQ_MAX)
 			return VIRTIO_BLK_S_IOERR;
 		if (!in && readonly)
 			return VIRTIO_BLK_S_IOERR;
@@ -173,8 +181,8 @@ static uint64_t blk_features(void *dev)
 {
 	struct virtio_blk *b = dev;
 	uint64_t f = 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX |
-		     1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << BLK_F_SEG_MAX |
-		     1ULL << BLK_F_BLK_SIZE | 1ULL << BLK_F_FLUSH;
+		     1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << BLK_F_SIZE_MAX |
+		     1ULL << BLK_F_SEG_MAX | 1ULL << BLK_F_BLK_SIZE | 1ULL << BLK_F_FLUSH;
 
 	if (b->readonly)
 		f |= 1ULL << BLK_F_RO;
@@ -193,6 +201,8 @@ static void blk_cfg_read(void *dev, uint32_t off, void *data, size_t len)
 	uint32_t v;
 
 	memcpy(c + 0, &b->sectors, 8);
+	v = VIRTIO_BLK_SIZE_MAX;
+	memcpy(c + 8, &v, 4); /* size_max */
 	v = VIRTIO_BLK_SEG_MAX;
 	memcpy(c + 12, &v, 4); /* seg_max */
 	v = b->blk_size;

@@ -19,7 +19,25 @@
  * the device) and exits 0 if every request succeeded and every block came
  * back as written. The disk keeps the pattern, for the caller to check
  * from the host side. BLK_DEV_POLL_US sets the loop's poll budget (32).
+ *
+ *   blk_dev DISK BLOCKS SEED churn HOSTFILE STOPFILE
+ *
+ * writes BLOCKS 4 KiB blocks over and over, 16 in flight, never two on one
+ * block, each write a new version of its block (the pattern above plus
+ * version * 0x01000193 in every word), until STOPFILE exists; meanwhile the
+ * test kills and freezes the target. HOSTFILE is the disk as the host sees
+ * it (the LUN's backing file). A write the device answers with an error
+ * puts its block aside for good, and the block's bytes in HOSTFILE are
+ * kept as they are at the moment of the answer: they must be the failed
+ * version or the one before (either may be on the disk), and they must
+ * never change afterwards (nothing may reach the disk once a write was
+ * told it failed). At the end, after a grace period (BLK_DEV_GRACE_MS,
+ * 3000) for anything late to land, every block must hold the last version
+ * the device said it wrote, or its kept bytes. Prints "blk_dev churn
+ * ENGINE: W writes, F failed, B bad" and exits 0 if nothing was bad.
+ * BLK_DEV_ISCSI_TIMEOUT_MS sets an iSCSI disk's timeout=.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -189,6 +207,141 @@ static unsigned run(uint32_t type, const uint32_t *order, unsigned n, uint32_t s
 	return bad;
 }
 
+/* ---- churn ---- */
+
+static uint32_t vword(uint32_t seed, uint32_t b, uint32_t v, uint32_t w)
+{
+	return v ? word(seed, b, w) + v * 0x01000193u : 0; /* version 0: never written */
+}
+
+static void fill(uint8_t *d, uint32_t seed, uint32_t b, uint32_t v)
+{
+	for (uint32_t w = 0; w < BLK / 4; w++) {
+		uint32_t x = vword(seed, b, v, w);
+
+		memcpy(d + 4 * w, &x, 4);
+	}
+}
+
+static bool holds(const uint8_t *d, uint32_t seed, uint32_t b, uint32_t v)
+{
+	uint8_t want[BLK];
+
+	fill(want, seed, b, v);
+	return !memcmp(d, want, BLK);
+}
+
+struct cblock {
+	uint32_t ver, ok_ver; /* last version sent, last the device said it wrote */
+	bool busy, failed;
+	uint8_t *kept; /* failed: the host's bytes when the failure was answered */
+};
+
+static bool host_read(int fd, uint32_t b, uint8_t *d)
+{
+	return pread(fd, d, BLK, (off_t)b * BLK) == (ssize_t)BLK;
+}
+
+static int churn(const char *engine, unsigned n, uint32_t seed, const char *host, const char *stop)
+{
+	struct cblock *blk = calloc(n, sizeof(*blk));
+	uint32_t slot_blk[QD];
+	unsigned free_slots[QD], nfree = QD, cursor = 0, inflight = 0;
+	unsigned long writes = 0, failed = 0, bad = 0;
+	const char *g = getenv("BLK_DEV_GRACE_MS");
+	int fd = open(host, O_RDONLY | O_CLOEXEC);
+	bool stopping = false;
+	uint8_t now[BLK];
+
+	if (!blk || fd < 0) {
+		fprintf(stderr, "blk_dev: cannot open %s\n", host);
+		return 1;
+	}
+	for (unsigned s = 0; s < QD; s++)
+		free_slots[s] = QD - 1 - s;
+	while (!stopping || inflight) {
+		/* a new version of the next block that is neither busy nor failed */
+		for (unsigned tries = 0; !stopping && nfree && tries < n; tries++) {
+			struct cblock *c = &blk[cursor];
+			uint32_t b = cursor;
+			unsigned s;
+
+			cursor = (cursor + 1) % n;
+			if (c->busy || c->failed)
+				continue;
+			s = free_slots[--nfree];
+			c->busy = true;
+			c->ver++;
+			slot_blk[s] = b;
+			fill(at(DATA + (uint64_t)s * BLK, BLK), seed, b, c->ver);
+			submit(s, VIRTIO_BLK_T_OUT, (uint64_t)b * (BLK / 512),
+			       DATA + (uint64_t)s * BLK, BLK, false);
+			inflight++;
+			writes++;
+			tries = 0;
+		}
+		if (!stopping && access(stop, F_OK) == 0)
+			stopping = true;
+		if (!inflight) {
+			usleep(10000);
+			continue;
+		}
+		uint8_t st;
+		unsigned s = reap(&st);
+		struct cblock *c = &blk[slot_blk[s]];
+
+		inflight--;
+		free_slots[nfree++] = s;
+		c->busy = false;
+		if (st == 0) {
+			c->ok_ver = c->ver;
+			continue;
+		}
+		/* told it failed: what the host has now must stay */
+		failed++;
+		c->failed = true;
+		c->kept = malloc(BLK);
+		if (!c->kept || !host_read(fd, slot_blk[s], c->kept)) {
+			fprintf(stderr, "blk_dev: cannot read %s\n", host);
+			return 1;
+		}
+		if (!holds(c->kept, seed, slot_blk[s], c->ver) &&
+		    !holds(c->kept, seed, slot_blk[s], c->ok_ver)) {
+			bad++;
+			fprintf(stderr,
+				"blk_dev: block %u: failed version %u left neither it nor %u\n",
+				slot_blk[s], c->ver, c->ok_ver);
+		}
+	}
+	usleep(1000 * (useconds_t)(g ? strtoul(g, NULL, 10) : 3000));
+	for (uint32_t b = 0; b < n; b++) {
+		struct cblock *c = &blk[b];
+
+		if (!host_read(fd, b, now)) {
+			fprintf(stderr, "blk_dev: cannot read %s\n", host);
+			return 1;
+		}
+		if (c->failed && memcmp(now, c->kept, BLK)) {
+			bad++;
+			fprintf(stderr,
+				"blk_dev: block %u changed after its version %u was told it "
+				"failed%s\n",
+				b, c->ver,
+				holds(now, seed, b, c->ver) ? " (that version landed)" : "");
+		} else if (!c->failed && !holds(now, seed, b, c->ok_ver)) {
+			bad++;
+			fprintf(stderr,
+				"blk_dev: block %u does not hold version %u, told written\n", b,
+				c->ok_ver);
+		}
+		free(c->kept);
+	}
+	free(blk);
+	close(fd);
+	printf("blk_dev churn %s: %lu writes, %lu failed, %lu bad\n", engine, writes, failed, bad);
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct blkio_opts o = { .engine = getenv("HEARTH_BLK_ENGINE") };
@@ -201,10 +354,16 @@ int main(int argc, char **argv)
 	uint8_t st, *id;
 
 	harness_name = "blk_dev";
-	if (argc < 4 || !n || n > (RAM - DATA) / BLK) {
-		fprintf(stderr, "usage: blk_dev FILE|iscsi://... BLOCKS SEED [direct]\n");
+	bool churning = argc > 4 && !strcmp(argv[4], "churn");
+
+	if (argc < 4 || !n || n > (RAM - DATA) / BLK || (churning && argc < 7)) {
+		fprintf(stderr,
+			"usage: blk_dev FILE|iscsi://... BLOCKS SEED [direct]\n"
+			"       blk_dev FILE|iscsi://... BLOCKS SEED churn HOSTFILE STOPFILE\n");
 		return 2;
 	}
+	if (getenv("BLK_DEV_ISCSI_TIMEOUT_MS"))
+		o.timeout_ms = strtoull(getenv("BLK_DEV_ISCSI_TIMEOUT_MS"), NULL, 10);
 	if (!strncmp(argv[1], "iscsi://", 8))
 		o.url = argv[1];
 	else
@@ -241,6 +400,13 @@ int main(int argc, char **argv)
 	virtio_blk_ops.start(dev, FEATS, &vq);
 	pthread_mutex_unlock(&lock);
 	t = harness_run();
+	if (churning) {
+		int ret = churn(engine, n, seed, argv[5], argv[6]);
+
+		harness_stop(t);
+		virtio_blk_destroy(dev);
+		return ret;
+	}
 
 	/* a shuffled order, so the requests are not one sequential stream */
 	order = malloc(n * sizeof(*order));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hearth/blkio.h"
 #include "hearth/config.h"
 #include "hearth/iscsi.h"
 
@@ -382,13 +383,94 @@ static void config_disk_url(void **state)
 	assert_null(strstr(err, "Secr3t"));
 }
 
+/* How long a request may be, and how it is cut into commands, against
+ * hostile lengths: nothing is cut to 32 bits, nothing is lost. */
+static void request_limits(void **state)
+{
+	static uint8_t buf[1 << 16];
+	struct iovec v[BLKIO_MAX_SEGS], part[BLKIO_MAX_SEGS];
+	const uint64_t blocks = 1ULL << 40; /* a huge LUN */
+	uint64_t total = 0;
+	uint32_t chunk = 0;
+	int k;
+
+	(void)state;
+	/* the LUN's MAXIMUM TRANSFER LENGTH, capped, in whole blocks */
+	assert_int_equal(iscsi_cmd_max_bytes(0, 512), ISCSI_CMD_MAX_BYTES);
+	assert_int_equal(iscsi_cmd_max_bytes(128, 512), 65536);
+	assert_int_equal(iscsi_cmd_max_bytes(1, 4096), 4096);
+	assert_int_equal(iscsi_cmd_max_bytes(UINT32_MAX, 4096), ISCSI_CMD_MAX_BYTES);
+	assert_int_equal(iscsi_cmd_max_bytes(UINT32_MAX, 65536), ISCSI_CMD_MAX_BYTES);
+	assert_int_equal(iscsi_cmd_max_bytes(16, 3000), 0);
+
+	/* 0x100010000 bytes: refused as a READ or WRITE, whatever cast */
+	assert_false(iscsi_req_ok(true, 0, 0x100010000ULL, 512, blocks));
+	assert_false(iscsi_req_ok(true, 0, BLKIO_MAX_BYTES + 512, 512, blocks));
+	assert_true(iscsi_req_ok(true, 0, BLKIO_MAX_BYTES, 512, blocks));
+	assert_true(iscsi_req_ok(true, 0, 0, 512, blocks));
+	/* alignment, the LUN's end, wrapping */
+	assert_false(iscsi_req_ok(true, 512, 4096, 4096, blocks));
+	assert_false(iscsi_req_ok(true, 0, 512, 4096, blocks));
+	assert_false(iscsi_req_ok(true, 4096 * 7, 8192, 4096, 8));
+	assert_true(iscsi_req_ok(true, 4096 * 6, 8192, 4096, 8));
+	assert_false(iscsi_req_ok(true, UINT64_MAX - 511, 1024, 512, UINT64_MAX));
+	/* UNMAP / WRITE SAME: 1 to 2^32 - 1 blocks */
+	assert_false(iscsi_req_ok(false, 0, 0, 512, blocks));
+	assert_true(iscsi_req_ok(false, 0, (uint64_t)UINT32_MAX * 512, 512, blocks));
+	assert_false(iscsi_req_ok(false, 0, (1ULL << 32) * 512, 512, blocks));
+
+	/* one buffer named many times: 2 MiB cut into 64 KiB commands,
+	 * every byte once, in order */
+	for (unsigned i = 0; i < 32; i++)
+		v[i] = (struct iovec){ buf, sizeof(buf) };
+	for (uint64_t done = 0; done < 32 * sizeof(buf); done += chunk) {
+		k = iscsi_chunk(v, 32, 32 * sizeof(buf), done, 65536, part, BLKIO_MAX_SEGS, &chunk);
+		assert_int_equal(k, 1);
+		assert_int_equal(chunk, 65536);
+		assert_ptr_equal(part[0].iov_base, buf);
+		total += chunk;
+	}
+	assert_int_equal(total, 32 * sizeof(buf));
+	/* commands that straddle buffers: 3 x 40 KiB over 2 x 64 KiB */
+	v[0] = (struct iovec){ buf, 65536 };
+	v[1] = (struct iovec){ buf, 65536 };
+	k = iscsi_chunk(v, 2, 131072, 40960, 40960, part, BLKIO_MAX_SEGS, &chunk);
+	assert_int_equal(k, 2);
+	assert_ptr_equal(part[0].iov_base, buf + 40960);
+	assert_int_equal(part[0].iov_len, 24576);
+	assert_int_equal(part[1].iov_len, 16384);
+	k = iscsi_chunk(v, 2, 131072, 122880, 40960, part, BLKIO_MAX_SEGS, &chunk);
+	assert_int_equal(k, 1);
+	assert_int_equal(chunk, 8192);
+	/* nothing left; a vector that holds less than the length; no room */
+	assert_int_equal(iscsi_chunk(v, 2, 131072, 131072, 40960, part, 8, &chunk), -1);
+	assert_int_equal(iscsi_chunk(v, 2, 196608, 131072, 65536, part, 8, &chunk), -1);
+	assert_int_equal(iscsi_chunk(v, 2, 131072, 0, 131072, part, 1, &chunk), -1);
+	assert_int_equal(iscsi_chunk(v, 2, 131072, 0, 0, part, 8, &chunk), -1);
+	/* the 4 GiB + 64 KiB chain through the largest command: every
+	 * command under 2^31 (libiscsi's int), the last one the 64 KiB */
+	for (unsigned i = 0; i < 16; i++)
+		v[i] = (struct iovec){ buf, 0x10000000 };
+	v[16] = (struct iovec){ buf, 0x10000 };
+	total = 0;
+	for (uint64_t done = 0; done < 0x100010000ULL; done += chunk) {
+		k = iscsi_chunk(v, 17, 0x100010000ULL, done, ISCSI_CMD_MAX_BYTES, part,
+				BLKIO_MAX_SEGS, &chunk);
+		assert_true(k >= 1);
+		assert_true(chunk <= ISCSI_CMD_MAX_BYTES);
+		total += chunk;
+	}
+	assert_int_equal(total, 0x100010000ULL);
+	assert_int_equal(chunk, 0x10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_urls),	   cmocka_unit_test(hostile_urls),
 		cmocka_unit_test(limits),	   cmocka_unit_test(password_never_in_errors),
 		cmocka_unit_test(creds),	   cmocka_unit_test(sense),
-		cmocka_unit_test(config_disk_url),
+		cmocka_unit_test(config_disk_url), cmocka_unit_test(request_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
