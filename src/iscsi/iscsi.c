@@ -218,7 +218,7 @@ static struct iscsi_context *new_ctx(struct iscsi_blk *ib, const struct iscsi_cr
 /* Did libiscsi give up on a PDU for want of an answer? It stamps each PDU's
  * deadline with time(), whole seconds, so that can come up to a second
  * before timeout= has passed by our clock; its message is all it tells. */
-static bool timed_out(struct iscsi_context *ctx)
+static bool ctx_timed_out(struct iscsi_context *ctx)
 {
 	const char *e = iscsi_get_error(ctx);
 
@@ -239,7 +239,7 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
 	struct iscsi_context *d;
 	int ret;
 
-	if (now_ns() - t0 >= ib->timeout_ns || timed_out(ib->ctx))
+	if (now_ns() - t0 >= ib->timeout_ns || ctx_timed_out(ib->ctx))
 		return no_answer(ib, err, errlen);
 	ret = tcp_probe(host, ib->url.port, ib->timeout_ns);
 	if (ret)
@@ -251,7 +251,7 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
 	if (iscsi_connect_sync(d, ib->portal)) {
 		ret = fail(ib, -ECONNREFUSED, err, errlen, "iSCSI: cannot connect to %s: %s",
 			   ib->portal, ctx_error(d));
-	} else if (iscsi_login_sync(d) && timed_out(d)) {
+	} else if (iscsi_login_sync(d) && ctx_timed_out(d)) {
 		ret = no_answer(ib, err, errlen);
 	} else if (!iscsi_is_logged_in(d)) {
 		ret = fail(ib, -EACCES, err, errlen,
