@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # Writes the seed inputs of fuzz_bzimage and fuzz_pvh (tests/fuzz/fuzz_boot.h
 # says how an input is laid out): a minimal bzImage and 64- and 32-bit ELF
-# kernels with a PVH note, each with and without a command line and initrd.
+# kernels with a PVH note, each with and without a command line and initrd;
+# and of fuzz_iscsi: a target's answers at login and sense data.
 # Run from this directory; the outputs are checked in next to it.
 import os
 import struct
@@ -79,3 +80,39 @@ write("pvh", "elf64_initrd", prefix(1, cmd, rd) + elf64())
 write("pvh", "elf32", prefix(1, cmd, rd) + elf32())
 write("pvh", "small_ram", prefix(9, cmd, rd) + elf64(memsz=64))
 write("pvh", "long_cmdline", prefix(6, cmd * 200, b"\x10\x00") + elf32())
+
+
+# fuzz_iscsi: kind, status, block size exponent, then the data-in
+def iscsi(kind, data, status=0, bs=0):
+    return bytes([kind, status, bs]) + data
+
+
+inq = bytearray(66)
+inq[2], inq[3], inq[4] = 5, 2, 61
+inq[8:16] = b"IET     "
+inq[16:32] = b"VIRTUAL-DISK    "
+inq[32:36] = b"0001"
+write("iscsi", "inquiry_disk", iscsi(0, bytes(inq)))
+write("iscsi", "inquiry_short", iscsi(0, bytes(inq[:5])))
+write("iscsi", "inquiry_cdrom", iscsi(0, b"\x05" + bytes(inq[1:36])))
+rc = struct.pack(">QI", (64 << 20) // 512 - 1, 512) + bytes([0, 0, 0xC0, 0]) + bytes(16)
+write("iscsi", "capacity_64m", iscsi(1, rc))
+write("iscsi", "capacity_4k", iscsi(1, struct.pack(">QI", 16383, 4096) + bytes(20)))
+write("iscsi", "capacity_short", iscsi(1, rc[:8]))
+write("iscsi", "capacity_failed", iscsi(1, rc, status=0x80))
+write("iscsi", "mode_sense_wp", iscsi(2, bytes([3, 0, 0x80, 0])))
+write("iscsi", "mode_sense_rw", iscsi(2, bytes([11, 0, 0, 8]) + bytes(8)))
+lbp = bytes([0, 0xB2, 0, 4, 0, 0x84, 2, 0])
+write("iscsi", "lbp_unmap", iscsi(3, lbp))
+bl = bytearray(64)
+bl[1], bl[3] = 0xB0, 0x3C
+struct.pack_into(">I", bl, 20, 0x100000)  # max_unmap
+struct.pack_into(">I", bl, 24, 1)
+struct.pack_into(">Q", bl, 36, 0x10000)  # max_ws_len
+write("iscsi", "block_limits", iscsi(4, bytes(bl), bs=3))
+write("iscsi", "block_limits_short", iscsi(4, bytes(bl[:22])))
+# fixed-format sense: UNIT ATTENTION 29/00; descriptor format: DATA PROTECT 27/07
+fixed = bytes([0x70, 0, 6, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x29, 0, 0, 0, 0, 0])
+write("iscsi", "sense_unit_attention", iscsi(5, fixed, status=2))
+write("iscsi", "sense_descriptor", iscsi(5, bytes([0x72, 7, 0x27, 7, 0, 0, 0, 0]), status=2))
+write("iscsi", "status_busy", iscsi(5, b"", status=8))
