@@ -35,7 +35,7 @@ if bash scripts/format.sh --check; then extra format OK; else extra format FAIL;
 bash scripts/suites.sh "$RESULTS" "unit-main:$BUILD:unit" "unit-asan:$SAN:unit" || status=1
 
 # The libFuzzer harnesses, built with clang and ASan/UBSan, briefly.
-FUZZ_SECONDS=${FUZZ_SECONDS:-20} BUILD=$BUILD FUZZ_RESULTS="$RESULTS/testlog-extra.json" \
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} BUILD=$BUILD FUZZ_RESULTS="$RESULTS/testlog-extra.json" \
 	bash scripts/fuzz.sh || status=1
 
 guest=("integration-main:$BUILD:integration" "integration-asan:$SAN:integration")

@@ -79,6 +79,11 @@ int config_error(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	/* one line, whatever a --config key or an argument holds: no newline
+	 * or terminal escape from the input reaches the message */
+	for (char *p = err; errlen && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return -EINVAL;
 }
 

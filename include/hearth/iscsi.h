@@ -91,4 +91,35 @@ bool iscsi_req_ok(bool rw, uint64_t off, uint64_t len, uint32_t bs, uint64_t blo
 int iscsi_chunk(const struct iovec *iov, unsigned n, uint64_t len, uint64_t done, uint32_t max,
 		struct iovec *dst, unsigned room, uint32_t *chunk);
 
+/* ---- a LUN's answers at login (lun.c) ----
+ * Each takes a finished libiscsi task (NULL, or any status, when the
+ * command failed) with whatever data-in the target returned, unmarshalled
+ * by libiscsi; none keeps a pointer into the task. */
+struct scsi_task;
+struct iscsi_lun {
+	uint64_t blocks, bytes;
+	uint32_t block_size;
+	bool unmap_zeroes; /* LBPRZ: unmapped blocks read back as zeroes */
+	/* UNMAP and WRITE SAME limits in 512-byte sectors, 0: none said */
+	uint32_t max_discard_sectors, max_write_zeroes_sectors;
+	/* MAXIMUM TRANSFER LENGTH of one READ or WRITE, in blocks; 0: none said */
+	uint32_t max_xfer_blocks;
+};
+/* Standard INQUIRY: 0 for a connected direct-access device (a disk), else
+ * -ENODEV; *device_type is the type, or -1 without usable data. */
+int iscsi_lun_inquiry(struct scsi_task *t, int *device_type);
+/* READ CAPACITY(16): fills @lun's geometry (block_size and unmap_zeroes
+ * whatever the outcome, for the message). 0; -EIO: no usable answer;
+ * -ENODEV: a block size hearth cannot use (not a power of two from 512 to
+ * 64 KiB) or a size that overflows. */
+int iscsi_lun_capacity(struct scsi_task *t, struct iscsi_lun *lun);
+/* MODE SENSE(6): whether the LUN says it is write-protected. */
+bool iscsi_lun_write_protected(struct scsi_task *t);
+/* Logical Block Provisioning VPD: whether the LUN can UNMAP. */
+bool iscsi_lun_can_unmap(struct scsi_task *t);
+/* Block Limits VPD: @lun's UNMAP / WRITE SAME limits, in sectors of its
+ * block_size (set by iscsi_lun_capacity first); 0 where none is said or
+ * it does not fit in 32 bits of sectors; and its MAXIMUM TRANSFER LENGTH. */
+void iscsi_lun_block_limits(struct scsi_task *t, struct iscsi_lun *lun);
+
 #endif

@@ -90,11 +90,15 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e);
 /* Whether the driver has made chains available that vq_pop has not taken. */
 bool vq_has_work(const struct vq *q);
 
-/* Returns chain @head with @len bytes written to the used ring. */
+/* Returns chain @head with @len bytes written to the used ring. Like
+ * every vq_ function, a no-op on a queue that is not ready (never enabled,
+ * or reset), which a device may hold: the driver may start the device
+ * without enabling a queue. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 
 /* Whether the driver wants an interrupt for what was pushed since the last
- * time this returned true (EVENT_IDX or the NO_INTERRUPT flag). */
+ * time this returned true (EVENT_IDX or the NO_INTERRUPT flag); false for a
+ * queue that is not ready. */
 bool vq_should_notify(struct vq *q);
 
 /* Copies up to @len bytes starting at byte @off of the chain's readable

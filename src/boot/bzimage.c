@@ -26,6 +26,7 @@ enum {
 	OFF_XLOADFLAGS = 0x236,
 	OFF_CMDLINE_SIZE = 0x238,
 	OFF_INIT_SIZE = 0x260,
+	HDR_END_212 = 0x264, /* end of init_size, the last field read here */
 	OFF_ACPI_RSDP_ADDR = 0x070,
 	OFF_E820_ENTRIES = 0x1e8,
 	OFF_E820_TABLE = 0x2d0,
@@ -84,6 +85,13 @@ static int parse_header(const struct boot_input *in, struct bz *bz, char *err, s
 	}
 	bz->setup_size = (sects + 1) * 512;
 	bz->hdr_end = OFF_JUMP + 2 + k[OFF_JUMP + 1];
+	if (bz->hdr_end < HDR_END_212) {
+		/* the fields read below would come from bytes that are not header,
+		 * and the zero page would tell the kernel other values */
+		snprintf(err, errlen, "bzImage header ends at 0x%zx, before the 2.12 fields (0x%x)",
+			 bz->hdr_end, HDR_END_212);
+		return -EINVAL;
+	}
 	if (bz->setup_size >= in->kernel_len || bz->hdr_end > bz->setup_size) {
 		snprintf(err, errlen, "bzImage truncated: %u setup sectors but %zu bytes", sects,
 			 in->kernel_len);

@@ -266,30 +266,22 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
 	return ret;
 }
 
-/* Block Limits VPD: the most one UNMAP or WRITE SAME may cover, so the
- * guest's DISCARD and WRITE_ZEROES never exceed it (a target that does not
- * say leaves them unlimited). */
-static uint32_t to_sectors(uint64_t blocks, uint32_t bs)
-{
-	uint64_t s = blocks * (bs / 512);
-
-	return blocks == 0 || blocks >= UINT32_MAX || s >= UINT32_MAX ? 0 : (uint32_t)s;
-}
-
-/* Block Limits VPD also gives the MAXIMUM TRANSFER LENGTH: a longer READ
- * or WRITE goes as several commands (a target that does not say, or has
- * no such page, gets ISCSI_CMD_MAX_BYTES per command). */
-static void block_limits(struct iscsi_blk *ib, struct blkio_info *info, bool discard)
+/* Block Limits VPD (what it means: lun.c): the most one UNMAP or WRITE
+ * SAME may cover, so the guest's DISCARD and WRITE_ZEROES never exceed it,
+ * and the MAXIMUM TRANSFER LENGTH: a longer READ or WRITE goes as several
+ * commands (a target that does not say, or has no such page, gets
+ * ISCSI_CMD_MAX_BYTES per command). */
+static void block_limits(struct iscsi_blk *ib, struct blkio_info *info, struct iscsi_lun *lun,
+			 bool discard)
 {
 	struct scsi_task *t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
 						 SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 255);
-	struct scsi_inquiry_block_limits *bl =
-		t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
 
-	ib->cmd_max = iscsi_cmd_max_bytes(bl ? bl->max_xfer_len : 0, ib->bs);
-	if (bl && discard) {
-		info->max_discard_sectors = to_sectors(bl->max_unmap, ib->bs);
-		info->max_write_zeroes_sectors = to_sectors(bl->max_ws_len, ib->bs);
+	iscsi_lun_block_limits(t, lun);
+	ib->cmd_max = iscsi_cmd_max_bytes(lun->max_xfer_blocks, ib->bs);
+	if (discard) {
+		info->max_discard_sectors = lun->max_discard_sectors;
+		info->max_write_zeroes_sectors = lun->max_write_zeroes_sectors;
 	}
 	if (t)
 		scsi_free_scsi_task(t);
@@ -303,8 +295,9 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 	struct scsi_task *t;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	char host[ISCSI_HOST_MAX + 1];
+	struct iscsi_lun lun = { 0 };
 	uint64_t t0;
-	int ret;
+	int ret, type;
 
 	if (!ib)
 		return -ENOMEM;
@@ -358,85 +351,60 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 	}
 	explicit_bzero(&c, sizeof(c));
 
-	/* a disk? */
+	/* a disk? (what the answers mean: lun.c) */
 	t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 0, 0, 255);
-	if (!t || t->status != SCSI_STATUS_GOOD) {
-		if (t)
-			scsi_free_scsi_task(t);
+	ret = iscsi_lun_inquiry(t, &type);
+	if (t)
+		scsi_free_scsi_task(t);
+	if (ret && type < 0)
 		return fail(ib, -ENODEV, err, errlen, "iSCSI: INQUIRY of LUN %u failed: %s",
 			    ib->lun, ctx_error(ib->ctx));
-	}
-	{
-		struct scsi_inquiry_standard *inq = scsi_datain_unmarshall(t);
-
-		if (!inq || inq->qualifier != SCSI_INQUIRY_PERIPHERAL_QUALIFIER_CONNECTED ||
-		    inq->device_type != SCSI_INQUIRY_PERIPHERAL_DEVICE_TYPE_DIRECT_ACCESS) {
-			int type = inq ? (int)inq->device_type : -1;
-
-			scsi_free_scsi_task(t);
-			return fail(ib, -ENODEV, err, errlen,
-				    "iSCSI: LUN %u of target '%s' is not a disk (device type %d)",
-				    ib->lun, ib->url.target, type);
-		}
-	}
-	scsi_free_scsi_task(t);
+	if (ret)
+		return fail(ib, -ENODEV, err, errlen,
+			    "iSCSI: LUN %u of target '%s' is not a disk (device type %d)", ib->lun,
+			    ib->url.target, type);
 
 	t = iscsi_readcapacity16_sync(ib->ctx, (int)ib->lun);
-	{
-		struct scsi_readcapacity16 *rc =
-			t && t->status == SCSI_STATUS_GOOD ? scsi_datain_unmarshall(t) : NULL;
-		uint64_t bytes, last;
+	ret = iscsi_lun_capacity(t, &lun);
+	if (t)
+		scsi_free_scsi_task(t);
+	if (ret == -EIO)
+		return fail(ib, -ENODEV, err, errlen,
+			    "iSCSI: READ CAPACITY(16) of LUN %u failed: %s", ib->lun,
+			    ctx_error(ib->ctx));
+	if (ret)
+		return fail(ib, -ENODEV, err, errlen,
+			    "iSCSI: LUN %u has an unusable geometry (block size %u)", ib->lun,
+			    lun.block_size);
+	ib->bs = lun.block_size;
+	ib->blocks = lun.blocks;
+	ib->unmap_zeroes = lun.unmap_zeroes;
+	info->size = lun.bytes;
+	info->block_size = ib->bs;
 
-		if (!rc) {
-			if (t)
-				scsi_free_scsi_task(t);
-			return fail(ib, -ENODEV, err, errlen,
-				    "iSCSI: READ CAPACITY(16) of LUN %u failed: %s", ib->lun,
-				    ctx_error(ib->ctx));
-		}
-		last = rc->returned_lba;
-		ib->bs = rc->block_length;
-		ib->blocks = last + 1;
-		ib->unmap_zeroes = rc->lbprz;
-		scsi_free_scsi_task(t); /* rc lives in the task */
-		if (ib->bs < 512 || ib->bs > 65536 || (ib->bs & (ib->bs - 1)) ||
-		    last == UINT64_MAX ||
-		    __builtin_mul_overflow(ib->blocks, (uint64_t)ib->bs, &bytes) ||
-		    bytes > (UINT64_MAX >> 1))
-			return fail(ib, -ENODEV, err, errlen,
-				    "iSCSI: LUN %u has an unusable geometry (block size %u)",
-				    ib->lun, ib->bs);
-		info->size = bytes;
-		info->block_size = ib->bs;
-	}
-
-	/* write protected? (mode parameter header, device-specific parameter) */
+	/* write protected? */
 	t = iscsi_modesense6_sync(ib->ctx, (int)ib->lun, 1, SCSI_MODESENSE_PC_CURRENT,
 				  SCSI_MODEPAGE_RETURN_ALL_PAGES, 0, 255);
-	if (t && t->status == SCSI_STATUS_GOOD && t->datain.size >= 4)
-		ib->wp = t->datain.data[2] & 0x80;
+	ib->wp = iscsi_lun_write_protected(t);
 	if (t)
 		scsi_free_scsi_task(t);
 	info->readonly = ib->wp;
 
 	if (o->discard && !o->readonly && !ib->wp) {
-		struct scsi_inquiry_logical_block_provisioning *lbp = NULL;
+		bool can;
 
 		t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
 				       SCSI_INQUIRY_PAGECODE_LOGICAL_BLOCK_PROVISIONING, 255);
-		if (t && t->status == SCSI_STATUS_GOOD)
-			lbp = scsi_datain_unmarshall(t);
-		if (!lbp || !lbp->lbpu) {
-			if (t)
-				scsi_free_scsi_task(t);
+		can = iscsi_lun_can_unmap(t);
+		if (t)
+			scsi_free_scsi_task(t);
+		if (!can)
 			return fail(ib, -EOPNOTSUPP, err, errlen,
 				    "iSCSI: LUN %u cannot UNMAP (not thin-provisioned): drop "
 				    "discard=on",
 				    ib->lun);
-		}
-		scsi_free_scsi_task(t);
 	}
-	block_limits(ib, info, o->discard && !o->readonly && !ib->wp);
+	block_limits(ib, info, &lun, o->discard && !o->readonly && !ib->wp);
 
 	iscsi_set_timeout(ib->ctx, 0);
 	ib->zero_block = calloc(1, ib->bs);

@@ -201,9 +201,12 @@ bool vq_listen(struct vq *q)
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
 {
-	uint8_t *slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->size - 1));
+	uint8_t *slot;
 	uint32_t id = head;
 
+	if (!q->ready)
+		return;
+	slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->size - 1));
 	memcpy(slot, &id, 4);
 	memcpy(slot + 4, &len, 4);
 	q->used_idx++;
@@ -215,6 +218,8 @@ bool vq_should_notify(struct vq *q)
 	uint16_t old = q->signalled_used, now = q->used_idx, event;
 	bool valid = q->signalled_valid;
 
+	if (!q->ready)
+		return false;			 /* never enabled, or reset: no ring to look at */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* used idx before the driver's event */
 	q->signalled_used = now;
 	q->signalled_valid = true;

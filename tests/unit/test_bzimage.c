@@ -138,6 +138,10 @@ static void rejects_bad_headers(void **state)
 	assert_int_equal(load(img, sizeof(img), "", NULL, 0, &b), -EINVAL);
 	assert_non_null(strstr(err, "truncated"));
 	make_image();
+	img[0x201] = 0x2b; /* the header ends at 0x22d, in initrd_addr_max */
+	assert_int_equal(load(img, sizeof(img), "", NULL, 0, &b), -EINVAL);
+	assert_non_null(strstr(err, "header ends at 0x22d"));
+	make_image();
 	put32(img + 0x260, 0xffffffff); /* wants 4 GiB */
 	assert_int_equal(load(img, sizeof(img), "", NULL, 0, &b), -E2BIG);
 	assert_non_null(strstr(err, "memory"));

@@ -150,6 +150,10 @@ static void bad_files(void **state)
 		{ "{\"kernel\": \"k\",}", "not valid JSON" },
 		{ "[1, 2]", "must be an object" },
 		{ "{\"kernel\": \"k\", \"colour\": 1}", "unknown key 'colour'" },
+		/* a key with a newline or a terminal escape: still one plain line */
+		{ "{\"kernel\": \"k\", \"a\\nb\": 1}", "unknown key 'a?b'" },
+		{ "{\"kernel\": \"k\", \"nets\": [{\"tap\": \"t\", \"\\u001b[2J\": 1}]}",
+		  "nets[0]: unknown key '?[2J'" },
 		{ "{\"kernel\": \"k\", \"cpus\": \"two\"}", "'cpus' must be a number" },
 		{ "{\"kernel\": 7}", "'kernel' must be a string" },
 		{ "{\"kernel\": \"k\", \"hugepages\": 1}", "'hugepages' must be true or false" },

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
 #include "hearth/blkio.h"
 #include "hearth/config.h"
 #include "hearth/iscsi.h"
@@ -344,6 +347,100 @@ static int disk(struct vm_config *c, const char *v)
 	return config_parse(c, 4, argv, err, sizeof(err));
 }
 
+/* A finished task whose data-in buffer holds @cap bytes of @d but says
+ * the target sent @sent: what lies past @sent was never sent. */
+static struct scsi_task *answer(struct scsi_task *t, const uint8_t *d, size_t cap, int sent)
+{
+	assert_non_null(t);
+	t->status = SCSI_STATUS_GOOD;
+	t->datain.data = malloc(cap);
+	assert_non_null(t->datain.data);
+	memcpy(t->datain.data, d, cap);
+	t->datain.size = sent;
+	return t;
+}
+
+/* A LUN's answers at login (lun.c): whole ones are read, short ones are
+ * not read past their end (libiscsi's unmarshalling would), failed ones
+ * are no answer. */
+static void lun_answers(void **state)
+{
+	/* READ CAPACITY(16): last LBA 131071, 512-byte blocks, LBPRZ */
+	static const uint8_t rc[32] = {
+		[5] = 0x01, [6] = 0xff, [7] = 0xff, [10] = 0x02, [14] = 0x40
+	};
+	static const uint8_t bad_bs[32] = { [7] = 1, [10] = 0x03 }; /* 768-byte blocks */
+	static const uint8_t disk[36] = { 0, 0, 5, 2, 31 }, cdrom[36] = { 5, 0, 5, 2, 31 };
+	static const uint8_t lbp[8] = { 0, 0xb2, 0, 4, 0, 0x80 };
+	static const uint8_t bl[64] = {
+		[1] = 0xb0, [3] = 0x3c, [10] = 0x02, [22] = 0x10, [41] = 0x01
+	};
+	struct iscsi_lun lun = { 0 };
+	struct scsi_task *t;
+	int type;
+
+	(void)state;
+	t = answer(scsi_cdb_readcapacity16(), rc, sizeof(rc), sizeof(rc));
+	assert_int_equal(iscsi_lun_capacity(t, &lun), 0);
+	assert_int_equal(lun.blocks, 131072);
+	assert_int_equal(lun.block_size, 512);
+	assert_int_equal(lun.bytes, 64ULL << 20);
+	assert_true(lun.unmap_zeroes);
+	scsi_free_scsi_task(t);
+	/* the same bytes, but the target sent only the LBA */
+	t = answer(scsi_cdb_readcapacity16(), rc, sizeof(rc), 8);
+	assert_int_equal(iscsi_lun_capacity(t, &lun), -EIO);
+	scsi_free_scsi_task(t);
+	t = answer(scsi_cdb_readcapacity16(), bad_bs, sizeof(bad_bs), sizeof(bad_bs));
+	assert_int_equal(iscsi_lun_capacity(t, &lun), -ENODEV);
+	scsi_free_scsi_task(t);
+	t = answer(scsi_cdb_readcapacity16(), rc, sizeof(rc), sizeof(rc));
+	t->status = SCSI_STATUS_CHECK_CONDITION;
+	assert_int_equal(iscsi_lun_capacity(t, &lun), -EIO);
+	scsi_free_scsi_task(t);
+	assert_int_equal(iscsi_lun_capacity(NULL, &lun), -EIO);
+
+	/* INQUIRY: a disk; not a disk; nothing sent (the zeroes past it are not
+	 * "a connected disk") */
+	t = answer(scsi_cdb_inquiry(0, 0, 255), disk, sizeof(disk), sizeof(disk));
+	assert_int_equal(iscsi_lun_inquiry(t, &type), 0);
+	assert_int_equal(type, 0);
+	scsi_free_scsi_task(t);
+	t = answer(scsi_cdb_inquiry(0, 0, 255), cdrom, sizeof(cdrom), sizeof(cdrom));
+	assert_int_equal(iscsi_lun_inquiry(t, &type), -ENODEV);
+	assert_int_equal(type, 5);
+	scsi_free_scsi_task(t);
+	t = answer(scsi_cdb_inquiry(0, 0, 255), disk, sizeof(disk), 0);
+	assert_int_equal(iscsi_lun_inquiry(t, &type), -ENODEV);
+	assert_int_equal(type, -1);
+	scsi_free_scsi_task(t);
+
+	/* provisioning: LBPU in byte 5, unless the answer stops before it */
+	t = answer(scsi_cdb_inquiry(1, SCSI_INQUIRY_PAGECODE_LOGICAL_BLOCK_PROVISIONING, 255), lbp,
+		   sizeof(lbp), sizeof(lbp));
+	assert_true(iscsi_lun_can_unmap(t));
+	t->datain.size = 5;
+	assert_false(iscsi_lun_can_unmap(t));
+	scsi_free_scsi_task(t);
+
+	/* block limits: 512 blocks a READ or WRITE, 4096 blocks of UNMAP, 65536
+	 * of WRITE SAME, in 4 KiB blocks */
+	lun.block_size = 4096;
+	t = answer(scsi_cdb_inquiry(1, SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 255), bl, sizeof(bl),
+		   sizeof(bl));
+	iscsi_lun_block_limits(t, &lun);
+	assert_int_equal(lun.max_discard_sectors, 4096 * 8);
+	assert_int_equal(lun.max_write_zeroes_sectors, 65536 * 8);
+	assert_int_equal(lun.max_xfer_blocks, 512);
+	/* an answer that stops after the header says nothing */
+	t->datain.size = 4;
+	iscsi_lun_block_limits(t, &lun);
+	assert_int_equal(lun.max_xfer_blocks, 0);
+	assert_int_equal(lun.max_discard_sectors, 0);
+	assert_int_equal(lun.max_write_zeroes_sectors, 0);
+	scsi_free_scsi_task(t);
+}
+
 static void config_disk_url(void **state)
 {
 	static struct vm_config c;
@@ -471,6 +568,7 @@ int main(void)
 		cmocka_unit_test(limits),	   cmocka_unit_test(password_never_in_errors),
 		cmocka_unit_test(creds),	   cmocka_unit_test(sense),
 		cmocka_unit_test(config_disk_url), cmocka_unit_test(request_limits),
+		cmocka_unit_test(lun_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -300,12 +300,34 @@ static void too_many_buffers(void **state)
 	assert_int_equal(vq_pop(&q, &gm, &e), -EINVAL);
 }
 
+/* A device may hold a queue the driver never enabled (DRIVER_OK without
+ * queue_enable, or after a reset): fuzz_blk_device found virtio-blk's
+ * completion path asking such a queue whether to notify, through its NULL
+ * rings. Every call must be a no-op there. */
+static void queue_not_ready(void **state)
+{
+	(void)state;
+	vq_reset(&q);
+	q.size = QSZ; /* what the driver wrote, never enabled */
+	q.desc_gpa = DESC;
+	q.avail_gpa = AVAIL;
+	q.used_gpa = USED;
+	assert_false(vq_has_work(&q));
+	assert_int_equal(vq_pop(&q, &gm, &e), 0);
+	vq_push(&q, 0, 1);
+	assert_int_equal(q.used_idx, 0);
+	assert_false(vq_should_notify(&q));
+	vq_quiet(&q);
+	assert_false(vq_listen(&q));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(enable_checks_geometry), cmocka_unit_test(chain_round_trip),
 		cmocka_unit_test(broken_rings),		  cmocka_unit_test(indirect_tables),
 		cmocka_unit_test(event_idx_suppression),  cmocka_unit_test(too_many_buffers),
+		cmocka_unit_test(queue_not_ready),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

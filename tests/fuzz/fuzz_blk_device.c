@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer harness: the virtio-blk device (src/virtio/blk.c) driven through
+ * its virtio-pci transport, with a fake block backend whose completions the
+ * input orders. Where fuzz_virtio_blk stops at the request parser, this one
+ * reaches what the device does with a request: request slots, submission,
+ * backend refusals (-EAGAIN, errors), completions in any order, short,
+ * failed or unsupported, the slots a completion frees, polling, and resets
+ * with I/O in flight.
+ *
+ * The backend is this file's: it defines the blkio.h functions blk.c calls,
+ * so the linker never takes src/block/blkio.c from the core library (a
+ * link-time seam; blk.c is unchanged). It checks what the device hands it:
+ * a request slot is never reused while in flight, READ/WRITE buffers lie in
+ * guest RAM and add up to the length, no request runs past the disk's end.
+ *
+ * Input: byte 0 the disk (bit 0 read-only, bit 1 discard, bit 2 4 KiB
+ * blocks, bits 3-4 its size, bits 5-7 how many requests the backend takes
+ * at once), byte 1 the features the driver accepts (bit 0 EVENT_IDX, 1
+ * INDIRECT_DESC, 2 FLUSH, 3 DISCARD, 4 WRITE_ZEROES, 5 MSI-X vectors, 6 no
+ * VERSION_1, 7 a feature never offered), byte 2 the queue size; then steps
+ * of 4 bytes [op, a, b, c] (see step()). The driver builds its chains in
+ * guest RAM as a driver would; other steps write raw bytes over anything.
+ * ASan/UBSan catch the rest.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hearth/blkio.h"
+#include "hearth/virtio_pci.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
+
+#define RAM	 (1u << 20)
+#define BAR	 0xc0000000ULL
+#define DESC	 0x0000ULL
+#define AVAIL	 0x1000ULL
+#define USED	 0x2000ULL
+#define HDRS	 0x4000ULL /* 32 bytes per descriptor index: header, discard segment */
+#define STATUS	 0x6000ULL /* one status byte per descriptor index */
+#define INDIRECT 0x8000ULL /* an indirect table per descriptor index, 8 entries */
+#define DATA	 0x20000ULL
+#define DATA_LEN (RAM - DATA)
+#define SECTOR	 512u
+#define NOTIFY	 0x3000u
+
+/* ---- the fake backend ---- */
+
+struct pending {
+	void *tag;
+	enum blkio_op op;
+	const struct iovec *iov;
+	unsigned n;
+	uint64_t off, len;
+	int64_t res; /* what the completion will say */
+	bool finished;
+	unsigned epoch; /* the device resets before it was queued */
+};
+
+struct blkio {
+	uint64_t size;
+	uint32_t block_size;
+	bool readonly;
+	unsigned room; /* requests taken at once */
+	bool refuse;   /* the next blkio_queue fails with -EIO */
+	struct pending p[VQ_MAX_SIZE];
+	unsigned n;
+	unsigned long queued, submits;
+};
+
+static struct guest_mem gm;
+static uint8_t *ram;
+static unsigned epoch; /* resets so far */
+
+uint64_t blkio_size(const struct blkio *b)
+{
+	return b->size;
+}
+const char *blkio_engine(const struct blkio *b)
+{
+	(void)b;
+	return "fuzz";
+}
+int blkio_event_fd(const struct blkio *b)
+{
+	(void)b;
+	return -1;
+}
+uint32_t blkio_block_size(const struct blkio *b)
+{
+	return b->block_size;
+}
+uint32_t blkio_max_discard_sectors(const struct blkio *b)
+{
+	return b->block_size == 4096 ? 64 : UINT32_MAX;
+}
+uint32_t blkio_max_write_zeroes_sectors(const struct blkio *b)
+{
+	return blkio_max_discard_sectors(b);
+}
+bool blkio_readonly(const struct blkio *b)
+{
+	return b->readonly;
+}
+bool blkio_pollable(const struct blkio *b)
+{
+	(void)b;
+	return true;
+}
+int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t errlen)
+{
+	(void)out, (void)o, (void)err, (void)errlen;
+	return -ENOSYS;
+}
+int blkio_attach(struct blkio *b, struct loop *l, void (*cb)(void *opaque, uint32_t events),
+		 void *opaque)
+{
+	(void)b, (void)l, (void)cb, (void)opaque;
+	return -ENOSYS;
+}
+void blkio_close(struct blkio *b)
+{
+	free(b);
+}
+
+static bool in_ram(const void *p, uint64_t len)
+{
+	const uint8_t *q = p;
+
+	return q >= ram && len <= RAM && (uint64_t)(q - ram) <= RAM - len;
+}
+
+int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsigned n,
+		uint64_t off, uint64_t len, void *tag)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->p[i].tag == tag)
+			abort(); /* a request slot reused while in flight */
+	if (op == BLKIO_READ || op == BLKIO_WRITE) {
+		if (n > VIRTIO_BLK_SEG_MAX || (n == 0) != (len == 0))
+			abort(); /* (a request of no sectors is valid, and empty) */
+		for (unsigned i = 0; i < n; i++) {
+			if (!iov[i].iov_len || !in_ram(iov[i].iov_base, iov[i].iov_len))
+				abort(); /* a buffer outside guest RAM */
+			sum += iov[i].iov_len;
+		}
+		if (sum != len)
+			abort();
+	}
+	if (op != BLKIO_FLUSH &&
+	    (off % SECTOR || len % SECTOR || off > b->size || len > b->size - off))
+		abort(); /* past the end of the disk */
+	if (op != BLKIO_READ && op != BLKIO_FLUSH && b->readonly)
+		abort(); /* a write to a read-only disk */
+	if (b->refuse) {
+		b->refuse = false;
+		return -EIO;
+	}
+	if (b->n >= b->room)
+		return -EAGAIN;
+	b->p[b->n++] = (struct pending){ tag, op, iov, n, off, len, (int64_t)len, false, epoch };
+	b->queued++;
+	return 0;
+}
+
+void blkio_submit(struct blkio *b)
+{
+	b->submits++;
+}
+
+bool blkio_ready(struct blkio *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->p[i].finished)
+			return true;
+	return false;
+}
+
+void blkio_reap(struct blkio *b, void (*done)(void *ctx, void *tag, int64_t res), void *ctx)
+{
+	for (unsigned i = 0; i < b->n;) {
+		struct pending p = b->p[i];
+
+		if (!p.finished) {
+			i++;
+			continue;
+		}
+		b->p[i] = b->p[--b->n];
+		done(ctx, p.tag, p.res);
+	}
+}
+
+/* ---- the driver ---- */
+
+static struct virtio_pci *vp;
+static struct virtio_blk *dev;
+static struct blkio *io;
+static void (*kick_cb)(void *, uint32_t);
+static void *kick_arg;
+static uint16_t qsize, avail_idx, next_desc;
+static uint64_t features;
+static bool live; /* DRIVER_OK seen since the last reset */
+
+static int ok_ioeventfd(void *o, uint64_t a, unsigned l, int fd)
+{
+	(void)o, (void)a, (void)l, (void)fd;
+	return 0;
+}
+static int ok_irqfd(void *o, unsigned g, int fd)
+{
+	(void)o, (void)g, (void)fd;
+	return 0;
+}
+static int ok_route(void *o, unsigned g, uint64_t a, uint32_t d)
+{
+	(void)o, (void)g, (void)a, (void)d;
+	return 0;
+}
+static int ok_intx(void *o, unsigned g, int l)
+{
+	(void)o, (void)g, (void)l;
+	return 0;
+}
+static int ok_watch(void *o, int fd, void (*cb)(void *, uint32_t), void *arg)
+{
+	(void)o, (void)fd;
+	kick_cb = cb;
+	kick_arg = arg;
+	return 0;
+}
+
+static void bar_write(uint32_t off, uint64_t v, size_t n)
+{
+	virtio_pci_bar_ops.write(vp, off, &v, n);
+}
+
+static uint8_t bar_read8(uint32_t off)
+{
+	uint64_t v = 0;
+
+	virtio_pci_bar_ops.read(vp, off, &v, 1);
+	return (uint8_t)v;
+}
+
+/* The driver's side of initialisation (virtio 1.2, 3.1.1), as far as the
+ * device lets it go. */
+static void driver_init(void)
+{
+	bar_write(0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	bar_write(0x08, 0, 4);
+	bar_write(0x0c, (uint32_t)features, 4);
+	bar_write(0x08, 1, 4);
+	bar_write(0x0c, (uint32_t)(features >> 32), 4);
+	bar_write(0x14,
+		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK, 1);
+	bar_write(0x16, 0, 2);
+	bar_write(0x18, qsize, 2);
+	bar_write(0x1a, 1, 2); /* queue vector (a no-op without MSI-X set up) */
+	bar_write(0x20, DESC, 8);
+	bar_write(0x28, AVAIL, 8);
+	bar_write(0x30, USED, 8);
+	bar_write(0x1c, 1, 2);
+	bar_write(0x14,
+		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+			  VIRTIO_STATUS_DRIVER_OK,
+		  1);
+	live = bar_read8(0x14) & VIRTIO_STATUS_DRIVER_OK;
+	avail_idx = 0;
+	memset(ram + AVAIL, 0, 0x1000);
+	memset(ram + USED, 0, 0x1000);
+}
+
+static void put_desc(uint8_t *table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
+{
+	uint8_t *d = table + 16 * i;
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+static void make_avail(uint16_t head)
+{
+	uint16_t idx = avail_idx++;
+
+	if (!qsize)
+		return;
+	memcpy(ram + AVAIL + 4 + 2 * (idx % qsize), &head, 2);
+	__atomic_store_n((uint16_t *)(ram + AVAIL + 2), avail_idx, __ATOMIC_RELEASE);
+}
+
+/* A request as a driver builds it: @a picks the type and the shape, @b and
+ * @c the sector and the data length. */
+static void post(uint8_t a, uint8_t b, uint8_t c)
+{
+	static const uint32_t types[] = { VIRTIO_BLK_T_IN,	VIRTIO_BLK_T_OUT,
+					  VIRTIO_BLK_T_FLUSH,	VIRTIO_BLK_T_GET_ID,
+					  VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
+					  VIRTIO_BLK_T_IN,	99 };
+	uint32_t type = types[a & 7];
+	unsigned segs = 1 + ((a >> 3) & 3); /* data buffers */
+	bool indirect = a & 0x20 && features >> VIRTIO_F_INDIRECT_DESC & 1;
+	uint64_t sector = a & 0x40 ? (uint64_t)b << 8 | c : b;
+	uint32_t dlen =
+		type == VIRTIO_BLK_T_GET_ID ? VIRTIO_BLK_ID_BYTES : (uint32_t)(c % 16 + 1) * SECTOR;
+	uint16_t head, slot;
+	uint8_t *table, *hdr;
+	unsigned k = 0, nd;
+	uint16_t i0;
+
+	if (!qsize)
+		return;
+	if (a & 0x80)
+		dlen += c & 0x3f; /* not whole sectors */
+	slot = next_desc % qsize;
+	hdr = ram + HDRS + 32 * slot;
+	memcpy(hdr, &type, 4);
+	memset(hdr + 4, 0, 4);
+	memcpy(hdr + 8, &sector, 8);
+	/* the DISCARD / WRITE_ZEROES segment follows the header */
+	{
+		uint32_t num = (uint32_t)c + 1, flags = type == VIRTIO_BLK_T_WRITE_ZEROES && b & 1;
+
+		memcpy(hdr + 16, &sector, 8);
+		memcpy(hdr + 24, &num, 4);
+		memcpy(hdr + 28, &flags, 4);
+	}
+	nd = 2 + (type == VIRTIO_BLK_T_FLUSH || type == VIRTIO_BLK_T_DISCARD ||
+				  type == VIRTIO_BLK_T_WRITE_ZEROES
+			  ? 0
+			  : segs);
+	if (indirect) {
+		table = ram + INDIRECT + 16 * 8 * (slot % 64);
+		i0 = 0;
+	} else {
+		table = ram + DESC;
+		i0 = slot;
+	}
+	/* descriptors i0, i0+1, ... (mod the queue size when direct) */
+#define IDX(j) ((uint16_t)(indirect ? (j) : (i0 + (j)) % qsize))
+	put_desc(table, IDX(k), HDRS + 32 * slot,
+		 type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES ? 32 : 16,
+		 1 /* NEXT */, IDX(k + 1));
+	k++;
+	if (nd > 2) {
+		bool out = type == VIRTIO_BLK_T_OUT;
+		uint32_t piece = dlen / segs, left = dlen;
+
+		for (unsigned s = 0; s < segs; s++, k++) {
+			uint32_t l = s + 1 == segs ? left : piece;
+			uint64_t at = DATA + ((uint64_t)(slot * 4 + s) * 8192) % (DATA_LEN - 16384);
+
+			put_desc(table, IDX(k), at, l, (uint16_t)((out ? 0 : 2) | 1), IDX(k + 1));
+			left -= l;
+		}
+	}
+	put_desc(table, IDX(k), STATUS + slot, 1, 2 /* WRITE */, 0);
+	k++;
+#undef IDX
+	if (indirect) {
+		put_desc(ram + DESC, slot, INDIRECT + 16 * 8 * (slot % 64), 16 * k, 4, 0);
+		head = slot;
+		next_desc = (uint16_t)(next_desc + 1);
+	} else {
+		head = slot;
+		next_desc = (uint16_t)(next_desc + k);
+	}
+	ram[STATUS + slot] = 0xff;
+	make_avail(head);
+}
+
+static void kick(void)
+{
+	bar_write(NOTIFY, 0, 2);
+	if (kick_cb)
+		kick_cb(kick_arg, 1);
+}
+
+/* Finishes the in-flight request @a (mod their number) the way @b says. */
+static void finish(uint8_t a, uint8_t b)
+{
+	struct pending *p;
+
+	if (!io->n)
+		return;
+	p = &io->p[a % io->n];
+	switch (b & 7) {
+	case 0:
+	case 1:
+	case 2: p->res = (int64_t)p->len; break;
+	case 3: p->res = p->len ? (int64_t)(p->len - 1) : 0; break; /* short */
+	case 4: p->res = -EIO; break;
+	case 5: p->res = -EOPNOTSUPP; break;
+	case 6: p->res = -ENOSPC; break;
+	default: p->res = (int64_t)p->len + 512; break; /* more than asked */
+	}
+	/* a read lands in the guest's buffers, as the real backends do */
+	if (p->op == BLKIO_READ && p->res > 0 && p->epoch == epoch)
+		for (unsigned i = 0; i < p->n; i++)
+			memset(p->iov[i].iov_base, 0x5a, p->iov[i].iov_len);
+	p->finished = true;
+}
+
+/* Reaps what finished. A device that was reset and not started again must
+ * not touch the rings or status bytes for requests from before the reset. */
+static void complete(void)
+{
+	static uint8_t before[DATA];
+	bool quiet = !live;
+
+	if (quiet)
+		memcpy(before, ram, DATA);
+	virtio_blk_complete(dev, 1);
+	if (quiet && memcmp(before, ram, DATA))
+		abort();
+}
+
+static void step(const uint8_t *s)
+{
+	uint8_t a = s[1], b = s[2], c = s[3];
+
+	switch (s[0] % 13) {
+	case 0:
+	case 1: post(a, b, c); break;
+	case 2: kick(); break;
+	case 3: finish(a, b); break;
+	case 4: complete(); break;
+	case 5:
+		/* reset with whatever is in flight, then maybe start again */
+		bar_write(0x14, 0, 1);
+		epoch++;
+		live = false;
+		if (a & 1)
+			driver_init();
+		break;
+	case 6: io->refuse = true; break;
+	case 7: virtio_blk_poll(dev); break;
+	case 8: {
+		/* raw bytes over the rings, headers and descriptors */
+		uint32_t off = ((uint32_t)a << 8 | b) % 0x8000;
+
+		ram[off] = c;
+		break;
+	}
+	case 9: {
+		/* the driver writes the used event / avail flags, or the avail index */
+		uint16_t v = (uint16_t)(b << 8 | c);
+
+		if (qsize)
+			memcpy(ram + (a & 1 ? AVAIL + 4 + 2 * qsize : AVAIL + 2), &v, 2);
+		break;
+	}
+	case 10:
+		/* any common configuration register, the device status included */
+		bar_write((uint32_t)a % 0x38, (uint64_t)b << 8 | c, (size_t)1 << (a >> 6));
+		if ((uint32_t)a % 0x38 == 0x14 && !(a >> 6 ? b << 8 | c : c)) {
+			epoch++;
+			live = false;
+		}
+		/* only a reset stops the device: a status write that drops
+		 * DRIVER_OK without one is a driver error, not a stop */
+		live |= bar_read8(0x14) & VIRTIO_STATUS_DRIVER_OK;
+		break;
+	case 11: {
+		/* the device configuration (capacity, limits) and the ISR */
+		uint64_t v;
+
+		virtio_pci_bar_ops.read(vp, a & 0x80 ? 0x1000 : 0x2000 + (a & 0x3f) % 60, &v,
+					(size_t)1 << (b & 3));
+		break;
+	}
+	default:
+		for (unsigned i = 0; i < io->n; i++)
+			finish((uint8_t)i, (uint8_t)(a + i));
+		complete();
+		break;
+	}
+}
+
+/* One device per disk shape, made on first use and kept: creating one
+ * (its request slots are ~0.5 MiB) costs more than a whole input. Between
+ * inputs the backend finishes everything and the device is reset, so it
+ * starts each input as a fresh one does. */
+struct unit {
+	struct virtio_pci *vp;
+	struct virtio_blk *dev;
+	struct blkio *io;
+	void (*kick_cb)(void *, uint32_t);
+	void *kick_arg;
+};
+
+static struct unit *unit_for(uint8_t shape)
+{
+	static const struct virtio_pci_host h = { .gm = &gm,
+						  .ioeventfd = ok_ioeventfd,
+						  .irqfd = ok_irqfd,
+						  .msi_route = ok_route,
+						  .set_intx = ok_intx,
+						  .watch = ok_watch };
+	static const uint64_t sizes[] = { 0, 8 * SECTOR, 1 << 20, 1ULL << 40 };
+	static struct unit units[32];
+	struct unit *u = &units[shape & 31];
+	struct virtio_blk_cfg cfg = { .serial = "fuzz-serial-01234567" };
+
+	if (u->dev)
+		return u;
+	u->io = calloc(1, sizeof(*u->io));
+	if (!u->io)
+		abort();
+	u->io->readonly = shape & 1;
+	u->io->block_size = shape & 4 ? 4096 : SECTOR;
+	u->io->size = sizes[(shape >> 3) & 3];
+	cfg.io = u->io;
+	cfg.discard = shape & 2;
+	u->vp = virtio_pci_create(&h, &virtio_blk_ops, BAR, 24, 16);
+	u->dev = u->vp ? virtio_blk_create(&cfg, &gm, virtio_pci_transport(u->vp)) : NULL;
+	kick_cb = NULL;
+	if (!u->dev || virtio_pci_attach(u->vp, u->dev))
+		abort();
+	u->kick_cb = kick_cb;
+	u->kick_arg = kick_arg;
+	return u;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
+{
+	struct unit *u;
+
+	if (!ram) {
+		if (gm_create(&gm, RAM, false))
+			abort();
+		ram = gm_ptr(&gm, 0, RAM);
+	}
+	if (len < 3)
+		return 0;
+	memset(ram, 0, DATA);
+	u = unit_for(in[0]);
+	vp = u->vp;
+	dev = u->dev;
+	io = u->io;
+	kick_cb = u->kick_cb;
+	kick_arg = u->kick_arg;
+	io->room = 1u << ((in[0] >> 5) & 7); /* 1 .. 128 */
+	io->refuse = false;
+	features = 1ULL << VIRTIO_F_VERSION_1;
+	if (in[1] & 1)
+		features |= 1ULL << VIRTIO_F_EVENT_IDX;
+	if (in[1] & 2)
+		features |= 1ULL << VIRTIO_F_INDIRECT_DESC;
+	if (in[1] & 4)
+		features |= 1ULL << 9;
+	if (in[1] & 8)
+		features |= 1ULL << 13;
+	if (in[1] & 16)
+		features |= 1ULL << 14;
+	if (in[1] & 64)
+		features &= ~(1ULL << VIRTIO_F_VERSION_1);
+	if (in[1] & 128)
+		features |= 1ULL << 3; /* never offered */
+	qsize = in[2] & 0x80 ? in[2] & 0x7f : (uint16_t)(1u << (in[2] % 9));
+	next_desc = 0;
+	/* MSI-X on or off: its enable bit in the capability's control word */
+	virtio_pci_cfg_ops.cfg_write(vp, 0x40 + 2, in[1] & 32 ? 0x8000 : 0, 2);
+	driver_init();
+	for (size_t i = 3; i + 4 <= len; i += 4)
+		step(in + i);
+	/* the backend finishes everything (a completion frees slots for
+	 * requests that waited: they finish in the next round); then the
+	 * device is reset for the next input, and what it took since finishes
+	 * into nothing */
+	for (unsigned round = 0; io->n && round < 2 * VQ_MAX_SIZE; round++)
+		step((const uint8_t[]){ 12, 0, 0, 0 });
+	bar_write(0x14, 0, 1);
+	epoch++;
+	live = false;
+	step((const uint8_t[]){ 12, 0, 0, 0 });
+	if (io->n)
+		abort(); /* a request the device never let go of */
+	return 0;
+}
