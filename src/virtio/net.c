@@ -674,22 +674,27 @@ static bool tap_readable(const struct virtio_net *n)
 }
 
 /* A frame of @got bytes (header included) was read into @iov (@niov
- * iovecs) over the chains @ch, at most @m of them: fixes its header and
- * returns the chains it used to the driver. Returns how many, 0 if the frame
- * was dropped (a runt, larger than the chains, or a header the driver did
- * not negotiate; counted): then the chains stay the device's. */
+ * iovecs, the scratch buffer after them) over the chains @ch, at most @m of
+ * them: fixes its header and returns the chains it used to the driver.
+ * Returns how many, 0 if the frame was dropped (a runt, larger than the
+ * iovecs the read had or than the chains, or a header the driver did not
+ * negotiate; counted): then the chains stay the device's. */
 static unsigned rx_deliver(struct virtio_net *n, const struct iovec *iov, unsigned niov,
 			   const struct rx_chain *ch, unsigned m, uint64_t got)
 {
 	uint8_t hdr[VIRTIO_NET_HDR_LEN];
-	uint64_t left = got;
+	uint64_t left = got, room = 0;
 	unsigned k = 0;
 
+	/* a tail that went past the read's iovecs is in the scratch buffer,
+	 * not in the guest's: the frame did not arrive */
+	for (unsigned i = 0; i < niov; i++)
+		room += iov[i].iov_len;
 	while (left && k < m) {
 		left -= left < ch[k].len ? left : ch[k].len;
 		k++;
 	}
-	if (got < VIRTIO_NET_HDR_LEN || left) {
+	if (got < VIRTIO_NET_HDR_LEN || left || got > room) {
 		n->st.rx_dropped++;
 		return 0;
 	}
@@ -756,7 +761,8 @@ static enum rx_result rx_one(struct virtio_net *n)
 		return RX_EMPTY;
 	}
 	n->rx_budget--;
-	k = rx_deliver(n, iov, n->niov, n->chains + n->c0, mrg(n) ? n->nchains : 1, (uint64_t)got);
+	/* only the @cnt iovecs the read was given hold the frame */
+	k = rx_deliver(n, iov, cnt, n->chains + n->c0, mrg(n) ? n->nchains : 1, (uint64_t)got);
 	rx_consume(n, k);
 	return RX_FRAME;
 }
