@@ -163,7 +163,7 @@ struct virtio_blk {
 	struct loop *loop; /* resumes work left at the budget (or NULL) */
 	int work;
 	bool polled; /* the loop polls the queue (virtio_blk_set_poller) */
-	bool broken;	   /* the driver broke the queue: nothing more until a reset */
+	bool broken; /* the driver broke the queue: nothing more until a reset */
 	unsigned gen;
 	struct vq_elem elem;
 	struct inflight *free, slots[VQ_MAX_SIZE];

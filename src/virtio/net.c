@@ -191,8 +191,8 @@ struct virtio_net {
 	uint8_t mac[6];
 	char name[32];
 	struct loop *loop;
-	int watch; /* loop watch on the TAP, -1 while receive waits for buffers */
-	int work;  /* the loop's deferred work: what a budget left (docs/virtio.md) */
+	int watch;	       /* loop watch on the TAP, -1 while receive waits for buffers */
+	int work;	       /* the loop's deferred work: what a budget left (docs/virtio.md) */
 	bool tx_more, rx_more; /* a budget ran out with this queue's work left */
 	unsigned rx_budget;    /* frames (and bad chains) this receive run may take */
 	uint64_t features;

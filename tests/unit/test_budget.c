@@ -309,8 +309,9 @@ static void net_transmit(void **state)
 	(void)state;
 	net_dev();
 	/* the transmit queue is queue 1: queue 0 gets an empty ring */
-	vqs[0] = (struct vq){ .size = QSZ, .desc_gpa = 0x4000, .avail_gpa = 0x5000,
-			      .used_gpa = 0x6000 };
+	vqs[0] = (struct vq){
+		.size = QSZ, .desc_gpa = 0x4000, .avail_gpa = 0x5000, .used_gpa = 0x6000
+	};
 	assert_int_equal(vq_enable(&vqs[0], &gm, VQ_MAX_SIZE), 0);
 	queue(1, 100 * QSZ);
 	virtio_net_ops.start(net, 1ULL << VIRTIO_F_VERSION_1, vqs);
@@ -352,8 +353,9 @@ static void net_receive(void **state)
 	(void)state;
 	net_dev();
 	queue(0, 100 * QSZ);
-	vqs[1] = (struct vq){ .size = QSZ, .desc_gpa = 0x4000, .avail_gpa = 0x5000,
-			      .used_gpa = 0x6000 };
+	vqs[1] = (struct vq){
+		.size = QSZ, .desc_gpa = 0x4000, .avail_gpa = 0x5000, .used_gpa = 0x6000
+	};
 	assert_int_equal(vq_enable(&vqs[1], &gm, VQ_MAX_SIZE), 0);
 	virtio_net_ops.start(net, 1ULL << VIRTIO_F_VERSION_1, vqs);
 	for (uint16_t h = 0; h < QSZ; h++) {

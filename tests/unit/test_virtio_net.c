@@ -1012,7 +1012,7 @@ static void receive_larger_than_the_read(void **state)
 	memset(g, 0xee, 0x4000);
 	for (uint16_t c = 0; c < 4; c++)
 		post_rx(c, 1024); /* a read takes two: 2048 >= 12 + 18 + 1500 */
-	host_send(3000, 1);   /* fits the four chains, not the read's two */
+	host_send(3000, 1);	  /* fits the four chains, not the read's two */
 	host_send(100, 2);
 	virtio_net_rx(dev, POLLIN);
 	/* read by itself, the next frame takes chain 0; in a batch of reads,
