@@ -35,8 +35,18 @@ struct poller {
 	void *opaque;
 };
 
+#define LOOP_MAX_WORK 32 /* 16 disks + 8 NICs + the rng */
+
+struct work {
+	loop_work_cb cb;
+	void *opaque;
+	bool pending;
+};
+
 struct loop {
 	struct io_uring ring;
+	struct work work[LOOP_MAX_WORK];
+	unsigned nwork, npending;
 	struct poller pollers[LOOP_MAX_POLLERS];
 	unsigned npollers;
 	uint64_t poll_ns;
@@ -241,6 +251,45 @@ bool loop_polls(const struct loop *l)
 	return l->uring && l->poll_ns;
 }
 
+int loop_add_work(struct loop *l, loop_work_cb cb, void *opaque)
+{
+	if (l->nwork == LOOP_MAX_WORK)
+		return -ENOSPC;
+	l->work[l->nwork] = (struct work){ cb, opaque, false };
+	return (int)l->nwork++;
+}
+
+void loop_defer(struct loop *l, int id)
+{
+	if (id < 0 || (unsigned)id >= l->nwork || l->work[id].pending)
+		return;
+	l->work[id].pending = true;
+	l->npending++;
+}
+
+bool loop_has_deferred(const struct loop *l)
+{
+	return l->npending != 0;
+}
+
+/* One turn's deferred work: what was pending when the turn began runs once;
+ * what it defers again waits for the next turn, after the next events. */
+static void run_work(struct loop *l)
+{
+	bool due[LOOP_MAX_WORK];
+
+	if (!l->npending)
+		return;
+	for (unsigned i = 0; i < l->nwork; i++) {
+		due[i] = l->work[i].pending;
+		l->work[i].pending = false;
+	}
+	l->npending = 0;
+	for (unsigned i = 0; i < l->nwork && !l->quit; i++)
+		if (due[i])
+			l->work[i].cb(l->work[i].opaque);
+}
+
 /* The idle callbacks: whether any found work. */
 static bool pollers_idle(struct loop *l)
 {
@@ -315,9 +364,14 @@ static int run_uring(struct loop *l)
 		unsigned head, seen = 0;
 		int ret;
 
-		if (l->npollers && l->poll_ns)
+		/* with work deferred, collect the events ready without sleeping
+		 * (entering the kernel, so completions it has not posted yet are) */
+		bool busy = l->npending != 0;
+
+		if (!busy && l->npollers && l->poll_ns)
 			poll_for_work(l);
-		ret = io_uring_submit_and_wait(&l->ring, 1);
+		ret = busy ? io_uring_submit_and_get_events(&l->ring)
+			   : io_uring_submit_and_wait(&l->ring, 1);
 
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
 			return ret;
@@ -327,6 +381,7 @@ static int run_uring(struct loop *l)
 			seen++;
 		}
 		io_uring_cq_advance(&l->ring, seen);
+		run_work(l);
 	}
 	return 0;
 }
@@ -335,7 +390,7 @@ static int run_epoll(struct loop *l)
 {
 	while (!l->quit) {
 		struct epoll_event ev[16];
-		int n = epoll_wait(l->epfd, ev, 16, -1);
+		int n = epoll_wait(l->epfd, ev, 16, l->npending ? 0 : -1);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -349,6 +404,7 @@ static int run_epoll(struct loop *l)
 			if (w->used)
 				w->cb(w->opaque, e);
 		}
+		run_work(l);
 	}
 	return 0;
 }

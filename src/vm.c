@@ -455,6 +455,7 @@ static int setup_virtio(struct vm *vm)
 		}
 		if (virtio_pci_attach(vp, vm->blk[i]) ||
 		    blkio_attach(bc.io, vm->loop, virtio_blk_complete, vm->blk[i]) ||
+		    virtio_blk_set_loop(vm->blk[i], vm->loop) ||
 		    (blkio_pollable(bc.io) && virtio_blk_set_poller(vm->blk[i], vm->loop)))
 			return fail(vm, HEARTH_EXIT_HOST,
 				    "cannot wire the virtio-blk device to KVM");
@@ -467,7 +468,7 @@ static int setup_virtio(struct vm *vm)
 	if (ret)
 		return ret;
 	vm->rng = virtio_rng_create(&vm->gm, virtio_pci_transport(vp));
-	if (!vm->rng || virtio_pci_attach(vp, vm->rng))
+	if (!vm->rng || virtio_rng_set_loop(vm->rng, vm->loop) || virtio_pci_attach(vp, vm->rng))
 		return fail(vm, HEARTH_EXIT_HOST, "cannot wire the virtio-rng device to KVM");
 	return 0;
 }

@@ -59,6 +59,23 @@ void loop_set_poll_ns(struct loop *l, uint64_t ns);
  * neither do their idle callbacks. */
 bool loop_polls(const struct loop *l);
 
+/*
+ * Deferred work, for a device that stopped at its work budget with work
+ * left (docs/virtio.md, "Work budgets"): loop_defer() asks the loop to call
+ * @cb(@opaque) on its next turn, after the events ready by then (signals,
+ * timers, the control API, other devices) have been dispatched. While any
+ * work is pending the loop looks for events without sleeping. Each pending
+ * item runs once per turn, so a callback that still has work after another
+ * budget calls loop_defer() again and is served again on the turn after.
+ * loop_add_work returns an id >= 0, or -ENOSPC.
+ */
+typedef void (*loop_work_cb)(void *opaque);
+int loop_add_work(struct loop *l, loop_work_cb cb, void *opaque);
+/* Marks work @id pending; marking it twice before it runs runs it once. */
+void loop_defer(struct loop *l, int id);
+/* Whether any work is pending (tests). */
+bool loop_has_deferred(const struct loop *l);
+
 /* "io_uring" or "epoll". */
 const char *loop_backend(const struct loop *l);
 /* The ring, for backends that submit their own I/O; NULL on epoll. */

@@ -196,9 +196,14 @@ void virtio_blk_complete(void *blk, uint32_t events);
 /* loop poller: takes new requests and completions without waiting for
  * their eventfds. */
 bool virtio_blk_poll(void *blk);
-/* Registers that poller on @l, with an idle callback: while the loop polls,
- * the queue asks the driver for no kicks. Returns 0 or -errno. */
+/* Gives the device the loop that resumes work left at its budget (one
+ * queue's worth of chains per turn, docs/virtio.md); without one, what is
+ * left waits for the next kick or completion. Returns 0 or -errno. */
 struct loop;
+int virtio_blk_set_loop(struct virtio_blk *b, struct loop *l);
+/* Registers that poller on @l (and the loop as virtio_blk_set_loop does),
+ * with an idle callback: while the loop polls, the queue asks the driver for
+ * no kicks. Returns 0 or -errno. */
 int virtio_blk_set_poller(struct virtio_blk *b, struct loop *l);
 
 /* ---- virtio-rng ---- */
@@ -218,5 +223,9 @@ void virtio_rng_counts(const struct virtio_rng *r, struct virtio_counts *out);
 extern const struct virtio_dev_ops virtio_rng_ops;
 struct virtio_rng *virtio_rng_create(const struct guest_mem *gm, const struct virtio_transport *t);
 void virtio_rng_destroy(struct virtio_rng *r);
+/* Gives the device the loop that resumes work left at its budget (one
+ * queue's worth of requests per turn, docs/virtio.md); without one, what is
+ * left waits for the next kick. Returns 0 or -errno. */
+int virtio_rng_set_loop(struct virtio_rng *r, struct loop *l);
 
 #endif

@@ -191,7 +191,10 @@ struct virtio_net {
 	uint8_t mac[6];
 	char name[32];
 	struct loop *loop;
-	int watch; /* loop watch on the TAP, -1 while receive waits for buffers */
+	int watch;	       /* loop watch on the TAP, -1 while receive waits for buffers */
+	int work;	       /* the loop's deferred work: what a budget left (docs/virtio.md) */
+	bool tx_more, rx_more; /* a budget ran out with this queue's work left */
+	unsigned rx_budget;    /* frames (and bad chains) this receive run may take */
 	uint64_t features;
 	struct vq *rxq, *txq;
 	bool broken;	  /* the driver broke a queue: nothing until reset */
@@ -504,16 +507,29 @@ static bool polled(const struct virtio_net *n)
 	return n->loop && loop_polls(n->loop);
 }
 
+/* Asks the loop for another turn: a budget ran out with work left. */
+static void defer(struct virtio_net *n, bool *more)
+{
+	*more = true;
+	if (n->loop)
+		loop_defer(n->loop, n->work);
+}
+
+/* Sends at most one queue's worth of chains (the work budget,
+ * docs/virtio.md); with more left the queue stays quiet and the loop's next
+ * turn goes on. */
 static void tx_run(struct virtio_net *n)
 {
+	unsigned budget;
 	bool pushed = false;
-	int ret;
+	int ret = 0;
 
 	if (!n->txq || n->broken)
 		return;
+	budget = n->txq->size;
 	vq_quiet(n->txq); /* no kicks while this runs: it takes what comes */
 	do {
-		while ((ret = vq_pop(n->txq, n->gm, &n->telem)) != 0) {
+		while (budget && (ret = vq_pop(n->txq, n->gm, &n->telem)) != 0) {
 			if (ret < 0) {
 				tx_flush(n); /* what was taken before goes out */
 				broke(n, "transmit");
@@ -521,9 +537,12 @@ static void tx_run(struct virtio_net *n)
 			}
 			tx_add(n, &n->telem);
 			pushed = true;
+			budget--;
 		}
 		tx_flush(n);
-	} while (!polled(n) && vq_listen(n->txq));
+	} while (budget && !polled(n) && vq_listen(n->txq));
+	if (!budget)
+		defer(n, &n->tx_more);
 	if (pushed && vq_should_notify(n->txq))
 		n->t->notify(n->t->opaque, TXQ);
 }
@@ -576,7 +595,7 @@ static void rx_compact(struct virtio_net *n)
 static int rx_fill(struct virtio_net *n)
 {
 	n->rx_dry = false;
-	while (n->nchains < n->rxq->size) {
+	while (n->nchains < n->rxq->size && n->rx_budget) {
 		struct rx_chain *c;
 
 		if (!n->held) {
@@ -602,6 +621,7 @@ static int rx_fill(struct virtio_net *n)
 						  : "smaller than the header");
 				vq_push(n->rxq, n->elem.head, 0);
 				n->rx_pushed = true;
+				n->rx_budget--; /* a driver may post these forever */
 				continue;
 			}
 		}
@@ -654,22 +674,27 @@ static bool tap_readable(const struct virtio_net *n)
 }
 
 /* A frame of @got bytes (header included) was read into @iov (@niov
- * iovecs) over the chains @ch, at most @m of them: fixes its header and
- * returns the chains it used to the driver. Returns how many, 0 if the frame
- * was dropped (a runt, larger than the chains, or a header the driver did
- * not negotiate; counted): then the chains stay the device's. */
+ * iovecs, the scratch buffer after them) over the chains @ch, at most @m of
+ * them: fixes its header and returns the chains it used to the driver.
+ * Returns how many, 0 if the frame was dropped (a runt, larger than the
+ * iovecs the read had or than the chains, or a header the driver did not
+ * negotiate; counted): then the chains stay the device's. */
 static unsigned rx_deliver(struct virtio_net *n, const struct iovec *iov, unsigned niov,
 			   const struct rx_chain *ch, unsigned m, uint64_t got)
 {
 	uint8_t hdr[VIRTIO_NET_HDR_LEN];
-	uint64_t left = got;
+	uint64_t left = got, room = 0;
 	unsigned k = 0;
 
+	/* a tail that went past the read's iovecs is in the scratch buffer,
+	 * not in the guest's: the frame did not arrive */
+	for (unsigned i = 0; i < niov; i++)
+		room += iov[i].iov_len;
 	while (left && k < m) {
 		left -= left < ch[k].len ? left : ch[k].len;
 		k++;
 	}
-	if (got < VIRTIO_NET_HDR_LEN || left) {
+	if (got < VIRTIO_NET_HDR_LEN || left || got > room) {
 		n->st.rx_dropped++;
 		return 0;
 	}
@@ -699,7 +724,7 @@ static enum rx_result rx_one(struct virtio_net *n)
 	struct iovec saved, *iov;
 	ssize_t got;
 
-	if (rx_fill(n))
+	if (rx_fill(n) || !n->rx_budget)
 		return RX_EMPTY;
 	/* With MRG_RXBUF, wait for room for the largest frame. A driver that
 	 * has nothing more to give and has never given that much at once may
@@ -735,7 +760,9 @@ static enum rx_result rx_one(struct virtio_net *n)
 			log_warn("virtio-net %s: TAP read: %s", n->name, strerror(errno));
 		return RX_EMPTY;
 	}
-	k = rx_deliver(n, iov, n->niov, n->chains + n->c0, mrg(n) ? n->nchains : 1, (uint64_t)got);
+	n->rx_budget--;
+	/* only the @cnt iovecs the read was given hold the frame */
+	k = rx_deliver(n, iov, cnt, n->chains + n->c0, mrg(n) ? n->nchains : 1, (uint64_t)got);
 	rx_consume(n, k);
 	return RX_FRAME;
 }
@@ -801,7 +828,7 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		return RX_EMPTY; /* the ring is broken */
 	/* plan: @nv counts the chains' iovecs taken so far; in rbiov each read
 	 * is followed by the scratch buffer, so read @nr starts at nv + nr */
-	while (nr < RX_BATCH && p < n->nchains) {
+	while (nr < RX_BATCH && nr < n->rx_budget && p < n->nchains) {
 		struct rx_read r = { p, 0, nv + nr, 0 };
 		uint64_t room = 0;
 
@@ -853,6 +880,7 @@ static enum rx_result rx_batch(struct virtio_net *n)
 				log_warn("virtio-net %s: TAP read: %s", n->name, strerror(-res[j]));
 			continue;
 		}
+		n->rx_budget--;
 		k = rx_deliver(n, n->rbiov + rd[j].v, rd[j].nv, n->chains + n->c0 + rd[j].c,
 			       rd[j].m, (uint64_t)res[j]);
 		for (unsigned i = 0; i < k; i++)
@@ -862,16 +890,25 @@ static enum rx_result rx_batch(struct virtio_net *n)
 	return empty ? RX_EMPTY : RX_FRAME;
 }
 
-/* Reads and drops what the TAP holds (device stopped or broken). */
+/* Reads and drops what the TAP holds (device stopped or broken), at most a
+ * full queue's worth of frames per turn: a host flooding the TAP gets no
+ * more of the I/O thread than a guest does. */
 static void rx_discard(struct virtio_net *n)
 {
-	for (;;) {
-		ssize_t got = read(n->fd, n->scratch, sizeof(n->scratch));
+	for (unsigned budget = VQ_MAX_SIZE;;) {
+		ssize_t got;
 
-		if (got > 0)
-			n->st.rx_dropped++;
-		else if (got == 0 || errno != EINTR)
+		if (!budget) {
+			defer(n, &n->rx_more);
 			break;
+		}
+		got = read(n->fd, n->scratch, sizeof(n->scratch));
+		if (got > 0) {
+			n->st.rx_dropped++;
+			budget--;
+		} else if (got == 0 || errno != EINTR) {
+			break;
+		}
 	}
 }
 
@@ -892,7 +929,7 @@ static void rx_watch(struct virtio_net *n, bool on)
 
 static void rx_run(struct virtio_net *n)
 {
-	enum rx_result r;
+	enum rx_result r = RX_EMPTY;
 
 	if (!n->rxq || n->broken) {
 		rx_discard(n);
@@ -902,13 +939,18 @@ static void rx_run(struct virtio_net *n)
 	 * next frame from the TAP takes whatever the driver added), and even
 	 * then not while the I/O thread polls the ring: a driver that gives
 	 * buffers back one at a time would kick for each of them. */
+	/* the work budget (docs/virtio.md): a queue's worth of frames, bad
+	 * chains counted too; then the loop's next turn goes on */
+	n->rx_budget = n->rxq->size;
 	vq_quiet(n->rxq); /* none while this runs: each frame takes what was added */
 	do {
-		while ((r = rx_batch(n)) == RX_FRAME ||
-		       (r == RX_NO_ROOM && (r = rx_one(n)) == RX_FRAME))
+		while (n->rx_budget && ((r = rx_batch(n)) == RX_FRAME ||
+					(r == RX_NO_ROOM && (r = rx_one(n)) == RX_FRAME)))
 			;
-		n->rx_blocked = r == RX_NO_ROOM && !n->broken;
+		n->rx_blocked = n->rx_budget && r == RX_NO_ROOM && !n->broken;
 	} while (n->rx_blocked && !polled(n) && vq_listen(n->rxq));
+	if (!n->rx_budget && !n->broken)
+		defer(n, &n->rx_more);
 	if (!n->broken && (!n->rx_blocked || polled(n)))
 		vq_quiet(n->rxq);
 	rx_watch(n, !n->rx_blocked);
@@ -924,6 +966,23 @@ void virtio_net_rx(void *net, uint32_t events)
 	(void)events;
 	n->t->lock(n->t->opaque);
 	rx_run(n);
+	n->t->unlock(n->t->opaque);
+}
+
+/* The loop's next turn after a budget ran out. */
+static void net_more(void *net)
+{
+	struct virtio_net *n = net;
+
+	n->t->lock(n->t->opaque);
+	if (n->tx_more) {
+		n->tx_more = false;
+		tx_run(n);
+	}
+	if (n->rx_more) {
+		n->rx_more = false;
+		rx_run(n);
+	}
 	n->t->unlock(n->t->opaque);
 }
 
@@ -1009,7 +1068,8 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 		free(n);
 		return NULL;
 	}
-	if (n->loop && loop_add_poller(n->loop, net_poll, net_idle, n)) {
+	if (n->loop && ((n->work = loop_add_work(n->loop, net_more, n)) < 0 ||
+			loop_add_poller(n->loop, net_poll, net_idle, n))) {
 		rx_watch(n, false);
 		tx_ring_close(n);
 		free(n);

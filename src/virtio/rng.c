@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include "hearth/log.h"
+#include "hearth/loop.h"
 #include "hearth/virtio.h"
 
 static struct log_ratelimit guest_rl;
@@ -16,6 +17,8 @@ struct virtio_rng {
 	const struct virtio_transport *t;
 	struct vq *vq;
 	struct vq_elem elem;
+	struct loop *loop; /* takes the work left at the budget (or NULL) */
+	int work;
 	_Atomic uint64_t requests, bytes, errors; /* virtio_rng_counts() */
 };
 
@@ -39,15 +42,15 @@ static void rng_reset(void *dev)
 	((struct virtio_rng *)dev)->vq = NULL;
 }
 
-static void rng_kick(void *dev, unsigned q)
+/* Serves at most one queue's worth of requests (the work budget,
+ * docs/virtio.md); what is left waits for the loop's next turn. */
+static void rng_run(struct virtio_rng *r)
 {
-	struct virtio_rng *r = dev;
+	unsigned budget = r->vq->size;
 	bool pushed = false;
-	int ret;
+	int ret = 0;
 
-	if (q != 0 || !r->vq)
-		return;
-	while ((ret = vq_pop(r->vq, r->gm, &r->elem)) != 0) {
+	while (budget && (ret = vq_pop(r->vq, r->gm, &r->elem)) != 0) {
 		uint32_t filled = 0;
 
 		if (ret < 0) {
@@ -73,9 +76,42 @@ static void rng_kick(void *dev, unsigned q)
 		atomic_fetch_add_explicit(&r->bytes, filled, memory_order_relaxed);
 		if (filled == 0 && r->elem.n_in)
 			atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
+		budget--;
 	}
+	if (!budget && r->loop)
+		loop_defer(r->loop, r->work);
 	if (pushed && vq_should_notify(r->vq))
 		r->t->notify(r->t->opaque, 0);
+}
+
+static void rng_kick(void *dev, unsigned q)
+{
+	struct virtio_rng *r = dev;
+
+	if (q == 0 && r->vq)
+		rng_run(r);
+}
+
+/* The loop's next turn after a budget ran out. */
+static void rng_more(void *opaque)
+{
+	struct virtio_rng *r = opaque;
+
+	r->t->lock(r->t->opaque);
+	if (r->vq)
+		rng_run(r);
+	r->t->unlock(r->t->opaque);
+}
+
+int virtio_rng_set_loop(struct virtio_rng *r, struct loop *l)
+{
+	int id = loop_add_work(l, rng_more, r);
+
+	if (id < 0)
+		return id;
+	r->loop = l;
+	r->work = id;
+	return 0;
 }
 
 struct virtio_rng *virtio_rng_create(const struct guest_mem *gm, const struct virtio_transport *t)

@@ -294,6 +294,13 @@ static void test_blk_discard(void)
 
 int probe_net(void);
 int probe_net_hostile(void);
+int probe_flood(void);
+
+/* never returns while a device is found: the host test stops hearth */
+static void test_flood(void)
+{
+	verdict(probe_flood());
+}
 
 static void test_net(void)
 {
@@ -414,6 +421,7 @@ static const struct test tests[] = {
 	{ "net-tso-rx", test_net_tso_rx },
 	{ "cad", test_cad },
 	{ "tick", test_tick },
+	{ "flood", test_flood },
 };
 
 static int word_is(const char *w, size_t len, const char *name)
