@@ -52,7 +52,8 @@ started=$(date +%s)
 pid=$!
 trap 'kill -9 "$pid" "$reader" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 metrics() { "$H" ctl "$SOCK" metrics >"$TMP/m.json" 2>/dev/null; }
-mget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/m.json" "$1"; }
+# mget EXPR: EXPR on the last metrics as d, or -1 where that fails
+mget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/m.json" "$1" 2>/dev/null || echo -1; }
 
 for _ in $(seq "$(scaled 1200)"); do grep -q "guest boot marker 2" "$TMP/err" && break; sleep 0.1; done
 expect_grep "$TMP/err" "guest boot marker 2" "the guest got past its flood with nobody reading"
