@@ -9,42 +9,78 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LINE_MAX_LEN 1024
+
 static enum log_level threshold = LOG_WARN;
 static struct timespec start;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the rate limits' state only */
 
 static const char *const names[] = { "error", "warn", "info", "debug" };
-static FILE *file; /* --log-file, else NULL: stderr */
-
-static FILE *out(void)
-{
-	return file ? file : stderr;
-}
+static int file_fd = -1; /* --log-file, else -1: stderr */
 
 int log_open_file(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-	FILE *f;
 
 	if (fd < 0)
 		return -errno;
-	f = fdopen(fd, "a");
-	if (!f) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	setvbuf(f, NULL, _IOLBF, 0);
-	file = f;
+	file_fd = fd;
 	return 0;
 }
 
 void log_close_file(void)
 {
-	if (file)
-		fclose(file);
-	file = NULL;
+	if (file_fd >= 0)
+		close(file_fd);
+	file_fd = -1;
+}
+
+/*
+ * One line, one write() and no lock: lines from several threads do not
+ * interleave (a write of up to PIPE_BUF bytes to a pipe, or any to an
+ * O_APPEND file, is not split), and a thread whose write waits for a slow
+ * reader holds up nobody else (vCPU threads log too).
+ */
+static void emit(const char *line, size_t len)
+{
+	int fd = file_fd >= 0 ? file_fd : STDERR_FILENO;
+
+	while (len) {
+		ssize_t n = write(fd, line, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		line += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Adds vsnprintf's output at *@len, truncating at the end of @buf. */
+static void append(char *buf, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void vappend(char *buf, size_t *len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vappend(char *buf, size_t *len, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (*len >= LINE_MAX_LEN - 1)
+		return;
+	n = vsnprintf(buf + *len, LINE_MAX_LEN - 1 - *len, fmt, ap);
+	if (n > 0)
+		*len += (size_t)n < LINE_MAX_LEN - 1 - *len ? (size_t)n : LINE_MAX_LEN - 2 - *len;
+}
+
+static void append(char *buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vappend(buf, len, fmt, ap);
+	va_end(ap);
 }
 
 void log_init(enum log_level level)
@@ -78,11 +114,11 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	uint64_t ns = log_elapsed_ns();
-	char thread[16] = "?";
+	char thread[16] = "?", line[LINE_MAX_LEN];
+	size_t len = 0;
 
 	pthread_getname_np(pthread_self(), thread, sizeof(thread));
-	pthread_mutex_lock(&lock);
-	if (file) {
+	if (file_fd >= 0) {
 		struct timespec now;
 		struct tm tm;
 		char stamp[32];
@@ -90,13 +126,13 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 		clock_gettime(CLOCK_REALTIME, &now);
 		gmtime_r(&now.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(file, "%s.%03ldZ ", stamp, now.tv_nsec / 1000000);
+		append(line, &len, "%s.%03ldZ ", stamp, now.tv_nsec / 1000000);
 	}
-	fprintf(out(), "hearth[%llu.%06llu] %s %s: ", (unsigned long long)(ns / 1000000000ull),
-		(unsigned long long)(ns % 1000000000ull / 1000), names[level], thread);
-	vfprintf(out(), fmt, ap);
-	fputc('\n', out());
-	pthread_mutex_unlock(&lock);
+	append(line, &len, "hearth[%llu.%06llu] %s %s: ", (unsigned long long)(ns / 1000000000ull),
+	       (unsigned long long)(ns % 1000000000ull / 1000), names[level], thread);
+	vappend(line, &len, fmt, ap);
+	line[len++] = '\n';
+	emit(line, len);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -115,13 +151,12 @@ enum { BURST = 10, WINDOW_NS = 5000000000ull };
 void log_guest(struct log_ratelimit *st, const char *fmt, ...)
 {
 	uint64_t now = log_elapsed_ns();
+	unsigned suppressed = 0;
 	va_list ap;
 
 	pthread_mutex_lock(&lock);
 	if (now - st->window_start_ns > WINDOW_NS) {
-		if (st->suppressed)
-			fprintf(out(), "hearth: %u similar guest errors suppressed\n",
-				st->suppressed);
+		suppressed = st->suppressed;
 		st->window_start_ns = now;
 		st->printed = 0;
 		st->suppressed = 0;
@@ -133,6 +168,13 @@ void log_guest(struct log_ratelimit *st, const char *fmt, ...)
 	}
 	st->printed++;
 	pthread_mutex_unlock(&lock);
+	if (suppressed) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "hearth: %u similar guest errors suppressed\n",
+				 suppressed);
+
+		emit(line, (size_t)n);
+	}
 	if (LOG_WARN > threshold)
 		return;
 	va_start(ap, fmt);

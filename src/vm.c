@@ -621,7 +621,7 @@ static int setup_console(struct vm *vm)
 
 	if (ret)
 		return HEARTH_EXIT_USAGE;
-	ucfg.out_fd = console_out_fd(vm->console);
+	ucfg.tx = console_tx;
 	ucfg.rx_drained = console_rx_drained;
 	ucfg.opaque = vm->console;
 	vm->uart = uart_create(&ucfg);
@@ -995,6 +995,7 @@ static struct json_object *api_metrics(void *opaque)
 	struct vm *vm = opaque;
 	struct api_dev_counts devs[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
 	struct virtio_net_stats ns[CONFIG_MAX_NICS];
+	struct api_console_counts con;
 	unsigned n = 0, exited;
 
 	/* vm->vpci[] holds the disks, then the NICs, then the RNG (add_virtio) */
@@ -1031,8 +1032,10 @@ static struct json_object *api_metrics(void *opaque)
 	pthread_mutex_lock(&vm->pause.lock);
 	exited = vm->pause.exited; /* no thread to ask for its CPU time after */
 	pthread_mutex_unlock(&vm->pause.lock);
-	return api_metrics_json(vm->vcpus, vm->nvcpus, exited == 0, devs, n, loop_backend(vm->loop),
-				vm->cfg->io_poll_us, api_server_requests(vm->api));
+	console_counts(vm->console, &con.written, &con.dropped);
+	return api_metrics_json(vm->vcpus, vm->nvcpus, exited == 0, devs, n, &con,
+				loop_backend(vm->loop), vm->cfg->io_poll_us,
+				api_server_requests(vm->api));
 }
 
 /* --api-socket PATH, or the socket systemd passed (docs/systemd.md). */
@@ -1193,6 +1196,7 @@ int vm_run(struct vm *vm)
 		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
 	}
 	stop_vcpus(vm);
+	console_flush(vm->console); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");
 	log_info("guest stopped (reason %d, status %d) at %.3f ms", vm->reason, vm->status,
 		 log_elapsed_ns() / 1e6);

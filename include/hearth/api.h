@@ -72,16 +72,21 @@ struct api_dev_counts {
 	uint64_t kicks, interrupts;
 	const struct virtio_net_stats *net; /* a NIC's own counters, or NULL */
 };
+/* The serial console's output counters (console.h). */
+struct api_console_counts {
+	uint64_t written, dropped; /* bytes */
+};
 struct vcpu;
 /*
  * GET /v1/metrics's body (metrics.c), called on the I/O thread: per-vCPU
  * exits by reason and (if @vcpus_alive, i.e. no vCPU thread has ended) CPU
- * time, the @n devices, and the calling thread's own CPU time as the I/O
- * thread's. NULL on allocation failure.
+ * time, the @n devices, the console's output, and the calling thread's own
+ * CPU time as the I/O thread's. NULL on allocation failure.
  */
 struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool vcpus_alive,
 				     const struct api_dev_counts *devs, unsigned n,
-				     const char *backend, unsigned poll_us, uint64_t requests);
+				     const struct api_console_counts *console, const char *backend,
+				     unsigned poll_us, uint64_t requests);
 
 /* The whole HTTP response for @r (status line, headers, body); malloc'd,
  * NULL on allocation failure. */

@@ -21,11 +21,13 @@ struct uart;
 struct uart_cfg {
 	const struct irq_chip *irq;
 	unsigned gsi;
-	int out_fd; /* guest output is written here; -1 discards it */
+	/* Called (from a vCPU thread, no UART lock held) with each byte the
+	 * guest transmits; it must not block. NULL discards the output. */
+	void (*tx)(void *opaque, uint8_t c);
 	/* Called (from a vCPU thread) when the receive FIFO drains, so the
 	 * I/O thread can feed more input. May be NULL. */
 	void (*rx_drained)(void *opaque);
-	void *opaque;
+	void *opaque; /* for tx and rx_drained */
 };
 extern const struct bus_ops uart_ops;
 /* Returns a new UART or NULL (errno set). */

@@ -111,17 +111,20 @@ static struct json_object *dev_json(const struct api_dev_counts *d)
 
 struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool vcpus_alive,
 				     const struct api_dev_counts *devs, unsigned n,
-				     const char *backend, unsigned poll_us, uint64_t requests)
+				     const struct api_console_counts *console, const char *backend,
+				     unsigned poll_us, uint64_t requests)
 {
 	struct json_object *o = json_object_new_object(), *cpus = json_object_new_array(),
-			   *darr = json_object_new_array(), *io = json_object_new_object();
+			   *darr = json_object_new_array(), *io = json_object_new_object(),
+			   *con = json_object_new_object();
 	struct rusage ru;
 
-	if (!o || !cpus || !darr || !io) {
+	if (!o || !cpus || !darr || !io || !con) {
 		json_object_put(o);
 		json_object_put(cpus);
 		json_object_put(darr);
 		json_object_put(io);
+		json_object_put(con);
 		return NULL;
 	}
 	add_u64(o, "uptime_ms", log_elapsed_ns() / 1000000);
@@ -131,6 +134,9 @@ struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool v
 	for (unsigned i = 0; i < n; i++)
 		json_object_array_add(darr, dev_json(&devs[i]));
 	json_object_object_add(o, "devices", darr);
+	add_u64(con, "written_bytes", console->written);
+	add_u64(con, "dropped_bytes", console->dropped);
+	json_object_object_add(o, "console", con);
 	json_object_object_add(io, "backend", json_object_new_string(backend));
 	add_u64(io, "poll_us", poll_us);
 	if (getrusage(RUSAGE_THREAD, &ru) == 0) { /* the caller is the I/O thread */

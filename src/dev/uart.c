@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * A 16550A UART as Linux's 8250 driver uses it: THR/RBR, IER, IIR/FCR, LCR
- * (DLAB), MCR (loopback, OUT2), LSR, MSR, SCR. Output is written to the
- * console fd at once, so the transmitter is always empty. Not modelled:
- * baud timing, break, modem-status interrupts.
+ * (DLAB), MCR (loopback, OUT2), LSR, MSR, SCR. Each byte written to THR
+ * goes to the tx callback at once, after the UART's lock is released (the
+ * console buffers it, docs/architecture.md), so the transmitter is always
+ * empty and no lock is held while output goes anywhere. Not modelled: baud
+ * timing, break, modem-status interrupts.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "hearth/dev.h"
 
@@ -59,19 +59,14 @@ static void push_rx(struct uart *u, uint8_t c)
 	}
 }
 
-static void emit(struct uart *u, uint8_t c)
+/* A byte leaves through THR: looped back, or handed out in *@out (-1: none)
+ * for the caller to pass on once the lock is released. */
+static void emit(struct uart *u, uint8_t c, int *out)
 {
-	if (u->mcr & MCR_LOOP) {
+	if (u->mcr & MCR_LOOP)
 		push_rx(u, c);
-		return;
-	}
-	if (u->cfg.out_fd >= 0) {
-		ssize_t n;
-
-		do
-			n = write(u->cfg.out_fd, &c, 1);
-		while (n < 0 && errno == EINTR);
-	}
+	else
+		*out = c;
 }
 
 static uint8_t read_reg(struct uart *u, unsigned reg, bool *drained)
@@ -105,14 +100,14 @@ static uint8_t read_reg(struct uart *u, unsigned reg, bool *drained)
 	}
 }
 
-static void write_reg(struct uart *u, unsigned reg, uint8_t v)
+static void write_reg(struct uart *u, unsigned reg, uint8_t v, int *out)
 {
 	switch (reg) {
 	case RBR_THR:
 		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
 		} else {
-			emit(u, v);
+			emit(u, v, out);
 			u->thr_pending = true;
 		}
 		break;
@@ -155,11 +150,14 @@ static void uart_read(void *opaque, uint64_t off, void *data, size_t len)
 static void uart_write(void *opaque, uint64_t off, const void *data, size_t len)
 {
 	struct uart *u = opaque;
+	int out = -1;
 
 	pthread_mutex_lock(&u->lock);
-	write_reg(u, (unsigned)off & 7, (uint8_t)bus_get(data, len));
+	write_reg(u, (unsigned)off & 7, (uint8_t)bus_get(data, len), &out);
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
+	if (out >= 0 && u->cfg.tx)
+		u->cfg.tx(u->cfg.opaque, (uint8_t)out);
 }
 
 const struct bus_ops uart_ops = { uart_read, uart_write };

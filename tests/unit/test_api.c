@@ -460,6 +460,7 @@ static void metrics_json(void **state)
 {
 	static struct vcpu v[2];
 	struct api_dev_counts d = { .id = "vda", .type = "virtio-blk", .c = { 5, 4096, 1 }, 7, 3 };
+	struct api_console_counts con = { .written = 1000, .dropped = 24 };
 	struct json_object *o, *x, *e;
 
 	v[0].index = 0;
@@ -468,7 +469,7 @@ static void metrics_json(void **state)
 	atomic_store(&v[0].exits[KVM_EXIT_HLT], 2);
 	atomic_store(&v[1].exits[KVM_EXIT_MMIO], 1);
 	atomic_store(&v[1].exits[VCPU_EXIT_REASONS - 1], 4); /* a reason without a name */
-	o = api_metrics_json(v, 2, true, &d, 1, "epoll", 32, 9);
+	o = api_metrics_json(v, 2, true, &d, 1, &con, "epoll", 32, 9);
 	assert_non_null(o);
 	assert_true(json_object_object_get_ex(o, "vcpus", &x));
 	assert_int_equal(json_object_array_length(x), 2);
@@ -493,6 +494,11 @@ static void metrics_json(void **state)
 	assert_int_equal(json_object_get_uint64(e), 3);
 	assert_true(json_object_object_get_ex(x, "errors", &e));
 	assert_int_equal(json_object_get_uint64(e), 1);
+	assert_true(json_object_object_get_ex(o, "console", &x));
+	assert_true(json_object_object_get_ex(x, "written_bytes", &e));
+	assert_int_equal(json_object_get_uint64(e), 1000);
+	assert_true(json_object_object_get_ex(x, "dropped_bytes", &e));
+	assert_int_equal(json_object_get_uint64(e), 24);
 	assert_true(json_object_object_get_ex(o, "io_thread", &x));
 	assert_true(json_object_object_get_ex(x, "api_requests", &e));
 	assert_int_equal(json_object_get_uint64(e), 9);

@@ -399,6 +399,36 @@ static void test_tick(void)
 	result(got == sizeof(want));
 }
 
+/*
+ * A console flood, as a hostile guest would: probe.flood lines (default
+ * 4096) of 64 bytes, "PROBE: flood NNNNNNNN xxx...\n", each byte written
+ * straight to THR without waiting for LSR (one exit per byte), then boot
+ * marker 2, which hearth logs on its own stderr: a guest whose console
+ * reader stalled gets there only if hearth never waits for that reader.
+ */
+static void test_flood(void)
+{
+	static const char head[] = "PROBE: flood 00000000 ";
+	uint64_t lines = arg_u64("probe.flood", 4096);
+	char line[64];
+
+	for (int i = 0; i < 63; i++)
+		line[i] = i < 22 ? head[i] : (char)('a' + i % 26);
+	line[63] = '\n';
+	for (uint64_t n = 0; n < lines; n++) {
+		uint64_t v = n;
+
+		for (int d = 20; d >= 13; d--, v /= 10)
+			line[d] = (char)('0' + v % 10);
+		for (int i = 0; i < 64; i++)
+			outb(0x3f8, (uint8_t)line[i]);
+	}
+	outb(HEARTH_MARKER_PORT, 2);
+	puts_("PROBE: test=flood lines=");
+	putu(lines);
+	result(1);
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
