@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile guests against hearth's I/O thread (docs/virtio.md, "Work
-# budgets"): the probe guest's `flood` test loops on requests forever on the
+# budgets"): the probe guest's `reqflood` test loops on requests forever on the
 # virtio-rng, a virtio-blk disk (requests of an unknown type, which take no
 # request slot) and a virtio-net transmit queue, making a whole ring
 # available again whenever the used index moves. hearth must go on serving
@@ -48,11 +48,11 @@ start() {
 	local log=$1
 	shift
 	rm -f "$SOCK"
-	"${NX[@]}" "$H" run --kernel "$PROBE" --cmdline "probe.tests=flood" --console "file:$log" \
+	"${NX[@]}" "$H" run --kernel "$PROBE" --cmdline "probe.tests=reqflood" --console "file:$log" \
 		--disk "path=$TMP/disk.img" "${NET[@]}" --api-socket "$SOCK" "$@" \
 		>"$TMP/hout" 2>"$TMP/herr" </dev/null &
 	pid=$!
-	if wait_for "$log" "^PROBE: flood started devices=$WANT"; then
+	if wait_for "$log" "^PROBE: reqflood started devices=$WANT"; then
 		ok "the guest floods $WANT devices"
 	else
 		not_ok "the flood did not start"; sed 's/^/#   /' "$log" "$TMP/herr" | head -20

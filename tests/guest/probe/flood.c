@@ -1,5 +1,5 @@
 /*
- * Probe guest: probe.tests=flood, a driver that loops on requests forever
+ * Probe guest: probe.tests=reqflood, a driver that loops on requests forever
  * on every kind of virtio device it finds (the rng, the first disk, the
  * transmit queue of the first NIC). Each queue has all its entries in
  * flight, every one a valid chain; whenever the used index moves, the
@@ -10,8 +10,8 @@
  *   rng   64-byte writable buffers
  *   blk   requests of an unknown type (answered at once, no request slot)
  *   net   60-byte frames to a MAC nobody has
- * It prints "PROBE: flood started devices=N", then about every 2^20
- * requests "PROBE: flood served=N", and never ends: the host test stops it.
+ * It prints "PROBE: reqflood started devices=N", then about every 2^20
+ * requests "PROBE: reqflood served=N", and never ends: the host test stops it.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,9 +100,9 @@ static void start(struct fq *q)
 	w16(q->notify, 0);
 }
 
-int probe_flood(void);
+int probe_reqflood(void);
 
-int probe_flood(void)
+int probe_reqflood(void)
 {
 	unsigned n = 0;
 	uint64_t served = 0, next = 1 << 20;
@@ -135,7 +135,7 @@ int probe_flood(void)
 			put_desc(qs[n].desc + 16 * i, (uint64_t)frame, sizeof(frame), 0);
 		n++;
 	}
-	puts_("PROBE: flood started devices=");
+	puts_("PROBE: reqflood started devices=");
 	putu(n);
 	putc_('\n');
 	if (!n)
@@ -157,7 +157,7 @@ int probe_flood(void)
 			w16(q->notify, 0);
 		}
 		if (served >= next) {
-			puts_("PROBE: flood served=");
+			puts_("PROBE: reqflood served=");
 			putu(served);
 			putc_('\n');
 			next = served + (1 << 20);

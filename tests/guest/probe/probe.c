@@ -294,12 +294,12 @@ static void test_blk_discard(void)
 
 int probe_net(void);
 int probe_net_hostile(void);
-int probe_flood(void);
+int probe_reqflood(void);
 
 /* never returns while a device is found: the host test stops hearth */
-static void test_flood(void)
+static void test_reqflood(void)
 {
-	verdict(probe_flood());
+	verdict(probe_reqflood());
 }
 
 static void test_net(void)
@@ -452,6 +452,7 @@ static const struct test tests[] = {
 	{ "cad", test_cad },
 	{ "tick", test_tick },
 	{ "flood", test_flood },
+	{ "reqflood", test_reqflood },
 };
 
 static int word_is(const char *w, size_t len, const char *name)
