@@ -391,34 +391,65 @@ static void common_read(struct virtio_pci *vp, uint32_t off, void *data, size_t 
 	memcpy(data, c + off, len);
 }
 
-static void set_status(struct virtio_pci *vp, uint8_t v)
+/* The bits the driver sets; DEVICE_NEEDS_RESET is the device's own. */
+#define DRIVER_BITS                                                                  \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
+	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)
+
+static bool features_acceptable(const struct virtio_pci *vp)
 {
 	uint64_t offered = vp->ops->features(vp->dev);
+
+	/* only what was offered, and virtio 1 */
+	return !(vp->driver_features & ~offered) &&
+	       ((vp->driver_features >> VIRTIO_F_VERSION_1) & 1);
+}
+
+static void start(struct virtio_pci *vp)
+{
+	for (unsigned i = 0; i < vp->nq; i++) {
+		vp->vq[i].event_idx = (vp->driver_features >> VIRTIO_F_EVENT_IDX) & 1;
+		vp->vq[i].indirect = (vp->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
+	}
+	vp->ops->start(vp->dev, vp->driver_features, vp->vq);
+}
+
+/*
+ * The device status only grows between resets (virtio 1.2, 2.1: the driver
+ * must not clear a bit; 3.1.1: FEATURES_OK, then DRIVER_OK). A write of 0
+ * resets. A write that would clear a bit the driver set is refused: the
+ * status stays as it was and the device asks for a reset
+ * (DEVICE_NEEDS_RESET and a configuration interrupt), because the driver
+ * no longer agrees with the device on its state. So start() runs once per
+ * reset, on the features frozen at FEATURES_OK. FEATURES_OK for features
+ * the device cannot take, and DRIVER_OK without FEATURES_OK, are simply not
+ * set (the driver reads the status back and sees it). docs/virtio.md.
+ */
+static void set_status(struct virtio_pci *vp, uint8_t v)
+{
+	uint8_t old = vp->status & DRIVER_BITS, add;
 
 	if (v == 0) {
 		reset(vp);
 		return;
 	}
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK)) {
-		/* only what was offered, and virtio 1 */
-		if ((vp->driver_features & ~offered) ||
-		    !((vp->driver_features >> VIRTIO_F_VERSION_1) & 1))
-			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	v &= DRIVER_BITS; /* a driver may write back the NEEDS_RESET it read */
+	if (old & ~v) {
+		log_guest(&guest_rl,
+			  "virtio-pci: status 0x%02x would clear bits of 0x%02x without a reset: "
+			  "refused, device needs reset",
+			  v, old);
+		t_needs_reset(vp);
+		return;
 	}
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_DRIVER_OK)) {
-		if (!(v & VIRTIO_STATUS_FEATURES_OK)) {
-			v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
-		} else {
-			for (unsigned i = 0; i < vp->nq; i++) {
-				vp->vq[i].event_idx =
-					(vp->driver_features >> VIRTIO_F_EVENT_IDX) & 1;
-				vp->vq[i].indirect =
-					(vp->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
-			}
-			vp->ops->start(vp->dev, vp->driver_features, vp->vq);
-		}
-	}
-	vp->status = v | (vp->status & VIRTIO_STATUS_NEEDS_RESET);
+	add = v & (uint8_t)~old;
+	if ((add & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(vp))
+		add &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	if ((add & VIRTIO_STATUS_DRIVER_OK) && !((old | add) & VIRTIO_STATUS_FEATURES_OK))
+		add &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	vp->status |= add;
+	if (add & VIRTIO_STATUS_DRIVER_OK)
+		start(vp);
 }
 
 static void enable_queue(struct virtio_pci *vp, struct vpq *q, struct vq *vq)
