@@ -112,15 +112,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 enum { BURST = 10, WINDOW_NS = 5000000000ull };
 
-void log_guest(struct log_ratelimit *st, const char *fmt, ...)
-{
-	uint64_t now = log_elapsed_ns();
-	va_list ap;
+static void vguest(struct log_ratelimit *st, enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
+static void vguest(struct log_ratelimit *st, enum log_level level, const char *fmt, va_list ap)
+{
+	uint64_t now;
+
+	if (level > threshold)
+		return;
 	pthread_mutex_lock(&lock);
+	now = log_elapsed_ns(); /* under the lock: windows only move forward */
 	if (now - st->window_start_ns > WINDOW_NS) {
 		if (st->suppressed)
-			fprintf(out(), "hearth: %u similar guest errors suppressed\n",
+			fprintf(out(), "hearth: %u similar guest-triggered lines suppressed\n",
 				st->suppressed);
 		st->window_start_ns = now;
 		st->printed = 0;
@@ -133,9 +138,23 @@ void log_guest(struct log_ratelimit *st, const char *fmt, ...)
 	}
 	st->printed++;
 	pthread_mutex_unlock(&lock);
-	if (LOG_WARN > threshold)
-		return;
+	vlog(level, fmt, ap);
+}
+
+void log_guest(struct log_ratelimit *st, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	vlog(LOG_WARN, fmt, ap);
+	vguest(st, LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void log_guest_at(struct log_ratelimit *st, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vguest(st, level, fmt, ap);
 	va_end(ap);
 }
