@@ -420,7 +420,7 @@ static void common_read(struct virtio_pci *vp, uint32_t off, void *data, size_t 
 }
 
 /* The bits the driver sets; DEVICE_NEEDS_RESET is the device's own. */
-#define DRIVER_BITS                                                                  \
+#define DRIVER_BITS                                                                     \
 	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
 	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)
 

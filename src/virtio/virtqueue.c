@@ -138,7 +138,7 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 
 		if (budget-- == 0)
 			return -EINVAL; /* a loop */
-		gm_read_once(&d, table + 16 * (size_t)i, sizeof(d)); /* checked as read */
+		gm_read_once(&d, table + 16 * (size_t)i, sizeof(d));
 		if (d.flags & DESC_F_INDIRECT) {
 			if (!q->indirect || indirect || (d.flags & DESC_F_NEXT) || d.len == 0 ||
 			    d.len % 16 || d.len / 16 > VQ_MAX_SEGS)

@@ -338,7 +338,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(enable_checks_geometry), cmocka_unit_test(chain_round_trip),
 		cmocka_unit_test(broken_rings),		  cmocka_unit_test(indirect_tables),
-		cmocka_unit_test(event_idx_suppression),  cmocka_unit_test(too_many_buffers), cmocka_unit_test(read_once_snapshots),
+		cmocka_unit_test(event_idx_suppression),  cmocka_unit_test(too_many_buffers),
+		cmocka_unit_test(read_once_snapshots),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
