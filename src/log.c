@@ -148,13 +148,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 enum { BURST = 10, WINDOW_NS = 5000000000ull };
 
-void log_guest(struct log_ratelimit *st, const char *fmt, ...)
-{
-	uint64_t now = log_elapsed_ns();
-	unsigned suppressed = 0;
-	va_list ap;
+static void vguest(struct log_ratelimit *st, enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
+static void vguest(struct log_ratelimit *st, enum log_level level, const char *fmt, va_list ap)
+{
+	unsigned suppressed = 0;
+	uint64_t now;
+
+	if (level > threshold)
+		return;
 	pthread_mutex_lock(&lock);
+	now = log_elapsed_ns(); /* under the lock: windows only move forward */
 	if (now - st->window_start_ns > WINDOW_NS) {
 		suppressed = st->suppressed;
 		st->window_start_ns = now;
@@ -168,16 +173,32 @@ void log_guest(struct log_ratelimit *st, const char *fmt, ...)
 	}
 	st->printed++;
 	pthread_mutex_unlock(&lock);
+	/* written with no lock held (a stalled stderr costs only this thread) */
 	if (suppressed) {
 		char line[64];
-		int n = snprintf(line, sizeof(line), "hearth: %u similar guest errors suppressed\n",
+		int n = snprintf(line, sizeof(line),
+				 "hearth: %u similar guest-triggered lines suppressed\n",
 				 suppressed);
 
 		emit(line, (size_t)n);
 	}
-	if (LOG_WARN > threshold)
-		return;
+	vlog(level, fmt, ap);
+}
+
+void log_guest(struct log_ratelimit *st, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	vlog(LOG_WARN, fmt, ap);
+	vguest(st, LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void log_guest_at(struct log_ratelimit *st, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vguest(st, level, fmt, ap);
 	va_end(ap);
 }

@@ -135,10 +135,12 @@ static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
 
 static void vm_marker(void *opaque, unsigned value)
 {
+	static struct log_ratelimit marker_rl; /* a guest may write markers in a loop */
 	struct vm *vm = opaque;
 	char msg[64];
 
-	log_info("guest boot marker %u at %.3f ms", value, log_elapsed_ns() / 1e6);
+	log_guest_at(&marker_rl, LOG_INFO, "guest boot marker %u at %.3f ms", value,
+		     log_elapsed_ns() / 1e6);
 	/* --ready-on marker: the first marker (of any vCPU) is READY */
 	if (vm->cfg->ready_on_marker && !atomic_exchange(&vm->ready_sent, true)) {
 		snprintf(msg, sizeof(msg), "READY=1\nSTATUS=guest running (boot marker %u)", value);

@@ -31,7 +31,9 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /*
  * Rate-limited warning for guest-triggered events: at most a burst of lines
  * per @state, then one every few seconds with a count of those suppressed.
- * @state is a caller-owned static, zero-initialised.
+ * @state is a caller-owned static, zero-initialised. log_guest_at() is the
+ * same at @level (a guest's boot markers are info); lines below the
+ * threshold are neither printed nor counted.
  */
 struct log_ratelimit {
 	uint64_t window_start_ns;
@@ -40,6 +42,8 @@ struct log_ratelimit {
 };
 void log_guest(struct log_ratelimit *state, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void log_guest_at(struct log_ratelimit *state, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define log_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -51,6 +51,24 @@ void gm_destroy(struct guest_mem *gm);
  */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
+/*
+ * Copies @len bytes of guest memory at @src to @dst, reading each byte
+ * exactly once (volatile loads). The guest may change its memory at any
+ * moment; after a plain memcpy the compiler may still read the guest's
+ * copy again in place of ours (C lets it: nothing says the memory is
+ * shared), so a value could be checked and then used with a different
+ * value. Descriptors and request headers are read through this: checked
+ * and used as one snapshot.
+ */
+static inline void gm_read_once(void *dst, const void *src, size_t len)
+{
+	const volatile uint8_t *s = (const volatile uint8_t *)src;
+	uint8_t *d = (uint8_t *)dst;
+
+	for (size_t i = 0; i < len; i++)
+		d[i] = s[i];
+}
+
 /* RAM below 4 GiB and above it, for the e820 map and the CMOS registers. */
 uint64_t gm_low_size(const struct guest_mem *gm);
 uint64_t gm_high_size(const struct guest_mem *gm);

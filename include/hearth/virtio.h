@@ -105,6 +105,11 @@ bool vq_should_notify(struct vq *q);
  * (or writable) buffers to or from @buf. Returns the bytes copied. */
 size_t vq_elem_read(const struct vq_elem *e, uint64_t off, void *buf, size_t len);
 size_t vq_elem_write(const struct vq_elem *e, uint64_t off, const void *buf, size_t len);
+/* vq_elem_read for what is checked and then used (request headers): each
+ * byte is read once (gm_read_once), so the copy is one snapshot. The same
+ * over any @n iovecs in guest memory. */
+size_t vq_elem_read_once(const struct vq_elem *e, uint64_t off, void *buf, size_t len);
+size_t vq_iov_read_once(const struct iovec *iov, unsigned n, uint64_t off, void *buf, size_t len);
 
 /* ---- devices ---- */
 

@@ -75,7 +75,7 @@ int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, u
 		r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	}
 	r->used_len = 1;
-	if (e->out_len < sizeof(hdr) || vq_elem_read(e, 0, hdr, sizeof(hdr)) != sizeof(hdr))
+	if (e->out_len < sizeof(hdr) || vq_elem_read_once(e, 0, hdr, sizeof(hdr)) != sizeof(hdr))
 		return VIRTIO_BLK_S_IOERR;
 	memcpy(&r->type, hdr, 4);
 	memcpy(&r->sector, hdr + 8, 8);
@@ -132,7 +132,7 @@ int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, u
 			return VIRTIO_BLK_S_IOERR;
 		/* exactly one segment (max_discard_seg = max_write_zeroes_seg = 1) */
 		if (e->out_len != sizeof(hdr) + sizeof(seg) || e->in_len != 1 ||
-		    vq_elem_read(e, sizeof(hdr), seg, sizeof(seg)) != sizeof(seg))
+		    vq_elem_read_once(e, sizeof(hdr), seg, sizeof(seg)) != sizeof(seg))
 			return VIRTIO_BLK_S_IOERR;
 		memcpy(&r->sector, seg, 8);
 		memcpy(&num, seg + 8, 4);

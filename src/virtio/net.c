@@ -323,7 +323,7 @@ static unsigned tx_build(struct virtio_net *n, const struct vq_elem *e,
 			  e->n_in ? "with writable buffers" : "shorter than its header");
 		return 0;
 	}
-	vq_elem_read(e, 0, hdr, VIRTIO_NET_HDR_LEN);
+	vq_elem_read_once(e, 0, hdr, VIRTIO_NET_HDR_LEN);
 	*frame_len = e->out_len - VIRTIO_NET_HDR_LEN;
 	v = virtio_net_tx_check(hdr, n->features, *frame_len);
 	if (v != NET_TX_OK) {
@@ -698,7 +698,7 @@ static unsigned rx_deliver(struct virtio_net *n, const struct iovec *iov, unsign
 		n->st.rx_dropped++;
 		return 0;
 	}
-	iov_copy(iov, niov, hdr, sizeof(hdr), false);
+	vq_iov_read_once(iov, niov, 0, hdr, sizeof(hdr));
 	if (!virtio_net_rx_fix(hdr, n->features, (uint16_t)k)) {
 		n->st.rx_dropped++;
 		return 0;

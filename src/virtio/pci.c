@@ -50,6 +50,13 @@ struct msix_entry {
 	uint32_t addr_lo, addr_hi, data, ctrl;
 };
 
+/* The MSI route KVM holds for a vector (valid once committed). */
+struct msix_route {
+	uint64_t addr;
+	uint32_t data;
+	bool valid;
+};
+
 struct virtio_pci {
 	pthread_mutex_t lock;
 	const struct virtio_pci_host *h;
@@ -70,6 +77,7 @@ struct virtio_pci {
 	struct kick_ctx kick[VIRTIO_PCI_MAX_QUEUES];
 	/* MSI-X */
 	struct msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
+	struct msix_route routed[VIRTIO_PCI_MAX_VECTORS];
 	uint64_t pending, irq_bound;
 	unsigned intx_gsi;
 	bool intx_level;
@@ -276,6 +284,8 @@ const struct pci_func_ops virtio_pci_cfg_ops = { cfg_read, cfg_write };
 
 /* ---- interrupts ---- */
 
+static bool msix_route(struct virtio_pci *vp, unsigned v);
+
 static void msix_fire(struct virtio_pci *vp, unsigned v)
 {
 	const struct msix_entry *e = &vp->msix[v];
@@ -285,6 +295,8 @@ static void msix_fire(struct virtio_pci *vp, unsigned v)
 		return;
 	}
 	vp->pending &= ~(1ULL << v);
+	if (!msix_route(vp, v))
+		return; /* no route the message could take: dropped, logged */
 	if (vp->irq_fd[v] >= 0 && eventfd_write(vp->irq_fd[v], 1) == 0)
 		atomic_fetch_add_explicit(&vp->interrupts, 1, memory_order_relaxed);
 }
@@ -321,24 +333,40 @@ static void t_unlock(void *opaque)
 	pthread_mutex_unlock(&((struct virtio_pci *)opaque)->lock);
 }
 
-static void msix_route(struct virtio_pci *vp, unsigned v)
+/*
+ * Makes KVM's route for vector @v match its table entry, just before a
+ * message leaves (msix_fire): table writes only change the table, so a
+ * guest that rewrites entries in a loop costs its own exits and never a
+ * routing commit (KVM_SET_GSI_ROUTING waits for an SRCU grace period);
+ * the route is committed once per change of an entry that is used, when it
+ * is used. Every message goes through here, so the route KVM uses is always
+ * the table's. Returns false if the vector cannot be delivered.
+ */
+static bool msix_route(struct virtio_pci *vp, unsigned v)
 {
 	const struct msix_entry *e = &vp->msix[v];
+	struct msix_route r = { (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data, true };
+	struct msix_route *cur = &vp->routed[v];
 
-	/* The irqfd is bound the first time the guest programs the vector: a
-	 * guest that never uses the device costs no irqfd, and each irqfd
-	 * costs an SRCU grace period when the VM is torn down. */
+	if (cur->valid && cur->addr == r.addr && cur->data == r.data)
+		return true;
+	/* The irqfd is bound the first time the vector is used: a guest that
+	 * never uses the device costs no irqfd, and each irqfd costs an SRCU
+	 * grace period when the VM is torn down. */
 	if (!((vp->irq_bound >> v) & 1) && vp->irq_fd[v] >= 0) {
 		if (vp->h->irqfd(vp->h->opaque, vp->first_gsi + v, vp->irq_fd[v])) {
 			log_guest(&guest_rl, "virtio-pci: MSI-X vector %u: irqfd failed", v);
-			return;
+			return false;
 		}
 		vp->irq_bound |= 1ULL << v;
 	}
-
-	if (vp->h->msi_route((void *)vp->h->opaque, vp->first_gsi + v,
-			     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data))
+	if (vp->h->msi_route((void *)vp->h->opaque, vp->first_gsi + v, r.addr, r.data)) {
 		log_guest(&guest_rl, "virtio-pci: MSI-X vector %u: route rejected", v);
+		cur->valid = false;
+		return false;
+	}
+	*cur = r;
+	return true;
 }
 
 /* ---- common configuration ---- */
@@ -391,34 +419,65 @@ static void common_read(struct virtio_pci *vp, uint32_t off, void *data, size_t 
 	memcpy(data, c + off, len);
 }
 
-static void set_status(struct virtio_pci *vp, uint8_t v)
+/* The bits the driver sets; DEVICE_NEEDS_RESET is the device's own. */
+#define DRIVER_BITS                                                                     \
+	(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
+	 VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)
+
+static bool features_acceptable(const struct virtio_pci *vp)
 {
 	uint64_t offered = vp->ops->features(vp->dev);
+
+	/* only what was offered, and virtio 1 */
+	return !(vp->driver_features & ~offered) &&
+	       ((vp->driver_features >> VIRTIO_F_VERSION_1) & 1);
+}
+
+static void start(struct virtio_pci *vp)
+{
+	for (unsigned i = 0; i < vp->nq; i++) {
+		vp->vq[i].event_idx = (vp->driver_features >> VIRTIO_F_EVENT_IDX) & 1;
+		vp->vq[i].indirect = (vp->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
+	}
+	vp->ops->start(vp->dev, vp->driver_features, vp->vq);
+}
+
+/*
+ * The device status only grows between resets (virtio 1.2, 2.1: the driver
+ * must not clear a bit; 3.1.1: FEATURES_OK, then DRIVER_OK). A write of 0
+ * resets. A write that would clear a bit the driver set is refused: the
+ * status stays as it was and the device asks for a reset
+ * (DEVICE_NEEDS_RESET and a configuration interrupt), because the driver
+ * no longer agrees with the device on its state. So start() runs once per
+ * reset, on the features frozen at FEATURES_OK. FEATURES_OK for features
+ * the device cannot take, and DRIVER_OK without FEATURES_OK, are simply not
+ * set (the driver reads the status back and sees it). docs/virtio.md.
+ */
+static void set_status(struct virtio_pci *vp, uint8_t v)
+{
+	uint8_t old = vp->status & DRIVER_BITS, add;
 
 	if (v == 0) {
 		reset(vp);
 		return;
 	}
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK)) {
-		/* only what was offered, and virtio 1 */
-		if ((vp->driver_features & ~offered) ||
-		    !((vp->driver_features >> VIRTIO_F_VERSION_1) & 1))
-			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	v &= DRIVER_BITS; /* a driver may write back the NEEDS_RESET it read */
+	if (old & ~v) {
+		log_guest(&guest_rl,
+			  "virtio-pci: status 0x%02x would clear bits of 0x%02x without a reset: "
+			  "refused, device needs reset",
+			  v, old);
+		t_needs_reset(vp);
+		return;
 	}
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_DRIVER_OK)) {
-		if (!(v & VIRTIO_STATUS_FEATURES_OK)) {
-			v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
-		} else {
-			for (unsigned i = 0; i < vp->nq; i++) {
-				vp->vq[i].event_idx =
-					(vp->driver_features >> VIRTIO_F_EVENT_IDX) & 1;
-				vp->vq[i].indirect =
-					(vp->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1;
-			}
-			vp->ops->start(vp->dev, vp->driver_features, vp->vq);
-		}
-	}
-	vp->status = v | (vp->status & VIRTIO_STATUS_NEEDS_RESET);
+	add = v & (uint8_t)~old;
+	if ((add & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(vp))
+		add &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	if ((add & VIRTIO_STATUS_DRIVER_OK) && !((old | add) & VIRTIO_STATUS_FEATURES_OK))
+		add &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	vp->status |= add;
+	if (add & VIRTIO_STATUS_DRIVER_OK)
+		start(vp);
 }
 
 static void enable_queue(struct virtio_pci *vp, struct vpq *q, struct vq *vq)
@@ -487,6 +546,16 @@ static void common_write(struct virtio_pci *vp, uint32_t off, uint64_t v, size_t
 
 /* ---- BAR 0 ---- */
 
+/* An MSI-X table access as the PCI spec allows it (6.8.2): an aligned
+ * DWORD or an aligned QWORD, so it never spans two entries. Anything else
+ * reads zero and writes nothing. */
+static bool msix_table_access(const struct virtio_pci *vp, uint64_t off, size_t len)
+{
+	return off >= MSIX_TABLE && off - MSIX_TABLE < 16 * (uint64_t)vp->nvec &&
+	       (len == 4 || len == 8) && off % len == 0 &&
+	       off - MSIX_TABLE + len <= 16 * (uint64_t)vp->nvec;
+}
+
 static void bar_read_locked(struct virtio_pci *vp, uint64_t off, void *data, size_t len)
 {
 	memset(data, 0, len);
@@ -498,7 +567,7 @@ static void bar_read_locked(struct virtio_pci *vp, uint64_t off, void *data, siz
 		intx_update(vp);
 	} else if (off >= DEVCFG && off - DEVCFG + len <= vp->ops->cfg_size && vp->ops->cfg_read) {
 		vp->ops->cfg_read(vp->dev, (uint32_t)(off - DEVCFG), data, len);
-	} else if (off >= MSIX_TABLE && off + len <= MSIX_TABLE + 16 * vp->nvec) {
+	} else if (msix_table_access(vp, off, len)) {
 		memcpy(data, (uint8_t *)vp->msix + (off - MSIX_TABLE), len);
 	} else if (off >= MSIX_PBA && off + len <= MSIX_PBA + 8) {
 		put(data, vp->pending >> (8 * (off - MSIX_PBA)), len);
@@ -516,15 +585,14 @@ static void bar_write_locked(struct virtio_pci *vp, uint64_t off, const void *da
 	} else if (off >= NOTIFY && off < NOTIFY + NOTIFY_MULT * vp->nq) {
 		/* a kick the ioeventfd did not catch (other width): same path */
 		eventfd_write(vp->q[(off - NOTIFY) / NOTIFY_MULT].kick_fd, 1);
-	} else if (off >= MSIX_TABLE && off + len <= MSIX_TABLE + 16 * vp->nvec && (off % 4) == 0 &&
-		   (len == 4 || len == 8)) {
+	} else if (msix_table_access(vp, off, len)) {
 		unsigned e = (unsigned)((off - MSIX_TABLE) / 16);
 		bool was_masked = vp->msix[e].ctrl & 1;
 
+		/* one entry only (msix_table_access); its route follows when
+		 * a message next leaves (msix_route) */
 		memcpy((uint8_t *)vp->msix + (off - MSIX_TABLE), data, len);
 		vp->msix[e].ctrl &= 1; /* only the mask bit exists */
-		if (!(vp->msix[e].ctrl & 1))
-			msix_route(vp, e);
 		if (was_masked && !(vp->msix[e].ctrl & 1) && ((vp->pending >> e) & 1))
 			msix_fire(vp, e);
 	} else {

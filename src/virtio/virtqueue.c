@@ -2,7 +2,7 @@
 /*
  * Split virtqueue (virtio 1.2, 2.7), device side. The rings live in guest
  * RAM and the guest may change them at any moment: each descriptor is copied
- * before it is checked, indices are taken modulo nothing but checked, chain
+ * (each byte read once, gm_read_once) before it is checked, indices are taken modulo nothing but checked, chain
  * walks are bounded by the table size, and every buffer must lie inside one
  * guest RAM region (gm_ptr() also rejects wrapping past 2^64).
  */
@@ -20,17 +20,16 @@ struct desc {
 	uint16_t flags, next;
 };
 
+/* Ring fields: 2-byte aligned (checked at vq_enable), each read or
+ * written once, as a whole (gm_read_once says why). */
 static uint16_t ld16(const uint8_t *p)
 {
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return v;
+	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
 }
 
 static void st16(uint8_t *p, uint16_t v)
 {
-	memcpy(p, &v, 2);
+	__atomic_store_n((uint16_t *)(void *)p, v, __ATOMIC_RELAXED);
 }
 
 static uint16_t avail_idx(const struct vq *q)
@@ -139,7 +138,7 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 
 		if (budget-- == 0)
 			return -EINVAL; /* a loop */
-		memcpy(&d, table + 16 * (size_t)i, sizeof(d));
+		gm_read_once(&d, table + 16 * (size_t)i, sizeof(d));
 		if (d.flags & DESC_F_INDIRECT) {
 			if (!q->indirect || indirect || (d.flags & DESC_F_NEXT) || d.len == 0 ||
 			    d.len % 16 || d.len / 16 > VQ_MAX_SEGS)
@@ -230,7 +229,7 @@ bool vq_should_notify(struct vq *q)
 }
 
 static size_t copy(const struct iovec *iov, unsigned n, uint64_t off, void *buf, size_t len,
-		   bool to_iov)
+		   bool to_iov, bool once)
 {
 	size_t done = 0;
 
@@ -246,6 +245,9 @@ static size_t copy(const struct iovec *iov, unsigned n, uint64_t off, void *buf,
 			take = len - done;
 		if (to_iov)
 			memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, take);
+		else if (once)
+			gm_read_once((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + off,
+				     take);
 		else
 			memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + off, take);
 		done += take;
@@ -256,10 +258,20 @@ static size_t copy(const struct iovec *iov, unsigned n, uint64_t off, void *buf,
 
 size_t vq_elem_read(const struct vq_elem *e, uint64_t off, void *buf, size_t len)
 {
-	return copy(e->iov, e->n_out, off, buf, len, false);
+	return copy(e->iov, e->n_out, off, buf, len, false, false);
+}
+
+size_t vq_elem_read_once(const struct vq_elem *e, uint64_t off, void *buf, size_t len)
+{
+	return copy(e->iov, e->n_out, off, buf, len, false, true);
+}
+
+size_t vq_iov_read_once(const struct iovec *iov, unsigned n, uint64_t off, void *buf, size_t len)
+{
+	return copy(iov, n, off, buf, len, false, true);
 }
 
 size_t vq_elem_write(const struct vq_elem *e, uint64_t off, const void *buf, size_t len)
 {
-	return copy(e->iov + e->n_out, e->n_in, off, (void *)buf, len, true);
+	return copy(e->iov + e->n_out, e->n_in, off, (void *)buf, len, true, false);
 }

@@ -35,7 +35,7 @@ expect_exit 0 "a hostile driver, then a well-behaved one" -- \
 	--cmdline "probe.tests=blk-hostile,blk" --timeout 60s
 for c in descriptor-loop next-out-of-range buffer-outside-ram buffer-wraps readable-after-writable \
 	avail-runaway partial-sector unknown-type sector-wraps no-status-byte pci-readonly-fields \
-	msix-out-of-range misaligned-ring bad-queue-size recovered; do
+	msix-out-of-range misaligned-ring bad-queue-size status-regression recovered; do
 	expect_grep "$TMP/out" "^PROBE: test=blk-hostile case=$c result=pass" "hostile: $c"
 done
 expect_grep "$TMP/out" "^PROBE: test=blk-readback disk=1 result=pass" "the other disk kept working"
@@ -46,6 +46,38 @@ expect_exit 0 "MSI-X delivery through irqfd" -- \
 	"$H" run --kernel "$PROBE" --cpus 2 --disk "path=$TMP/h0.img" --cmdline "probe.tests=blk-msix" --timeout 60s
 expect_grep "$TMP/out" "^PROBE: test=blk-msix case=delivered irqs=1 result=pass" "an MSI-X interrupt per completion"
 expect_grep "$TMP/out" "^PROBE: test=blk-msix case=masked-then-pending result=pass" "masking holds it pending"
+expect_grep "$TMP/out" "^PROBE: test=blk-msix case=qword-across-entries result=pass" \
+	"an 8-byte MSI-X write across two entries changes neither"
+expect_grep "$TMP/out" "^PROBE: test=blk-msix case=table-write-loop result=pass" \
+	"after 10000 rewrites of an entry, the interrupt follows its last value"
+
+# The same hostile transport use (a status that goes backwards, MSI-X
+# writes across entries and in a loop) and a flood of boot markers, with
+# the API asked while the guest waits, then SIGTERM: hearth answers, logs
+# a burst of markers rather than one line each, and stops.
+truncate -s 1M "$TMP/t0.img"
+"$H" run --kernel "$PROBE" --cpus 2 --disk "path=$TMP/t0.img" --log-level info \
+	--api-socket "$TMP/t.sock" --cmdline "probe.tests=blk-hostile,blk-msix,markers,cad" \
+	--timeout 300s >"$TMP/t.out" 2>"$TMP/t.err" </dev/null &
+pid=$!
+for _ in $(seq "$(scaled 600)"); do grep -q "^PROBE: test=cad waiting" "$TMP/t.out" && break; sleep 0.1; done
+expect_grep "$TMP/t.out" "^PROBE: test=cad waiting" "the hostile guest got to its wait"
+expect_exit 0 "the API answers after the hostile driver" -- "$H" ctl "$TMP/t.sock" status
+expect_grep "$TMP/out" '"state":"running"' "the guest is running"
+kill -TERM "$pid"
+for _ in $(seq "$(scaled 300)"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+	not_ok "hearth did not stop within 30 s of SIGTERM"
+	kill -KILL "$pid"
+fi
+got=0
+wait "$pid" || got=$?
+if [ "$got" = 0 ]; then ok "SIGTERM: the guest shut down, every case passed (exit 0)"; else
+	not_ok "SIGTERM: exit $got, wanted 0"; sed 's/^/#   /' "$TMP/t.out" | grep -v "result=pass" | head -20; fi
+expect_grep "$TMP/t.out" "^PROBE: test=markers count=2000 result=pass" "the guest wrote 2000 boot markers"
+n=$(grep -c "guest boot marker" "$TMP/t.err" || true)
+if [ "$n" -ge 1 ] && [ "$n" -le 50 ]; then ok "2001 boot markers, $n log lines"; else
+	not_ok "2001 boot markers gave $n log lines"; fi
 # Image locking: a writable disk is exclusive, read-only disks share.
 # hold DISKOPTS: a hearth idling with that disk, in the background ($holder)
 hold() {

@@ -167,6 +167,84 @@ static void queue(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
 	bw(COMMON + 0x1c, 1, 2);
 }
 
+/* A message on queue @q's vector, as a device sends it. */
+static void fire(int q)
+{
+	const struct virtio_transport *t = virtio_pci_transport(F.vp);
+
+	t->lock(t->opaque);
+	t->notify(t->opaque, q);
+	t->unlock(t->opaque);
+}
+
+/* ---- a device that counts what the transport asks of it ---- */
+
+static struct {
+	unsigned starts, resets;
+	uint64_t features;
+} C;
+
+static uint64_t c_features(void *dev)
+{
+	(void)dev;
+	return 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX;
+}
+
+static void c_start(void *dev, uint64_t features, struct vq *vqs)
+{
+	(void)dev, (void)vqs;
+	C.starts++;
+	C.features = features;
+}
+
+static void c_kick(void *dev, unsigned q)
+{
+	(void)dev, (void)q;
+}
+
+static void c_reset(void *dev)
+{
+	(void)dev;
+	C.resets++;
+}
+
+static const struct virtio_dev_ops counting_ops = {
+	.device_id = 4,
+	.pci_class = 0xff0000,
+	.num_queues = 1,
+	.queue_max = 256,
+	.features = c_features,
+	.start = c_start,
+	.kick = c_kick,
+	.reset = c_reset,
+};
+
+static int setup_counting(void **state)
+{
+	static int dev;
+
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	memset(&C, 0, sizeof(C));
+	if (gm_create(&F.gm, RAM, false))
+		return -1;
+	F.h = (struct virtio_pci_host){ &F.gm,	     &F,	 f_ioeventfd, f_irqfd,
+					f_msi_route, f_set_intx, f_watch };
+	F.vp = virtio_pci_create(&F.h, &counting_ops, BAR, GSI0, INTX);
+	if (!F.vp || virtio_pci_attach(F.vp, &dev))
+		return -1;
+	C.resets = 0;
+	return 0;
+}
+
+static int teardown_counting(void **state)
+{
+	(void)state;
+	virtio_pci_destroy(F.vp);
+	gm_destroy(&F.gm);
+	return 0;
+}
+
 static void header_and_capabilities(void **state)
 {
 	unsigned seen = 0, types = 0, hops = 0;
@@ -322,19 +400,164 @@ static void msix_table_bounds(void **state)
 	assert_int_equal(F.routes, 0);
 	assert_int_equal(br(MSIXT + 12, 4), 1); /* still masked */
 	assert_int_equal(br(MSIXT + 32, 4), 0);
-	/* a proper entry: routed to its GSI when unmasked, irqfd bound once */
+	/* a proper entry: routed to its GSI when its first message leaves,
+	 * irqfd bound once */
 	bw(MSIXT + 16, 0xfee00000, 4);
 	bw(MSIXT + 16 + 8, 0x4041, 4);
 	bw(MSIXT + 16 + 12, 0xfffffffe, 4); /* only the mask bit exists */
 	assert_int_equal(br(MSIXT + 16 + 12, 4), 0);
+	cw(0x43, 0x80, 1); /* MSI-X on */
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x1a, 1, 2);
+	fire(0);
 	assert_int_equal(F.routes, 1);
 	assert_int_equal(F.route_gsi[0], GSI0 + 1);
 	assert_int_equal(F.route_addr, 0xfee00000);
 	assert_int_equal(F.route_data, 0x4041);
 	bw(MSIXT + 16 + 8, 0x4042, 4);
 	bw(MSIXT + 16 + 12, 0, 4);
+	fire(0);
+	assert_int_equal(F.routes, 2);
+	assert_int_equal(F.route_data, 0x4042);
 	assert_int_equal(F.irqfds, 1);
 	assert_int_equal(F.irq_gsi[0], GSI0 + 1);
+}
+
+/*
+ * The PCI spec allows aligned DWORD and aligned QWORD accesses to the MSI-X
+ * table. A QWORD at an entry's offset 12 would write that entry's control
+ * word and the next entry's address: refused, so no entry changes behind
+ * its route's back.
+ */
+static void msix_qword_accesses(void **state)
+{
+	(void)state;
+	cw(0x43, 0x80, 1);
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x1a, 1, 2);
+	bw(MSIXT + 16, 0xfee00000, 4);
+	bw(MSIXT + 16 + 8, 0x4041, 4);
+	bw(MSIXT + 16 + 12, 0, 4);
+	/* entry 0's control and entry 1's address in one write: nothing */
+	bw(MSIXT + 12, 0xfee01000ULL << 32, 8);
+	assert_int_equal(br(MSIXT + 12, 4), 1); /* entry 0 still masked */
+	assert_int_equal(br(MSIXT + 16, 4), 0xfee00000);
+	assert_int_equal(br(MSIXT + 12, 8), 0); /* and such a read sees nothing */
+	bw(MSIXT + 16 + 4, 0x4043ULL << 32, 8); /* addr_hi and data: not aligned */
+	assert_int_equal(br(MSIXT + 16 + 8, 4), 0x4041);
+	/* aligned QWORDs: the address, then data and control together */
+	bw(MSIXT + 16, 0xfee02000ULL, 8);
+	bw(MSIXT + 16 + 8, 0x4044ULL, 8);
+	assert_int_equal(br(MSIXT + 16, 8), 0xfee02000ULL);
+	assert_int_equal(br(MSIXT + 16 + 8, 8), 0x4044ULL);
+	fire(0);
+	assert_int_equal(F.route_addr, 0xfee02000ULL);
+	assert_int_equal(F.route_data, 0x4044);
+	/* a QWORD past the table's end is refused too */
+	bw(MSIXT + 32 - 8 + 16, ~0ULL, 8);
+	assert_int_equal(br(MSIXT + 16 + 8, 8), 0x4044ULL);
+}
+
+/*
+ * Table writes cost the guest its exits and nothing else: the route is
+ * committed to KVM when an entry that changed is used, once.
+ */
+static void msix_routes_follow_use(void **state)
+{
+	eventfd_t n;
+
+	(void)state;
+	cw(0x43, 0x80, 1);
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x1a, 1, 2);
+	bw(MSIXT + 16, 0xfee00000, 4);
+	bw(MSIXT + 16 + 12, 0, 4);
+	for (unsigned i = 0; i < 100000; i++)
+		bw(MSIXT + 16 + 8, 0x4040 + i % 2, 4);
+	assert_int_equal(F.routes, 0);
+	fire(0);
+	assert_int_equal(F.routes, 1);
+	assert_int_equal(F.route_data, 0x4041);
+	assert_int_equal(eventfd_read(F.irq_fd[0], &n), 0);
+	assert_int_equal(n, 1);
+	/* used again, or rewritten with what it holds: no new commit */
+	fire(0);
+	bw(MSIXT + 16 + 8, 0x4041, 4);
+	fire(0);
+	assert_int_equal(F.routes, 1);
+	/* a masked entry that changed: routed when unmasked with a message
+	 * pending, and the message follows the new route */
+	bw(MSIXT + 16 + 12, 1, 4);
+	bw(MSIXT + 16 + 8, 0x4045, 4);
+	fire(0);
+	assert_int_equal(F.routes, 1);
+	bw(MSIXT + 16 + 12, 0, 4);
+	assert_int_equal(F.routes, 2);
+	assert_int_equal(F.route_data, 0x4045);
+	assert_int_equal(eventfd_read(F.irq_fd[0], &n), 0);
+	assert_int_equal(n, 3);
+}
+
+/*
+ * The status only grows until a reset: a driver that clears DRIVER_OK (or
+ * FEATURES_OK) and sets it again must not start the device a second time
+ * on its live queues, with features changed behind its back. Such a write
+ * is refused and the device asks for a reset.
+ */
+static void status_never_goes_back(void **state)
+{
+	const uint8_t ok = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+			   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	const uint64_t both = 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX;
+
+	(void)state;
+	negotiate(both);
+	queue(16, DESC, AVAIL, USED);
+	bw(COMMON + 0x14, ok, 1);
+	assert_int_equal(status(), ok);
+	assert_int_equal(C.starts, 1);
+	assert_int_equal(C.features, both);
+
+	/* DRIVER_OK cleared: refused, the device asks for a reset */
+	bw(COMMON + 0x14, ok & ~VIRTIO_STATUS_DRIVER_OK, 1);
+	assert_int_equal(status(), ok | VIRTIO_STATUS_NEEDS_RESET);
+	/* set "again", after features were rewritten: nothing happens */
+	bw(COMMON + 0x08, 0, 4);
+	bw(COMMON + 0x0c, 0, 4);
+	bw(COMMON + 0x14, ok, 1);
+	assert_int_equal(C.starts, 1);
+	/* back to DRIVER only, renegotiated, FEATURES_OK, DRIVER_OK */
+	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	bw(COMMON + 0x14, ok, 1);
+	assert_int_equal(C.starts, 1);
+	assert_int_equal(C.features, both);
+	bw(COMMON + 0x08, 0, 4);
+	assert_int_equal(br(COMMON + 0x0c, 4), (uint32_t)both); /* frozen */
+	assert_int_equal(status(), ok | VIRTIO_STATUS_NEEDS_RESET);
+	/* the driver writing back what it read (NEEDS_RESET included) and
+	 * adding FAILED is no regression */
+	bw(COMMON + 0x14, status() | VIRTIO_STATUS_FAILED, 1);
+	assert_int_equal(status(), ok | VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED);
+	assert_int_equal(C.resets, 0);
+
+	/* only a reset starts over */
+	bw(COMMON + 0x14, 0, 1);
+	assert_int_equal(C.resets, 1);
+	assert_int_equal(status(), 0);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	queue(16, DESC, AVAIL, USED);
+	bw(COMMON + 0x14, ok, 1);
+	assert_int_equal(status(), ok);
+	assert_int_equal(C.starts, 2);
+	assert_int_equal(C.features, 1ULL << VIRTIO_F_VERSION_1);
+	/* FEATURES_OK dropped before DRIVER_OK: refused too */
+	bw(COMMON + 0x14, 0, 1);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	bw(COMMON + 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	assert_true(status() & VIRTIO_STATUS_FEATURES_OK);
+	assert_true(status() & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(C.starts, 2);
 }
 
 static void intx_and_isr(void **state)
@@ -459,7 +682,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(feature_negotiation, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_queues_need_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(msix_table_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(msix_qword_accesses, setup, teardown),
+		cmocka_unit_test_setup_teardown(msix_routes_follow_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(intx_and_isr, setup, teardown),
+		cmocka_unit_test_setup_teardown(status_never_goes_back, setup_counting,
+						teardown_counting),
 		cmocka_unit_test_setup_teardown(msix_masking_and_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(pci_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(rng_request_through_a_kick, setup, teardown),

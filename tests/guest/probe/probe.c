@@ -429,6 +429,19 @@ static void test_flood(void)
 	result(1);
 }
 
+/* probe.tests=markers: probe.markers=N (default 2000) boot markers in a
+ * row, which hearth must not log one line each. */
+static void test_markers(void)
+{
+	uint64_t n = arg_u64("probe.markers", 2000);
+
+	for (uint64_t i = 0; i < n; i++)
+		outb(HEARTH_MARKER_PORT, (uint8_t)(i + 2));
+	puts_("PROBE: test=markers count=");
+	putu(n);
+	result(1);
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -453,6 +466,7 @@ static const struct test tests[] = {
 	{ "tick", test_tick },
 	{ "flood", test_flood },
 	{ "reqflood", test_reqflood },
+	{ "markers", test_markers },
 };
 
 static int word_is(const char *w, size_t len, const char *name)

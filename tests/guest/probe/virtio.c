@@ -5,8 +5,11 @@
  *                past the end must fail with IOERR; GET_ID
  *   blk-hostile  on the first disk: a driver that breaks the rules (loops,
  *                buffers outside RAM, no status byte, bad queue size,
- *                unknown request types); each must get its error, and the
- *                disk must work again after a reset
+ *                unknown request types, a device status that goes
+ *                backwards); each must get its error, and the disk must
+ *                work again after a reset
+ *   blk-msix     completions as MSI-X interrupts, masking, and MSI-X table
+ *                writes that span two entries or rewrite one in a loop
  * The host test then checks the image files byte for byte.
  */
 #include <stdbool.h>
@@ -502,6 +505,22 @@ int probe_blk_hostile(void)
 	puts_(ok ? " result=pass\n" : " result=fail\n");
 	fails += !ok;
 
+	/* a device status that goes backwards (DRIVER_OK cleared, then set
+	 * again) is refused: the device keeps its status and asks for a
+	 * reset, and starts again only after one */
+	ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f;
+	w8(b->common + 0x14, 1 | 2 | 8);
+	st = r8(b->common + 0x14);
+	ok &= (st & 0x4f) == 0x4f;
+	w8(b->common + 0x14, 1 | 2 | 8 | 4);
+	ok &= (r8(b->common + 0x14) & 0x4f) == 0x4f;
+	puts_("PROBE: test=blk-hostile case=status-regression");
+	puts_(ok ? " result=pass" : " result=fail status=");
+	if (!ok)
+		putu(st);
+	putc_('\n');
+	fails += !ok;
+
 	/* and after all that, the disk works */
 	ok = (vblk_init(b, QSZ) & 0x4f) == 0x0f && request(b, 0, 0, 512) == STATUS_OK;
 	puts_("PROBE: test=blk-hostile case=recovered");
@@ -720,6 +739,31 @@ int probe_blk_msix(void)
 	ok &= wait_irq(before + 1) && !(r32(pba) & 2);
 	cli();
 	puts_("PROBE: test=blk-msix case=masked-then-pending");
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+	fails += !ok;
+
+	/* one 8-byte write at entry 0's control word would also write entry
+	 * 1's address (to an APIC that does not exist): refused whole, the
+	 * table stays as it was and completions still arrive */
+	*(volatile uint64_t *)(table + 12) = (uint64_t)(0xfee00000u | 0xffu << 12) << 32;
+	ok = r32(table + 12) == 1 && r32(table + 16) == (0xfee00000u | apic << 12);
+	before = irq_count[0x41];
+	sti();
+	ok &= request(b, 0, 0, 512) == STATUS_OK && wait_irq(before + 1);
+	cli();
+	puts_("PROBE: test=blk-msix case=qword-across-entries");
+	puts_(ok ? " result=pass\n" : " result=fail\n");
+	fails += !ok;
+
+	/* an entry rewritten in a loop, unmasked: each write is an exit and
+	 * nothing more; the interrupt then follows the last value (0x41) */
+	for (unsigned i = 0; i < 10000; i++)
+		w32(table + 16 + 8, i % 2 ? 0x41 : 0x42);
+	before = irq_count[0x41];
+	sti();
+	ok = request(b, 0, 0, 512) == STATUS_OK && wait_irq(before + 1) && irq_count[0x42] == 0;
+	cli();
+	puts_("PROBE: test=blk-msix case=table-write-loop");
 	puts_(ok ? " result=pass\n" : " result=fail\n");
 	fails += !ok;
 	pci_write(b->slot, cap, pci_read(b->slot, cap) & ~0x80000000u);
