@@ -307,6 +307,8 @@ static int host_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t da
 			   .address_hi = (uint32_t)(addr >> 32),
 			   .data = data },
 	};
+	struct kvm_irq_routing_entry old;
+	bool added;
 	unsigned i;
 	int ret;
 
@@ -321,10 +323,19 @@ static int host_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t da
 		pthread_mutex_unlock(&vm->route_lock);
 		return 0; /* unchanged */
 	}
+	added = i == vm->n_routes;
+	old = vm->routes[i];
 	vm->routes[i] = e;
-	if (i == vm->n_routes)
+	if (added)
 		vm->n_routes++;
 	ret = commit_routes(vm);
+	if (ret) { /* KVM refused it: keep the table it last took, or every
+		    * later commit, for any device, would fail on this entry */
+		if (added)
+			vm->n_routes--;
+		else
+			vm->routes[i] = old;
+	}
 	pthread_mutex_unlock(&vm->route_lock);
 	return ret;
 }
