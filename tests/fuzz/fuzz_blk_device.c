@@ -32,6 +32,8 @@
 #include "hearth/blkio.h"
 #include "hearth/virtio_pci.h"
 
+#include "fake_host.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 
 #define RAM	 (1u << 20)
@@ -200,39 +202,9 @@ void blkio_reap(struct blkio *b, void (*done)(void *ctx, void *tag, int64_t res)
 static struct virtio_pci *vp;
 static struct virtio_blk *dev;
 static struct blkio *io;
-static void (*kick_cb)(void *, uint32_t);
-static void *kick_arg;
 static uint16_t qsize, avail_idx, next_desc;
 static uint64_t features;
 static bool live; /* DRIVER_OK seen since the last reset */
-
-static int ok_ioeventfd(void *o, uint64_t a, unsigned l, int fd)
-{
-	(void)o, (void)a, (void)l, (void)fd;
-	return 0;
-}
-static int ok_irqfd(void *o, unsigned g, int fd)
-{
-	(void)o, (void)g, (void)fd;
-	return 0;
-}
-static int ok_route(void *o, unsigned g, uint64_t a, uint32_t d)
-{
-	(void)o, (void)g, (void)a, (void)d;
-	return 0;
-}
-static int ok_intx(void *o, unsigned g, int l)
-{
-	(void)o, (void)g, (void)l;
-	return 0;
-}
-static int ok_watch(void *o, int fd, void (*cb)(void *, uint32_t), void *arg)
-{
-	(void)o, (void)fd;
-	kick_cb = cb;
-	kick_arg = arg;
-	return 0;
-}
 
 static void bar_write(uint32_t off, uint64_t v, size_t n)
 {

@@ -13,40 +13,11 @@
 
 #include "hearth/virtio_pci.h"
 
+#include "fake_host.h"
+
 #define RAM (64 * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
-
-static void (*kick_cb)(void *, uint32_t);
-static void *kick_arg;
-
-static int ok_ioeventfd(void *o, uint64_t a, unsigned l, int fd)
-{
-	(void)o, (void)a, (void)l, (void)fd;
-	return 0;
-}
-static int ok_irqfd(void *o, unsigned g, int fd)
-{
-	(void)o, (void)g, (void)fd;
-	return 0;
-}
-static int ok_route(void *o, unsigned g, uint64_t a, uint32_t d)
-{
-	(void)o, (void)g, (void)a, (void)d;
-	return 0;
-}
-static int ok_intx(void *o, unsigned g, int l)
-{
-	(void)o, (void)g, (void)l;
-	return 0;
-}
-static int ok_watch(void *o, int fd, void (*cb)(void *, uint32_t), void *arg)
-{
-	(void)o, (void)fd;
-	kick_cb = cb;
-	kick_arg = arg;
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 {
