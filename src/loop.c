@@ -15,6 +15,9 @@
 
 #define LOOP_MAX_WATCHES 128 /* 16 disks x 2 + 8 NICs x 3 + the VM's own fill 64 */
 #define RING_ENTRIES	 64
+/* Completions the kernel can hold between two turns: multishot polls post
+ * one per wake-up, and end (to be re-armed) when this overflows. */
+#define CQ_ENTRIES 1024
 /* user_data encodes the slot and a generation, so a CQE for a slot that was
  * unwatched and reused is recognised as stale. */
 #define UD(slot, gen) (((uint64_t)(gen) << 32) | (slot))
@@ -26,6 +29,7 @@ struct watch {
 	void *opaque;
 	uint32_t gen;
 	bool used;
+	bool rearm; /* no SQE was free to arm it: armed on the next turn */
 };
 
 #define LOOP_MAX_POLLERS 32
@@ -54,6 +58,11 @@ struct loop {
 	int epfd;
 	bool quit;
 	struct watch w[LOOP_MAX_WATCHES];
+	/* polls to remove, and watches to arm, that found no free SQE: retried
+	 * at the top of every turn, after the last turn's completions freed
+	 * the queues */
+	uint64_t removes[2 * LOOP_MAX_WATCHES];
+	unsigned nremoves, nrearm;
 };
 
 int loop_create(struct loop **out, int force_epoll)
@@ -65,7 +74,10 @@ int loop_create(struct loop **out, int force_epoll)
 		return -ENOMEM;
 	l->epfd = -1;
 	if (!force_epoll) {
-		ret = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
+		struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE,
+					     .cq_entries = CQ_ENTRIES };
+
+		ret = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &p);
 		l->uring = ret == 0;
 		if (ret)
 			log_info("io_uring unavailable (%s): event loop falls back to epoll",
@@ -115,15 +127,67 @@ static struct io_uring_sqe *get_sqe(struct loop *l)
 	return sqe;
 }
 
-static int arm(struct loop *l, int slot)
+/* Arms @slot's poll now, or on the next turn when no SQE is free (the
+ * submission queue full and the kernel refusing more while completions
+ * overflow): a watch is never left unarmed for good. */
+static void arm(struct loop *l, int slot)
 {
 	struct io_uring_sqe *sqe = get_sqe(l);
+	struct watch *w = &l->w[slot];
 
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_poll_multishot(sqe, l->w[slot].fd, l->w[slot].events);
-	io_uring_sqe_set_data64(sqe, UD(slot, l->w[slot].gen));
-	return 0;
+	if (!sqe) {
+		if (!w->rearm) {
+			w->rearm = true;
+			l->nrearm++;
+		}
+		return;
+	}
+	if (w->rearm) {
+		w->rearm = false;
+		l->nrearm--;
+	}
+	io_uring_prep_poll_multishot(sqe, w->fd, w->events);
+	io_uring_sqe_set_data64(sqe, UD(slot, w->gen));
+}
+
+/* Ends the poll of @slot's current generation, now or on the next turn. A
+ * watch still waiting to be armed has no poll to end. */
+static void disarm(struct loop *l, int slot)
+{
+	struct watch *w = &l->w[slot];
+	struct io_uring_sqe *sqe;
+
+	if (w->rearm) {
+		w->rearm = false;
+		l->nrearm--;
+		return;
+	}
+	sqe = get_sqe(l);
+	if (sqe) {
+		io_uring_prep_poll_remove(sqe, UD(slot, w->gen));
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+	} else if (l->nremoves < sizeof(l->removes) / sizeof(l->removes[0])) {
+		l->removes[l->nremoves++] = UD(slot, w->gen);
+	} else {
+		/* the poll then lasts until its file is closed and the loop ends;
+		 * its completions are stale (an old generation) and ignored */
+		log_warn("event loop: cannot cancel the poll on fd %d", w->fd);
+	}
+}
+
+static void retry_pending(struct loop *l)
+{
+	while (l->nremoves) {
+		struct io_uring_sqe *sqe = get_sqe(l);
+
+		if (!sqe)
+			return;
+		io_uring_prep_poll_remove(sqe, l->removes[--l->nremoves]);
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+	}
+	for (int i = 0; i < LOOP_MAX_WATCHES && l->nrearm; i++)
+		if (l->w[i].used && l->w[i].rearm)
+			arm(l, i);
 }
 
 static uint32_t to_epoll(uint32_t events)
@@ -145,9 +209,10 @@ int loop_watch_events(struct loop *l, int fd, uint32_t events, loop_cb cb, void 
 	if (slot == LOOP_MAX_WATCHES)
 		return -ENOSPC;
 	events &= POLLIN | POLLOUT;
-	l->w[slot] = (struct watch){ fd, events, cb, opaque, l->w[slot].gen + 1, true };
+	l->w[slot] = (struct watch){ fd, events, cb, opaque, l->w[slot].gen + 1, true, false };
 	if (l->uring) {
-		ret = arm(l, slot);
+		arm(l, slot);
+		ret = 0;
 	} else {
 		struct epoll_event ev = { .events = to_epoll(events), .data.u64 = (uint64_t)slot };
 
@@ -169,12 +234,7 @@ int loop_unwatch(struct loop *l, int id)
 	w = &l->w[id];
 	w->used = false;
 	if (l->uring) {
-		struct io_uring_sqe *sqe = get_sqe(l);
-
-		if (sqe) {
-			io_uring_prep_poll_remove(sqe, UD(id, w->gen));
-			io_uring_sqe_set_data64(sqe, UINT64_MAX);
-		}
+		disarm(l, id);
 	} else {
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	}
@@ -192,20 +252,12 @@ int loop_rewatch(struct loop *l, int id, int fd, uint32_t events, bool force)
 	if (w->fd == fd && w->events == events && !force)
 		return 0;
 	if (l->uring) {
-		struct io_uring_sqe *sqe = get_sqe(l);
-
-		if (!sqe)
-			return -EBUSY;
-		io_uring_prep_poll_remove(sqe, UD(id, w->gen));
-		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+		disarm(l, id);
 		/* a new generation: CQEs of the old poll are recognised as stale */
 		w->gen++;
 		w->fd = fd;
 		w->events = events;
-		if (arm(l, id)) {
-			w->used = false;
-			return -EBUSY;
-		}
+		arm(l, id);
 		return 0;
 	}
 	{
@@ -366,14 +418,20 @@ static int run_uring(struct loop *l)
 
 		/* with work deferred, collect the events ready without sleeping
 		 * (entering the kernel, so completions it has not posted yet are) */
-		bool busy = l->npending != 0;
+		bool busy;
 
-		if (!busy && l->npollers && l->poll_ns)
+		retry_pending(l);
+		/* nor while a watch waits to be armed or a poll to be removed */
+		busy = l->npending || l->nrearm || l->nremoves;
+		if (!busy && l->npollers && l->poll_ns) {
+			io_uring_submit(&l->ring); /* new watches first: pollers spin */
 			poll_for_work(l);
+		}
 		ret = busy ? io_uring_submit_and_get_events(&l->ring)
 			   : io_uring_submit_and_wait(&l->ring, 1);
 
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+		/* EBUSY: completions overflowed; reaping them below makes room */
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			return ret;
 		io_uring_for_each_cqe(&l->ring, head, cqe)
 		{

@@ -9,11 +9,23 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <poll.h>
+#include <liburing.h>
+#include <stdbool.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "hearth/loop.h"
+
+/* io_uring_submit is wrapped (meson.build): refusing it, as the kernel
+ * does while completions overflow, leaves the loop no free SQE. */
+static bool refuse_submit;
+int __real_io_uring_submit(struct io_uring *ring);
+int __wrap_io_uring_submit(struct io_uring *ring);
+int __wrap_io_uring_submit(struct io_uring *ring)
+{
+	return refuse_submit ? -EBUSY : __real_io_uring_submit(ring);
+}
 
 struct seen {
 	struct loop *l;
@@ -159,10 +171,65 @@ static void pollers(void **state)
 	loop_destroy(d.l);
 }
 
+/* Takes every free SQE of the loop's ring (no-ops) and refuses submits. */
+static void fill_ring(struct loop *l)
+{
+	struct io_uring *r = loop_ring(l);
+	struct io_uring_sqe *sqe;
+
+	while ((sqe = io_uring_get_sqe(r))) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+	}
+	refuse_submit = true;
+}
+
+/* A watch made, or a poll to end, when no SQE is free is armed or ended on
+ * the next turn, not lost (an API listener re-armed then would never
+ * answer again). */
+static void no_free_sqe(void **state)
+{
+	struct seen s = { 0 };
+	int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK), ida, idb;
+	uint64_t one = 1;
+
+	(void)state;
+	assert_int_equal(loop_create(&s.l, 0), 0);
+	if (!loop_ring(s.l)) { /* no io_uring here: the epoll loop has no SQEs */
+		loop_destroy(s.l);
+		close(a);
+		close(b);
+		skip();
+	}
+	fill_ring(s.l);
+	ida = loop_watch(s.l, a, on_event, &s);
+	refuse_submit = false;
+	assert_true(ida >= 0);
+	assert_int_equal(write(a, &one, 8), 8);
+	assert_int_equal(loop_run(s.l), 0);
+	assert_int_equal(s.calls, 1);
+	/* unwatched with no SQE free: its poll ends on the next turn, and its
+	 * events reach no one */
+	fill_ring(s.l);
+	assert_int_equal(loop_unwatch(s.l, ida), 0);
+	idb = loop_watch(s.l, b, on_event, &s);
+	refuse_submit = false;
+	assert_true(idb >= 0);
+	assert_int_equal(write(a, &one, 8), 8);
+	assert_int_equal(write(b, &one, 8), 8);
+	s.events = 0;
+	assert_int_equal(loop_run(s.l), 0);
+	assert_int_equal(s.calls, 2);
+	close(a);
+	close(b);
+	loop_destroy(s.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(uring),
+		cmocka_unit_test(no_free_sqe),
 		cmocka_unit_test(epoll_fallback),
 		cmocka_unit_test(pollers),
 	};
