@@ -28,15 +28,21 @@ static void *unmarshall(struct scsi_task *t, int min)
 {
 	uint8_t pad[PAD] = { 0 };
 	unsigned char *data;
+	int size;
 	void *out;
 
 	if (!t || t->status != SCSI_STATUS_GOOD || !t->datain.data || t->datain.size < min)
 		return NULL;
 	memcpy(pad, t->datain.data, t->datain.size < PAD ? (size_t)t->datain.size : PAD);
 	data = t->datain.data;
-	t->datain.data = pad; /* what libiscsi returns is its own allocation */
+	size = t->datain.size;
+	/* what libiscsi returns is its own allocation; a parser of its that
+	 * walks the answer by its size stays inside the copy */
+	t->datain.data = pad;
+	t->datain.size = size < PAD ? size : PAD;
 	out = scsi_datain_unmarshall(t);
 	t->datain.data = data;
+	t->datain.size = size;
 	return out;
 }
 
