@@ -192,7 +192,7 @@ int api_listen_path(const char *path, char *err, size_t errlen)
 	old = umask(0177);
 	ret = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (ret || listen(fd, API_MAX_CONN)) {
+	if (ret || listen(fd, SOMAXCONN)) {
 		snprintf(err, errlen, "--api-socket '%s': cannot %s: %s", path,
 			 ret ? "bind" : "listen", strerror(errno));
 		if (!ret)
