@@ -2,8 +2,8 @@
 /* Byte ranges of an iovec array: include/hearth/iov.h. */
 #include "hearth/iov.h"
 
-int iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
-	      struct iovec *dst, unsigned room)
+int iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len, struct iovec *dst,
+	      unsigned room)
 {
 	unsigned k = 0;
 

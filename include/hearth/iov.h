@@ -11,7 +11,7 @@
  * @room entries in @dst. Returns how many, or -1 when @dst has too few or
  * @src holds fewer than @skip + @len bytes.
  */
-int iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
-	      struct iovec *dst, unsigned room);
+int iov_slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len, struct iovec *dst,
+	      unsigned room);
 
 #endif
