@@ -32,7 +32,7 @@ done
 truncate -s 1M "$TMP/h0.img" "$TMP/h1.img"
 expect_exit 0 "a hostile driver, then a well-behaved one" -- \
 	"$H" run --kernel "$PROBE" --disk "path=$TMP/h0.img" --disk "path=$TMP/h1.img" \
-	--memory 512M --cmdline "probe.tests=blk-hostile,blk" --timeout 60s
+	--memory 512M --cmdline "probe.tests=blk-hostile,blk probe.over4g=1" --timeout 60s
 for c in descriptor-loop next-out-of-range buffer-outside-ram buffer-wraps readable-after-writable \
 	avail-runaway partial-sector unknown-type sector-wraps over-4gib no-status-byte pci-readonly-fields \
 	msix-out-of-range misaligned-ring bad-queue-size status-regression recovered; do

@@ -385,6 +385,8 @@ int probe_blk(void)
 
 /* Runs one broken request on a freshly set up queue; @expect_reset: the
  * device must say NEEDS_RESET, else it must answer with @status. */
+uint64_t probe_arg_u64(const char *key, uint64_t dflt);
+
 static int hostile(struct vblk *b, const char *name, int expect_reset, int status)
 {
 	uint8_t st = 0;
@@ -451,19 +453,21 @@ int probe_blk_hostile(void)
 	desc(2, (uint64_t)&status_byte, 1, 2, 0);
 	status_byte = 0xee;
 	fails += hostile(b, "sector-wraps", 0, 1);
-	/* a WRITE of 14 buffers of 512 MiB less a sector, all of them the
-	 * guest's first 512 MiB: 7 GiB in all, of which 32 bits keep 3 GiB;
-	 * carried in part it would be a lie, so it must fail whole (needs
-	 * --memory 512M or more, else the buffers leave RAM and the device
-	 * asks for a reset) */
-	*(uint32_t *)hdr = 1;
-	*(uint64_t *)(hdr + 8) = 0;
-	desc(0, (uint64_t)hdr, 16, 1, 1);
-	for (unsigned i = 1; i <= 14; i++)
-		desc(i, 0, 0x1ffffe00u, 1, (uint16_t)(i + 1));
-	desc(15, (uint64_t)&status_byte, 1, 2, 0);
-	status_byte = 0xee;
-	fails += hostile(b, "over-4gib", 0, 1);
+	/* with probe.over4g=1: a WRITE of 14 buffers of 512 MiB less a sector,
+	 * all of them the guest's first 512 MiB: 7 GiB in all, of which 32 bits
+	 * keep 3 GiB; carried in part it would be a lie, so it must fail whole
+	 * (the guest needs 512 MiB of RAM, else the buffers leave RAM and the
+	 * device asks for a reset) */
+	if (probe_arg_u64("probe.over4g", 0)) {
+		*(uint32_t *)hdr = 1;
+		*(uint64_t *)(hdr + 8) = 0;
+		desc(0, (uint64_t)hdr, 16, 1, 1);
+		for (unsigned i = 1; i <= 14; i++)
+			desc(i, 0, 0x1ffffe00u, 1, (uint16_t)(i + 1));
+		desc(15, (uint64_t)&status_byte, 1, 2, 0);
+		status_byte = 0xee;
+		fails += hostile(b, "over-4gib", 0, 1);
+	}
 
 	/* no status byte at all: returned with nothing written */
 	desc(0, (uint64_t)hdr, 16, 0, 0);
