@@ -7,6 +7,7 @@
 #include "hearth/iscsi.h"
 
 #include "hearth/blkio.h"
+#include "hearth/iov.h"
 
 uint32_t iscsi_cmd_max_bytes(uint32_t max_xfer_blocks, uint32_t bs)
 {
@@ -36,28 +37,11 @@ bool iscsi_req_ok(bool rw, uint64_t off, uint64_t len, uint32_t bs, uint64_t blo
 int iscsi_chunk(const struct iovec *iov, unsigned n, uint64_t len, uint64_t done, uint32_t max,
 		struct iovec *dst, unsigned room, uint32_t *chunk)
 {
-	uint64_t want, skip = done;
-	unsigned k = 0;
+	uint64_t want;
 
 	if (done >= len || max == 0)
 		return -1;
 	want = len - done < max ? len - done : max;
 	*chunk = (uint32_t)want;
-	for (unsigned i = 0; i < n && want; i++) {
-		uint64_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (k == room)
-			return -1;
-		l -= skip;
-		if (l > want)
-			l = want;
-		dst[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
-		want -= l;
-		skip = 0;
-	}
-	return want ? -1 : (int)k;
+	return iov_slice(iov, n, done, want, dst, room);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hearth/blkio.h"
+#include "hearth/iov.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
 #include "hearth/virtio.h"
@@ -32,32 +33,6 @@ enum {
 
 _Static_assert(VIRTIO_BLK_REQ_MAX <= BLKIO_MAX_BYTES && VIRTIO_BLK_SEG_MAX <= BLKIO_MAX_SEGS,
 	       "seg_max * size_max must fit what the block engines take");
-
-/* Copies the bytes [@skip, @skip + @len) of @src as iovecs into @dst (room
- * @max). Returns the count, or -1 if they do not fit. */
-static int slice(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len,
-		 struct iovec *dst, unsigned max)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (k == max)
-			return -1;
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[k++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return (int)k;
-}
 
 int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, uint64_t features,
 		     struct blk_req *r)
@@ -97,8 +72,10 @@ int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, u
 			return VIRTIO_BLK_S_IOERR;
 		if (__builtin_add_overflow(r->sector, r->len / SECTOR, &end) || end > sectors)
 			return VIRTIO_BLK_S_IOERR;
-		n = in ? slice(e->iov + e->n_out, e->n_in, 0, r->len, r->iov, VIRTIO_BLK_SEG_MAX)
-		       : slice(e->iov, e->n_out, sizeof(hdr), r->len, r->iov, VIRTIO_BLK_SEG_MAX);
+		n = in ? iov_slice(e->iov + e->n_out, e->n_in, 0, r->len, r->iov,
+				   VIRTIO_BLK_SEG_MAX)
+		       : iov_slice(e->iov, e->n_out, sizeof(hdr), r->len, r->iov,
+				   VIRTIO_BLK_SEG_MAX);
 		if (n < 0)
 			return VIRTIO_BLK_S_IOERR; /* more buffers than seg_max */
 		r->n = (unsigned)n;
@@ -112,8 +89,8 @@ int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, u
 	case VIRTIO_BLK_T_GET_ID:
 		if (e->in_len < 1 + VIRTIO_BLK_ID_BYTES)
 			return VIRTIO_BLK_S_IOERR;
-		n = slice(e->iov + e->n_out, e->n_in, 0, VIRTIO_BLK_ID_BYTES, r->iov,
-			  VIRTIO_BLK_SEG_MAX);
+		n = iov_slice(e->iov + e->n_out, e->n_in, 0, VIRTIO_BLK_ID_BYTES, r->iov,
+			      VIRTIO_BLK_SEG_MAX);
 		if (n < 0)
 			return VIRTIO_BLK_S_IOERR;
 		r->n = (unsigned)n;
