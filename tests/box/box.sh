@@ -23,5 +23,7 @@ expect_grep "$TMP/err" "^box: cannot start: QEMU \(/nonexistent/qemu\)" "cannot 
 
 expect_exit 211 "a box whose QEMU ends before the command does died" -- env BOX_QEMU=false bash "$BOX" -- true
 expect_grep "$TMP/err" "^box: the box died before the command finished" "died: says so"
-if [ "$(grep -c . "$TMP/err" | tr -d ' ')" = 2 ]; then ok "died: one line after the start line"; else not_ok "died: $(wc -l <"$TMP/err") lines"; sed 's/^/#   /' "$TMP/err"; fi
+# (a line saying it waited for another box on this host does not count)
+n=$(grep -v "^box: another box is running on this host" "$TMP/err" | grep -c . | tr -d ' ')
+if [ "$n" = 2 ]; then ok "died: one line after the start line"; else not_ok "died: $n lines"; sed 's/^/#   /' "$TMP/err"; fi
 finish
