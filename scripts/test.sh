@@ -60,9 +60,9 @@ else
 	# (RCU stalls, both guests and hearth's timeouts stuck) or a guest died
 	# at random early in boot; one at a time never did (docs/testing.md).
 	export MESON_TESTTHREADS=${MESON_TESTTHREADS:-1}
-	# Even one at a time, the emulated CPU now and then kills a guest no
-	# program of ours could (a triple fault with intact tables): a test
-	# that fails in the box runs once more, and both results are printed.
+	# Even one at a time, a guest in the box now and then dies in ways we
+	# could not tie to hearth (docs/testing.md): a test that fails in the
+	# box runs once more, and both results are printed.
 	export HEARTH_RETRY=${HEARTH_RETRY:-1}
 	for attempt in 1 2; do
 		left=()
