@@ -601,7 +601,7 @@ static int setup_devices(struct vm *vm)
 	vm->kbd = i8042_create(&vm->irq, HEARTH_IRQ_KBD, &vm->ctl);
 	vm->rtc = rtc_create(gm_low_size(&vm->gm), gm_high_size(&vm->gm));
 	vm->pci = pci_host_create(&vm->ctl);
-	vm->exitdev = exitdev_create(&vm->ctl);
+	vm->exitdev = exitdev_create(&vm->ctl, &vm->irq, HEARTH_IRQ_SCI);
 	if (!vm->kbd || !vm->rtc || !vm->pci || !vm->exitdev)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot create the platform devices");
 	ret = add_pio(vm, HEARTH_PORT_I8042_DATA, 1, &i8042_data_ops, vm->kbd, "i8042");
@@ -799,14 +799,18 @@ static void on_watchdog(void *opaque, uint32_t events)
 static void resume_vcpus(struct vm *vm);
 
 /*
- * Asks the guest to shut down (Ctrl-Alt-Del through the i8042, which Linux
- * turns into a reboot or its init's ctrlaltdel action) and arms the
- * --shutdown-timeout deadline; @signo is the signal that asked, 0 for the
- * control API. A paused guest is resumed first: it must run to answer.
+ * Asks the guest to shut down and arms the --shutdown-timeout deadline;
+ * @signo is the signal that asked, 0 for the control API. A guest whose OS
+ * listens to the ACPI power button gets a press of it (systemd-logind and
+ * acpid power off); any other gets Ctrl-Alt-Del through the i8042, which
+ * Linux hands to init as SIGINT (systemd would reboot on it, so it is never
+ * sent to a guest that has ACPI's button). docs/acpi.md says why. A paused
+ * guest is resumed first: it must run to answer.
  */
 static void begin_shutdown(struct vm *vm, int signo)
 {
 	char who[32] = "control API";
+	bool button;
 
 	if (signo)
 		snprintf(who, sizeof(who), "signal %d received", signo);
@@ -814,11 +818,13 @@ static void begin_shutdown(struct vm *vm, int signo)
 		resume_vcpus(vm);
 	vm->shutting_down = true;
 	vm->shutdown_signo = signo;
-	log_warn("%s: asking the guest to shut down (Ctrl-Alt-Del); stopping it in %llu ms or "
+	button = exitdev_power_button(vm->exitdev) == 0;
+	log_warn("%s: asking the guest to shut down (%s); stopping it in %llu ms or "
 		 "at a second signal",
-		 who, (unsigned long long)vm->cfg->shutdown_timeout_ms);
+		 who, button ? "ACPI power button" : "Ctrl-Alt-Del",
+		 (unsigned long long)vm->cfg->shutdown_timeout_ms);
 	notify_send("STOPPING=1\nSTATUS=asking the guest to shut down");
-	if (i8042_send_ctrl_alt_del(vm->kbd))
+	if (!button && i8042_send_ctrl_alt_del(vm->kbd))
 		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
 	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
 		      on_shutdown_deadline)) {

@@ -84,7 +84,15 @@ extern const struct bus_ops exitdev_ops;	    /* HEARTH_PORT_EXIT, len 2 (exit+ma
 extern const struct bus_ops exitdev_qemu_ops;	    /* isa-debug-exit port, len 1..4 */
 extern const struct bus_ops exitdev_acpi_sleep_ops; /* HEARTH_PORT_ACPI_SLEEP, len 2 */
 extern const struct bus_ops exitdev_acpi_pm1_ops;   /* HEARTH_PORT_ACPI_PM1, len 6 */
-struct exitdev *exitdev_create(const struct vm_ctl *ctl);
+/* @irq and @sci: the line the ACPI SCI is on (NULL: no SCI). */
+struct exitdev *exitdev_create(const struct vm_ctl *ctl, const struct irq_chip *irq, unsigned sci);
+/*
+ * Presses the ACPI fixed-feature power button: sets PWRBTN_STS and raises
+ * the SCI until the guest clears it. Returns 0, or -ENODEV when the guest
+ * has not enabled the button's event (no ACPI, or nothing listening), so
+ * that the caller can ask another way. Thread safe.
+ */
+int exitdev_power_button(struct exitdev *e);
 void exitdev_destroy(struct exitdev *e);
 
 #endif

@@ -268,7 +268,8 @@ static void gas_io(uint8_t *p, uint16_t port, unsigned bytes)
 
 /*
  * A PC's FADT (ACPI 6.4, 5.2.9), not hardware-reduced (docs/acpi.md): the
- * SCI on IRQ 9 (never raised: there are no events), no SMI command port (the
+ * SCI on IRQ 9 (raised by the fixed-feature power button, the one event
+ * source; PWR_BUTTON clear says it exists), no SMI command port (the
  * platform is always in ACPI mode), PM1a event and control blocks at
  * HEARTH_PORT_ACPI_PM1, no PM timer, no GPEs, no C2/C3, the reset register
  * at 0xcf9 (reset control of PCs' chipsets), the 8042 and legacy devices
@@ -280,19 +281,19 @@ static void fill_fadt(uint8_t *t, uint64_t dsdt, uint64_t facs)
 	put32(t + 36, (uint32_t)facs);
 	put32(t + 40, (uint32_t)dsdt);
 	put16(t + 46, HEARTH_IRQ_SCI);
-	put32(t + 56, HEARTH_PORT_ACPI_PM1);	   /* PM1a_EVT_BLK: status, enable */
-	put32(t + 64, HEARTH_PORT_ACPI_PM1 + 4);   /* PM1a_CNT_BLK */
-	put8(t + 88, 4);			   /* PM1_EVT_LEN */
-	put8(t + 89, 2);			   /* PM1_CNT_LEN */
-	put16(t + 96, 101);			   /* P_LVL2_LAT > 100: no C2 */
-	put16(t + 98, 1001);			   /* P_LVL3_LAT > 1000: no C3 */
-	put8(t + 108, HEARTH_RTC_CENTURY);	   /* CMOS century register */
-	put16(t + 109, 0x3);			   /* IAPC_BOOT_ARCH: legacy devices, 8042 */
-	put32(t + 112, 1u << 0 |		   /* WBINVD */
-			       1u << 2 |	   /* PROC_C1 */
-			       1u << 4 | 1u << 5 | /* no fixed power/sleep buttons */
-			       1u << 10);	   /* RESET_REG_SUP */
-	gas_io8(t + 116, HEARTH_PORT_RESET);	   /* reset: 0x06 to 0xcf9 */
+	put32(t + 56, HEARTH_PORT_ACPI_PM1);	 /* PM1a_EVT_BLK: status, enable */
+	put32(t + 64, HEARTH_PORT_ACPI_PM1 + 4); /* PM1a_CNT_BLK */
+	put8(t + 88, 4);			 /* PM1_EVT_LEN */
+	put8(t + 89, 2);			 /* PM1_CNT_LEN */
+	put16(t + 96, 101);			 /* P_LVL2_LAT > 100: no C2 */
+	put16(t + 98, 1001);			 /* P_LVL3_LAT > 1000: no C3 */
+	put8(t + 108, HEARTH_RTC_CENTURY);	 /* CMOS century register */
+	put16(t + 109, 0x3);			 /* IAPC_BOOT_ARCH: legacy devices, 8042 */
+	put32(t + 112, 1u << 0 |		 /* WBINVD */
+			       1u << 2 |	 /* PROC_C1 */
+			       1u << 5 |	 /* no fixed sleep button */
+			       1u << 10);	 /* RESET_REG_SUP */
+	gas_io8(t + 116, HEARTH_PORT_RESET);	 /* reset: 0x06 to 0xcf9 */
 	put8(t + 128, HEARTH_RESET_VALUE);
 	put8(t + 131, 4); /* FADT 6.4 */
 	put64(t + 132, facs);

@@ -6,16 +6,22 @@
  * the whole value (QEMU, truncated to 8 bits by the process exit status).
  * The ACPI PM1a registers (below) live here too and read back their state.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "hearth/boot.h"
 #include "hearth/dev.h"
+#include "hearth/irq.h"
 
 struct exitdev {
 	const struct vm_ctl *ctl;
+	const struct irq_chip *irq;
+	unsigned sci;
 	pthread_mutex_t lock;
 	uint8_t pm1[6]; /* PM1a status, enable, control (little-endian) */
+	bool sci_level; /* what the SCI line was last set to */
 };
 
 static void zero_read(void *opaque, uint64_t off, void *data, size_t len)
@@ -61,14 +67,35 @@ static void acpi_sleep_write(void *opaque, uint64_t off, const void *data, size_
 
 /*
  * ACPI PM1a event block (offsets 0-1 status, 2-3 enable) and control
- * register (4-5), accessed a byte at a time whatever the width. No event
- * ever sets a status bit (the SCI is never raised); writing 1 clears one
- * all the same. Enable bits stick, so ACPICA finds the global lock enable
- * it writes. SCI_EN reads 1 (always in ACPI mode); SLP_EN is write-only and
+ * register (4-5), accessed a byte at a time whatever the width. The one
+ * event is the fixed-feature power button (exitdev_power_button): its
+ * status bit raises the SCI, a level-triggered line, while its enable bit
+ * is set too, until the guest writes 1 to clear it. Other status bits are
+ * never set. Enable bits stick, so ACPICA finds the global lock enable it
+ * writes. SCI_EN reads 1 (always in ACPI mode); SLP_EN is write-only and
  * with SLP_TYP S5 powers the VM off.
  */
 #define PM1_SCI_EN 0x0001
 #define PM1_SLP_EN 0x2000
+#define PM1_PWRBTN 0x0100 /* PWRBTN_STS in the status, PWRBTN_EN in the enable register */
+#define PM1_EVENTS PM1_PWRBTN
+
+static uint16_t pm1_word(const struct exitdev *e, unsigned off)
+{
+	return (uint16_t)(e->pm1[off] | e->pm1[off + 1] << 8);
+}
+
+/* Sets the SCI to what status & enable say; called with the lock held, so
+ * two updates cannot reorder on the line. */
+static void update_sci(struct exitdev *e)
+{
+	bool level = (pm1_word(e, 0) & pm1_word(e, 2) & PM1_EVENTS) != 0;
+
+	if (!e->irq || level == e->sci_level)
+		return;
+	if (irq_set(e->irq, e->sci, level) == 0)
+		e->sci_level = level;
+}
 
 static void pm1_read(void *opaque, uint64_t off, void *data, size_t len)
 {
@@ -97,9 +124,10 @@ static void pm1_write(void *opaque, uint64_t off, const void *data, size_t len)
 		else
 			e->pm1[off + i] = b;
 	}
-	ctl = (unsigned)e->pm1[4] | (unsigned)e->pm1[5] << 8;
+	ctl = pm1_word(e, 4);
 	e->pm1[4] |= PM1_SCI_EN;
 	e->pm1[5] &= (uint8_t) ~(PM1_SLP_EN >> 8);
+	update_sci(e);
 	pthread_mutex_unlock(&e->lock);
 	if ((ctl & PM1_SLP_EN) && ((ctl >> 10) & 7) == ACPI_SLP_TYP_S5)
 		e->ctl->stop(e->ctl->opaque, VM_STOP_POWEROFF, 0);
@@ -110,13 +138,29 @@ const struct bus_ops exitdev_ops = { zero_read, native_write };
 const struct bus_ops exitdev_acpi_sleep_ops = { zero_read, acpi_sleep_write };
 const struct bus_ops exitdev_qemu_ops = { zero_read, qemu_write };
 
-struct exitdev *exitdev_create(const struct vm_ctl *ctl)
+int exitdev_power_button(struct exitdev *e)
+{
+	bool listening;
+
+	pthread_mutex_lock(&e->lock);
+	listening = pm1_word(e, 2) & PM1_PWRBTN;
+	if (listening) {
+		e->pm1[1] |= PM1_PWRBTN >> 8;
+		update_sci(e);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return listening ? 0 : -ENODEV;
+}
+
+struct exitdev *exitdev_create(const struct vm_ctl *ctl, const struct irq_chip *irq, unsigned sci)
 {
 	struct exitdev *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return NULL;
 	e->ctl = ctl;
+	e->irq = irq;
+	e->sci = sci;
 	pthread_mutex_init(&e->lock, NULL);
 	e->pm1[4] = PM1_SCI_EN;
 	return e;

@@ -4,7 +4,11 @@
 # It must find the PCI root bus through the DSDT, its virtio disk and NIC,
 # switch to its root on the virtio disk (ext4, made here), bring the NIC's
 # link up, write to /dev/ttyS0 from user space (which needs COM1's
-# interrupt routed: the UART's transmit interrupt), and power off (exit 0).
+# interrupt routed: the UART's transmit interrupt), and power off (exit 0)
+# when hearth is asked to stop it: it presses the ACPI power button (the
+# SCI, PM1 status and enable), which Linux's button driver turns into a
+# KEY_POWER event that this init waits for, as systemd-logind would.
+# 1 vCPU: asked by SIGTERM; 2 vCPUs: by `hearth ctl SOCKET shutdown`.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/stock_lib.sh"
 require_kvm
@@ -27,7 +31,12 @@ ip link set eth0 up
 for i in $(seq 50); do [ "$(cat /sys/class/net/eth0/operstate)" = up ] && break; sleep 0.2; done
 say "eth0 $(cat /sys/class/net/eth0/address) $(cat /sys/class/net/eth0/operstate)"
 say "ttyS0 irq $(cat /sys/class/tty/ttyS0/irq)"
-say "done"
+for ev in /sys/class/input/event*; do
+	[ "$(cat "$ev/device/name")" = "Power Button" ] && btn=/dev/input/${ev##*/}
+done
+say "done; waiting for the power button on ${btn:-nothing}"
+# one input_event (24 bytes on x86-64): the button's KEY_POWER press
+[ -n "$btn" ] && dd if="$btn" of=/dev/null bs=24 count=1 2>/dev/null && say "power button pressed"
 poweroff -f
 INIT
 chmod +x "$TMP/rootfs/sbin/init"
@@ -40,14 +49,37 @@ mount -t ext4 /dev/vda /root || { echo "hearth-user: no root on /dev/vda"; ls /s
 umount /proc /sys /dev
 exec switch_root /root /sbin/init
 STAGE
-stock_initramfs "$TMP/initrd" "$TMP/stage"
+stock_initramfs "$TMP/initrd" "$TMP/stage" button evdev
 
 CMD="console=ttyS0 root=/dev/vda"
-expect_exit 0 "stock kernel, ACPI on, $cpus vCPU(s): boots to its virtio root and powers off" -- \
-	"${NX[@]}" "$HEARTH" run --kernel "$KERNEL" --initrd "$TMP/initrd.cpio.gz" --cpus "$cpus" \
-	--memory 512M --disk "path=$TMP/root.img" --net tap=htap0,mac=52:54:00:12:34:78 \
-	--cmdline "$CMD" --timeout 300s --console "file:$TMP/console.log"
 L=$TMP/console.log
+SOCK=$TMP/api.sock
+"${NX[@]}" "$HEARTH" run --kernel "$KERNEL" --initrd "$TMP/initrd.cpio.gz" --cpus "$cpus" \
+	--memory 512M --disk "path=$TMP/root.img" --net tap=htap0,mac=52:54:00:12:34:78 \
+	--cmdline "$CMD" --timeout 300s --shutdown-timeout 120s --api-socket "$SOCK" \
+	--console "file:$L" >"$TMP/out" 2>"$TMP/err" </dev/null &
+pid=$!
+for _ in $(seq "$(scaled 600)"); do
+	grep -q "^hearth-user: done" "$L" 2>/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.5
+done
+if [ "$cpus" = 1 ]; then
+	how=SIGTERM
+	kill -TERM "$pid" 2>/dev/null
+else
+	how="hearth ctl shutdown"
+	"$HEARTH" ctl "$SOCK" shutdown || not_ok "hearth ctl shutdown failed"
+fi
+got=0
+wait "$pid" || got=$?
+if [ "$got" = 0 ]; then
+	ok "stock kernel, ACPI on, $cpus vCPU(s): boots to its virtio root and powers off on $how (exit 0)"
+else
+	not_ok "stock kernel, ACPI on, $cpus vCPU(s): exit $got, not 0, after $how"
+	sed 's/^/#   /' "$TMP/err" | tail -5
+fi
+expect_grep "$TMP/err" "asking the guest to shut down \(ACPI power button\)" "hearth pressed the power button"
 expect_grep "$L" "Command line: $CMD[[:cntrl:]]*\$" "our exact command line, no workaround"
 expect_grep "$L" "ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00\]\)" "the PCI root bridge from the DSDT"
 expect_grep "$L" "virtio_blk virtio[0-9]+: \[vda\]" "the virtio disk"
@@ -56,7 +88,8 @@ expect_grep "$L" "^hearth-user: cpus $cpus" "all $cpus vCPU(s)"
 expect_grep "$L" "^hearth-user: pci 0000:00:00.0 0000:00:01.0 0000:00:02.0 0000:00:03.0 " "the bridge and three virtio functions"
 expect_grep "$L" "^hearth-user: eth0 52:54:00:12:34:78 up" "the NIC, its link up"
 expect_grep "$L" "^hearth-user: ttyS0 irq 4" "COM1 on IRQ 4"
-expect_grep "$L" "^hearth-user: done" "user space's last line reached the console"
+expect_grep "$L" "^hearth-user: done; waiting for the power button on /dev/input/event" "user space found the ACPI power button"
+expect_grep "$L" "^hearth-user: power button pressed" "the press reached user space as an input event"
 expect_grep "$L" "reboot: Power down" "the kernel powered off"
 if [ "$FAILS" != 0 ]; then grep -v "^\[" "$L" | tail -20 | sed 's/^/#   /'; tail -40 "$L" | sed 's/^/#   /'; fi
 finish

@@ -39,18 +39,19 @@ mount -t devtmpfs dev /dev
 HEAD
 }
 
-# stock_initramfs DIR STAGE2: writes DIR.cpio.gz, an initramfs with busybox
-# and the modules for virtio-pci, virtio-blk, virtio-net and ext4 with
-# their dependencies, loaded in the order modprobe prints them; its /init
-# loads them, runs /stage hearth.test=NAME of the kernel command line, where
-# STAGE2 (a file) is /stage.
+# stock_initramfs DIR STAGE2 [MODULE...]: writes DIR.cpio.gz, an initramfs
+# with busybox and the modules for virtio-pci, virtio-blk, virtio-net and
+# ext4 (and any MODULE named) with their dependencies, loaded in the order
+# modprobe prints them; its /init loads them, runs /stage hearth.test=NAME
+# of the kernel command line, where STAGE2 (a file) is /stage.
 stock_initramfs() {
 	local dir=$1 stage=$2 m
+	shift 2
 	mkdir -p "$dir"/{bin,dev,proc,sys,root,lib/modules}
 	cp /bin/busybox "$dir/bin/busybox"
 	: >"$dir/modules"
 	# modprobe -a: several modules (without it, the rest are parameters)
-	modprobe -a -S "$KVER" --show-depends virtio_pci virtio_blk virtio_net ext4 |
+	modprobe -a -S "$KVER" --show-depends virtio_pci virtio_blk virtio_net ext4 "$@" |
 		awk '$1 == "insmod" { print $2 }' | while read -r m; do
 		grep -qxF "$(basename "$m")" "$dir/modules" && continue
 		cp "$m" "$dir/lib/modules/"

@@ -403,6 +403,9 @@ static void check_tables(unsigned ncpus)
 	assert_int_equal(le(fadt + 176, 8), HEARTH_PORT_ACPI_PM1 + 4); /* X_PM1a_CNT_BLK */
 	assert_int_equal(fadt[173], 16);
 	assert_int_equal(le(fadt + 109, 2) & 2, 2); /* an 8042 */
+	/* a fixed-feature power button (PWR_BUTTON clear), no sleep button */
+	assert_int_equal(le(fadt + 112, 4) & (1u << 4), 0);
+	assert_true(le(fadt + 112, 4) & (1u << 5));
 	/* reset: RESET_REG_SUP, a byte to the chipset's reset port */
 	assert_true(le(fadt + 112, 4) & (1u << 10));
 	assert_int_equal(fadt[116], 1);

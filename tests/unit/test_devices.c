@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hearth/abi.h"
 #include "hearth/boot.h"
 #include "hearth/dev.h"
 
@@ -66,7 +67,7 @@ static void wr(const struct bus_ops *o, void *dev, uint64_t off, size_t len, uin
 
 static void exit_device(void **state)
 {
-	struct exitdev *e = exitdev_create(&ctl);
+	struct exitdev *e = exitdev_create(&ctl, &chip, HEARTH_IRQ_SCI);
 
 	(void)state;
 	wr(&exitdev_ops, e, 0, 1, 7);
@@ -89,7 +90,7 @@ static void exit_device(void **state)
 /* Only SLP_EN with SLP_TYP 5 (the DSDT's \_S5_) powers off; junk does nothing. */
 static void acpi_sleep(void **state)
 {
-	struct exitdev *e = exitdev_create(&ctl);
+	struct exitdev *e = exitdev_create(&ctl, &chip, HEARTH_IRQ_SCI);
 	static const uint8_t ignored[] = { 0x14, 0x20, 0x24, 0x3c, 0xff & ~0x20, 0x80 };
 
 	(void)state;
@@ -235,7 +236,7 @@ static void rtc(void **state)
  * SLP_TYP | SLP_EN (exit 0); SCI_EN reads 1, enable bits stick. */
 static void acpi_pm1(void **state)
 {
-	struct exitdev *e = exitdev_create(&ctl);
+	struct exitdev *e = exitdev_create(&ctl, &chip, HEARTH_IRQ_SCI);
 
 	(void)state;
 	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 4, 2), 0x0001); /* SCI_EN */
@@ -253,6 +254,44 @@ static void acpi_pm1(void **state)
 	assert_int_equal(stops, 1);
 	assert_int_equal(stop_reason, VM_STOP_POWEROFF);
 	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 4, 2) & 0x2000, 0); /* write-only */
+	exitdev_destroy(e);
+}
+
+/* The fixed-feature power button: refused (-ENODEV, no status, no SCI)
+ * until the guest enables PWRBTN_EN; then PWRBTN_STS is set and the SCI
+ * held high until the guest writes 1 to clear it (other writes, to the
+ * status's other bits or to the enable register, leave it up); a press
+ * while the status is still set raises no second edge. Disabling the event
+ * lowers the line even with the status still set. */
+static void power_button(void **state)
+{
+	struct exitdev *e = exitdev_create(&ctl, &chip, HEARTH_IRQ_SCI);
+
+	(void)state;
+	assert_int_equal(exitdev_power_button(e), -ENODEV);
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 0, 2), 0);
+	assert_int_equal(irq_edges[HEARTH_IRQ_SCI], 0);
+	wr(&exitdev_acpi_pm1_ops, e, 2, 2, 0x0120); /* PWRBTN_EN | GBL_EN */
+	assert_int_equal(irq_level[HEARTH_IRQ_SCI], 0);
+	assert_int_equal(exitdev_power_button(e), 0);
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 0, 2), 0x0100);
+	assert_int_equal(irq_level[HEARTH_IRQ_SCI], 1);
+	assert_int_equal(irq_edges[HEARTH_IRQ_SCI], 1);
+	assert_int_equal(exitdev_power_button(e), 0); /* still pending: one edge */
+	assert_int_equal(irq_edges[HEARTH_IRQ_SCI], 1);
+	wr(&exitdev_acpi_pm1_ops, e, 0, 1, 0xff); /* low byte: not PWRBTN_STS */
+	wr(&exitdev_acpi_pm1_ops, e, 2, 2, 0x0120);
+	assert_int_equal(irq_level[HEARTH_IRQ_SCI], 1);
+	wr(&exitdev_acpi_pm1_ops, e, 1, 1, 0x01); /* PWRBTN_STS, write 1 to clear */
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 0, 2), 0);
+	assert_int_equal(irq_level[HEARTH_IRQ_SCI], 0);
+	assert_int_equal(exitdev_power_button(e), 0);
+	assert_int_equal(irq_edges[HEARTH_IRQ_SCI], 2);
+	wr(&exitdev_acpi_pm1_ops, e, 2, 2, 0x0020); /* PWRBTN_EN off: line down */
+	assert_int_equal(irq_level[HEARTH_IRQ_SCI], 0);
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, e, 0, 2), 0x0100);
+	assert_int_equal(exitdev_power_button(e), -ENODEV);
+	assert_int_equal(stops, 0);
 	exitdev_destroy(e);
 }
 
@@ -311,6 +350,7 @@ int main(void)
 		cmocka_unit_test_setup(acpi_sleep, reset_state),
 		cmocka_unit_test_setup(acpi_pm1, reset_state),
 		cmocka_unit_test_setup(pci_reset, reset_state),
+		cmocka_unit_test_setup(power_button, reset_state),
 		cmocka_unit_test_setup(uart, reset_state),
 		cmocka_unit_test_setup(i8042, reset_state),
 		cmocka_unit_test_setup(rtc, reset_state),
