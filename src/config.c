@@ -14,7 +14,9 @@
 
 const char config_usage[] =
 	"usage: hearth run --kernel FILE [options]\n"
-	"  --kernel FILE          Linux bzImage, or ELF kernel with a PVH note\n"
+	"       hearth run --disk path=IMAGE [options]   (the kernel inside IMAGE)\n"
+	"  --kernel FILE          Linux bzImage, or ELF kernel with a PVH note; without it,\n"
+	"                         the first disk's /vmlinuz or boot entry, root=UUID= added\n"
 	"  --initrd FILE          initial ramdisk\n"
 	"  --cmdline STRING       kernel command line (default \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 	"  --cpus N               vCPUs (default 1)\n"
@@ -600,8 +602,19 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		if (apply(cfg, opt, v, err, errlen))
 			return -EINVAL;
 	}
-	if (!cfg->help && !cfg->kernel)
-		return config_error(err, errlen, "missing --kernel (see hearth run --help)");
+	if (!cfg->help && !cfg->kernel && cfg->n_disks == 0)
+		return config_error(
+			err, errlen,
+			"missing --kernel, or a --disk to boot from (see hearth run --help)");
+	if (!cfg->help && !cfg->kernel && !cfg->disks[0].path[0])
+		return config_error(
+			err, errlen,
+			"missing --kernel: the first --disk is an iSCSI LUN, and a kernel "
+			"is taken only from a disk image file");
+	if (!cfg->help && !cfg->kernel && cfg->initrd)
+		return config_error(
+			err, errlen,
+			"--initrd without --kernel: the disk image's own initrd is used");
 	if (cfg->qemu_exit && (unsigned)abs((int)cfg->qemu_exit_port - (int)cfg->exit_port) < 2)
 		return config_error(err, errlen,
 				    "--exit-port: the QEMU exit port 0x%x is hearth's exit port",

@@ -29,6 +29,7 @@
 #include "hearth/exit.h"
 #include "hearth/blkio.h"
 #include "hearth/irq.h"
+#include "hearth/image.h"
 #include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
 #include "hearth/virtio_net.h"
@@ -60,6 +61,9 @@ struct vm {
 	struct irq_chip irq;
 	struct vm_ctl ctl;
 	struct mapped_file kernel, initrd;
+	char kernel_name[CONFIG_DISK_PATH_MAX +
+			 300]; /* for messages: --kernel, or where in a disk */
+	char *cmdline;	       /* NULL: the configuration's */
 	struct uart *uart;
 	struct i8042 *kbd;
 	struct rtc *rtc;
@@ -190,6 +194,74 @@ static int map_file(struct vm *vm, const char *what, const char *path, struct ma
 			    strerror(errno));
 	}
 	return 0;
+}
+
+/* The most the child reading a disk image's file system may take. */
+#define IMAGE_READ_TIMEOUT_MS 60000
+
+static int map_fd(struct vm *vm, const char *what, int fd, uint64_t len, struct mapped_file *f)
+{
+	if (len == 0)
+		return 0;
+	f->data = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (f->data == MAP_FAILED) {
+		f->data = NULL;
+		return fail(vm, HEARTH_EXIT_HOST, "cannot map the %s: %s", what, strerror(errno));
+	}
+	f->len = (size_t)len;
+	return 0;
+}
+
+/* Whether @cmdline has a root= parameter of its own. */
+static bool has_root(const char *cmdline)
+{
+	for (const char *p = strstr(cmdline, "root="); p; p = strstr(p + 1, "root="))
+		if (p == cmdline || p[-1] == ' ')
+			return true;
+	return false;
+}
+
+/*
+ * No --kernel: the kernel and initrd come from inside the first disk's
+ * image (src/boot/image.c), and root=UUID= of the file system they were on
+ * joins the command line unless it names a root itself (docs/boot.md).
+ */
+static int kernel_from_disk(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	const struct disk_config *d = &cfg->disks[0];
+	struct boot_image img;
+	char why[300];
+	size_t n;
+	int ret;
+
+	if (cfg->n_disks == 0 || !d->path[0])
+		return fail(vm, HEARTH_EXIT_USAGE,
+			    "no --kernel, and no disk image to take one from: give --kernel FILE "
+			    "or a first --disk path=IMAGE that holds a kernel");
+	ret = image_find_kernel(d->path, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
+	if (ret)
+		return fail(vm,
+			    ret == -EINVAL || ret == -ENOENT ? HEARTH_EXIT_USAGE : HEARTH_EXIT_DISK,
+			    "no --kernel, and disk '%s': %s", d->path, why);
+	snprintf(vm->kernel_name, sizeof(vm->kernel_name), "%s (%s)", d->path, img.found);
+	ret = map_fd(vm, "kernel", img.kernel_fd, img.kernel_len, &vm->kernel);
+	if (!ret)
+		ret = map_fd(vm, "initrd", img.initrd_fd, img.initrd_len, &vm->initrd);
+	if (!ret && !has_root(cfg->cmdline)) {
+		n = strlen(cfg->cmdline) + sizeof(" root=UUID=") + sizeof(img.root_uuid);
+		vm->cmdline = malloc(n);
+		if (!vm->cmdline)
+			ret = fail(vm, HEARTH_EXIT_HOST, "out of memory");
+		else
+			snprintf(vm->cmdline, n, "%s root=UUID=%s", cfg->cmdline, img.root_uuid);
+	}
+	image_release(&img);
+	if (!ret)
+		log_info("kernel from the disk image: %s%s%s", vm->kernel_name,
+			 vm->initrd.data ? ", with its initrd" : "",
+			 vm->cmdline ? ", root=UUID= of that file system" : "");
+	return ret;
 }
 
 static int check_memory(struct vm *vm)
@@ -559,7 +631,7 @@ static int load_kernel(struct vm *vm, struct boot_setup *boot)
 		.kernel_len = vm->kernel.len,
 		.initrd = vm->initrd.data,
 		.initrd_len = vm->initrd.len,
-		.cmdline = vm->cfg->cmdline,
+		.cmdline = vm->cmdline ? vm->cmdline : vm->cfg->cmdline,
 		.e820 = e820,
 		.e820_n = (size_t)n,
 	};
@@ -570,7 +642,7 @@ static int load_kernel(struct vm *vm, struct boot_setup *boot)
 		return fail(vm, HEARTH_EXIT_USAGE, "guest memory is too small for a memory map");
 	ret = boot_load(&vm->gm, &in, boot, why, sizeof(why));
 	if (ret)
-		return fail(vm, HEARTH_EXIT_USAGE, "kernel '%s': %s", vm->cfg->kernel, why);
+		return fail(vm, HEARTH_EXIT_USAGE, "kernel '%s': %s", vm->kernel_name, why);
 	if (mptable_write(&vm->gm, HEARTH_MPTABLE, MPTABLE_ROOM, vm->cfg->cpus) < 0)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot write the MP table");
 	if (acpi_write(&vm->gm, HEARTH_ACPI_RSDP, ACPI_ROOM, vm->cfg->cpus) < 0)
@@ -1126,9 +1198,14 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return HEARTH_EXIT_HOST;
 	}
 	block_signals();
-	ret = map_file(vm, "kernel", cfg->kernel, &vm->kernel);
-	if (!ret && cfg->initrd)
-		ret = map_file(vm, "initrd", cfg->initrd, &vm->initrd);
+	if (cfg->kernel) {
+		snprintf(vm->kernel_name, sizeof(vm->kernel_name), "%s", cfg->kernel);
+		ret = map_file(vm, "kernel", cfg->kernel, &vm->kernel);
+		if (!ret && cfg->initrd)
+			ret = map_file(vm, "initrd", cfg->initrd, &vm->initrd);
+	} else {
+		ret = kernel_from_disk(vm);
+	}
 	if (!ret)
 		ret = check_memory(vm);
 	if (!ret)
@@ -1259,5 +1336,6 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->route_lock);
 	pthread_mutex_destroy(&vm->pause.lock);
 	pthread_cond_destroy(&vm->pause.cond);
+	free(vm->cmdline);
 	free(vm);
 }

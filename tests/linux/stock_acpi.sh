@@ -8,7 +8,12 @@
 # when hearth is asked to stop it: it presses the ACPI power button (the
 # SCI, PM1 status and enable), which Linux's button driver turns into a
 # KEY_POWER event that this init waits for, as systemd-logind would.
-# 1 vCPU: asked by SIGTERM; 2 vCPUs: by `hearth ctl SOCKET shutdown`.
+# 1 vCPU: asked by SIGTERM, the kernel and initrd given with --kernel and
+# --initrd, the root a whole-disk ext4 named root=/dev/vda. 2 vCPUs: asked
+# by `hearth ctl SOCKET shutdown`, booted as `hearth run --disk path=IMAGE`
+# with no --kernel: the image is a GPT disk whose ext4 partition holds the
+# kernel and initrd behind Debian's /vmlinuz and /initrd.img links, and
+# hearth adds root=UUID= of that partition, which the initramfs resolves.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/stock_lib.sh"
 require_kvm
@@ -40,23 +45,51 @@ say "done; waiting for the power button on ${btn:-nothing}"
 poweroff -f
 INIT
 chmod +x "$TMP/rootfs/sbin/init"
-truncate -s 64M "$TMP/root.img"
-mke2fs -q -t ext4 -d "$TMP/rootfs" "$TMP/root.img"
 
+# the initramfs: waits for its root (root= of the command line, a
+# root=UUID= resolved by findfs), mounts it and switches to it
 cat >"$TMP/stage" <<'STAGE'
-for i in $(seq 100); do [ -b /dev/vda ] && break; sleep 0.1; done
-mount -t ext4 /dev/vda /root || { echo "hearth-user: no root on /dev/vda"; ls /sys/bus/pci/devices; poweroff -f; }
+root=/dev/vda
+for a in $(cat /proc/cmdline); do case $a in root=*) root=${a#root=} ;; esac; done
+for i in $(seq 100); do
+	case $root in UUID=*) dev=$(findfs "$root" 2>/dev/null) ;; *) dev=$root ;; esac
+	[ -n "$dev" ] && [ -b "$dev" ] && break
+	sleep 0.1
+done
+mount -t ext4 "$dev" /root || { echo "hearth-user: no root $root ($dev)"; ls /sys/bus/pci/devices; poweroff -f; }
 umount /proc /sys /dev
 exec switch_root /root /sbin/init
 STAGE
 stock_initramfs "$TMP/initrd" "$TMP/stage" button evdev
 
-CMD="console=ttyS0 root=/dev/vda"
+uuid=$(cat /proc/sys/kernel/random/uuid)
+truncate -s 64M "$TMP/root.img"
+if [ "$cpus" = 1 ]; then
+	mke2fs -q -t ext4 -d "$TMP/rootfs" "$TMP/root.img"
+	CMD="console=ttyS0 root=/dev/vda"
+	CMD_SEEN=$CMD
+	ROOTDEV=/dev/vda
+	BOOT=(--kernel "$KERNEL" --initrd "$TMP/initrd.cpio.gz" --cmdline "$CMD")
+else
+	# Debian's layout: the files in /boot, relative links at the top
+	mkdir -p "$TMP/rootfs/boot"
+	cp "$KERNEL" "$TMP/rootfs/boot/vmlinuz-$KVER"
+	cp "$TMP/initrd.cpio.gz" "$TMP/rootfs/boot/initrd.img-$KVER"
+	ln -s "boot/vmlinuz-$KVER" "$TMP/rootfs/vmlinuz"
+	ln -s "boot/initrd.img-$KVER" "$TMP/rootfs/initrd.img"
+	gpt_disk "$TMP/root.img"
+	mke2fs -q -t ext4 -U "$uuid" -E offset=1048576 -d "$TMP/rootfs" "$TMP/root.img" 60M
+	CMD="console=ttyS0"
+	CMD_SEEN="$CMD root=UUID=$uuid"
+	ROOTDEV=/dev/vda1
+	BOOT=(--cmdline "$CMD")
+fi
+
 L=$TMP/console.log
 SOCK=$TMP/api.sock
-"${NX[@]}" "$HEARTH" run --kernel "$KERNEL" --initrd "$TMP/initrd.cpio.gz" --cpus "$cpus" \
+"${NX[@]}" "$HEARTH" run "${BOOT[@]}" --cpus "$cpus" \
 	--memory 512M --disk "path=$TMP/root.img" --net tap=htap0,mac=52:54:00:12:34:78 \
-	--cmdline "$CMD" --timeout 300s --shutdown-timeout 120s --api-socket "$SOCK" \
+	--timeout 300s --shutdown-timeout 120s --api-socket "$SOCK" \
 	--console "file:$L" >"$TMP/out" 2>"$TMP/err" </dev/null &
 pid=$!
 for _ in $(seq "$(scaled 600)"); do
@@ -80,10 +113,15 @@ else
 	sed 's/^/#   /' "$TMP/err" | tail -5
 fi
 expect_grep "$TMP/err" "asking the guest to shut down \(ACPI power button\)" "hearth pressed the power button"
-expect_grep "$L" "Command line: $CMD[[:cntrl:]]*\$" "our exact command line, no workaround"
+expect_grep "$L" "Command line: $CMD_SEEN[[:cntrl:]]*\$" "our exact command line, no workaround"
 expect_grep "$L" "ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00\]\)" "the PCI root bridge from the DSDT"
 expect_grep "$L" "virtio_blk virtio[0-9]+: \[vda\]" "the virtio disk"
-expect_grep "$L" "^hearth-user: root /dev/vda ext4 token $token" "user space runs from the ext4 root on virtio-blk"
+expect_grep "$L" "^hearth-user: root $ROOTDEV ext4 token $token" "user space runs from the ext4 root on virtio-blk"
+if [ "$cpus" != 1 ]; then
+	expect_grep "$TMP/err" "kernel from the disk image: .*root.img \(partition 1: /vmlinuz\), with its initrd" \
+		"hearth took the kernel and initrd from the image's partition"
+	expect_grep "$L" "vda: vda1" "the guest sees the GPT partition"
+fi
 expect_grep "$L" "^hearth-user: cpus $cpus" "all $cpus vCPU(s)"
 expect_grep "$L" "^hearth-user: pci 0000:00:00.0 0000:00:01.0 0000:00:02.0 0000:00:03.0 " "the bridge and three virtio functions"
 expect_grep "$L" "^hearth-user: eth0 52:54:00:12:34:78 up" "the NIC, its link up"

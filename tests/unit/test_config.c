@@ -238,6 +238,25 @@ static void missing_things(void **state)
 	assert_true(c.help);
 }
 
+/* No --kernel: the first disk must be an image file, which holds the
+ * kernel and its initrd (src/boot/image.c). */
+static void kernel_from_disk(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--disk", "path=debian.img"), 0);
+	assert_null(c.kernel);
+	assert_int_equal(c.n_disks, 1);
+	assert_int_equal(PARSE(&c, "--disk", "url=iscsi://h/iqn.x:y/0"), -EINVAL);
+	assert_non_null(strstr(err, "the first --disk is an iSCSI LUN"));
+	assert_int_equal(PARSE(&c, "--disk", "path=a.img", "--disk", "url=iscsi://h/iqn.x:y/0"), 0);
+	assert_int_equal(PARSE(&c, "--disk", "path=a.img", "--initrd", "i"), -EINVAL);
+	assert_non_null(strstr(err, "--initrd without --kernel"));
+	assert_int_equal(PARSE(&c, "--memory", "1G"), -EINVAL);
+	assert_non_null(strstr(err, "missing --kernel, or a --disk"));
+}
+
 static void api_socket(void **state)
 {
 	struct vm_config c;
@@ -288,6 +307,7 @@ int main(void)
 		cmocka_unit_test(qemu_exit_default_port),
 		cmocka_unit_test(bad_inputs),
 		cmocka_unit_test(missing_things),
+		cmocka_unit_test(kernel_from_disk),
 		cmocka_unit_test(sizes_and_durations),
 		cmocka_unit_test(api_socket),
 	};
