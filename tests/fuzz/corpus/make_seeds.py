@@ -2,10 +2,12 @@
 # Writes the seed inputs of fuzz_bzimage and fuzz_pvh (tests/fuzz/fuzz_boot.h
 # says how an input is laid out): a minimal bzImage and 64- and 32-bit ELF
 # kernels with a PVH note, each with and without a command line and initrd;
-# and of fuzz_iscsi: a target's answers at login and sense data.
+# of fuzz_iscsi: a target's answers at login and sense data; and of
+# fuzz_part: disks with an MBR and with a GPT.
 # Run from this directory; the outputs are checked in next to it.
 import os
 import struct
+import zlib
 
 
 def prefix(flags, cmdline, initrd):
@@ -116,3 +118,27 @@ fixed = bytes([0x70, 0, 6, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x29, 0, 0, 0, 0, 0])
 write("iscsi", "sense_unit_attention", iscsi(5, fixed, status=2))
 write("iscsi", "sense_descriptor", iscsi(5, bytes([0x72, 7, 0x27, 7, 0, 0, 0, 0]), status=2))
 write("iscsi", "status_busy", iscsi(5, b"", status=8))
+
+
+# fuzz_part: the disk's size in sectors, then its first bytes
+def mbr(entries):
+    m = bytearray(512)
+    for i, (t, start, count) in enumerate(entries):
+        m[446 + 16 * i + 4] = t
+        struct.pack_into("<II", m, 446 + 16 * i + 8, start, count)
+    m[510:512] = b"\x55\xaa"
+    return bytes(m)
+
+
+def gpt(sectors, parts, n=4):
+    array = b"".join(b"\xaf" * 16 + bytes(16) + struct.pack("<QQQ", a, b, 0) + bytes(72)
+                     for a, b in parts)
+    array += bytes(128 * (n - len(parts)))
+    h = struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x10000, 92, 0, 0, 1, sectors - 1, 34,
+                    sectors - 34, bytes(16), 2, n, 128, zlib.crc32(array))
+    h = h[:16] + struct.pack("<I", zlib.crc32(h)) + h[20:]
+    return mbr([(0xEE, 1, sectors - 1)]) + h + bytes(512 - len(h)) + array
+
+
+write("part", "mbr_two", struct.pack("<I", 8192) + mbr([(0x83, 2048, 2048), (0x07, 4096, 4096)]))
+write("part", "gpt_two", struct.pack("<I", 8192) + gpt(8192, [(2048, 4095), (4096, 8158)]))
