@@ -32,6 +32,7 @@
 #include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
 #include "hearth/virtio_net.h"
+#include "hearth/tap.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"
 #include "hearth/loop.h"
