@@ -85,8 +85,6 @@ static void fake_submit(struct blkio *io)
 	f->submits++;
 	for (unsigned i = 0; i < f->n; i++)
 		f->req[i].submitted = true;
-	if (f->autocomplete)
-		fake_blkio_finish_all(f);
 }
 
 static bool fake_ready(struct blkio *io)
@@ -97,7 +95,7 @@ static bool fake_ready(struct blkio *io)
 static void fake_reap(struct blkio *io, blkio_done_fn done, void *ctx)
 {
 	struct fake_blkio *f = of(io);
-	/* done() may queue (and with autocomplete finish) new requests: a copy */
+	/* done() may queue new requests: work on a copy */
 	struct fake_done local[BLKIO_QUEUE_DEPTH];
 	unsigned n = f->ndone;
 	eventfd_t v;

@@ -4,7 +4,7 @@
  * of virtio-blk (test_blk_device.c) and the fuzz harness fuzz_blk_device.c
  * drive the device through it. The test decides when each request
  * completes, in which order and with what result; nothing completes by
- * itself unless @autocomplete is set. It also checks what the device hands
+ * itself. It also checks what the device hands
  * it and counts what breaks the blkio.h contract in @violations.
  */
 #ifndef HEARTH_TEST_FAKE_BLKIO_H
@@ -39,9 +39,8 @@ struct fake_blkio {
 	struct fake_done done[BLKIO_QUEUE_DEPTH];
 	unsigned ndone;
 	/* knobs */
-	unsigned room;	   /* requests taken in flight before -EAGAIN (default: all) */
-	int refuse;	   /* nonzero: the next queue() returns it, nothing queued */
-	bool autocomplete; /* submit() finishes everything whole, in order */
+	unsigned room; /* requests taken in flight before -EAGAIN (default: all) */
+	int refuse;    /* nonzero: the next queue() returns it, nothing queued */
 	/* where the device's buffers must lie (guest RAM), unchecked if NULL */
 	const uint8_t *mem;
 	uint64_t mem_len;

@@ -182,8 +182,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	/* nothing broke the blkio.h contract, whatever the test did */
+	/* nothing broke the blkio.h contract, whatever the test did, and
+	 * every request the device took came back to it */
 	assert_int_equal(fk->violations, 0);
+	assert_int_equal(fk->n + fk->ndone, 0);
 	assert_int_equal(resets, 0);
 	virtio_blk_destroy(dev); /* closes the fake */
 	gm_destroy(&gm);
