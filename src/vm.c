@@ -33,6 +33,7 @@
 #include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
 #include "hearth/virtio_net.h"
+#include "hearth/tap.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"
 #include "hearth/loop.h"
@@ -493,23 +494,29 @@ static int setup_virtio(struct vm *vm)
 	};
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
-		struct blkio_opts o = { .path = d->path,
-					.readonly = d->readonly,
-					.direct = d->direct,
-					.engine = getenv("HEARTH_BLK_ENGINE"),
-					.url = d->url[0] ? d->url : NULL,
-					.url_password = d->url_password,
-					.secret = d->secret[0] ? d->secret : NULL,
-					.timeout_ms = d->timeout_ms,
-					.discard = d->discard };
 		struct virtio_blk_cfg bc = { .readonly = d->readonly, .discard = d->discard };
 		char name[sizeof(d->url)];
 
-		if (d->url[0])
+		/* the backend: an iSCSI LUN or a file, peers behind blkio.h */
+		if (d->url[0]) {
+			struct iscsi_blk_opts o = { .url = d->url,
+						    .url_password = d->url_password,
+						    .secret = d->secret[0] ? d->secret : NULL,
+						    .timeout_ms = d->timeout_ms,
+						    .readonly = d->readonly,
+						    .discard = d->discard };
+
 			iscsi_url_redact(d->url, name, sizeof(name));
-		else
+			ret = iscsi_blk_open(&bc.io, &o, why, sizeof(why));
+		} else {
+			struct blkio_file_opts o = { .path = d->path,
+						     .readonly = d->readonly,
+						     .direct = d->direct,
+						     .engine = getenv("HEARTH_BLK_ENGINE") };
+
 			snprintf(name, sizeof(name), "%s", d->path);
-		ret = blkio_open(&bc.io, &o, why, sizeof(why));
+			ret = blkio_file_open(&bc.io, &o, why, sizeof(why));
+		}
 		if (ret)
 			/* a disk in use, or a target or network that refused,
 			 * has its own exit code */

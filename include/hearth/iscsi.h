@@ -59,6 +59,26 @@ struct iscsi_creds {
 int iscsi_creds_load(struct iscsi_creds *c, const struct iscsi_addr *u, const char *file,
 		     char *(*getenv_fn)(const char *), char *err, size_t errlen);
 
+/* ---- the block backend (iscsi.c) ---- */
+
+struct blkio;
+struct iscsi_blk_opts {
+	const char *url;	  /* iscsi://[user[%password]@]host[:port]/target/lun */
+	const char *url_password; /* the URL's CHAP password given apart, or NULL */
+	const char *secret;	  /* CHAP secret file, or NULL */
+	uint64_t timeout_ms;	  /* per-request timeout; 0: 30 s */
+	bool readonly;		  /* the disk was asked for read-only */
+	bool discard;		  /* the LUN must be able to UNMAP */
+};
+/*
+ * Logs in (synchronously, with libiscsi) and checks the LUN, then returns
+ * it as a block backend in *@out (struct blkio_ops, hearth/blkio.h; its
+ * readonly says whether the LUN is write-protected). Returns 0; -EINVAL:
+ * bad URL or credentials (usage); other -errno: the target or network
+ * refused. A one-line reason in @err, never a secret.
+ */
+int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err, size_t errlen);
+
 /* What to do with a finished SCSI command. */
 enum iscsi_verdict {
 	ISCSI_DONE,  /* complete with *res (0 or -errno) */

@@ -6,10 +6,11 @@
  * too while libiscsi has bytes to send), iscsi_service() runs on readiness
  * and on a periodic timer (libiscsi's reconnect backoff, our own request
  * timeouts, retries), and completions reach the device through the same
- * reap path as the file engines. Data moves straight between the socket and
- * guest memory (iovec tasks). docs/iscsi.md has the decisions.
+ * reap path as the file engines: this is one of the peers behind struct
+ * blkio_ops (include/hearth/blkio.h). Data moves straight between the
+ * socket and guest memory (iovec tasks). docs/iscsi.md has the decisions.
  */
-#include "iscsi_blk.h"
+#include "hearth/iscsi.h"
 
 #include <errno.h>
 #include <iscsi/iscsi.h>
@@ -31,12 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hearth/iscsi.h"
+#include "hearth/blkio.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
-#include "hearth/virtio.h"
 
-#define IREQ_MAX	  VQ_MAX_SIZE
+#define IREQ_MAX	  BLKIO_QUEUE_DEPTH
 #define TICK_MS		  250
 #define UA_RETRIES	  8
 #define DEFAULT_INITIATOR "iqn.2026-01.hearth:vmm"
@@ -69,6 +69,7 @@ struct done_ent {
 };
 
 struct iscsi_blk {
+	struct blkio io; /* first: the ops get &io */
 	struct iscsi_context *ctx;
 	struct iscsi_addr url;
 	char portal[ISCSI_HOST_MAX + 16];
@@ -129,6 +130,7 @@ static void session_log(int level, const char *message)
 	log_guest(&session_rl, "iSCSI session: %s", line);
 }
 
+static void ib_close(struct iscsi_blk *ib);
 static int fail(struct iscsi_blk *ib, int ret, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 static int fail(struct iscsi_blk *ib, int ret, char *err, size_t errlen, const char *fmt, ...)
@@ -138,7 +140,7 @@ static int fail(struct iscsi_blk *ib, int ret, char *err, size_t errlen, const c
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	iscsi_blk_close(ib);
+	ib_close(ib);
 	return ret;
 }
 
@@ -271,24 +273,24 @@ static int diagnose(struct iscsi_blk *ib, const struct iscsi_creds *c, const cha
  * and the MAXIMUM TRANSFER LENGTH: a longer READ or WRITE goes as several
  * commands (a target that does not say, or has no such page, gets
  * ISCSI_CMD_MAX_BYTES per command). */
-static void block_limits(struct iscsi_blk *ib, struct blkio_info *info, struct iscsi_lun *lun,
-			 bool discard)
+static void block_limits(struct iscsi_blk *ib, struct iscsi_lun *lun, bool discard)
 {
 	struct scsi_task *t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 1,
 						 SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 255);
 
 	iscsi_lun_block_limits(t, lun);
 	ib->cmd_max = iscsi_cmd_max_bytes(lun->max_xfer_blocks, ib->bs);
-	if (discard) {
-		info->max_discard_sectors = lun->max_discard_sectors;
-		info->max_write_zeroes_sectors = lun->max_write_zeroes_sectors;
-	}
+	if (discard && lun->max_discard_sectors)
+		ib->io.max_discard_sectors = lun->max_discard_sectors;
+	if (discard && lun->max_write_zeroes_sectors)
+		ib->io.max_write_zeroes_sectors = lun->max_write_zeroes_sectors;
 	if (t)
 		scsi_free_scsi_task(t);
 }
 
-int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct blkio_info *info,
-		   char *err, size_t errlen)
+static const struct blkio_ops iscsi_ops;
+
+int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err, size_t errlen)
 {
 	struct iscsi_blk *ib = calloc(1, sizeof(*ib));
 	struct iscsi_creds c;
@@ -301,6 +303,10 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 
 	if (!ib)
 		return -ENOMEM;
+	ib->io = (struct blkio){ .ops = &iscsi_ops,
+				 .engine = "libiscsi",
+				 .max_discard_sectors = UINT32_MAX,
+				 .max_write_zeroes_sectors = UINT32_MAX };
 	ib->efd = ib->tfd = ib->own_fd = -1;
 	ib->sock_watch = -1;
 	ret = iscsi_url_parse(o->url, &ib->url, err, errlen);
@@ -312,7 +318,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 		/* the configuration keeps the URL's password apart */
 		if (!ib->url.user[0] || strlen(o->url_password) >= sizeof(ib->url.password)) {
 			snprintf(err, errlen, "bad iSCSI URL: a password needs a user name");
-			iscsi_blk_close(ib);
+			ib_close(ib);
 			return -EINVAL;
 		}
 		memcpy(ib->url.password, o->url_password, strlen(o->url_password) + 1);
@@ -320,7 +326,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 	ret = iscsi_creds_load(&c, &ib->url, o->secret, getenv, err, errlen);
 	if (ret) {
 		explicit_bzero(&c, sizeof(c));
-		iscsi_blk_close(ib);
+		ib_close(ib);
 		return ret;
 	}
 	ib->lun = ib->url.lun;
@@ -379,8 +385,8 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 	ib->bs = lun.block_size;
 	ib->blocks = lun.blocks;
 	ib->unmap_zeroes = lun.unmap_zeroes;
-	info->size = lun.bytes;
-	info->block_size = ib->bs;
+	ib->io.size = lun.bytes;
+	ib->io.block_size = ib->bs;
 
 	/* write protected? */
 	t = iscsi_modesense6_sync(ib->ctx, (int)ib->lun, 1, SCSI_MODESENSE_PC_CURRENT,
@@ -388,7 +394,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 	ib->wp = iscsi_lun_write_protected(t);
 	if (t)
 		scsi_free_scsi_task(t);
-	info->readonly = ib->wp;
+	ib->io.readonly = ib->wp;
 
 	if (o->discard && !o->readonly && !ib->wp) {
 		bool can;
@@ -404,7 +410,7 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 				    "discard=on",
 				    ib->lun);
 	}
-	block_limits(ib, info, &lun, o->discard && !o->readonly && !ib->wp);
+	block_limits(ib, &lun, o->discard && !o->readonly && !ib->wp);
 
 	iscsi_set_timeout(ib->ctx, 0);
 	ib->zero_block = calloc(1, ib->bs);
@@ -417,14 +423,12 @@ int iscsi_blk_open(struct iscsi_blk **out, const struct blkio_opts *o, struct bl
 		ib->reqs[i].next = ib->free;
 		ib->free = &ib->reqs[i];
 	}
-	*out = ib;
+	*out = &ib->io;
 	return 0;
 }
 
-void iscsi_blk_close(struct iscsi_blk *ib)
+static void ib_close(struct iscsi_blk *ib)
 {
-	if (!ib)
-		return;
 	if (ib->ctx) {
 		/* requests still in flight: their callbacks must not run on freed slots */
 		iscsi_destroy_context(ib->ctx);
@@ -575,9 +579,10 @@ static void task_cb(struct iscsi_context *ctx, int status, void *data, void *pri
 			  key, ascq);
 }
 
-int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *iov, unsigned n,
-		    uint64_t off, uint64_t len, void *tag)
+static int iscsi_queue(struct blkio *io, enum blkio_op op, const struct iovec *iov, unsigned n,
+		       uint64_t off, uint64_t len, void *tag)
 {
+	struct iscsi_blk *ib = (struct iscsi_blk *)io;
 	struct ireq *r = ib->free;
 
 	if (!r)
@@ -621,8 +626,10 @@ int iscsi_blk_queue(struct iscsi_blk *ib, enum blkio_op op, const struct iovec *
 	return 0;
 }
 
-bool iscsi_blk_ready(struct iscsi_blk *ib)
+static bool iscsi_ready(struct blkio *io)
 {
+	struct iscsi_blk *ib = (struct iscsi_blk *)io;
+
 	return ib->ndone > 0;
 }
 
@@ -648,8 +655,10 @@ static void write_queued(struct iscsi_blk *ib)
 	setsockopt(p.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
 }
 
-void iscsi_blk_submit(struct iscsi_blk *ib)
+static void iscsi_submit(struct blkio *io)
 {
+	struct iscsi_blk *ib = (struct iscsi_blk *)io;
+
 	/* Write what was queued now rather than on the next POLLOUT: the socket
 	 * is almost always writable. The I/O thread arms POLLOUT for the rest
 	 * when the kick wakes it. */
@@ -818,9 +827,9 @@ static void update_watch(struct iscsi_blk *ib, bool force)
 	ib->sock_events = ev;
 }
 
-void iscsi_blk_reap(struct iscsi_blk *ib, void (*done)(void *ctx, void *tag, int64_t res),
-		    void *ctx)
+static void iscsi_reap(struct blkio *io, blkio_done_fn done, void *ctx)
 {
+	struct iscsi_blk *ib = (struct iscsi_blk *)io;
 	eventfd_t v;
 	uint64_t expirations;
 	bool tick =
@@ -850,8 +859,9 @@ void iscsi_blk_reap(struct iscsi_blk *ib, void (*done)(void *ctx, void *tag, int
 		done(ctx, local[i].tag, local[i].res);
 }
 
-int iscsi_blk_attach(struct iscsi_blk *ib, struct loop *l, loop_cb cb, void *opaque)
+static int iscsi_attach(struct blkio *io, struct loop *l, loop_cb cb, void *opaque)
 {
+	struct iscsi_blk *ib = (struct iscsi_blk *)io;
 	struct itimerspec its = { { 0, TICK_MS * 1000000L }, { 0, TICK_MS * 1000000L } };
 
 	ib->loop = l;
@@ -866,7 +876,22 @@ int iscsi_blk_attach(struct iscsi_blk *ib, struct loop *l, loop_cb cb, void *opa
 	return ib->sock_watch < 0 ? -EIO : 0;
 }
 
-int iscsi_blk_event_fd(const struct iscsi_blk *ib)
+static int iscsi_event_fd(const struct blkio *io)
 {
-	return ib->efd;
+	return ((const struct iscsi_blk *)io)->efd;
 }
+
+static void iscsi_close(struct blkio *io)
+{
+	ib_close((struct iscsi_blk *)io);
+}
+
+static const struct blkio_ops iscsi_ops = {
+	.queue = iscsi_queue,
+	.submit = iscsi_submit,
+	.ready = iscsi_ready,
+	.reap = iscsi_reap,
+	.attach = iscsi_attach,
+	.event_fd = iscsi_event_fd,
+	.close = iscsi_close,
+};

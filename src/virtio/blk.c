@@ -31,8 +31,9 @@ enum {
 };
 #define HAS(f, bit) (((f) >> (bit)) & 1)
 
-_Static_assert(VIRTIO_BLK_REQ_MAX <= BLKIO_MAX_BYTES && VIRTIO_BLK_SEG_MAX <= BLKIO_MAX_SEGS,
-	       "seg_max * size_max must fit what the block engines take");
+_Static_assert(VIRTIO_BLK_REQ_MAX <= BLKIO_MAX_BYTES && VIRTIO_BLK_SEG_MAX <= BLKIO_MAX_SEGS &&
+		       VQ_MAX_SIZE <= BLKIO_QUEUE_DEPTH,
+	       "seg_max * size_max and the requests in flight must fit what the backends take");
 
 int virtio_blk_parse(const struct vq_elem *e, uint64_t sectors, bool readonly, uint64_t features,
 		     struct blk_req *r)

@@ -30,9 +30,12 @@
 
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/tap.h"
 #include "hearth/virtio_net.h"
 
 static struct log_ratelimit guest_rl;
+
+_Static_assert(VIRTIO_NET_HDR_LEN == TAP_VNET_HDR_LEN, "frames cross the TAP with our header");
 
 #define HAS(f, bit) (((f) >> (bit)) & 1)
 #define RXQ	    0

@@ -8,11 +8,12 @@
  * failed or unsupported, the slots a completion frees, polling, and resets
  * with I/O in flight.
  *
- * The backend is this file's: it defines the blkio.h functions blk.c calls,
- * so the linker never takes src/block/blkio.c from the core library (a
- * link-time seam; blk.c is unchanged). It checks what the device hands it:
- * a request slot is never reused while in flight, READ/WRITE buffers lie in
- * guest RAM and add up to the length, no request runs past the disk's end.
+ * The backend is the unit tests' fake (tests/unit/fake_blkio.c) behind the
+ * blkio.h ops table, reached through the same blkio_* dispatchers as the
+ * real ones. It checks what the device hands it (a request slot is never
+ * reused while in flight, READ/WRITE buffers lie in guest RAM, no request
+ * runs past the disk's end or writes a read-only one); the harness aborts
+ * on any such violation.
  *
  * Input: byte 0 the disk (bit 0 read-only, bit 1 discard, bit 2 4 KiB
  * blocks, bits 3-4 its size, bits 5-7 how many requests the backend takes
@@ -32,6 +33,7 @@
 #include "hearth/blkio.h"
 #include "hearth/virtio_pci.h"
 
+#include "../unit/fake_blkio.h"
 #include "fake_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
@@ -49,159 +51,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 #define SECTOR	 512u
 #define NOTIFY	 0x3000u
 
-/* ---- the fake backend ---- */
-
-struct pending {
-	void *tag;
-	enum blkio_op op;
-	const struct iovec *iov;
-	unsigned n;
-	uint64_t off, len;
-	int64_t res; /* what the completion will say */
-	bool finished;
-	unsigned epoch; /* the device resets before it was queued */
-};
-
-struct blkio {
-	uint64_t size;
-	uint32_t block_size;
-	bool readonly;
-	unsigned room; /* requests taken at once */
-	bool refuse;   /* the next blkio_queue fails with -EIO */
-	struct pending p[VQ_MAX_SIZE];
-	unsigned n;
-	unsigned long queued, submits;
-};
-
 static struct guest_mem gm;
 static uint8_t *ram;
-static unsigned epoch; /* resets so far */
-
-uint64_t blkio_size(const struct blkio *b)
-{
-	return b->size;
-}
-const char *blkio_engine(const struct blkio *b)
-{
-	(void)b;
-	return "fuzz";
-}
-int blkio_event_fd(const struct blkio *b)
-{
-	(void)b;
-	return -1;
-}
-uint32_t blkio_block_size(const struct blkio *b)
-{
-	return b->block_size;
-}
-uint32_t blkio_max_discard_sectors(const struct blkio *b)
-{
-	return b->block_size == 4096 ? 64 : UINT32_MAX;
-}
-uint32_t blkio_max_write_zeroes_sectors(const struct blkio *b)
-{
-	return blkio_max_discard_sectors(b);
-}
-bool blkio_readonly(const struct blkio *b)
-{
-	return b->readonly;
-}
-bool blkio_pollable(const struct blkio *b)
-{
-	(void)b;
-	return true;
-}
-int blkio_open(struct blkio **out, const struct blkio_opts *o, char *err, size_t errlen)
-{
-	(void)out, (void)o, (void)err, (void)errlen;
-	return -ENOSYS;
-}
-int blkio_attach(struct blkio *b, struct loop *l, void (*cb)(void *opaque, uint32_t events),
-		 void *opaque)
-{
-	(void)b, (void)l, (void)cb, (void)opaque;
-	return -ENOSYS;
-}
-void blkio_close(struct blkio *b)
-{
-	free(b);
-}
-
-static bool in_ram(const void *p, uint64_t len)
-{
-	const uint8_t *q = p;
-
-	return q >= ram && len <= RAM && (uint64_t)(q - ram) <= RAM - len;
-}
-
-int blkio_queue(struct blkio *b, enum blkio_op op, const struct iovec *iov, unsigned n,
-		uint64_t off, uint64_t len, void *tag)
-{
-	uint64_t sum = 0;
-
-	for (unsigned i = 0; i < b->n; i++)
-		if (b->p[i].tag == tag)
-			abort(); /* a request slot reused while in flight */
-	if (op == BLKIO_READ || op == BLKIO_WRITE) {
-		if (n > VIRTIO_BLK_SEG_MAX || (n == 0) != (len == 0))
-			abort(); /* (a request of no sectors is valid, and empty) */
-		for (unsigned i = 0; i < n; i++) {
-			if (!iov[i].iov_len || !in_ram(iov[i].iov_base, iov[i].iov_len))
-				abort(); /* a buffer outside guest RAM */
-			sum += iov[i].iov_len;
-		}
-		if (sum != len)
-			abort();
-	}
-	if (op != BLKIO_FLUSH &&
-	    (off % SECTOR || len % SECTOR || off > b->size || len > b->size - off))
-		abort(); /* past the end of the disk */
-	if (op != BLKIO_READ && op != BLKIO_FLUSH && b->readonly)
-		abort(); /* a write to a read-only disk */
-	if (b->refuse) {
-		b->refuse = false;
-		return -EIO;
-	}
-	if (b->n >= b->room)
-		return -EAGAIN;
-	b->p[b->n++] = (struct pending){ tag, op, iov, n, off, len, (int64_t)len, false, epoch };
-	b->queued++;
-	return 0;
-}
-
-void blkio_submit(struct blkio *b)
-{
-	b->submits++;
-}
-
-bool blkio_ready(struct blkio *b)
-{
-	for (unsigned i = 0; i < b->n; i++)
-		if (b->p[i].finished)
-			return true;
-	return false;
-}
-
-void blkio_reap(struct blkio *b, void (*done)(void *ctx, void *tag, int64_t res), void *ctx)
-{
-	for (unsigned i = 0; i < b->n;) {
-		struct pending p = b->p[i];
-
-		if (!p.finished) {
-			i++;
-			continue;
-		}
-		b->p[i] = b->p[--b->n];
-		done(ctx, p.tag, p.res);
-	}
-}
 
 /* ---- the driver ---- */
 
 static struct virtio_pci *vp;
 static struct virtio_blk *dev;
-static struct blkio *io;
+static struct fake_blkio *io;
 static uint16_t qsize, avail_idx, next_desc;
 static uint64_t features;
 static bool live; /* DRIVER_OK seen since the last reset */
@@ -355,29 +212,30 @@ static void kick(void)
 		kick_cb(kick_arg, 1);
 }
 
-/* Finishes the in-flight request @a (mod their number) the way @b says. */
+/* Finishes the in-flight request @a (mod their number) the way @b says.
+ * A read's bytes land in the guest's buffers, as the real backends' do,
+ * reset or not. */
 static void finish(uint8_t a, uint8_t b)
 {
-	struct pending *p;
+	const struct fake_req *p;
+	unsigned i;
+	int64_t res;
 
 	if (!io->n)
 		return;
-	p = &io->p[a % io->n];
+	i = a % io->n;
+	p = &io->req[i];
 	switch (b & 7) {
 	case 0:
 	case 1:
-	case 2: p->res = (int64_t)p->len; break;
-	case 3: p->res = p->len ? (int64_t)(p->len - 1) : 0; break; /* short */
-	case 4: p->res = -EIO; break;
-	case 5: p->res = -EOPNOTSUPP; break;
-	case 6: p->res = -ENOSPC; break;
-	default: p->res = (int64_t)p->len + 512; break; /* more than asked */
+	case 2: res = (int64_t)p->len; break;
+	case 3: res = p->len ? (int64_t)(p->len - 1) : 0; break; /* short */
+	case 4: res = -EIO; break;
+	case 5: res = -EOPNOTSUPP; break;
+	case 6: res = -ENOSPC; break;
+	default: res = (int64_t)p->len + 512; break; /* more than asked */
 	}
-	/* a read lands in the guest's buffers, as the real backends do */
-	if (p->op == BLKIO_READ && p->res > 0 && p->epoch == epoch)
-		for (unsigned i = 0; i < p->n; i++)
-			memset(p->iov[i].iov_base, 0x5a, p->iov[i].iov_len);
-	p->finished = true;
+	fake_blkio_finish(io, i, res);
 }
 
 /* Reaps what finished. A device that was reset and not started again must
@@ -407,12 +265,11 @@ static void step(const uint8_t *s)
 	case 5:
 		/* reset with whatever is in flight, then maybe start again */
 		bar_write(0x14, 0, 1);
-		epoch++;
 		live = false;
 		if (a & 1)
 			driver_init();
 		break;
-	case 6: io->refuse = true; break;
+	case 6: io->refuse = -EIO; break;
 	case 7: virtio_blk_poll(dev); break;
 	case 8: {
 		/* raw bytes over the rings, headers and descriptors */
@@ -432,10 +289,8 @@ static void step(const uint8_t *s)
 	case 10:
 		/* any common configuration register, the device status included */
 		bar_write((uint32_t)a % 0x38, (uint64_t)b << 8 | c, (size_t)1 << (a >> 6));
-		if ((uint32_t)a % 0x38 == 0x14 && !(a >> 6 ? b << 8 | c : c)) {
-			epoch++;
+		if ((uint32_t)a % 0x38 == 0x14 && !(a >> 6 ? b << 8 | c : c))
 			live = false;
-		}
 		/* only a reset stops the device: a status write that drops
 		 * DRIVER_OK without one is a driver error, not a stop */
 		live |= bar_read8(0x14) & VIRTIO_STATUS_DRIVER_OK;
@@ -449,11 +304,14 @@ static void step(const uint8_t *s)
 		break;
 	}
 	default:
-		for (unsigned i = 0; i < io->n; i++)
-			finish((uint8_t)i, (uint8_t)(a + i));
+		/* everything in flight, oldest first, each as a byte of @a says */
+		for (unsigned i = 0; io->n && i < BLKIO_QUEUE_DEPTH; i++)
+			finish(0, (uint8_t)(a + i));
 		complete();
 		break;
 	}
+	if (io->violations)
+		abort(); /* the device broke the blkio.h contract */
 }
 
 /* One device per disk shape, made on first use and kept: creating one
@@ -463,7 +321,7 @@ static void step(const uint8_t *s)
 struct unit {
 	struct virtio_pci *vp;
 	struct virtio_blk *dev;
-	struct blkio *io;
+	struct fake_blkio *io;
 	void (*kick_cb)(void *, uint32_t);
 	void *kick_arg;
 };
@@ -483,13 +341,16 @@ static struct unit *unit_for(uint8_t shape)
 
 	if (u->dev)
 		return u;
-	u->io = calloc(1, sizeof(*u->io));
+	/* no store: a READ fills 0x5a, a WRITE goes nowhere */
+	u->io = fake_blkio_create(sizes[(shape >> 3) & 3], shape & 4 ? 4096 : SECTOR, false);
 	if (!u->io)
 		abort();
-	u->io->readonly = shape & 1;
-	u->io->block_size = shape & 4 ? 4096 : SECTOR;
-	u->io->size = sizes[(shape >> 3) & 3];
-	cfg.io = u->io;
+	u->io->io.readonly = shape & 1;
+	if (shape & 4)
+		u->io->io.max_discard_sectors = u->io->io.max_write_zeroes_sectors = 64;
+	u->io->mem = ram;
+	u->io->mem_len = RAM;
+	cfg.io = &u->io->io;
 	cfg.discard = shape & 2;
 	u->vp = virtio_pci_create(&h, &virtio_blk_ops, BAR, 24, 16);
 	u->dev = u->vp ? virtio_blk_create(&cfg, &gm, virtio_pci_transport(u->vp)) : NULL;
@@ -520,7 +381,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	kick_cb = u->kick_cb;
 	kick_arg = u->kick_arg;
 	io->room = 1u << ((in[0] >> 5) & 7); /* 1 .. 128 */
-	io->refuse = false;
+	io->refuse = 0;
 	features = 1ULL << VIRTIO_F_VERSION_1;
 	if (in[1] & 1)
 		features |= 1ULL << VIRTIO_F_EVENT_IDX;
@@ -550,10 +411,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	for (unsigned round = 0; io->n && round < 2 * VQ_MAX_SIZE; round++)
 		step((const uint8_t[]){ 12, 0, 0, 0 });
 	bar_write(0x14, 0, 1);
-	epoch++;
 	live = false;
 	step((const uint8_t[]){ 12, 0, 0, 0 });
-	if (io->n)
+	if (io->n || io->ndone)
 		abort(); /* a request the device never let go of */
 	return 0;
 }

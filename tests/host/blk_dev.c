@@ -49,6 +49,7 @@
 
 #include "harness.h"
 #include "hearth/blkio.h"
+#include "hearth/iscsi.h"
 
 #define QSZ   64
 #define QD    16 /* requests in flight: three descriptors each */
@@ -344,7 +345,8 @@ static int churn(const char *engine, unsigned n, uint32_t seed, const char *host
 
 int main(int argc, char **argv)
 {
-	struct blkio_opts o = { .engine = getenv("HEARTH_BLK_ENGINE") };
+	struct blkio_file_opts o = { .engine = getenv("HEARTH_BLK_ENGINE") };
+	struct iscsi_blk_opts io = { 0 };
 	struct virtio_blk_cfg c = { .serial = "blk-dev-test" };
 	unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 0, bad = 0;
 	uint32_t seed = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 0) : 0, *order;
@@ -363,13 +365,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (getenv("BLK_DEV_ISCSI_TIMEOUT_MS"))
-		o.timeout_ms = strtoull(getenv("BLK_DEV_ISCSI_TIMEOUT_MS"), NULL, 10);
-	if (!strncmp(argv[1], "iscsi://", 8))
-		o.url = argv[1];
-	else
-		o.path = argv[1];
+		io.timeout_ms = strtoull(getenv("BLK_DEV_ISCSI_TIMEOUT_MS"), NULL, 10);
+	io.url = argv[1];
+	o.path = argv[1];
 	o.direct = argc > 4 && !strcmp(argv[4], "direct");
-	if (blkio_open(&c.io, &o, why, sizeof(why))) {
+	if (strncmp(argv[1], "iscsi://", 8) ? blkio_file_open(&c.io, &o, why, sizeof(why))
+					    : iscsi_blk_open(&c.io, &io, why, sizeof(why))) {
 		fprintf(stderr, "blk_dev: %s\n", why);
 		return 1;
 	}

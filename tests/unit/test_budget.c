@@ -220,14 +220,14 @@ static struct virtio_blk *blk_dev(void)
 {
 	char path[] = "/tmp/test_budget_XXXXXX", why[200];
 	struct virtio_blk_cfg c = { .serial = "budget" };
-	struct blkio_opts o = { .path = path, .engine = "sync" };
+	struct blkio_file_opts o = { .path = path, .engine = "sync" };
 	struct virtio_blk *b;
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 1 << 20), 0);
 	close(fd);
-	assert_int_equal(blkio_open(&c.io, &o, why, sizeof(why)), 0);
+	assert_int_equal(blkio_file_open(&c.io, &o, why, sizeof(why)), 0);
 	unlink(path);
 	b = virtio_blk_create(&c, &gm, &tr);
 	assert_non_null(b);

@@ -228,10 +228,10 @@ static void engine_lengths(void **state)
 	for (unsigned i = 0; i < BLKIO_MAX_SEGS + 1; i++)
 		v[i] = (struct iovec){ buf, i < 16 ? 0x10000000 : 0x10000 };
 	for (unsigned k = 0; k < 3; k++) {
-		struct blkio_opts o = { .path = path, .engine = engines[k] };
+		struct blkio_file_opts o = { .path = path, .engine = engines[k] };
 		struct blkio *b;
 
-		assert_int_equal(blkio_open(&b, &o, err, sizeof(err)), 0);
+		assert_int_equal(blkio_file_open(&b, &o, err, sizeof(err)), 0);
 		/* 0x100010000 bytes from one buffer named 17 times */
 		assert_int_equal(blkio_queue(b, BLKIO_READ, v, 17, 0, 0x100010000ULL, NULL),
 				 -EINVAL);
