@@ -31,6 +31,7 @@
 #include "hearth/irq.h"
 #include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
+#include "hearth/tap.h"
 #include "hearth/virtio_net.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"

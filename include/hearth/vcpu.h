@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hearth/boot.h"
+#include "hearth/boot_entry.h"
 #include "hearth/bus.h"
 #include "hearth/exit.h"
 #include "hearth/mem.h"

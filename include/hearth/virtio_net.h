@@ -111,17 +111,4 @@ void virtio_net_destroy(struct virtio_net *n);
 void virtio_net_rx(void *net, uint32_t events);
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
 
-/* ---- the TAP (src/net/tap.c) ---- */
-/*
- * Attaches to TAP @name (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, 12-byte vnet
- * header, nonblocking). If it does not exist it is created (this needs
- * CAP_NET_ADMIN), brought up, and goes away when the fd is closed;
- * @created says so. Returns the fd, or -errno with a one-line reason in @why.
- */
-int tap_open(const char *name, bool *created, char *why, size_t whylen);
-/* The MTU of interface @name, 0 if unknown. */
-unsigned tap_mtu(const char *name);
-/* TUNSETOFFLOAD; 0 or -errno. */
-int tap_set_offload(int fd, unsigned offloads);
-
 #endif

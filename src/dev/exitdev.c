@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "hearth/boot.h"
+#include "hearth/abi.h"
 #include "hearth/dev.h"
 
 struct exitdev {

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hearth/virtio_net.h"
+#include "hearth/tap.h"
 
 static void bring_up(const char *name)
 {
@@ -35,7 +35,7 @@ int tap_open(const char *name, bool *created, char *why, size_t whylen)
 {
 	struct ifreq ifr = { 0 };
 	unsigned features = 0;
-	int hdr = VIRTIO_NET_HDR_LEN, fd, ret, attach;
+	int hdr = TAP_VNET_HDR_LEN, fd, ret, attach;
 	bool existed;
 
 	*created = false;

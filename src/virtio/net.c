@@ -30,6 +30,7 @@
 
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/tap.h"
 #include "hearth/virtio_net.h"
 
 static struct log_ratelimit guest_rl;
@@ -40,6 +41,8 @@ static struct log_ratelimit guest_rl;
 /* Room the largest frame needs, header included: a TSO frame, or one of
  * the TAP's MTU with Ethernet and VLAN headers */
 #define RX_NEED (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
+
+_Static_assert(VIRTIO_NET_HDR_LEN == TAP_VNET_HDR_LEN, "the TAP carries the device's header");
 
 static uint16_t ld16(const uint8_t *p)
 {

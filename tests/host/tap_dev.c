@@ -71,6 +71,7 @@
 #include "frames.h"
 #include "harness.h"
 #include "hearth/loop.h"
+#include "hearth/tap.h"
 #include "hearth/virtio_net.h"
 
 #define QSZ	64

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hearth/boot.h"
+#include "hearth/abi.h"
 #include "hearth/dev.h"
 
 static int irq_level[16], irq_edges[16];
