@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "hearth/abi.h"
-#include "hearth/cpuid.h"
+#include "hearth/cpu_features.h"
 #include "hearth/iscsi.h"
 #include "hearth/log.h"
 
@@ -216,7 +216,7 @@ static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err, siz
 					    (int)len - 1, p + 1);
 		memcpy(o->name, p + 1, len - 1);
 		o->name[len - 1] = '\0';
-		if (!cpuid_feature_known(o->name))
+		if (!cpu_feature_find(o->name))
 			return config_error(err, errlen,
 					    "--cpu-features: unknown feature '%s' "
 					    "(see docs/cpu-templates.md)",

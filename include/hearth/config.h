@@ -11,17 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hearth/cpu_features.h"
+
 #define CONFIG_MAX_CPU_OVERRIDES 32
 #define CONFIG_DEFAULT_MEMORY	 (256ULL << 20)
 #define CONFIG_DEFAULT_CMDLINE	 "console=ttyS0 reboot=k panic=-1"
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
-enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_MINIMAL };
-
-struct cpu_override {
-	char name[24];
-	bool enable;
-};
 
 #define CONFIG_MAX_DISKS       16
 #define CONFIG_DISK_PATH_MAX   4096
