@@ -1010,6 +1010,40 @@ static struct json_object *api_config(void *opaque)
 	return api_config_json(cfg, (const uint8_t(*)[6])macs);
 }
 
+int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
+{
+	_Static_assert(sizeof(cfg->disks[0].url) <= ISCSI_URL_MAX, "a URL fits iscsi_url_split");
+	_Static_assert(sizeof(cfg->disks[0].url_password) > ISCSI_CRED_MAX, "a password fits");
+
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		struct disk_config *d = &cfg->disks[i];
+		char why[300], bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
+		struct iscsi_addr u;
+		size_t n;
+		int ret;
+
+		if (!d->url[0])
+			continue;
+		ret = iscsi_url_parse(d->url, &u, why, sizeof(why));
+		explicit_bzero(&u, sizeof(u));
+		if (ret) {
+			explicit_bzero(d->url, sizeof(d->url));
+			return config_error(err, errlen, "--disk: %s", why);
+		}
+		iscsi_url_split(d->url, bare, pw);
+		n = strlen(pw); /* at most ISCSI_CRED_MAX: the URL parsed */
+		if (n >= sizeof(d->url_password)) {
+			explicit_bzero(pw, sizeof(pw));
+			return config_error(err, errlen, "--disk: the URL's password is too long");
+		}
+		memcpy(d->url, bare, strlen(bare) + 1); /* not longer than the URL */
+		if (n)					/* once: a second call finds none left */
+			memcpy(d->url_password, pw, n + 1);
+		explicit_bzero(pw, sizeof(pw));
+	}
+	return 0;
+}
+
 /* Each vCPU's exit counts, and its CPU time while no vCPU thread has ended
  * (after that, a thread's clock may be gone). */
 static struct api_vcpu_counts *vcpu_counts(struct vm *vm)

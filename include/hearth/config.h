@@ -27,7 +27,7 @@ enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
  * or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,...] */
 struct disk_config {
 	char path[CONFIG_DISK_PATH_MAX];
-	char url[1024];			   /* iSCSI, without its password */
+	char url[1024];			   /* iSCSI, without its password once resolved */
 	char url_password[256];		   /* the URL's CHAP password, kept apart */
 	char secret[CONFIG_DISK_PATH_MAX]; /* iSCSI CHAP secret file */
 	uint64_t timeout_ms;		   /* iSCSI per-request timeout, 0: default */
@@ -119,7 +119,8 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 /*
  * config_parse() over the --config file's options followed by @argv's, so
  * the command line wins (its --disk options replace the file's disks, its
- * --net options the file's nets).
+ * --net options the file's nets). An iSCSI URL is kept as given, password
+ * and all: call vm_config_resolve() (vm.h) next, before anything else.
  * @keep holds the strings @cfg points into: free it after the VM is gone.
  */
 int config_load(struct vm_config *cfg, int argc, char *const argv[], struct config_args *keep,
