@@ -109,8 +109,9 @@ struct config_args {
 };
 /*
  * Turns a --config JSON object (keys: the options without their dashes,
- * "disks": an array of {path, readonly, direct, discard, serial}, "nets":
- * an array of {tap, mac}) into
+ * '_' for '-' as GET /v1/vm spells them, the dashed spelling accepted too;
+ * "disks": an array of {path, url, readonly, direct, discard, serial,
+ * secret, timeout}, "nets": an array of {tap, mac}) into
  * command-line arguments appended to @out; "disks" are skipped unless
  * @with_disks. Returns 0 or -EINVAL with a one-line reason naming the key.
  */
