@@ -105,7 +105,7 @@ struct json_object *api_metrics_json(const struct api_vcpu_counts *vcpus, unsign
  * NULL on allocation failure. */
 char *api_format_reply(const struct api_reply *r, size_t *len);
 
-/* ---- one connection (api_http.c) ---- */
+/* ---- one connection (http.c) ---- */
 struct api_conn;
 struct api_conn *api_conn_new(void);
 void api_conn_free(struct api_conn *c);
@@ -118,7 +118,7 @@ void api_conn_free(struct api_conn *c);
 int api_conn_feed(struct api_conn *c, const struct api_vm_ops *ops, const char *data, size_t len,
 		  char **out, size_t *outlen);
 
-/* ---- the server (api_server.c) ---- */
+/* ---- the server (server.c) ---- */
 struct api_server;
 /*
  * Creates, binds (mode 0600, set before the socket exists on the
