@@ -17,7 +17,7 @@
 #                  (the host drops them unanswered as PACKET_OTHERHOST); the
 #                  TAP's rx counters must account for every byte the guest
 #                  says it sent; rate from the guest's TSC
-#   host -> guest: TSO_ROUNDS rounds of TSO_BURST frames bench/gso_send
+#   host -> guest: TSO_ROUNDS rounds of TSO_BURST frames tests/host/gso_send
 #                  writes into the TAP (via the responder), left to queue,
 #                  then taken by the guest; rate from the guest's TSC
 # Prints Markdown tables with hearth/QEMU ratios, each cell the median of
@@ -44,7 +44,7 @@ NX=(ip netns exec "$NS")
 # drains the TAP rather than how the sender and the VMM share the cores
 "${NX[@]}" ip link set btap0 txqueuelen 10000 up
 "${NX[@]}" "${RESPONDER:-$BUILD/bench/net_responder}" 169.254.88.1 7777 169.254.88.2 "$dir/resp.log" \
-	btap0 "$BUILD/bench/gso_send" &
+	btap0 "$BUILD/tests/host/gso_send" &
 RESP=$!
 sleep 1
 

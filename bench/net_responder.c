@@ -22,7 +22,7 @@
  *             count); the rate goes to LOG
  *   PING      three ICMP echo requests to GUEST_IP, answered "PONG" + the
  *             number of replies
- *   GSO! n s m MAC  (with GSO_SEND, bench/gso_send) n TCP/IPv4 GSO frames of
+ *   GSO! n s m MAC  (with GSO_SEND, tests/host/gso_send) n TCP/IPv4 GSO frames of
  *             s payload bytes, segment size m, to MAC, written into IFNAME
  *             by GSO_SEND (its line goes to LOG); answered "GSOD" + the
  *             number sent (the answer queues behind the frames)
@@ -57,11 +57,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Three echo requests to @guest, each waited for up to 2 s. */
@@ -130,7 +125,7 @@ static void burst(int s, const struct sockaddr_in *peer, uint32_t n, uint32_t si
 		for (unsigned j = 0; j < k; j++) {
 			memset(bufs[j], 0, size);
 			memcpy(bufs[j], "SEQ!", 4);
-			put32(bufs[j] + 4, i + j);
+			st_be32(bufs[j] + 4, i + j);
 			iov[j] = (struct iovec){ bufs[j], size };
 			m[j] = (struct mmsghdr){ .msg_hdr = { .msg_name = (void *)peer,
 							      .msg_namelen = sizeof(*peer),
@@ -179,7 +174,7 @@ static int burst_raw(int pk, const char *ifname, const struct sockaddr_in *me,
 			      me->sin_addr, peer->sin_addr, 0);
 		memcpy(udp, &me->sin_port, 2);
 		memcpy(udp + 2, &peer->sin_port, 2);
-		put16(udp + 4, (uint16_t)(8 + size));
+		st_be16(udp + 4, (uint16_t)(8 + size));
 		memcpy(udp + 8, "SEQ!", 4); /* UDP checksum 0: none (IPv4) */
 		iov[j] = (struct iovec){ f, flen };
 		m[j] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[j], .msg_iovlen = 1 } };
@@ -189,7 +184,7 @@ static int burst_raw(int pk, const char *ifname, const struct sockaddr_in *me,
 		int sent;
 
 		for (unsigned j = 0; j < k; j++)
-			put32(frames[j] + 14 + 20 + 8 + 4, i + j);
+			st_be32(frames[j] + 14 + 20 + 8 + 4, i + j);
 		sent = sendmmsg(pk, m, k, 0);
 		if (sent <= 0)
 			return i ? 0 : -1;
@@ -198,7 +193,7 @@ static int burst_raw(int pk, const char *ifname, const struct sockaddr_in *me,
 	return 0;
 }
 
-/* Runs @prog (bench/gso_send) for a "GSO!" request @d from @guest, its
+/* Runs @prog (tests/host/gso_send) for a "GSO!" request @d from @guest, its
  * output to @out; returns the frames sent. */
 static uint32_t gso_burst(const char *prog, const char *ifname, const char *me, const char *guest,
 			  const uint8_t *d, FILE *out)
@@ -207,8 +202,8 @@ static uint32_t gso_burst(const char *prog, const char *ifname, const char *me, 
 	int status;
 	pid_t pid;
 
-	snprintf(n, sizeof(n), "%u", be32(d + 4));
-	snprintf(size, sizeof(size), "%u", be32(d + 8));
+	snprintf(n, sizeof(n), "%u", ld_be32(d + 4));
+	snprintf(size, sizeof(size), "%u", ld_be32(d + 8));
 	snprintf(mss, sizeof(mss), "%u", (unsigned)(d[12] << 8 | d[13]));
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", d[14], d[15], d[16], d[17],
 		 d[18], d[19]);
@@ -222,7 +217,7 @@ static uint32_t gso_burst(const char *prog, const char *ifname, const char *me, 
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 		return 0;
-	return be32(d + 4);
+	return ld_be32(d + 4);
 }
 
 int main(int argc, char **argv)
@@ -291,12 +286,12 @@ int main(int argc, char **argv)
 				sendto(s, d, len, 0, peer, sizeof(peers[i]));
 			} else if (!memcmp(d, "BURS", 4) && len >= 12) {
 				double t0 = now_s();
-				uint32_t n = be32(d + 4);
+				uint32_t n = ld_be32(d + 4);
 
 				const char *how = "as frames";
 
-				if (burst_raw(pk, ifname, &me, &peers[i], n, be32(d + 8))) {
-					burst(s, &peers[i], n, be32(d + 8));
+				if (burst_raw(pk, ifname, &me, &peers[i], n, ld_be32(d + 8))) {
+					burst(s, &peers[i], n, ld_be32(d + 8));
 					how = "over UDP";
 				}
 				fprintf(out, "burst: sent %u datagrams %s in %.3f s\n", n, how,
@@ -314,7 +309,7 @@ int main(int argc, char **argv)
 				fprintf(out, "sink: frames=%lu seconds=%.3f pps=%.0f\n", count,
 					secs, secs > 0 ? (double)(count - 1) / secs : 0);
 				memcpy(reply, "CNT!", 4);
-				put32(reply + 4, (uint32_t)count);
+				st_be32(reply + 4, (uint32_t)count);
 				sendto(s, reply, 8, 0, peer, sizeof(peers[i]));
 				reported = 1;
 			} else if (!memcmp(d, "PING", 4)) {
@@ -322,15 +317,15 @@ int main(int argc, char **argv)
 
 				fprintf(out, "ping: %u replies from %s\n", n, argv[3]);
 				memcpy(reply, "PONG", 4);
-				put32(reply + 4, n);
+				st_be32(reply + 4, n);
 				sendto(s, reply, 8, 0, peer, sizeof(peers[i]));
 			} else if (!memcmp(d, "GSO!", 4) && len >= 20 && gso_send && ifname) {
 				char from[INET_ADDRSTRLEN];
 
 				inet_ntop(AF_INET, &peers[i].sin_addr, from, sizeof(from));
 				memcpy(reply, "GSOD", 4);
-				put32(reply + 4,
-				      gso_burst(gso_send, ifname, argv[1], from, d, out));
+				st_be32(reply + 4,
+					gso_burst(gso_send, ifname, argv[1], from, d, out));
 				sendto(s, reply, 8, 0, peer, sizeof(peers[i]));
 			}
 		}

@@ -30,6 +30,8 @@ extra() { printf '{"name": "%s", "result": "%s"}\n' "$1" "$2" >>"$RESULTS/testlo
 
 status=0
 if bash scripts/format.sh --check; then extra format OK; else extra format FAIL; status=1; fi
+# Includes point down the layer map of docs/architecture.md.
+if python3 scripts/layers.py; then extra layers OK; else extra layers FAIL; status=1; fi
 
 # Unit tests need no guest: here, in both builds.
 bash scripts/suites.sh "$RESULTS" "unit-main:$BUILD:unit" "unit-asan:$SAN:unit" || status=1

@@ -8,8 +8,7 @@
 #include <string.h>
 
 #include "hearth/abi.h"
-#include "hearth/cpuid.h"
-#include "hearth/iscsi.h"
+#include "hearth/cpu_features.h"
 #include "hearth/log.h"
 
 const char config_usage[] =
@@ -218,7 +217,7 @@ static int opt_cpu_features(struct vm_config *cfg, const char *v, char *err, siz
 					    (int)len - 1, p + 1);
 		memcpy(o->name, p + 1, len - 1);
 		o->name[len - 1] = '\0';
-		if (!cpuid_feature_known(o->name))
+		if (!cpu_feature_find(o->name))
 			return config_error(err, errlen,
 					    "--cpu-features: unknown feature '%s' "
 					    "(see docs/cpu-templates.md)",
@@ -298,31 +297,13 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 						    "--disk: path= is empty or too long");
 			memcpy(d.path, eq + 1, n);
 		} else if (klen == 3 && !strncmp(p, "url", 3)) {
-			struct iscsi_addr u;
-			char why[300], url[sizeof(d.url)];
-
+			/* kept as given: an iSCSI URL's grammar is the iSCSI
+			 * layer's; vm_config_resolve() checks it and moves the
+			 * password apart before anything shows the configuration */
 			if (n == 0 || n >= sizeof(d.url))
 				return config_error(err, errlen,
 						    "--disk: url= is empty or too long");
-			memcpy(url, eq + 1, n);
-			url[n] = '\0';
-			if (iscsi_url_parse(url, &u, why, sizeof(why))) {
-				explicit_bzero(&u, sizeof(u));
-				explicit_bzero(url, sizeof(url));
-				return config_error(err, errlen, "--disk: %s", why);
-			}
-			explicit_bzero(&u, sizeof(u));
-			{
-				/* the password apart, so nothing that shows the
-				 * configuration can show it */
-				char bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
-
-				iscsi_url_split(url, bare, pw);
-				memcpy(d.url, bare, strlen(bare) + 1);
-				memcpy(d.url_password, pw, strlen(pw) + 1);
-				explicit_bzero(pw, sizeof(pw));
-			}
-			explicit_bzero(url, sizeof(url));
+			memcpy(d.url, eq + 1, n);
 		} else if (klen == 6 && !strncmp(p, "secret", 6)) {
 			if (n == 0 || n >= sizeof(d.secret))
 				return config_error(err, errlen,

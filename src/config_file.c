@@ -16,6 +16,9 @@
 
 enum kind { STR, INT, STR_OR_INT, FLAG };
 
+/* The options a --config file may set, spelled as the control API's GET
+ * /v1/vm shows them: the option's name with '_' for '-'. The dashed
+ * spelling of the command line (and of earlier files) is accepted too. */
 static const struct {
 	const char *key;
 	enum kind kind;
@@ -24,12 +27,22 @@ static const struct {
 	{ "cmdline", STR },	     { "cpus", INT },
 	{ "memory", STR_OR_INT },    { "hugepages", FLAG },
 	{ "console", STR },	     { "timeout", STR },
-	{ "exit-port", STR_OR_INT }, { "cpu-template", STR },
-	{ "cpu-features", STR },     { "log-level", STR },
-	{ "io-poll", INT },	     { "shutdown-timeout", STR_OR_INT },
-	{ "api-socket", STR },	     { "log-file", STR },
-	{ "ready-on", STR },
+	{ "exit_port", STR_OR_INT }, { "cpu_template", STR },
+	{ "cpu_features", STR },     { "log_level", STR },
+	{ "io_poll", INT },	     { "shutdown_timeout", STR_OR_INT },
+	{ "api_socket", STR },	     { "log_file", STR },
+	{ "ready_on", STR },
 };
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Whether @key names @name, with '-' for any '_' */
+static bool key_is(const char *key, const char *name)
+{
+	for (; *name; key++, name++)
+		if (*key != *name && !(*name == '_' && *key == '-'))
+			return false;
+	return *key == '\0';
+}
 
 static int push(struct config_args *a, const char *s)
 {
@@ -56,6 +69,9 @@ static int push_opt(struct config_args *a, const char *key, const char *val)
 	char opt[40];
 
 	snprintf(opt, sizeof(opt), "--%s", key);
+	for (char *c = opt; *c; c++) /* the command line's spelling */
+		if (*c == '_')
+			*c = '-';
 	return push(a, opt) || (val && push(a, val)) ? -ENOMEM : 0;
 }
 
@@ -156,6 +172,7 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 	json_tokener *tok = json_tokener_new();
 	json_object *root;
 	enum json_tokener_error jerr;
+	bool seen[NKEYS] = { false };
 	int ret = 0;
 
 	if (!tok)
@@ -215,12 +232,18 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 				break;
 			continue;
 		}
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i].key, key); i++)
+		for (i = 0; i < NKEYS && !key_is(key, keys[i].key); i++)
 			;
-		if (i == sizeof(keys) / sizeof(keys[0])) {
+		if (i == NKEYS) {
 			ret = config_error(err, errlen, "unknown key '%s'", key);
 			break;
 		}
+		if (seen[i]) { /* JSON keys are unique, but not across spellings */
+			ret = config_error(err, errlen, "'%s': the key %s is given twice", key,
+					   keys[i].key);
+			break;
+		}
+		seen[i] = true;
 		enum kind k = keys[i].kind;
 		json_type t = json_object_get_type(val);
 		if ((k == STR && t != json_type_string) || (k == INT && t != json_type_int) ||
@@ -231,9 +254,9 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 		}
 		if (k == FLAG) {
 			if (json_object_get_boolean(val))
-				ret = push_opt(out, key, NULL);
+				ret = push_opt(out, keys[i].key, NULL);
 		} else {
-			ret = push_opt(out, key, json_object_get_string(val));
+			ret = push_opt(out, keys[i].key, json_object_get_string(val));
 		}
 		if (ret)
 			break;

@@ -24,7 +24,8 @@ static int cmd_run(int argc, char **argv)
 	int code;
 
 	config_defaults_zeroed(&cfg); /* static: zero, and left untouched where unused */
-	if (config_load(&cfg, argc, argv, &args, err, sizeof(err))) {
+	if (config_load(&cfg, argc, argv, &args, err, sizeof(err)) ||
+	    vm_config_resolve(&cfg, err, sizeof(err))) {
 		fprintf(stderr, "hearth: %s\n", err);
 		config_args_free(&args);
 		return HEARTH_EXIT_USAGE;

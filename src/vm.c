@@ -32,6 +32,7 @@
 #include "hearth/image.h"
 #include "hearth/iscsi.h"
 #include "hearth/virtio_pci.h"
+#include "hearth/tap.h"
 #include "hearth/virtio_net.h"
 #include "hearth/tap.h"
 #include "hearth/log.h"
@@ -1085,16 +1086,92 @@ static int api_stop(void *opaque, char *why, size_t len)
 
 static struct json_object *api_config(void *opaque)
 {
-	return api_config_json(((struct vm *)opaque)->cfg);
+	const struct vm_config *cfg = ((struct vm *)opaque)->cfg;
+	uint8_t macs[CONFIG_MAX_NICS][6];
+
+	for (unsigned i = 0; i < cfg->n_nets; i++) /* as setup_nets gave them */
+		virtio_net_mac_of(cfg->nets[i].tap, cfg->nets[i].has_mac ? cfg->nets[i].mac : NULL,
+				  macs[i]);
+	return api_config_json(cfg, (const uint8_t(*)[6])macs);
+}
+
+int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
+{
+	_Static_assert(sizeof(cfg->disks[0].url) <= ISCSI_URL_MAX, "a URL fits iscsi_url_split");
+	_Static_assert(sizeof(cfg->disks[0].url_password) > ISCSI_CRED_MAX, "a password fits");
+
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		struct disk_config *d = &cfg->disks[i];
+		char why[300], bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
+		struct iscsi_addr u;
+		size_t n;
+		int ret;
+
+		if (!d->url[0])
+			continue;
+		ret = iscsi_url_parse(d->url, &u, why, sizeof(why));
+		explicit_bzero(&u, sizeof(u));
+		if (ret) {
+			explicit_bzero(d->url, sizeof(d->url));
+			return config_error(err, errlen, "--disk: %s", why);
+		}
+		iscsi_url_split(d->url, bare, pw);
+		n = strlen(pw); /* at most ISCSI_CRED_MAX: the URL parsed */
+		if (n >= sizeof(d->url_password)) {
+			explicit_bzero(pw, sizeof(pw));
+			return config_error(err, errlen, "--disk: the URL's password is too long");
+		}
+		memcpy(d->url, bare, strlen(bare) + 1); /* not longer than the URL */
+		if (n)					/* once: a second call finds none left */
+			memcpy(d->url_password, pw, n + 1);
+		explicit_bzero(pw, sizeof(pw));
+	}
+	return 0;
+}
+
+/* Each vCPU's exit counts, and its CPU time while no vCPU thread has ended
+ * (after that, a thread's clock may be gone). */
+static struct api_vcpu_counts *vcpu_counts(struct vm *vm)
+{
+	struct api_vcpu_counts *c = calloc(vm->nvcpus ? vm->nvcpus : 1, sizeof(*c));
+	unsigned exited;
+
+	_Static_assert(API_EXIT_REASONS == VCPU_EXIT_REASONS, "one count per exit reason");
+	if (!c)
+		return NULL;
+	pthread_mutex_lock(&vm->pause.lock);
+	exited = vm->pause.exited;
+	pthread_mutex_unlock(&vm->pause.lock);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+
+		c[i].id = v->index;
+		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
+			c[i].exits[r] = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
+		c[i].has_cpu_time = exited == 0 && v->started;
+		if (c[i].has_cpu_time)
+			c[i].cpu_time_us = vcpu_cpu_time_us(v);
+	}
+	return c;
+}
+
+static void dev_counts(struct api_dev_counts *d, const struct virtio_counts *c)
+{
+	d->requests = c->requests;
+	d->bytes = c->bytes;
+	d->errors = c->errors;
 }
 
 static struct json_object *api_metrics(void *opaque)
 {
 	struct vm *vm = opaque;
 	struct api_dev_counts devs[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
-	struct virtio_net_stats ns[CONFIG_MAX_NICS];
+	struct api_net_counts ns[CONFIG_MAX_NICS];
 	struct api_console_counts con;
-	unsigned n = 0, exited;
+	struct api_vcpu_counts *vc;
+	struct json_object *o;
+	struct virtio_counts c;
+	unsigned n = 0;
 
 	/* vm->vpci[] holds the disks, then the NICs, then the RNG (add_virtio) */
 	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
@@ -1102,38 +1179,46 @@ static struct json_object *api_metrics(void *opaque)
 			continue;
 		devs[n] = (struct api_dev_counts){ .type = "virtio-blk" };
 		snprintf(devs[n].id, sizeof(devs[n].id), "vd%c", 'a' + i);
-		virtio_blk_counts(vm->blk[i], &devs[n].c);
+		virtio_blk_counts(vm->blk[i], &c);
+		dev_counts(&devs[n], &c);
 		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
 		n++;
 	}
 	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++) {
+		struct virtio_net_stats s;
+
 		if (!vm->net[i])
 			continue;
-		virtio_net_get_stats(vm->net[i], &ns[i]);
-		devs[n] = (struct api_dev_counts){ .type = "virtio-net", .net = &ns[i] };
-		snprintf(devs[n].id, sizeof(devs[n].id), "net%u", i);
-		devs[n].c = (struct virtio_counts){
-			.requests = ns[i].rx_frames + ns[i].tx_frames,
-			.bytes = ns[i].rx_bytes + ns[i].tx_bytes,
-			.errors = ns[i].rx_dropped + ns[i].rx_bad_bufs + ns[i].tx_bad +
-				  ns[i].tx_errors,
+		virtio_net_get_stats(vm->net[i], &s);
+		ns[i] = (struct api_net_counts){ s.rx_frames, s.rx_bytes,   s.tx_frames,
+						 s.tx_bytes,  s.rx_dropped, s.rx_bad_bufs,
+						 s.tx_bad,    s.tx_errors };
+		devs[n] = (struct api_dev_counts){
+			.type = "virtio-net",
+			.requests = s.rx_frames + s.tx_frames,
+			.bytes = s.rx_bytes + s.tx_bytes,
+			.errors = s.rx_dropped + s.rx_bad_bufs + s.tx_bad + s.tx_errors,
+			.net = &ns[i],
 		};
+		snprintf(devs[n].id, sizeof(devs[n].id), "net%u", i);
 		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
 		n++;
 	}
 	if (vm->rng) {
 		devs[n] = (struct api_dev_counts){ .id = "rng0", .type = "virtio-rng" };
-		virtio_rng_counts(vm->rng, &devs[n].c);
+		virtio_rng_counts(vm->rng, &c);
+		dev_counts(&devs[n], &c);
 		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
 		n++;
 	}
-	pthread_mutex_lock(&vm->pause.lock);
-	exited = vm->pause.exited; /* no thread to ask for its CPU time after */
-	pthread_mutex_unlock(&vm->pause.lock);
+	vc = vcpu_counts(vm);
+	if (!vc)
+		return NULL;
 	console_counts(vm->console, &con.written, &con.dropped);
-	return api_metrics_json(vm->vcpus, vm->nvcpus, exited == 0, devs, n, &con,
-				loop_backend(vm->loop), vm->cfg->io_poll_us,
-				api_server_requests(vm->api));
+	o = api_metrics_json(vc, vm->nvcpus, devs, n, &con, loop_backend(vm->loop),
+			     vm->cfg->io_poll_us, api_server_requests(vm->api));
+	free(vc);
+	return o;
 }
 
 /* --api-socket PATH, or the socket systemd passed (docs/systemd.md). */

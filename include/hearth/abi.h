@@ -49,5 +49,8 @@
  * with SLP_TYP (bits 10-12) S5 powers off. The SCI is on ISA IRQ 9. */
 #define HEARTH_PORT_ACPI_PM1 0x4f8
 #define HEARTH_IRQ_SCI	     9
+/* The sleep type the DSDT's \_S5_ names and a guest writes to either
+ * control register to power off. */
+#define ACPI_SLP_TYP_S5 5
 
 #endif

@@ -19,8 +19,6 @@
 #include <stdint.h>
 
 #include "hearth/config.h"
-#include "hearth/virtio.h"
-#include "hearth/virtio_net.h"
 
 struct json_object;
 struct loop;
@@ -61,29 +59,44 @@ void api_reply_free(struct api_reply *r);
 void api_reply_error(struct api_reply *r, int status, const char *msg);
 
 const char *api_state_name(enum api_state s);
-/* The effective configuration as the API shows it (a new object). */
-struct json_object *api_config_json(const struct vm_config *cfg);
+/* The effective configuration as the API shows it (a new object); @macs
+ * holds the MAC each of @cfg's NICs got (cfg->n_nets entries). */
+struct json_object *api_config_json(const struct vm_config *cfg, const uint8_t (*macs)[6]);
 
-/* One device's counters for the metrics (virtio.h, virtio_pci.h). */
+/* Plain counters the VM fills in for the metrics, so the API needs no
+ * device's or vCPU's internals. */
+#define API_EXIT_REASONS 64 /* KVM exit reasons counted, by number */
+struct api_vcpu_counts {
+	unsigned id;
+	uint64_t exits[API_EXIT_REASONS];
+	bool has_cpu_time; /* the thread runs: cpu_time_us is its CPU time */
+	uint64_t cpu_time_us;
+};
+/* A NIC's own counters (virtio_net.h's struct virtio_net_stats). */
+struct api_net_counts {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	uint64_t rx_dropped, rx_bad_bufs, tx_bad, tx_errors;
+};
+/* One device's counters: requests, bytes and errors as virtio.h's
+ * struct virtio_counts, kicks and interrupts as virtio_pci.h's. */
 struct api_dev_counts {
 	char id[8];
 	const char *type;
-	struct virtio_counts c;
+	uint64_t requests, bytes, errors;
 	uint64_t kicks, interrupts;
-	const struct virtio_net_stats *net; /* a NIC's own counters, or NULL */
+	const struct api_net_counts *net; /* a NIC's own counters, or NULL */
 };
 /* The serial console's output counters (console.h). */
 struct api_console_counts {
 	uint64_t written, dropped; /* bytes */
 };
-struct vcpu;
 /*
- * GET /v1/metrics's body (metrics.c), called on the I/O thread: per-vCPU
- * exits by reason and (if @vcpus_alive, i.e. no vCPU thread has ended) CPU
- * time, the @n devices, the console's output, and the calling thread's own
- * CPU time as the I/O thread's. NULL on allocation failure.
+ * GET /v1/metrics's body (metrics.c), called on the I/O thread: the
+ * @nvcpus vCPUs' exits by reason and CPU time, the @n devices, the
+ * console's output, and the calling thread's own CPU time as the I/O
+ * thread's. NULL on allocation failure.
  */
-struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool vcpus_alive,
+struct json_object *api_metrics_json(const struct api_vcpu_counts *vcpus, unsigned nvcpus,
 				     const struct api_dev_counts *devs, unsigned n,
 				     const struct api_console_counts *console, const char *backend,
 				     unsigned poll_us, uint64_t requests);
@@ -92,7 +105,7 @@ struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool v
  * NULL on allocation failure. */
 char *api_format_reply(const struct api_reply *r, size_t *len);
 
-/* ---- one connection (api_http.c) ---- */
+/* ---- one connection (http.c) ---- */
 struct api_conn;
 struct api_conn *api_conn_new(void);
 void api_conn_free(struct api_conn *c);
@@ -105,7 +118,7 @@ void api_conn_free(struct api_conn *c);
 int api_conn_feed(struct api_conn *c, const struct api_vm_ops *ops, const char *data, size_t len,
 		  char **out, size_t *outlen);
 
-/* ---- the server (api_server.c) ---- */
+/* ---- the server (server.c) ---- */
 struct api_server;
 /*
  * Creates, binds (mode 0600, set before the socket exists on the

@@ -5,7 +5,8 @@
  * protected mode. Loaders write into guest RAM only through gm_ptr() and
  * treat the kernel and initrd files as untrusted input.
  *
- * Fixed guest-physical addresses of the boot structures hearth writes:
+ * Fixed guest-physical addresses of the boot structures hearth writes
+ * (those the boot vCPU's registers point at are in boot_entry.h):
  */
 #ifndef HEARTH_BOOT_H
 #define HEARTH_BOOT_H
@@ -13,37 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hearth/boot_entry.h"
 #include "hearth/mem.h"
 
-#define BOOT_GDT	    0x500ULL
 #define BOOT_PARAMS	    0x7000ULL /* zero page, or PVH start_info */
 #define BOOT_PVH_MEMMAP	    0x7100ULL /* PVH memory map entries */
 #define BOOT_PVH_MODLIST    0x7f00ULL
-#define BOOT_PML4	    0x9000ULL
-#define BOOT_PDPT	    0xa000ULL
-#define BOOT_PD		    0xb000ULL /* 4 pages: identity map of 4 GiB */
 #define BOOT_CMDLINE	    0x20000ULL
 #define BOOT_CMDLINE_MAX    0x10000ULL	   /* bytes including the NUL */
 #define BOOT_KERNEL_MIN	    0x100000ULL	   /* nothing is loaded below 1 MiB */
 #define BOOT_PVH_INITRD_MAX 0x100000000ULL /* PVH modules live below 4 GiB */
-
-/* GDT selectors (the Linux boot protocol wants __BOOT_CS 0x10, __BOOT_DS 0x18). */
-#define BOOT_SEL_CODE32 0x08
-#define BOOT_SEL_CODE64 0x10
-#define BOOT_SEL_DATA	0x18
-#define BOOT_SEL_TSS	0x20
-
-enum boot_mode {
-	BOOT_LONG64, /* 64-bit mode, paging on; RSI = boot_params */
-	BOOT_PVH32,  /* 32-bit protected mode, paging off; EBX = start_info */
-};
-
-struct boot_setup {
-	enum boot_mode mode;
-	uint64_t entry;	     /* guest-physical entry point */
-	uint64_t arg;	     /* RSI or EBX, as @mode says */
-	uint64_t kernel_end; /* first byte above the loaded kernel image */
-};
+/* The GDT and the page tables: hearth/boot_entry.h */
 
 struct boot_input {
 	const uint8_t *kernel;
@@ -92,7 +73,6 @@ int boot_write_x86_tables(struct guest_mem *gm);
 int mptable_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus);
 
 /* ---- ACPI (RSDP, RSDT/XSDT, FADT, FACS, DSDT, MADT: docs/acpi.md) ---- */
-#define ACPI_SLP_TYP_S5 5 /* written to a sleep control register to power off */
 /*
  * Writes the RSDP at guest-physical @gpa (16-byte aligned, where guests scan
  * for it: 0xe0000-0xfffff) and the tables after it, describing the same

@@ -11,17 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hearth/cpu_features.h"
+
 #define CONFIG_MAX_CPU_OVERRIDES 32
 #define CONFIG_DEFAULT_MEMORY	 (256ULL << 20)
 #define CONFIG_DEFAULT_CMDLINE	 "console=ttyS0 reboot=k panic=-1"
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
-enum cpu_template { CPU_TEMPLATE_HOST, CPU_TEMPLATE_MINIMAL };
-
-struct cpu_override {
-	char name[24];
-	bool enable;
-};
 
 #define CONFIG_MAX_DISKS       16
 #define CONFIG_DISK_PATH_MAX   4096
@@ -31,7 +27,7 @@ struct cpu_override {
  * or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,...] */
 struct disk_config {
 	char path[CONFIG_DISK_PATH_MAX];
-	char url[1024];			   /* iSCSI, without its password */
+	char url[1024];			   /* iSCSI, without its password once resolved */
 	char url_password[256];		   /* the URL's CHAP password, kept apart */
 	char secret[CONFIG_DISK_PATH_MAX]; /* iSCSI CHAP secret file */
 	uint64_t timeout_ms;		   /* iSCSI per-request timeout, 0: default */
@@ -113,8 +109,9 @@ struct config_args {
 };
 /*
  * Turns a --config JSON object (keys: the options without their dashes,
- * "disks": an array of {path, readonly, direct, discard, serial}, "nets":
- * an array of {tap, mac}) into
+ * '_' for '-' as GET /v1/vm spells them, the dashed spelling accepted too;
+ * "disks": an array of {path, url, readonly, direct, discard, serial,
+ * secret, timeout}, "nets": an array of {tap, mac}) into
  * command-line arguments appended to @out; "disks" are skipped unless
  * @with_disks. Returns 0 or -EINVAL with a one-line reason naming the key.
  */
@@ -123,7 +120,8 @@ int config_json_args(const char *json, struct config_args *out, bool with_disks,
 /*
  * config_parse() over the --config file's options followed by @argv's, so
  * the command line wins (its --disk options replace the file's disks, its
- * --net options the file's nets).
+ * --net options the file's nets). An iSCSI URL is kept as given, password
+ * and all: call vm_config_resolve() (vm.h) next, before anything else.
  * @keep holds the strings @cfg points into: free it after the VM is gone.
  */
 int config_load(struct vm_config *cfg, int argc, char *const argv[], struct config_args *keep,

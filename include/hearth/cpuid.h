@@ -10,7 +10,7 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 
-#include "hearth/config.h"
+#include "hearth/cpu_features.h"
 
 struct cpuid_opts {
 	unsigned ncpus;
@@ -21,9 +21,6 @@ struct cpuid_opts {
 	 * PVM hosts (PV IPI, PV sched yield, PV unhalt); see docs/pvm.md. */
 	bool pvm_quirks;
 };
-
-/* True when @name is a feature --cpu-features understands. */
-bool cpuid_feature_known(const char *name);
 
 /*
  * Copies @n entries of @supported into @out (room for @n entries) and

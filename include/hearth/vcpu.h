@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hearth/boot.h"
+#include "hearth/boot_entry.h"
 #include "hearth/bus.h"
 #include "hearth/exit.h"
 #include "hearth/mem.h"
@@ -75,6 +75,10 @@ int vcpu_start(struct vcpu *v);
 /* Makes a running KVM_RUN return so the thread sees env->stopping. */
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
+/* CPU time the vCPU's thread has used, in microseconds; 0 when it never
+ * started or its clock cannot be read. Only while the thread exists (not
+ * after it ended). */
+uint64_t vcpu_cpu_time_us(const struct vcpu *v);
 
 /* Installs the kick signal handler; call once before starting vCPUs. */
 int vcpu_signals_init(void);

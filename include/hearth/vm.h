@@ -14,6 +14,15 @@
 struct vm;
 
 /*
+ * Completes @cfg as config_load() left it with what layers above the
+ * configuration own (docs/architecture.md, "Layers"): each disk's iSCSI URL
+ * is checked and its password moved to url_password, so nothing that shows
+ * the configuration shows it. Call it once, right after config_load().
+ * Returns 0, or -EINVAL with a one-line reason naming --disk in @err.
+ */
+int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen);
+
+/*
  * Builds a VM from @cfg (which must outlive it). Returns 0, or the process
  * exit code for the failure (HEARTH_EXIT_USAGE for bad input files or
  * options, HEARTH_EXIT_HOST for /dev/kvm and host problems) with a one-line

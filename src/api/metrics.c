@@ -2,16 +2,13 @@
 /* GET /v1/metrics: live counters as JSON (docs/api.md, docs/openapi.yaml). */
 #include <json-c/json.h>
 #include <linux/kvm.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "hearth/api.h"
 #include "hearth/log.h"
-#include "hearth/vcpu.h"
 
-static const char *const exit_names[VCPU_EXIT_REASONS] = {
+static const char *const exit_names[API_EXIT_REASONS] = {
 	[KVM_EXIT_UNKNOWN] = "unknown",
 	[KVM_EXIT_EXCEPTION] = "exception",
 	[KVM_EXIT_IO] = "io",
@@ -42,17 +39,7 @@ static uint64_t us(const struct timeval *tv)
 	return (uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec;
 }
 
-static uint64_t thread_cpu_us(pthread_t t)
-{
-	clockid_t clk;
-	struct timespec ts;
-
-	if (pthread_getcpuclockid(t, &clk) || clock_gettime(clk, &ts))
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static struct json_object *vcpu_json(struct vcpu *v, bool alive)
+static struct json_object *vcpu_json(const struct api_vcpu_counts *v)
 {
 	struct json_object *o = json_object_new_object(), *ex = json_object_new_object();
 	uint64_t total = 0;
@@ -62,8 +49,8 @@ static struct json_object *vcpu_json(struct vcpu *v, bool alive)
 		json_object_put(ex);
 		return NULL;
 	}
-	for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++) {
-		uint64_t n = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
+	for (unsigned r = 0; r < API_EXIT_REASONS; r++) {
+		uint64_t n = v->exits[r];
 		char name[24];
 
 		if (!n)
@@ -75,11 +62,11 @@ static struct json_object *vcpu_json(struct vcpu *v, bool alive)
 			snprintf(name, sizeof(name), "reason_%u", r);
 		add_u64(ex, name, n);
 	}
-	add_u64(o, "id", v->index);
+	add_u64(o, "id", v->id);
 	add_u64(o, "exits_total", total);
 	json_object_object_add(o, "exits", ex);
-	if (alive && v->started)
-		add_u64(o, "cpu_time_us", thread_cpu_us(v->thread.id));
+	if (v->has_cpu_time)
+		add_u64(o, "cpu_time_us", v->cpu_time_us);
 	return o;
 }
 
@@ -91,9 +78,9 @@ static struct json_object *dev_json(const struct api_dev_counts *d)
 		return NULL;
 	json_object_object_add(o, "id", json_object_new_string(d->id));
 	json_object_object_add(o, "type", json_object_new_string(d->type));
-	add_u64(o, "requests", d->c.requests);
-	add_u64(o, "bytes", d->c.bytes);
-	add_u64(o, "errors", d->c.errors);
+	add_u64(o, "requests", d->requests);
+	add_u64(o, "bytes", d->bytes);
+	add_u64(o, "errors", d->errors);
 	add_u64(o, "kicks", d->kicks);
 	add_u64(o, "interrupts", d->interrupts);
 	if (d->net) {
@@ -109,7 +96,7 @@ static struct json_object *dev_json(const struct api_dev_counts *d)
 	return o;
 }
 
-struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool vcpus_alive,
+struct json_object *api_metrics_json(const struct api_vcpu_counts *vcpus, unsigned nvcpus,
 				     const struct api_dev_counts *devs, unsigned n,
 				     const struct api_console_counts *console, const char *backend,
 				     unsigned poll_us, uint64_t requests)
@@ -129,7 +116,7 @@ struct json_object *api_metrics_json(struct vcpu *vcpus, unsigned nvcpus, bool v
 	}
 	add_u64(o, "uptime_ms", log_elapsed_ns() / 1000000);
 	for (unsigned i = 0; i < nvcpus; i++)
-		json_object_array_add(cpus, vcpu_json(&vcpus[i], vcpus_alive));
+		json_object_array_add(cpus, vcpu_json(&vcpus[i]));
 	json_object_object_add(o, "vcpus", cpus);
 	for (unsigned i = 0; i < n; i++)
 		json_object_array_add(darr, dev_json(&devs[i]));

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "hearth/api.h"
-#include "hearth/virtio_net.h"
 
 const char *api_state_name(enum api_state s)
 {
@@ -242,7 +241,7 @@ static void add_u64(struct json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_uint64(v));
 }
 
-struct json_object *api_config_json(const struct vm_config *cfg)
+struct json_object *api_config_json(const struct vm_config *cfg, const uint8_t (*macs)[6])
 {
 	struct json_object *o = json_object_new_object(), *disks = json_object_new_array();
 	char console[CONFIG_SOCKET_PATH_MAX + 4200];
@@ -303,13 +302,11 @@ struct json_object *api_config_json(const struct vm_config *cfg)
 		for (unsigned i = 0; nets && i < cfg->n_nets; i++) {
 			const struct net_config *c = &cfg->nets[i];
 			struct json_object *j = json_object_new_object();
-			uint8_t m[6];
+			const uint8_t *m = macs[i]; /* as the device got it */
 			char mac[18];
 
 			if (!j)
 				continue;
-			virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL,
-					  m); /* as the device got it */
 			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1],
 				 m[2], m[3], m[4], m[5]);
 			add_str(j, "tap", c->tap);

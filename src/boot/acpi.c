@@ -15,6 +15,7 @@
 #include "hearth/abi.h"
 #include "hearth/aml.h"
 #include "hearth/boot.h"
+#include "hearth/bytes.h"
 #include "hearth/irq.h"
 
 #define HDR_LEN 36
@@ -24,29 +25,6 @@ struct out {
 	size_t room, used;
 	int err;
 };
-
-static void put8(uint8_t *p, uint8_t v)
-{
-	p[0] = v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -82,13 +60,13 @@ static uint8_t *table(struct out *o, const char sig[4], size_t len, uint8_t rev,
 	t = o->base + *at;
 	memset(t, 0, len);
 	memcpy(t, sig, 4);
-	put32(t + 4, (uint32_t)len);
-	put8(t + 8, rev);
+	st32(t + 4, (uint32_t)len);
+	st8(t + 8, rev);
 	memcpy(t + 10, "HEARTH", 6);
 	memcpy(t + 16, "HEARTHVM", 8);
-	put32(t + 24, 1);
+	st32(t + 24, 1);
 	memcpy(t + 28, "HRTH", 4);
-	put32(t + 32, 1);
+	st32(t + 32, 1);
 	return t;
 }
 
@@ -104,11 +82,11 @@ static void seal(uint8_t *t)
 /* Generic Address Structure for a byte-wide I/O port. */
 static void gas_io8(uint8_t *p, uint16_t port)
 {
-	put8(p, 1); /* system I/O */
-	put8(p + 1, 8);
-	put8(p + 2, 0);
-	put8(p + 3, 1); /* byte access */
-	put64(p + 4, port);
+	st8(p, 1); /* system I/O */
+	st8(p + 1, 8);
+	st8(p + 2, 0);
+	st8(p + 3, 1); /* byte access */
+	st64(p + 4, port);
 }
 
 /* The 32-bit PCI window: the MMIO hole up to the I/O APIC. hearth places
@@ -222,48 +200,48 @@ static void fill_madt(uint8_t *t, unsigned ncpus)
 {
 	uint8_t *e = t + HDR_LEN;
 
-	put32(e, (uint32_t)HEARTH_LAPIC_BASE);
-	put32(e + 4, 1); /* PCAT_COMPAT: there are 8259s */
+	st32(e, (uint32_t)HEARTH_LAPIC_BASE);
+	st32(e + 4, 1); /* PCAT_COMPAT: there are 8259s */
 	e += 8;
 	for (unsigned i = 0; i < ncpus; i++, e += 8) {
-		put8(e, 0); /* processor local APIC */
-		put8(e + 1, 8);
-		put8(e + 2, (uint8_t)i);
-		put8(e + 3, (uint8_t)i);
-		put32(e + 4, 1); /* enabled */
+		st8(e, 0); /* processor local APIC */
+		st8(e + 1, 8);
+		st8(e + 2, (uint8_t)i);
+		st8(e + 3, (uint8_t)i);
+		st32(e + 4, 1); /* enabled */
 	}
-	put8(e, 1); /* I/O APIC, ID after the CPUs' as in the MP table */
-	put8(e + 1, 12);
-	put8(e + 2, (uint8_t)ncpus);
-	put32(e + 4, (uint32_t)HEARTH_IOAPIC_BASE);
-	put32(e + 8, 0);
+	st8(e, 1); /* I/O APIC, ID after the CPUs' as in the MP table */
+	st8(e + 1, 12);
+	st8(e + 2, (uint8_t)ncpus);
+	st32(e + 4, (uint32_t)HEARTH_IOAPIC_BASE);
+	st32(e + 8, 0);
 	e += 12;
 	for (unsigned irq = 0; irq < 16; irq++) {
 		int pin = irq_isa_pin(irq);
 
 		if (pin < 0 || pin == (int)irq)
 			continue;
-		put8(e, 2); /* interrupt source override */
-		put8(e + 1, 10);
-		put8(e + 2, 0); /* ISA */
-		put8(e + 3, (uint8_t)irq);
-		put32(e + 4, (uint32_t)pin);
-		put16(e + 8, 0); /* conforming */
+		st8(e, 2); /* interrupt source override */
+		st8(e + 1, 10);
+		st8(e + 2, 0); /* ISA */
+		st8(e + 3, (uint8_t)irq);
+		st32(e + 4, (uint32_t)pin);
+		st16(e + 8, 0); /* conforming */
 		e += 10;
 	}
-	put8(e, 4); /* local APIC NMI on LINT1 of every CPU */
-	put8(e + 1, 6);
-	put8(e + 2, 0xff);
-	put16(e + 3, 0);
-	put8(e + 5, 1);
+	st8(e, 4); /* local APIC NMI on LINT1 of every CPU */
+	st8(e + 1, 6);
+	st8(e + 2, 0xff);
+	st16(e + 3, 0);
+	st8(e + 5, 1);
 }
 
 /* Generic Address Structure for an I/O port block of @bytes bytes. */
 static void gas_io(uint8_t *p, uint16_t port, unsigned bytes)
 {
 	gas_io8(p, port);
-	put8(p + 1, (uint8_t)(8 * bytes));
-	put8(p + 3, bytes == 1 ? 1 : 2); /* byte or word access */
+	st8(p + 1, (uint8_t)(8 * bytes));
+	st8(p + 3, bytes == 1 ? 1 : 2); /* byte or word access */
 }
 
 /*
@@ -278,26 +256,26 @@ static void gas_io(uint8_t *p, uint16_t port, unsigned bytes)
  */
 static void fill_fadt(uint8_t *t, uint64_t dsdt, uint64_t facs)
 {
-	put32(t + 36, (uint32_t)facs);
-	put32(t + 40, (uint32_t)dsdt);
-	put16(t + 46, HEARTH_IRQ_SCI);
-	put32(t + 56, HEARTH_PORT_ACPI_PM1);	 /* PM1a_EVT_BLK: status, enable */
-	put32(t + 64, HEARTH_PORT_ACPI_PM1 + 4); /* PM1a_CNT_BLK */
-	put8(t + 88, 4);			 /* PM1_EVT_LEN */
-	put8(t + 89, 2);			 /* PM1_CNT_LEN */
-	put16(t + 96, 101);			 /* P_LVL2_LAT > 100: no C2 */
-	put16(t + 98, 1001);			 /* P_LVL3_LAT > 1000: no C3 */
-	put8(t + 108, HEARTH_RTC_CENTURY);	 /* CMOS century register */
-	put16(t + 109, 0x3);			 /* IAPC_BOOT_ARCH: legacy devices, 8042 */
-	put32(t + 112, 1u << 0 |		 /* WBINVD */
-			       1u << 2 |	 /* PROC_C1 */
-			       1u << 5 |	 /* no fixed sleep button */
-			       1u << 10);	 /* RESET_REG_SUP */
-	gas_io8(t + 116, HEARTH_PORT_RESET);	 /* reset: 0x06 to 0xcf9 */
-	put8(t + 128, HEARTH_RESET_VALUE);
-	put8(t + 131, 4); /* FADT 6.4 */
-	put64(t + 132, facs);
-	put64(t + 140, dsdt);
+	st32(t + 36, (uint32_t)facs);
+	st32(t + 40, (uint32_t)dsdt);
+	st16(t + 46, HEARTH_IRQ_SCI);
+	st32(t + 56, HEARTH_PORT_ACPI_PM1);	/* PM1a_EVT_BLK: status, enable */
+	st32(t + 64, HEARTH_PORT_ACPI_PM1 + 4); /* PM1a_CNT_BLK */
+	st8(t + 88, 4);				/* PM1_EVT_LEN */
+	st8(t + 89, 2);				/* PM1_CNT_LEN */
+	st16(t + 96, 101);			/* P_LVL2_LAT > 100: no C2 */
+	st16(t + 98, 1001);			/* P_LVL3_LAT > 1000: no C3 */
+	st8(t + 108, HEARTH_RTC_CENTURY);	/* CMOS century register */
+	st16(t + 109, 0x3);			/* IAPC_BOOT_ARCH: legacy devices, 8042 */
+	st32(t + 112, 1u << 0 |			/* WBINVD */
+			      1u << 2 |		/* PROC_C1 */
+			      1u << 5 |		/* no fixed sleep button */
+			      1u << 10);	/* RESET_REG_SUP */
+	gas_io8(t + 116, HEARTH_PORT_RESET);	/* reset: 0x06 to 0xcf9 */
+	st8(t + 128, HEARTH_RESET_VALUE);
+	st8(t + 131, 4); /* FADT 6.4 */
+	st64(t + 132, facs);
+	st64(t + 140, dsdt);
 	gas_io(t + 148, HEARTH_PORT_ACPI_PM1, 4);
 	gas_io(t + 172, HEARTH_PORT_ACPI_PM1 + 4, 2);
 	gas_io8(t + 244, HEARTH_PORT_ACPI_SLEEP);
@@ -310,8 +288,8 @@ static void fill_facs(uint8_t *f)
 {
 	memset(f, 0, 64);
 	memcpy(f, "FACS", 4);
-	put32(f + 4, 64);
-	put8(f + 32, 2); /* version */
+	st32(f + 4, 64);
+	st8(f + 32, 2); /* version */
 }
 
 int acpi_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus)
@@ -348,22 +326,22 @@ int acpi_write(struct guest_mem *gm, uint64_t gpa, size_t room, unsigned ncpus)
 	seal(tfadt);
 	fill_madt(tmadt, ncpus);
 	seal(tmadt);
-	put32(trsdt + HDR_LEN, (uint32_t)(gpa + fadt));
-	put32(trsdt + HDR_LEN + 4, (uint32_t)(gpa + madt));
+	st32(trsdt + HDR_LEN, (uint32_t)(gpa + fadt));
+	st32(trsdt + HDR_LEN + 4, (uint32_t)(gpa + madt));
 	seal(trsdt);
-	put64(txsdt + HDR_LEN, gpa + fadt);
-	put64(txsdt + HDR_LEN + 8, gpa + madt);
+	st64(txsdt + HDR_LEN, gpa + fadt);
+	st64(txsdt + HDR_LEN + 8, gpa + madt);
 	seal(txsdt);
 
 	p = o.base + rsdp;
 	memset(p, 0, 36);
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, "HEARTH", 6);
-	put8(p + 15, 2); /* ACPI 2.0+: XSDT */
-	put32(p + 16, (uint32_t)(gpa + rsdt));
-	put32(p + 20, 36);
-	put64(p + 24, gpa + xsdt);
-	put8(p + 8, (uint8_t)(0 - sum(p, 20)));
-	put8(p + 32, (uint8_t)(0 - sum(p, 36)));
+	st8(p + 15, 2); /* ACPI 2.0+: XSDT */
+	st32(p + 16, (uint32_t)(gpa + rsdt));
+	st32(p + 20, 36);
+	st64(p + 24, gpa + xsdt);
+	st8(p + 8, (uint8_t)(0 - sum(p, 20)));
+	st8(p + 32, (uint8_t)(0 - sum(p, 36)));
 	return (int)o.used;
 }

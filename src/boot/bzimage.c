@@ -10,6 +10,7 @@
 
 #include "hearth/abi.h"
 #include "hearth/boot.h"
+#include "hearth/bytes.h"
 
 /* Offsets into the file / boot_params. */
 enum {
@@ -36,22 +37,6 @@ enum {
 	BOOT_PROTO_MIN = 0x020c,
 };
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
 struct bz {
 	size_t setup_size;  /* bytes of real-mode setup in the file */
 	size_t hdr_end;	    /* end of the setup header in the file */
@@ -71,7 +56,7 @@ static int parse_header(const struct boot_input *in, struct bz *bz, char *err, s
 		return -EINVAL;
 	}
 	sects = k[OFF_SETUP_SECTS] ? k[OFF_SETUP_SECTS] : 4;
-	version = le16(k + OFF_VERSION);
+	version = ld16(k + OFF_VERSION);
 	if (version < BOOT_PROTO_MIN || !(k[OFF_XLOADFLAGS] & XLF_KERNEL_64)) {
 		snprintf(err, errlen,
 			 "bzImage boot protocol %u.%02u has no 64-bit entry "
@@ -97,9 +82,9 @@ static int parse_header(const struct boot_input *in, struct bz *bz, char *err, s
 			 in->kernel_len);
 		return -EINVAL;
 	}
-	bz->init_size = le32(k + OFF_INIT_SIZE);
-	bz->initrd_max = le32(k + OFF_INITRD_ADDR_MAX);
-	bz->cmdline_size = le32(k + OFF_CMDLINE_SIZE);
+	bz->init_size = ld32(k + OFF_INIT_SIZE);
+	bz->initrd_max = ld32(k + OFF_INITRD_ADDR_MAX);
+	bz->cmdline_size = ld32(k + OFF_CMDLINE_SIZE);
 	return 0;
 }
 
@@ -157,8 +142,8 @@ static int put_initrd(struct guest_mem *gm, const struct boot_input *in, uint8_t
 		return -E2BIG;
 	}
 	memcpy(gm_ptr(gm, addr, in->initrd_len), in->initrd, in->initrd_len);
-	put32(bp + OFF_RAMDISK_IMAGE, (uint32_t)addr);
-	put32(bp + OFF_RAMDISK_SIZE, (uint32_t)in->initrd_len);
+	st32(bp + OFF_RAMDISK_IMAGE, (uint32_t)addr);
+	st32(bp + OFF_RAMDISK_SIZE, (uint32_t)in->initrd_len);
 	return 0;
 }
 
@@ -191,8 +176,8 @@ int bzimage_load(struct guest_mem *gm, const struct boot_input *in, struct boot_
 	memset(bp, 0, 4096);
 	memcpy(bp + HDR_START, in->kernel + HDR_START, bz.hdr_end - HDR_START);
 	bp[OFF_TYPE_OF_LOADER] = 0xff;
-	put32(bp + OFF_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE);
-	put32(bp + OFF_ACPI_RSDP_ADDR, (uint32_t)HEARTH_ACPI_RSDP); /* 64-bit field, high half 0 */
+	st32(bp + OFF_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE);
+	st32(bp + OFF_ACPI_RSDP_ADDR, (uint32_t)HEARTH_ACPI_RSDP); /* 64-bit field, high half 0 */
 	ret = put_initrd(gm, in, bp, end, bz.initrd_max, err, errlen);
 	if (!ret && put_e820(bp, in)) {
 		snprintf(err, errlen, "memory map has too many entries");

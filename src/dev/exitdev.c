@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "hearth/boot.h"
+#include "hearth/abi.h"
 #include "hearth/dev.h"
 #include "hearth/irq.h"
 

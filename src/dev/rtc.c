@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "hearth/bytes.h"
 #include "hearth/dev.h"
 
 struct rtc {
@@ -80,12 +81,10 @@ static void rtc_write(void *opaque, uint64_t off, const void *data, size_t len)
 
 const struct bus_ops rtc_ops = { rtc_read, rtc_write };
 
-static void put16(uint8_t *p, uint64_t v)
+/* A size in the CMOS's 16-bit registers: the most they hold when larger */
+static uint16_t clamp16(uint64_t v)
 {
-	if (v > 0xffff)
-		v = 0xffff;
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+	return v > 0xffff ? 0xffff : (uint16_t)v;
 }
 
 struct rtc *rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g)
@@ -100,10 +99,10 @@ struct rtc *rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g)
 	pthread_mutex_init(&r->lock, NULL);
 	r->ram[0x0a] = 0x26;
 	r->ram[0x0b] = 0x02; /* 24 h, BCD */
-	put16(&r->ram[0x15], 640);
-	put16(&r->ram[0x17], ext);
-	put16(&r->ram[0x30], ext);
-	put16(&r->ram[0x34], above16);
+	st16(&r->ram[0x15], clamp16(640));
+	st16(&r->ram[0x17], clamp16(ext));
+	st16(&r->ram[0x30], clamp16(ext));
+	st16(&r->ram[0x34], clamp16(above16));
 	r->ram[0x5b] = (uint8_t)high;
 	r->ram[0x5c] = (uint8_t)(high >> 8);
 	r->ram[0x5d] = (uint8_t)(high >> 16);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hearth/log.h"
@@ -369,4 +370,14 @@ void vcpu_join(struct vcpu *v)
 	if (v->started)
 		thread_join(&v->thread);
 	v->started = false;
+}
+
+uint64_t vcpu_cpu_time_us(const struct vcpu *v)
+{
+	clockid_t clk;
+	struct timespec ts;
+
+	if (!v->started || pthread_getcpuclockid(v->thread.id, &clk) || clock_gettime(clk, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }

@@ -271,7 +271,7 @@ static void blk_kick(void *dev, unsigned q)
 		return;
 	budget = b->vq->size;
 	/* Polled, the queue asks for no kicks: the poller sees new requests by
-	 * itself, and virtio_blk_idle asks for kicks before the thread sleeps. */
+	 * itself, and blk_idle asks for kicks before the thread sleeps. */
 	if (b->polled && loop_polls(b->loop))
 		vq_quiet(b->vq);
 	while (b->free && budget && (ret = vq_pop(b->vq, b->gm, &b->elem)) != 0) {

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hearth/bytes.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
 #include "hearth/tap.h"
@@ -44,16 +45,7 @@ _Static_assert(VIRTIO_NET_HDR_LEN == TAP_VNET_HDR_LEN, "frames cross the TAP wit
  * the TAP's MTU with Ethernet and VLAN headers */
 #define RX_NEED (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
 
-static uint16_t ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void st16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
+_Static_assert(VIRTIO_NET_HDR_LEN == TAP_VNET_HDR_LEN, "the TAP carries the device's header");
 
 enum net_tx_verdict virtio_net_tx_check(uint8_t hdr[VIRTIO_NET_HDR_LEN], uint64_t features,
 					uint64_t frame_len)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hearth/bytes.h"
 #include "hearth/virtio.h"
 
 enum { DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4 };
@@ -19,18 +20,6 @@ struct desc {
 	uint32_t len;
 	uint16_t flags, next;
 };
-
-/* Ring fields: 2-byte aligned (checked at vq_enable), each read or
- * written once, as a whole (gm_read_once says why). */
-static uint16_t ld16(const uint8_t *p)
-{
-	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
-}
-
-static void st16(uint8_t *p, uint16_t v)
-{
-	__atomic_store_n((uint16_t *)(void *)p, v, __ATOMIC_RELAXED);
-}
 
 static uint16_t avail_idx(const struct vq *q)
 {
@@ -116,7 +105,7 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 			return 0;
 		/* Ask for a kick at the next entry, then look once more so an
 		 * entry added meanwhile is not left waiting. */
-		st16(avail_event(q), q->last_avail);
+		st16_once(avail_event(q), q->last_avail);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		idx = avail_idx(q);
 		if (idx == q->last_avail)
@@ -125,7 +114,7 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 	if ((uint16_t)(idx - q->last_avail) > q->size)
 		return -EINVAL; /* the driver claims more entries than the ring has */
 
-	e->head = ld16(q->avail + 4 + 2 * (size_t)(q->last_avail & (q->size - 1)));
+	e->head = ld16_once(q->avail + 4 + 2 * (size_t)(q->last_avail & (q->size - 1)));
 	e->n_out = e->n_in = 0;
 	e->out_len = e->in_len = 0;
 	if (e->head >= q->size)
@@ -161,7 +150,7 @@ int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e)
 	}
 	q->last_avail++;
 	if (q->event_idx)
-		st16(avail_event(q), q->quiet ? far_event(q) : q->last_avail);
+		st16_once(avail_event(q), q->quiet ? far_event(q) : q->last_avail);
 	return 1;
 }
 
@@ -176,9 +165,9 @@ void vq_quiet(struct vq *q)
 		return;
 	q->quiet = true;
 	if (q->event_idx)
-		st16(avail_event(q), far_event(q));
+		st16_once(avail_event(q), far_event(q));
 	else
-		st16(q->used, ld16(q->used) | USED_F_NO_NOTIFY);
+		st16_once(q->used, ld16_once(q->used) | USED_F_NO_NOTIFY);
 }
 
 bool vq_listen(struct vq *q)
@@ -188,11 +177,11 @@ bool vq_listen(struct vq *q)
 	if (q->quiet) {
 		q->quiet = false;
 		if (q->event_idx)
-			st16(avail_event(q), q->last_avail);
+			st16_once(avail_event(q), q->last_avail);
 		else
-			st16(q->used, ld16(q->used) & ~USED_F_NO_NOTIFY);
+			st16_once(q->used, ld16_once(q->used) & ~USED_F_NO_NOTIFY);
 	} else if (q->event_idx) {
-		st16(avail_event(q), q->last_avail);
+		st16_once(avail_event(q), q->last_avail);
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the request before the driver's index */
 	return avail_idx(q) != q->last_avail;
@@ -223,8 +212,8 @@ bool vq_should_notify(struct vq *q)
 	q->signalled_used = now;
 	q->signalled_valid = true;
 	if (!q->event_idx)
-		return !(ld16(q->avail) & AVAIL_F_NO_INTERRUPT);
-	event = ld16(q->avail + 4 + 2 * (size_t)q->size);
+		return !(ld16_once(q->avail) & AVAIL_F_NO_INTERRUPT);
+	event = ld16_once(q->avail + 4 + 2 * (size_t)q->size);
 	return !valid || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 

@@ -7,11 +7,7 @@
  * kernel and below the kernel's initrd_addr_max. ASan/UBSan catch the rest.
  */
 #include "fuzz_boot.h"
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#include "hearth/bytes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 {
@@ -22,13 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	if (fuzz_boot_run(in, len, bzimage_load, &r))
 		return 0;
 	bp = gm_ptr(r.gm, BOOT_PARAMS, 4096);
-	if (!bp || r.setup.mode != BOOT_LONG64 || get32(bp + 0x228) != BOOT_CMDLINE ||
+	if (!bp || r.setup.mode != BOOT_LONG64 || ld32(bp + 0x228) != BOOT_CMDLINE ||
 	    bp[0x210] != 0xff)
 		abort();
 	/* initrd_addr_max is the highest byte the initrd may use (0: 0x37ffffff) */
-	limit = get32(bp + 0x22c) ? (uint64_t)get32(bp + 0x22c) + 1 : 0x38000000;
-	if (r.initrd && get32(bp + 0x21c) != r.initrd_len)
+	limit = ld32(bp + 0x22c) ? (uint64_t)ld32(bp + 0x22c) + 1 : 0x38000000;
+	if (r.initrd && ld32(bp + 0x21c) != r.initrd_len)
 		abort();
-	fuzz_boot_check(&r, get32(bp + 0x218), limit);
+	fuzz_boot_check(&r, ld32(bp + 0x218), limit);
 	return 0;
 }

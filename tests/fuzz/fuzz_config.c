@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer harness: --config FILE (src/config_file.c, then config.c's
- * parser) against arbitrary file contents. Byte 0 picks what the command
- * line adds after --config (a --disk, a --net, a --kernel, a --cpus); the
- * rest is the file, read through config_load() as hearth reads it. A
- * configuration that loads must obey the rule docs/config.md states: the
- * command line wins, and its --disk / --net replace the file's.
+ * parser, then vm_config_resolve() as main.c calls it) against arbitrary
+ * file contents. Byte 0 picks what the command line adds after --config (a
+ * --disk, a --net, a --kernel, a --cpus); the rest is the file, read
+ * through config_load() as hearth reads it. A configuration that loads
+ * must obey the rule docs/config.md states: the command line wins, and its
+ * --disk / --net replace the file's.
  * ASan/UBSan catch the rest.
  */
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "hearth/config.h"
+#include "hearth/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 
@@ -58,6 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	config_defaults(&cfg);
 	err[0] = '\0';
 	ret = config_load(&cfg, argc, argv, &keep, err, sizeof(err));
+	if (!ret) /* as main.c: then the iSCSI URLs (vm.h) */
+		ret = vm_config_resolve(&cfg, err, sizeof(err));
 	if (ret) {
 		/* one line that says why */
 		if (!err[0] || strchr(err, '\n'))

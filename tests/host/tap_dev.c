@@ -14,7 +14,7 @@
  * Run inside the network namespace that holds TAP IFNAME, up, with address
  * 169.254.88.1.
  *
- * rx: the probe's net-tso-rx test. Each round has GSO_SEND (bench/gso_send)
+ * rx: the probe's net-tso-rx test. Each round has GSO_SEND (tests/host/gso_send)
  * write BURST (default 900) TCP/IPv4 GSO frames of 64000 payload bytes into
  * the TAP, spins half a second while the device fills the ring (63 buffers
  * of 64 KiB), then times the driver taking them all, checking each and
@@ -70,6 +70,7 @@
 
 #include "frames.h"
 #include "harness.h"
+#include "hearth/bytes.h"
 #include "hearth/loop.h"
 #include "hearth/tap.h"
 #include "hearth/virtio_net.h"
@@ -102,16 +103,6 @@ static uint16_t avail_idx, used_seen;
 static unsigned long kicks;
 static atomic_bool stop;
 static atomic_int io_tid;
-
-static uint16_t ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* ---- the driver (the guest's part) ---- */
 
@@ -169,13 +160,13 @@ static bool good(uint16_t id, uint32_t len, uint32_t i)
 	const uint8_t *tcp = b + VIRTIO_NET_HDR_LEN + 34, *data = b + VIRTIO_NET_HDR_LEN + L2L4;
 
 	bool ok = len == FRAME && (b[1] & 0x7f) == 1 /* GSO_TCPV4 */ && ld16(b + 4) == 1448 &&
-		  ld16(b + 10) == 1 && be32(tcp + 4) == ISN + i * PAYLOAD && be32(data) == i &&
-		  be32(data + PAYLOAD - 4) == ~i;
+		  ld16(b + 10) == 1 && ld_be32(tcp + 4) == ISN + i * PAYLOAD &&
+		  ld_be32(data) == i && ld_be32(data + PAYLOAD - 4) == ~i;
 
 	if (!ok && getenv("TAP_DEV_DEBUG"))
 		fprintf(stderr, "frame %u in %u: len %u gso %u size %u nb %u seq %x mark %x/%x\n",
-			i, id, len, b[1], ld16(b + 4), ld16(b + 10), be32(tcp + 4), be32(data),
-			be32(data + PAYLOAD - 4));
+			i, id, len, b[1], ld16(b + 4), ld16(b + 10), ld_be32(tcp + 4),
+			ld_be32(data), ld_be32(data + PAYLOAD - 4));
 	return ok;
 }
 
@@ -406,10 +397,10 @@ static unsigned tx_frame(uint8_t *f, const uint8_t dmac[6], unsigned payload)
 	inet_pton(AF_INET, "169.254.88.2", &src);
 	inet_pton(AF_INET, "169.254.88.1", &dst);
 	udp = eth_ip4(f, dmac, smac, 17, (uint16_t)(8 + payload), src, dst, 1);
-	put16(udp, 40002);
-	put16(udp + 2, 7777);
-	put16(udp + 4, (uint16_t)(8 + payload));
-	put16(udp + 6, 0); /* no checksum */
+	st_be16(udp, 40002);
+	st_be16(udp + 2, 7777);
+	st_be16(udp + 4, (uint16_t)(8 + payload));
+	st_be16(udp + 6, 0); /* no checksum */
 	memset(udp + 8, 0x5a, payload);
 	return 42 + payload;
 }

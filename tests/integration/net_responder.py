@@ -16,7 +16,7 @@ Datagrams (first 4 bytes say what):
             drops are this script's slowness, not frames hearth lost.
   PING      three ICMP echo requests to GUEST_IP over a raw socket,
             answered "PONG" + the number of replies
-  GSO! n s m MAC  (with GSO_SEND) runs bench/gso_send to write n TCP GSO
+  GSO! n s m MAC  (with GSO_SEND) runs tests/host/gso_send to write n TCP GSO
             frames of s payload bytes, segment size m, to MAC into TAP;
             answered "GSOD" + the number sent (it queues behind them)
 """

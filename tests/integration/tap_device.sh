@@ -4,7 +4,7 @@
 # and I/O loop on a TAP in a namespace of this test's own (169.254.0.0/16
 # only) and plays the driver.
 # Receive: a ring of 63 buffers of 64 KiB given back one at a time;
-# bench/gso_send writes bursts of TCP/IPv4 GSO frames, far more than the
+# tests/host/gso_send writes bursts of TCP/IPv4 GSO frames, far more than the
 # ring holds. Every frame must arrive once, whole, in order, as one GSO
 # frame with its segment size: read in io_uring batches with the loop
 # polling the queues (the default) and without (kicks), and read one by

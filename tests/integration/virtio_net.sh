@@ -6,7 +6,7 @@
 # both ways, UDP echo (contents and order), a receive burst larger than the
 # ring, transmit rate; TCP segmentation offload both ways (GSO frames the
 # host checks on a packet socket and its TAP counters; GSO frames
-# bench/gso_send writes, checked in the guest, also across merged
+# tests/host/gso_send writes, checked in the guest, also across merged
 # buffers); then a hostile driver. Skips (77) when namespaces or TAP
 # devices cannot be made here.
 . "$(dirname "$0")/lib.sh"
@@ -109,7 +109,7 @@ expect_grep "$TMP/sniff.log" "^gso frames: good=$N bad=0" \
 	"each reached the host as one GSO frame, header, checksum start and payload intact"
 expect_grep "$TMP/err" "tx $N frames $((N * 64054)) bytes; .*bad tx 0, tx errors 0" "hearth's counters agree"
 
-# TSO, host -> guest: bursts of GSO frames from bench/gso_send, taken whole
+# TSO, host -> guest: bursts of GSO frames from tests/host/gso_send, taken whole
 # and in order, first into 64 KiB buffers (one each), then into 4 KiB
 # merged buffers (16 per frame) with more frames than the ring holds.
 expect_exit 0 "TSO host -> guest: 2 bursts of 20 GSO frames" -- \

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 
 #include "hearth/api.h"
 #include "hearth/config.h"
-#include "hearth/vcpu.h"
+#include "hearth/virtio_net.h"
 
 /* ---- a fake VM ---- */
 struct fake {
@@ -413,6 +414,8 @@ static void config_json(void **state)
 {
 	static struct vm_config cfg;
 	struct json_object *o, *v, *d;
+	uint8_t macs[2][6];
+	char derived[18];
 
 	config_defaults(&cfg);
 	cfg.kernel = "k";
@@ -429,14 +432,19 @@ static void config_json(void **state)
 	memcpy(cfg.nets[0].mac, "\x52\x54\x00\x12\x34\x56", 6);
 	cfg.nets[0].has_mac = true;
 	strcpy(cfg.nets[1].tap, "tap1");
-	o = api_config_json(&cfg);
+	/* the MACs as the VM resolves them for its NICs */
+	virtio_net_mac_of("tap0", cfg.nets[0].mac, macs[0]);
+	virtio_net_mac_of("tap1", NULL, macs[1]);
+	snprintf(derived, sizeof(derived), "%02x:%02x:%02x:%02x:%02x:%02x", macs[1][0], macs[1][1],
+		 macs[1][2], macs[1][3], macs[1][4], macs[1][5]);
+	o = api_config_json(&cfg, (const uint8_t(*)[6])macs);
 	assert_null(strstr(json_object_to_json_string(o), "s3cret"));
 	assert_true(json_object_object_get_ex(o, "nets", &d));
 	assert_int_equal(json_object_array_length(d), 2);
 	assert_true(json_object_object_get_ex(json_object_array_get_idx(d, 0), "mac", &v));
 	assert_string_equal(json_object_get_string(v), "52:54:00:12:34:56");
 	assert_true(json_object_object_get_ex(json_object_array_get_idx(d, 1), "mac", &v));
-	assert_int_equal(strlen(json_object_get_string(v)), 17); /* the derived one */
+	assert_string_equal(json_object_get_string(v), derived);
 	assert_true(json_object_object_get_ex(o, "disks", &d));
 	assert_true(json_object_object_get_ex(json_object_array_get_idx(d, 1), "url", &v));
 	assert_string_equal(json_object_get_string(v), "iscsi://u@h/iqn.x:y/1");
@@ -458,18 +466,30 @@ static void config_json(void **state)
 
 static void metrics_json(void **state)
 {
-	static struct vcpu v[2];
-	struct api_dev_counts d = { .id = "vda", .type = "virtio-blk", .c = { 5, 4096, 1 }, 7, 3 };
+	static struct api_vcpu_counts v[2];
+	struct api_net_counts nc = { .rx_frames = 6, .rx_bad_bufs = 2 };
+	struct api_dev_counts d[2] = {
+		{ .id = "vda",
+		  .type = "virtio-blk",
+		  .requests = 5,
+		  .bytes = 4096,
+		  .errors = 1,
+		  .kicks = 7,
+		  .interrupts = 3 },
+		{ .id = "net0", .type = "virtio-net", .net = &nc },
+	};
 	struct api_console_counts con = { .written = 1000, .dropped = 24 };
 	struct json_object *o, *x, *e;
 
-	v[0].index = 0;
-	v[1].index = 1;
-	atomic_store(&v[0].exits[KVM_EXIT_IO], 10);
-	atomic_store(&v[0].exits[KVM_EXIT_HLT], 2);
-	atomic_store(&v[1].exits[KVM_EXIT_MMIO], 1);
-	atomic_store(&v[1].exits[VCPU_EXIT_REASONS - 1], 4); /* a reason without a name */
-	o = api_metrics_json(v, 2, true, &d, 1, &con, "epoll", 32, 9);
+	v[0].id = 0;
+	v[1].id = 1;
+	v[0].exits[KVM_EXIT_IO] = 10;
+	v[0].exits[KVM_EXIT_HLT] = 2;
+	v[0].has_cpu_time = true;
+	v[0].cpu_time_us = 1234;
+	v[1].exits[KVM_EXIT_MMIO] = 1;
+	v[1].exits[API_EXIT_REASONS - 1] = 4; /* a reason without a name */
+	o = api_metrics_json(v, 2, d, 2, &con, "epoll", 32, 9);
 	assert_non_null(o);
 	assert_true(json_object_object_get_ex(o, "vcpus", &x));
 	assert_int_equal(json_object_array_length(x), 2);
@@ -481,12 +501,20 @@ static void metrics_json(void **state)
 	assert_int_equal(json_object_object_length(e), 2); /* only reasons seen */
 	assert_true(json_object_object_get_ex(e, "io", &e));
 	assert_int_equal(json_object_get_uint64(e), 10);
+	e = json_object_array_get_idx(x, 0);
+	assert_true(json_object_object_get_ex(e, "cpu_time_us", &e));
+	assert_int_equal(json_object_get_uint64(e), 1234);
 	e = json_object_array_get_idx(x, 1);
 	assert_false(json_object_object_get_ex(e, "cpu_time_us", NULL)); /* never started */
 	assert_true(json_object_object_get_ex(e, "exits", &e));
 	assert_true(json_object_object_get_ex(e, "reason_63", &e));
 	assert_int_equal(json_object_get_uint64(e), 4);
 	assert_true(json_object_object_get_ex(o, "devices", &x));
+	e = json_object_array_get_idx(x, 1); /* a NIC's own counters */
+	assert_true(json_object_object_get_ex(e, "rx_bad_buffers", &e));
+	assert_int_equal(json_object_get_uint64(e), 2);
+	e = json_object_array_get_idx(x, 0); /* not a NIC: none */
+	assert_false(json_object_object_get_ex(e, "rx_frames", NULL));
 	x = json_object_array_get_idx(x, 0);
 	assert_true(json_object_object_get_ex(x, "kicks", &e));
 	assert_int_equal(json_object_get_uint64(e), 7);

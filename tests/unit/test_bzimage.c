@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hearth/boot.h"
+#include "hearth/bytes.h"
 
 #define SETUP_SECTS 1
 #define PM_LEN	    8192
@@ -20,35 +21,20 @@ static struct e820_entry e820[8];
 static int ne;
 static char err[256];
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void make_image(void)
 {
 	memset(img, 0, sizeof(img));
 	img[0x1f1] = SETUP_SECTS;
-	put16(img + 0x1fe, 0xaa55);
+	st16(img + 0x1fe, 0xaa55);
 	img[0x200] = 0xeb;
 	img[0x201] = 0x66; /* header ends at 0x268 */
 	memcpy(img + 0x202, "HdrS", 4);
-	put16(img + 0x206, 0x020f);
-	img[0x211] = 0x01;		/* LOADED_HIGH */
-	put32(img + 0x22c, 0x37ffffff); /* initrd_addr_max */
-	img[0x236] = 0x01;		/* XLF_KERNEL_64 */
-	put32(img + 0x238, 2048);	/* cmdline_size */
-	put32(img + 0x260, 64 * 1024);	/* init_size */
+	st16(img + 0x206, 0x020f);
+	img[0x211] = 0x01;	       /* LOADED_HIGH */
+	st32(img + 0x22c, 0x37ffffff); /* initrd_addr_max */
+	img[0x236] = 0x01;	       /* XLF_KERNEL_64 */
+	st32(img + 0x238, 2048);       /* cmdline_size */
+	st32(img + 0x260, 64 * 1024);  /* init_size */
 	for (int i = 0; i < PM_LEN; i++)
 		img[(SETUP_SECTS + 1) * 512 + i] = (uint8_t)(i * 7 + 1);
 }
@@ -98,12 +84,12 @@ static void loads_well_formed(void **state)
 	bp = gm_ptr(&gm, BOOT_PARAMS, 4096);
 	assert_memory_equal(bp + 0x202, "HdrS", 4);
 	assert_int_equal(bp[0x210], 0xff);
-	assert_int_equal(get32(bp + 0x228), BOOT_CMDLINE);
+	assert_int_equal(ld32(bp + 0x228), BOOT_CMDLINE);
 	assert_string_equal((char *)gm_ptr(&gm, BOOT_CMDLINE, 14), "console=ttyS0");
 	assert_int_equal(bp[0x1e8], ne);
 	assert_memory_equal(bp + 0x2d0, e820, (size_t)ne * sizeof(e820[0]));
-	rd = get32(bp + 0x218);
-	assert_int_equal(get32(bp + 0x21c), sizeof(initrd));
+	rd = ld32(bp + 0x218);
+	assert_int_equal(ld32(bp + 0x21c), sizeof(initrd));
 	assert_true(rd >= 0x100000 + 64 * 1024);
 	assert_int_equal(rd % 4096, 0);
 	assert_true(rd + sizeof(initrd) <= (64u << 20));
@@ -124,7 +110,7 @@ static void rejects_bad_headers(void **state)
 	assert_non_null(strstr(err, "truncated"));
 	assert_int_equal(load(img, 0x267, "", NULL, 0, &b), -EINVAL);
 	make_image();
-	put16(img + 0x206, 0x0204);
+	st16(img + 0x206, 0x0204);
 	assert_int_equal(load(img, sizeof(img), "", NULL, 0, &b), -ENOEXEC);
 	assert_non_null(strstr(err, "2.04"));
 	make_image();
@@ -142,7 +128,7 @@ static void rejects_bad_headers(void **state)
 	assert_int_equal(load(img, sizeof(img), "", NULL, 0, &b), -EINVAL);
 	assert_non_null(strstr(err, "header ends at 0x22d"));
 	make_image();
-	put32(img + 0x260, 0xffffffff); /* wants 4 GiB */
+	st32(img + 0x260, 0xffffffff); /* wants 4 GiB */
 	assert_int_equal(load(img, sizeof(img), "", NULL, 0, &b), -E2BIG);
 	assert_non_null(strstr(err, "memory"));
 	make_image();
@@ -160,7 +146,7 @@ static void rejects_what_does_not_fit(void **state)
 	assert_non_null(strstr(err, "command line"));
 	assert_int_equal(load(img, sizeof(img), "", big, sizeof(big), &b), -E2BIG);
 	assert_non_null(strstr(err, "initrd"));
-	put32(img + 0x22c, 0x10ffff); /* initrd_addr_max below the kernel's end */
+	st32(img + 0x22c, 0x10ffff); /* initrd_addr_max below the kernel's end */
 	assert_int_equal(load(img, sizeof(img), "", big, 4096, &b), -E2BIG);
 	make_image();
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hearth/config.h"
+#include "hearth/vm.h"
 
 static char err[512], path[64];
 
@@ -92,6 +93,56 @@ static void round_trip(void **state)
 	config_args_free(&ka);
 	config_args_free(&kb);
 	unlink(path);
+}
+
+/* Keys are spelled as GET /v1/vm shows them (exit_port); the command
+ * line's spelling (exit-port) still loads the same, and one key in both
+ * spellings is an error. */
+static void key_spellings(void **state)
+{
+	static const char *const files[] = {
+		"{ \"kernel\": \"k\", \"exit_port\": \"qemu:0x600\", \"cpu_template\": \"minimal\","
+		"  \"cpu_features\": \"-avx\", \"io_poll\": 5, \"shutdown_timeout\": \"7s\","
+		"  \"log_level\": \"debug\", \"api_socket\": \"/run/h.sock\","
+		"  \"log_file\": \"h.log\", \"ready_on\": \"marker\" }",
+		"{ \"kernel\": \"k\", \"exit-port\": \"qemu:0x600\", \"cpu-template\": \"minimal\","
+		"  \"cpu-features\": \"-avx\", \"io-poll\": 5, \"shutdown-timeout\": \"7s\","
+		"  \"log-level\": \"debug\", \"api-socket\": \"/run/h.sock\","
+		"  \"log-file\": \"h.log\", \"ready-on\": \"marker\" }",
+	};
+	char *argv[] = { "--config", path };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		static struct vm_config c;
+		struct config_args k;
+
+		write_file(files[i]);
+		config_defaults(&c);
+		assert_int_equal(config_load(&c, 2, argv, &k, err, sizeof(err)), 0);
+		assert_true(c.qemu_exit);
+		assert_int_equal(c.qemu_exit_port, 0x600);
+		assert_int_equal(c.cpu_template, CPU_TEMPLATE_MINIMAL);
+		assert_int_equal(c.n_overrides, 1);
+		assert_int_equal(c.io_poll_us, 5);
+		assert_int_equal(c.shutdown_timeout_ms, 7000);
+		assert_string_equal(c.api_socket, "/run/h.sock");
+		assert_string_equal(c.log_file, "h.log");
+		assert_true(c.ready_on_marker);
+		config_args_free(&k);
+		unlink(path);
+	}
+	{
+		static struct vm_config c;
+		struct config_args k;
+
+		write_file("{ \"kernel\": \"k\", \"exit_port\": 1280, \"exit-port\": 1281 }");
+		config_defaults(&c);
+		assert_int_equal(config_load(&c, 2, argv, &k, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "exit_port is given twice"));
+		config_args_free(&k);
+		unlink(path);
+	}
 }
 
 static void command_line_wins(void **state)
@@ -188,10 +239,15 @@ static void bad_files(void **state)
 		static struct vm_config c;
 		struct config_args k;
 		char *argv[] = { "--config", path };
+		int ret;
 
 		write_file(cases[i].json);
 		config_defaults(&c);
-		assert_int_equal(config_load(&c, 2, argv, &k, err, sizeof(err)), -EINVAL);
+		/* as main.c loads it: the file, then what other layers own */
+		ret = config_load(&c, 2, argv, &k, err, sizeof(err));
+		if (!ret)
+			ret = vm_config_resolve(&c, err, sizeof(err));
+		assert_int_equal(ret, -EINVAL);
 		if (!strstr(err, cases[i].needle))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].needle);
 		assert_null(strchr(err, '\n'));
@@ -213,9 +269,8 @@ static void bad_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(round_trip),
-		cmocka_unit_test(command_line_wins),
-		cmocka_unit_test(nets_from_file),
+		cmocka_unit_test(round_trip),	     cmocka_unit_test(key_spellings),
+		cmocka_unit_test(command_line_wins), cmocka_unit_test(nets_from_file),
 		cmocka_unit_test(bad_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "hearth/abi.h"
-#include "hearth/boot.h"
 #include "hearth/dev.h"
 
 static int irq_level[16], irq_edges[16];

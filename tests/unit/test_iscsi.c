@@ -18,6 +18,7 @@
 #include "hearth/blkio.h"
 #include "hearth/config.h"
 #include "hearth/iscsi.h"
+#include "hearth/vm.h"
 
 static char err[512];
 
@@ -338,13 +339,16 @@ static void sense(void **state)
 
 /* ---- --disk url= ---- */
 
+/* --disk @v as hearth takes it: parsed, then its URL resolved (vm.h) */
 static int disk(struct vm_config *c, const char *v)
 {
 	char *argv[] = { "--kernel", "k", "--disk", (char *)v };
+	int ret;
 
 	config_defaults(c);
 	err[0] = '\0';
-	return config_parse(c, 4, argv, err, sizeof(err));
+	ret = config_parse(c, 4, argv, err, sizeof(err));
+	return ret ? ret : vm_config_resolve(c, err, sizeof(err));
 }
 
 /* A finished task whose data-in buffer holds @cap bytes of @d but says
@@ -453,6 +457,10 @@ static void config_disk_url(void **state)
 	assert_true(c.disks[0].readonly);
 	/* the configuration keeps the password apart from the URL */
 	assert_int_equal(disk(&c, "url=iscsi://u%Secr3t@h/iqn.x:y/1"), 0);
+	assert_string_equal(c.disks[0].url, "iscsi://u@h/iqn.x:y/1");
+	assert_string_equal(c.disks[0].url_password, "Secr3t");
+	/* resolving again changes nothing */
+	assert_int_equal(vm_config_resolve(&c, err, sizeof(err)), 0);
 	assert_string_equal(c.disks[0].url, "iscsi://u@h/iqn.x:y/1");
 	assert_string_equal(c.disks[0].url_password, "Secr3t");
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,secret=/s,discard=on"), 0);

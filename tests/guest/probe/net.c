@@ -13,7 +13,7 @@
  *   net-tso-tx   (opt-in, with CSUM/HOST_TSO4/GUEST_CSUM/GUEST_TSO4) TCP/IPv4
  *                GSO frames to a MAC that is not the host's; the host
  *                checks its TAP counters against the line this prints
- *   net-tso-rx   (opt-in) bursts of GSO frames bench/gso_send writes into
+ *   net-tso-rx   (opt-in) bursts of GSO frames tests/host/gso_send writes into
  *                the TAP, taken whole (merged buffers), in order, checked
  * Addresses come from the command line: probe.ip=A.B.C.D probe.peer=A.B.C.D
  * probe.port=N (the responder's UDP port), probe.frames=N and probe.txsize=N
@@ -771,7 +771,7 @@ int probe_net(void)
 #define TSO_HDR	    54 /* Ethernet, IPv4 and TCP headers of a GSO frame */
 #define TSO_ISN	    0x10000000u
 #define TSO_TX_PORT 5001  /* destination port of what the guest sends */
-#define TSO_RX_PORT 40011 /* destination port of bench/gso_send's frames */
+#define TSO_RX_PORT 40011 /* destination port of tests/host/gso_send's frames */
 #define TSO_FEAT    (F_CSUM | F_GCSUM | F_HTSO4 | F_GTSO4)
 
 static void le16(uint8_t *p, uint16_t v)
@@ -911,7 +911,7 @@ int probe_net_tso_tx(void)
 }
 
 /* Host -> guest, one round: asks the responder for @n GSO frames of @size
- * payload bytes (bench/gso_send writes them into the TAP), leaves them to
+ * payload bytes (tests/host/gso_send writes them into the TAP), leaves them to
  * queue (the ring fills, the rest waits in the TAP) for about half a
  * second, then takes them all: each must be TCPv4 GSO with the right
  * segment size, length, sequence number and payload markers (first 4

@@ -1,28 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench/frames.h: Ethernet and IPv4 headers built by hand, for the bench
- * programs that write frames straight into a TAP (net_responder's bursts,
- * gso_send's GSO frames).
+ * Ethernet and IPv4 headers built by hand, for the host programs that
+ * write frames straight into a TAP: gso_send's GSO frames, tap_dev's, and
+ * bench/net_responder's bursts.
  */
-#ifndef HEARTH_BENCH_FRAMES_H
-#define HEARTH_BENCH_FRAMES_H
+#ifndef HEARTH_HOST_FRAMES_H
+#define HEARTH_HOST_FRAMES_H
 
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
+#include "hearth/bytes.h"
 
 /* The Internet checksum's ones' complement sum of @len bytes (an odd last
  * byte padded with zero), not folded. */
@@ -55,17 +45,17 @@ static inline uint8_t *eth_ip4(uint8_t *f, const uint8_t dmac[6], const uint8_t 
 
 	memcpy(f, dmac, 6);
 	memcpy(f + 6, smac, 6);
-	put16(f + 12, 0x0800);
+	st_be16(f + 12, 0x0800);
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + l4len));
-	put16(ip + 4, id);
-	put16(ip + 6, 0x4000);
+	st_be16(ip + 2, (uint16_t)(20 + l4len));
+	st_be16(ip + 4, id);
+	st_be16(ip + 6, 0x4000);
 	ip[8] = 64;
 	ip[9] = proto;
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &dst, 4);
-	put16(ip + 10, (uint16_t)~fold(sum16(ip, 20)));
+	st_be16(ip + 10, (uint16_t)~fold(sum16(ip, 20)));
 	return ip + 20;
 }
 

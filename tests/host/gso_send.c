@@ -103,28 +103,28 @@ int main(int argc, char **argv)
 	t = eth_ip4(e, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, 6, (uint16_t)(20 + size), src,
 		    dst, 0);
 	memset(t, 0, 20);
-	put16(t, 5001);
-	put16(t + 2, 40011);
+	st_be16(t, 5001);
+	st_be16(t + 2, 40011);
 	t[12] = 0x50;
 	t[13] = 0x18;
-	put16(t + 14, 65535);
+	st_be16(t + 14, 65535);
 	/* the pseudo-header sum, not inverted: the receiver of a partial
 	 * checksum finishes it over the TCP header and payload */
 	memcpy(ph, &src, 4);
 	memcpy(ph + 4, &dst, 4);
 	ph[8] = 0;
 	ph[9] = 6;
-	put16(ph + 10, (uint16_t)(20 + size));
-	put16(t + 16, fold(sum16(ph, sizeof(ph))));
+	st_be16(ph + 10, (uint16_t)(20 + size));
+	st_be16(t + 16, fold(sum16(ph, sizeof(ph))));
 	for (unsigned j = 0; j < size; j++)
 		t[20 + j] = (uint8_t)(j * 7 + 1);
 	t0 = now();
 	for (unsigned i = 0; i < count; i++) {
 		eth_ip4(e, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, 6, (uint16_t)(20 + size),
 			src, dst, (uint16_t)i);
-		put32(t + 4, 0x10000000u + i * size);
-		put32(t + 20, i);
-		put32(t + 20 + size - 4, ~i);
+		st_be32(t + 4, 0x10000000u + i * size);
+		st_be32(t + 20, i);
+		st_be32(t + 20 + size - 4, ~i);
 		if (write(fd, buf, sizeof(vh) + HDR + size) != (ssize_t)(sizeof(vh) + HDR + size)) {
 			perror("gso_send: write");
 			break;
