@@ -102,10 +102,12 @@ expect_grep "$TMP/notify.txt" "^exit 143" "and it exits 143 on SIGTERM with --sh
 
 # --ready-on marker: READY=1 only once the guest writes its boot marker
 # (the probe writes marker 1 at start; the STATUS names it).
-ready_on() { # KERNEL: the notifications of a run stopped after 2 s
-	python3 - "$H" "$1" "$TMP" <<'PY' 2>&1 || true
+ready_on() { # KERNEL: the notifications of a run stopped 0.5 s after its
+	# first READY=1 (a READY at start would have come before the marker's),
+	# or after 2 s (scaled) without one
+	python3 - "$H" "$1" "$TMP" "$(scaled 2)" <<'PY' 2>&1 || true
 import os, signal, socket, subprocess, sys, time
-hearth, kernel, tmp = sys.argv[1:]
+hearth, kernel, tmp, limit = sys.argv[1:]
 path = os.path.join(tmp, "ready.sock")
 if os.path.exists(path):
     os.unlink(path)
@@ -115,10 +117,12 @@ s.settimeout(0.2)
 p = subprocess.Popen([hearth, "run", "--kernel", kernel, "--cmdline", "probe.tests=idle",
                       "--ready-on", "marker", "--shutdown-timeout", "0", "--console", "none"],
                      env=dict(os.environ, NOTIFY_SOCKET=path))
-msgs, deadline = [], time.time() + 2
+msgs, deadline = [], time.time() + float(limit)
 while time.time() < deadline:
     try:
         msgs.append(s.recv(4096).decode())
+        if msgs[-1].startswith("READY=1"):
+            deadline = min(deadline, time.time() + 0.5)
     except socket.timeout:
         pass
 p.send_signal(signal.SIGTERM)
