@@ -82,7 +82,7 @@ else
 	CMD="console=ttyS0"
 	CMD_SEEN="$CMD root=UUID=$uuid"
 	ROOTDEV=/dev/vda1
-	BOOT=(--cmdline "$CMD")
+	BOOT=(--cmdline "$CMD" --log-level info)
 fi
 
 L=$TMP/console.log
