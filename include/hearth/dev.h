@@ -16,6 +16,17 @@
 #include "hearth/exit.h"
 #include "hearth/irq.h"
 
+/*
+ * State (docs/state.md): each device's save writes one record of its kind
+ * and returns 0 or the writer's error; its restore reads one back and
+ * returns 0, or a negative errno (the reader's, or -EINVAL for a value out
+ * of range) with the device unchanged. Restore drives the device's
+ * interrupt line to the level the restored registers give. Host
+ * connections (callbacks, irq chip, GSI) are the device's own, not state.
+ */
+struct state_writer;
+struct state_reader;
+
 /* ---- 16550A UART (8 ports) ---- */
 struct uart;
 struct uart_cfg {
@@ -36,6 +47,9 @@ void uart_destroy(struct uart *u);
 /* Queues host input for the guest; returns how many bytes were accepted
  * (0 when the FIFO is full). Raises the receive interrupt if enabled. */
 size_t uart_feed(struct uart *u, const void *buf, size_t len);
+/* Registers and the receive FIFO's bytes. */
+int uart_save(struct uart *u, struct state_writer *w);
+int uart_restore(struct uart *u, struct state_reader *r);
 
 /* ---- i8042 keyboard controller (ports 0x60 and 0x64, one byte each) ---- */
 struct i8042;

@@ -11,6 +11,7 @@
 
 #include "hearth/boot.h"
 #include "hearth/dev.h"
+#include "hearth/state.h"
 
 static int irq_level[16], irq_edges[16];
 static int stops, stop_reason, stop_status, markers, marker_val;
@@ -304,6 +305,136 @@ static void pci(void **state)
 	pci_host_destroy(p);
 }
 
+/* ---- save and restore (docs/state.md) ---- */
+
+typedef int (*restore_fn)(void *dev, struct state_reader *r);
+
+/* Saves with @save into @buf; returns the record's length. */
+#define SAVE(save, dev, buf)                                          \
+	({                                                            \
+		struct state_writer w_;                               \
+		size_t len_ = 0;                                      \
+		state_writer_init(&w_, buf, sizeof(buf));             \
+		assert_int_equal(save(dev, &w_), 0);                  \
+		assert_int_equal(state_writer_finish(&w_, &len_), 0); \
+		len_;                                                 \
+	})
+
+static int restore_buf(restore_fn fn, void *dev, const uint8_t *buf, size_t len)
+{
+	struct state_reader r;
+	int ret;
+
+	state_reader_init(&r, buf, len);
+	ret = fn(dev, &r);
+	return ret ? ret : state_reader_finish(&r);
+}
+
+/* Every truncation of the record is refused. */
+static void refuse_truncated(restore_fn fn, void *dev, const uint8_t *buf, size_t len)
+{
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(restore_buf(fn, dev, buf, cut), -EBADMSG);
+}
+
+static int uart_restore_any(void *dev, struct state_reader *r)
+{
+	return uart_restore(dev, r);
+}
+
+/* The registers a guest reads without side effects, DLAB off and on. */
+static void uart_regs(struct uart *u, uint8_t out[8])
+{
+	uint8_t lcr = (uint8_t)rd(&uart_ops, u, 3, 1);
+
+	for (unsigned i = 1; i < 8; i++)
+		out[i] = i == 2 ? 0 : (uint8_t)rd(&uart_ops, u, i, 1);
+	wr(&uart_ops, u, 3, 1, lcr | 0x80);
+	out[0] = (uint8_t)rd(&uart_ops, u, 0, 1);
+	out[2] = (uint8_t)rd(&uart_ops, u, 1, 1);
+	wr(&uart_ops, u, 3, 1, lcr);
+}
+
+/* Mid-operation: divisor set, FIFOs on, receive and THRE interrupts
+ * enabled, three bytes queued of which the guest took one. The restored
+ * UART raises its line, then gives the guest the same bytes, registers and
+ * interrupt identification as the original does. */
+static void uart_state(void **state)
+{
+	struct uart_cfg cfg = { &chip, 4, NULL, NULL, NULL };
+	struct uart_cfg cfg2 = { &chip, 3, NULL, NULL, NULL };
+	struct uart *u = uart_create(&cfg), *v = uart_create(&cfg2);
+	uint8_t buf[128], ra[8], rb[8];
+	size_t len;
+
+	(void)state;
+	wr(&uart_ops, u, 3, 1, 0x83);
+	wr(&uart_ops, u, 0, 1, 0x0c);
+	wr(&uart_ops, u, 1, 1, 0x00);
+	wr(&uart_ops, u, 3, 1, 0x03);
+	wr(&uart_ops, u, 2, 1, 0xc1);
+	wr(&uart_ops, u, 4, 1, 0x0b);
+	wr(&uart_ops, u, 7, 1, 0x5a);
+	wr(&uart_ops, u, 1, 1, 0x03);
+	assert_int_equal(uart_feed(u, "xyz", 3), 3);
+	assert_int_equal(rd(&uart_ops, u, 0, 1), 'x');
+	len = SAVE(uart_save, u, buf);
+	assert_int_equal(irq_level[3], 0);
+	assert_int_equal(restore_buf(uart_restore_any, v, buf, len), 0);
+	assert_int_equal(irq_level[3], 1);
+	uart_regs(u, ra);
+	uart_regs(v, rb);
+	assert_memory_equal(ra, rb, 8);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rd(&uart_ops, u, 2, 1), rd(&uart_ops, v, 2, 1)); /* IIR: RDI */
+		assert_int_equal(rd(&uart_ops, u, 0, 1), rd(&uart_ops, v, 0, 1));
+	}
+	assert_int_equal(irq_level[3], irq_level[4]); /* THRE pending in both */
+	assert_int_equal(rd(&uart_ops, v, 2, 1), 0xc2);
+	assert_int_equal(rd(&uart_ops, v, 2, 1), 0xc1);
+	assert_int_equal(irq_level[3], 0);
+	assert_int_equal(rd(&uart_ops, v, 5, 1) & 1, 0);
+	uart_destroy(u);
+	uart_destroy(v);
+}
+
+/* A cut, corrupt or out-of-range record changes nothing. */
+static void uart_state_refused(void **state)
+{
+	struct uart_cfg cfg = { &chip, 4, NULL, NULL, NULL };
+	struct uart *u = uart_create(&cfg), *v = uart_create(&cfg);
+	uint8_t buf[128], before[8], after[8];
+	size_t len;
+
+	(void)state;
+	wr(&uart_ops, u, 1, 1, 0x01);
+	uart_feed(u, "abc", 3);
+	len = SAVE(uart_save, u, buf);
+	wr(&uart_ops, v, 7, 1, 0x77);
+	uart_feed(v, "q", 1);
+	uart_regs(v, before);
+	refuse_truncated(uart_restore_any, v, buf, len);
+	buf[len - 7] = 65; /* a FIFO length past the FIFO */
+	assert_int_equal(restore_buf(uart_restore_any, v, buf, len), -EBADMSG);
+	len = SAVE(uart_save, u, buf);
+	buf[12 + 1] = 0xff; /* IER: bits no guest can set */
+	assert_int_equal(restore_buf(uart_restore_any, v, buf, len), -EINVAL);
+	buf[12 + 1] = 0x01;
+	buf[4] = STATE_KIND_RTC;
+	assert_int_equal(restore_buf(uart_restore_any, v, buf, len), -EBADMSG);
+	buf[4] = STATE_KIND_UART;
+	buf[6] = 2; /* a newer version */
+	assert_int_equal(restore_buf(uart_restore_any, v, buf, len), -EPROTONOSUPPORT);
+	uart_regs(v, after);
+	assert_memory_equal(before, after, 8);
+	assert_int_equal(rd(&uart_ops, v, 0, 1), 'q');
+	buf[6] = 1;
+	assert_int_equal(restore_buf(uart_restore_any, v, buf, len), 0);
+	assert_int_equal(rd(&uart_ops, v, 0, 1), 'a');
+	uart_destroy(u);
+	uart_destroy(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +446,8 @@ int main(void)
 		cmocka_unit_test_setup(i8042, reset_state),
 		cmocka_unit_test_setup(rtc, reset_state),
 		cmocka_unit_test_setup(pci, reset_state),
+		cmocka_unit_test_setup(uart_state, reset_state),
+		cmocka_unit_test_setup(uart_state_refused, reset_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
