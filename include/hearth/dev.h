@@ -70,6 +70,10 @@ extern const struct bus_ops rtc_ops;
 /* Host UTC time; memory size registers filled from the RAM sizes. */
 struct rtc *rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g);
 void rtc_destroy(struct rtc *r);
+/* The index register and the 128 bytes of CMOS RAM (the time is the
+ * host's, read at each access, so not state). */
+int rtc_save(struct rtc *r, struct state_writer *w);
+int rtc_restore(struct rtc *r, struct state_reader *rd);
 
 /* ---- PCI host bridge, configuration mechanism #1 (0xcf8-0xcff) ---- */
 struct pci_host;

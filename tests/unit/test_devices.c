@@ -435,6 +435,49 @@ static void uart_state_refused(void **state)
 	uart_destroy(v);
 }
 
+static int rtc_restore_any(void *dev, struct state_reader *r)
+{
+	return rtc_restore(dev, r);
+}
+
+/* The guest selected a register and wrote CMOS bytes and binary mode: the
+ * restored RTC reads the same at the selected index and everywhere else. */
+static void rtc_state(void **state)
+{
+	struct rtc *r = rtc_create(512ULL << 20, 1ULL << 30), *s = rtc_create(0, 0);
+	uint8_t buf[256];
+	size_t len;
+
+	(void)state;
+	wr(&rtc_ops, r, 0, 1, 0x0b);
+	wr(&rtc_ops, r, 1, 1, 0x06); /* binary, 24 h */
+	wr(&rtc_ops, r, 0, 1, 0x40);
+	wr(&rtc_ops, r, 1, 1, 0xa5); /* a CMOS byte */
+	len = SAVE(rtc_save, r, buf);
+	assert_int_equal(restore_buf(rtc_restore_any, s, buf, len), 0);
+	assert_int_equal(rd(&rtc_ops, s, 0, 1), 0x40); /* the index */
+	assert_int_equal(rd(&rtc_ops, s, 1, 1), 0xa5);
+	for (unsigned i = 0x0a; i < 0x80; i++) {
+		wr(&rtc_ops, r, 0, 1, i);
+		wr(&rtc_ops, s, 0, 1, i);
+		assert_int_equal(rd(&rtc_ops, r, 1, 1), rd(&rtc_ops, s, 1, 1));
+	}
+	wr(&rtc_ops, s, 0, 1, 0x00);
+	assert_true(rd(&rtc_ops, s, 1, 1) < 60); /* seconds in binary */
+	/* refused: cut, an index no write gives, CMOS of the wrong size */
+	refuse_truncated(rtc_restore_any, s, buf, len);
+	buf[12 + 1] = 0x80;
+	assert_int_equal(restore_buf(rtc_restore_any, s, buf, len), -EINVAL);
+	buf[12 + 1] = 0x40;
+	buf[12 + 2 + 1] = 127;
+	assert_int_equal(restore_buf(rtc_restore_any, s, buf, len), -EBADMSG);
+	assert_int_equal(rd(&rtc_ops, s, 0, 1), 0x00); /* unchanged */
+	wr(&rtc_ops, s, 0, 1, 0x34);
+	assert_int_equal(rd(&rtc_ops, s, 1, 1), ((512 - 16) << 4) & 0xff);
+	rtc_destroy(r);
+	rtc_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup(pci, reset_state),
 		cmocka_unit_test_setup(uart_state, reset_state),
 		cmocka_unit_test_setup(uart_state_refused, reset_state),
+		cmocka_unit_test_setup(rtc_state, reset_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
