@@ -63,6 +63,11 @@ void i8042_destroy(struct i8042 *k);
 /* Queues the Ctrl-Alt-Del key sequence and raises IRQ 1. Returns 0, or
  * -EBUSY when the guest has not drained the previous keys. */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
+/* The command byte, a command waiting for its data byte, the status's
+ * command bit and the output queue. IRQ 1 is an edge: restore pulses it
+ * when the queue holds bytes and the interrupt is enabled. */
+int i8042_save(struct i8042 *k, struct state_writer *w);
+int i8042_restore(struct i8042 *k, struct state_reader *r);
 
 /* ---- CMOS RTC (ports 0x70-0x71) ---- */
 struct rtc;

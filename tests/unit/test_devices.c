@@ -478,6 +478,70 @@ static void rtc_state(void **state)
 	rtc_destroy(s);
 }
 
+static int i8042_restore_any(void *dev, struct state_reader *r)
+{
+	return i8042_restore(dev, r);
+}
+
+/* Mid-command: translation off (the command byte rewritten), a "write
+ * output port" command waiting for its data byte, and Ctrl-Alt-Del queued
+ * with one key taken. The restored controller pulses IRQ 1, hands out the
+ * same keys and resets on the pending command's data byte as the original
+ * would. */
+static void i8042_state(void **state)
+{
+	struct i8042 *k = i8042_create(&chip, 1, &ctl), *m = i8042_create(&chip, 12, &ctl);
+	uint8_t buf[128];
+	size_t len;
+
+	(void)state;
+	wr(&i8042_cmd_ops, k, 0, 1, 0x60);
+	wr(&i8042_data_ops, k, 0, 1, 0x05); /* no translation: scan set 2 */
+	assert_int_equal(i8042_send_ctrl_alt_del(k), 0);
+	assert_int_equal(rd(&i8042_data_ops, k, 0, 1), 0x14);
+	wr(&i8042_cmd_ops, k, 0, 1, 0xd1);
+	len = SAVE(i8042_save, k, buf);
+	assert_int_equal(restore_buf(i8042_restore_any, m, buf, len), 0);
+	assert_int_equal(irq_edges[12], 1);
+	assert_int_equal(rd(&i8042_cmd_ops, m, 0, 1), rd(&i8042_cmd_ops, k, 0, 1));
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(rd(&i8042_data_ops, m, 0, 1), rd(&i8042_data_ops, k, 0, 1));
+	assert_int_equal(rd(&i8042_cmd_ops, m, 0, 1) & 1, 0);
+	wr(&i8042_data_ops, m, 0, 1, 0x00); /* the 0xd1 data: reset line low */
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_RESET);
+	wr(&i8042_cmd_ops, m, 0, 1, 0x20); /* read the command byte */
+	assert_int_equal(rd(&i8042_data_ops, m, 0, 1), 0x05);
+	i8042_destroy(k);
+	i8042_destroy(m);
+}
+
+static void i8042_state_refused(void **state)
+{
+	struct i8042 *k = i8042_create(&chip, 1, &ctl), *m = i8042_create(&chip, 12, &ctl);
+	uint8_t buf[128];
+	size_t len;
+
+	(void)state;
+	wr(&i8042_cmd_ops, k, 0, 1, 0x60);
+	len = SAVE(i8042_save, k, buf);
+	refuse_truncated(i8042_restore_any, m, buf, len);
+	buf[12 + 2 + 1] = 0xfe; /* a pending "command" that is no command */
+	assert_int_equal(restore_buf(i8042_restore_any, m, buf, len), -EINVAL);
+	buf[12 + 2 + 1] = 0x60;
+	buf[12 + 4 + 1] = 0x01; /* a status bit other than CMD */
+	assert_int_equal(restore_buf(i8042_restore_any, m, buf, len), -EINVAL);
+	buf[12 + 4 + 1] = 0x08;
+	buf[12 + 6 + 1] = 17; /* a queue longer than the controller's */
+	assert_int_equal(restore_buf(i8042_restore_any, m, buf, len), -EBADMSG);
+	/* unchanged: a fresh controller's self test answers */
+	assert_int_equal(irq_edges[12], 0);
+	wr(&i8042_cmd_ops, m, 0, 1, 0xaa);
+	assert_int_equal(rd(&i8042_data_ops, m, 0, 1), 0x55);
+	i8042_destroy(k);
+	i8042_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +556,8 @@ int main(void)
 		cmocka_unit_test_setup(uart_state, reset_state),
 		cmocka_unit_test_setup(uart_state_refused, reset_state),
 		cmocka_unit_test_setup(rtc_state, reset_state),
+		cmocka_unit_test_setup(i8042_state, reset_state),
+		cmocka_unit_test_setup(i8042_state_refused, reset_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
