@@ -100,6 +100,11 @@ void pci_host_destroy(struct pci_host *p);
 /* Places a function at bus 0, @devfn (slot << 3 | fn).
  * Returns 0, -EINVAL (devfn > 255), -EEXIST (taken). */
 int pci_host_add(struct pci_host *p, unsigned devfn, const struct pci_func_ops *ops, void *opaque);
+/* The address register, the bridge's command register, 0xcf9's bits, and
+ * which functions are present: restore refuses (-EINVAL) a record from a
+ * bus with other functions. The functions' own state is theirs. */
+int pci_host_save(struct pci_host *p, struct state_writer *w);
+int pci_host_restore(struct pci_host *p, struct state_reader *r);
 
 /* ---- exit device and boot marker (abi.h) ---- */
 struct exitdev;
