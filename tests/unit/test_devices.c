@@ -330,11 +330,23 @@ static int restore_buf(restore_fn fn, void *dev, const uint8_t *buf, size_t len)
 	return ret ? ret : state_reader_finish(&r);
 }
 
-/* Every truncation of the record is refused. */
+/* Every truncation of the record is refused: as cut, and with the
+ * header's length made to match the cut (so the fields run out). */
 static void refuse_truncated(restore_fn fn, void *dev, const uint8_t *buf, size_t len)
 {
-	for (size_t cut = 0; cut < len; cut++)
+	uint8_t cut_buf[512];
+
+	assert_true(len <= sizeof(cut_buf));
+	for (size_t cut = 0; cut < len; cut++) {
 		assert_int_equal(restore_buf(fn, dev, buf, cut), -EBADMSG);
+		if (cut < 12)
+			continue;
+		memcpy(cut_buf, buf, cut);
+		cut_buf[8] = (uint8_t)(cut - 12);
+		cut_buf[9] = (uint8_t)((cut - 12) >> 8);
+		cut_buf[10] = cut_buf[11] = 0;
+		assert_int_equal(restore_buf(fn, dev, cut_buf, cut), -EBADMSG);
+	}
 }
 
 static int uart_restore_any(void *dev, struct state_reader *r)
