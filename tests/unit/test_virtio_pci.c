@@ -888,7 +888,8 @@ static void save_restore_mid_setup(void **state)
 }
 
 /* Cut anywhere, or holding what no driver can set up, a record is refused
- * with the transport unchanged; it then serves a driver as before. */
+ * with the transport unchanged (its part is checked whole before anything
+ * changes); it then serves a driver as before. */
 static void restore_refused(void **state)
 {
 	uint8_t buf[2048], bad[2048], before[REGS_LEN], after[REGS_LEN];
@@ -905,7 +906,9 @@ static void restore_refused(void **state)
 	regs(G.vp, before);
 	for (size_t cut = 0; cut < len; cut++) {
 		assert_int_equal(restore_vp(G.vp, buf, cut), -EBADMSG);
-		if (cut >= 12) {
+		/* cut inside the transport's part (the device's record, 12
+		 * bytes, comes last: device_record_refused) */
+		if (cut >= 12 && cut < len - 12) {
 			uint32_t body = (uint32_t)(cut - 12);
 
 			memcpy(bad, buf, cut);
@@ -952,6 +955,52 @@ static void restore_refused(void **state)
 	assert_int_equal(idx, 1);
 }
 
+/* The transport's part fits, the device's does not (another device's
+ * record, or a cut one): the function is left reset, never half-restored,
+ * and a driver brings it up again. */
+static void device_record_refused(void **state)
+{
+	uint8_t buf[2048];
+	size_t len;
+	uint16_t idx;
+
+	(void)state;
+	bring_up();
+	len = save_vp(F.vp, buf, sizeof(buf));
+	assert_int_equal(buf[len - 12], 'H'); /* the empty virtio-rng record */
+	assert_int_equal(buf[len - 12 + 4], STATE_KIND_VIRTIO_RNG);
+	buf[len - 12 + 4] = STATE_KIND_VIRTIO_NET;
+	memcpy(gm_ptr(&G.gm, 0, RAM), gm_ptr(&F.gm, 0, RAM), RAM);
+	assert_int_equal(restore_vp(G.vp, buf, len), -EBADMSG);
+	assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 0); /* reset */
+	buf[len - 12 + 4] = STATE_KIND_VIRTIO_RNG;
+	buf[len - 12 + 6] = 2; /* a newer device record */
+	assert_int_equal(restore_vp(G.vp, buf, len), -EPROTONOSUPPORT);
+	assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 0);
+	/* cut inside the device's record, the outer length made to match */
+	buf[len - 12 + 6] = 1;
+	for (size_t cut = len - 12; cut < len; cut++) {
+		uint8_t bad[2048];
+		uint32_t body = (uint32_t)(cut - 12);
+
+		restore_vp(G.vp, buf, len);
+		assert_int_equal(brx(G.vp, COMMON + 0x14, 1) & VIRTIO_STATUS_DRIVER_OK,
+				 VIRTIO_STATUS_DRIVER_OK);
+		memcpy(bad, buf, cut);
+		memcpy(bad + 8, &body, 4);
+		assert_int_equal(restore_vp(G.vp, bad, cut), -EBADMSG);
+		assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 0);
+	}
+	/* the kick a reset function gets does nothing */
+	F.cb[1](F.arg[1], 1);
+	memcpy(&idx, gm_ptr(&G.gm, USED + 2, 2), 2);
+	assert_int_equal(idx, 1);
+	assert_int_equal(restore_vp(G.vp, buf, len), 0);
+	post(&G.gm, 1, F.cb[1], F.arg[1]);
+	memcpy(&idx, gm_ptr(&G.gm, USED + 2, 2), 2);
+	assert_int_equal(idx, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -972,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(save_restore_continues, setup_two, teardown_two),
 		cmocka_unit_test_setup_teardown(save_restore_mid_setup, setup_two, teardown_two),
 		cmocka_unit_test_setup_teardown(restore_refused, setup_two, teardown_two),
+		cmocka_unit_test_setup_teardown(device_record_refused, setup_two, teardown_two),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
