@@ -233,6 +233,17 @@ int virtio_blk_set_loop(struct virtio_blk *b, struct loop *l);
  * with an idle callback: while the loop polls, the queue asks the driver for
  * no kicks. Returns 0 or -errno. */
 int virtio_blk_set_poller(struct virtio_blk *b, struct loop *l);
+/*
+ * Requests handed to the backend and not yet completed (taken under the
+ * transport's lock; I/O thread). The device's save (virtio_blk_ops.save,
+ * through virtio_pci_save) refuses with -EBUSY while this is not 0: a
+ * request in flight belongs to a backend that a restore does not carry
+ * over. The rule for whoever saves: with the vCPUs stopped (no new kicks),
+ * run the I/O loop until this returns 0, then save. Requests the driver
+ * made available but the device has not taken stay in the ring and are
+ * taken by the restored device.
+ */
+unsigned virtio_blk_inflight(struct virtio_blk *b);
 
 /* ---- virtio-rng ---- */
 struct virtio_rng;
