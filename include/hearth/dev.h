@@ -114,5 +114,9 @@ extern const struct bus_ops exitdev_acpi_sleep_ops; /* HEARTH_PORT_ACPI_SLEEP, l
 extern const struct bus_ops exitdev_acpi_pm1_ops;   /* HEARTH_PORT_ACPI_PM1, len 6 */
 struct exitdev *exitdev_create(const struct vm_ctl *ctl);
 void exitdev_destroy(struct exitdev *e);
+/* The ACPI PM1a registers (what the guest wrote to the enable and control
+ * registers); the exit and marker ports keep nothing. */
+int exitdev_save(struct exitdev *e, struct state_writer *w);
+int exitdev_restore(struct exitdev *e, struct state_reader *r);
 
 #endif

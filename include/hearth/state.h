@@ -39,6 +39,7 @@ enum state_kind {
 	STATE_KIND_VIRTIO_RNG = 7,
 	STATE_KIND_VIRTIO_NET = 8,
 	STATE_KIND_VIRTIO_BLK = 9,
+	STATE_KIND_EXITDEV = 10,
 };
 
 /* Field type tags. */

@@ -6,11 +6,14 @@
  * the whole value (QEMU, truncated to 8 bits by the process exit status).
  * The ACPI PM1a registers (below) live here too and read back their state.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hearth/boot.h"
 #include "hearth/dev.h"
+#include "hearth/state.h"
 
 struct exitdev {
 	const struct vm_ctl *ctl;
@@ -128,4 +131,35 @@ void exitdev_destroy(struct exitdev *e)
 		return;
 	pthread_mutex_destroy(&e->lock);
 	free(e);
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+int exitdev_save(struct exitdev *e, struct state_writer *w)
+{
+	pthread_mutex_lock(&e->lock);
+	state_begin(w, STATE_KIND_EXITDEV, STATE_VERSION);
+	state_put_bytes(w, e->pm1, sizeof(e->pm1));
+	state_end(w);
+	pthread_mutex_unlock(&e->lock);
+	return w->err;
+}
+
+int exitdev_restore(struct exitdev *e, struct state_reader *r)
+{
+	uint8_t pm1[sizeof(e->pm1)];
+
+	state_enter(r, STATE_KIND_EXITDEV, STATE_VERSION, NULL);
+	state_get_exact(r, pm1, sizeof(pm1));
+	if (state_leave(r))
+		return r->err;
+	/* what pm1_write leaves: no status bit, SCI_EN set, SLP_EN clear */
+	if (pm1[0] || pm1[1] || !(pm1[4] & PM1_SCI_EN) || (pm1[5] & (PM1_SLP_EN >> 8)))
+		return state_fail(r, -EINVAL);
+	pthread_mutex_lock(&e->lock);
+	memcpy(e->pm1, pm1, sizeof(pm1));
+	pthread_mutex_unlock(&e->lock);
+	return 0;
 }

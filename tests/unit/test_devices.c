@@ -611,6 +611,46 @@ static void pci_host_state(void **state)
 	pci_host_destroy(other);
 }
 
+static int exitdev_restore_any(void *dev, struct state_reader *r)
+{
+	return exitdev_restore(dev, r);
+}
+
+/* ACPICA set GBL_EN and a sleep type: the restored PM1a block reads the
+ * same and powers off on the same SLP_EN write. Impossible registers (a
+ * status bit, SCI_EN clear, SLP_EN kept) are refused. */
+static void exitdev_state(void **state)
+{
+	struct exitdev *e = exitdev_create(&ctl), *f = exitdev_create(&ctl);
+	uint8_t buf[64];
+	size_t len;
+
+	(void)state;
+	wr(&exitdev_acpi_pm1_ops, e, 2, 2, 0x0020);
+	wr(&exitdev_acpi_pm1_ops, e, 4, 2, 0x0001 | ACPI_SLP_TYP_S5 << 10);
+	len = SAVE(exitdev_save, e, buf);
+	refuse_truncated(exitdev_restore_any, f, buf, len);
+	buf[len - 6] = 1; /* a status bit */
+	assert_int_equal(restore_buf(exitdev_restore_any, f, buf, len), -EINVAL);
+	buf[len - 6] = 0;
+	buf[len - 2] &= (uint8_t)~1; /* SCI_EN clear */
+	assert_int_equal(restore_buf(exitdev_restore_any, f, buf, len), -EINVAL);
+	buf[len - 2] |= 1;
+	buf[len - 1] |= 0x20; /* SLP_EN kept */
+	assert_int_equal(restore_buf(exitdev_restore_any, f, buf, len), -EINVAL);
+	assert_int_equal(rd(&exitdev_acpi_pm1_ops, f, 2, 2), 0); /* unchanged */
+	buf[len - 1] &= (uint8_t)~0x20;
+	assert_int_equal(restore_buf(exitdev_restore_any, f, buf, len), 0);
+	for (unsigned off = 0; off < 6; off += 2)
+		assert_int_equal(rd(&exitdev_acpi_pm1_ops, f, off, 2),
+				 rd(&exitdev_acpi_pm1_ops, e, off, 2));
+	wr(&exitdev_acpi_pm1_ops, f, 5, 1, (ACPI_SLP_TYP_S5 << 2) | 0x20);
+	assert_int_equal(stops, 1);
+	assert_int_equal(stop_reason, VM_STOP_POWEROFF);
+	exitdev_destroy(e);
+	exitdev_destroy(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +668,7 @@ int main(void)
 		cmocka_unit_test_setup(i8042_state, reset_state),
 		cmocka_unit_test_setup(i8042_state_refused, reset_state),
 		cmocka_unit_test_setup(pci_host_state, reset_state),
+		cmocka_unit_test_setup(exitdev_state, reset_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
