@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer harness: device state records as a corrupt or hostile snapshot
+ * file would hold them (docs/state.md). The first byte picks a device, the
+ * rest is the record its restore reads. A record that is accepted must
+ * leave a device that works: the harness then drives it (register reads
+ * and writes, a queue kick over the restored rings) and saves it again,
+ * and that record must restore. ASan/UBSan catch the rest.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hearth/dev.h"
+#include "hearth/state.h"
+#include "hearth/virtio_pci.h"
+
+#include "fake_host.h"
+
+#define RAM (64 * 1024)
+#define BAR 0xc0000000ULL
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
+
+static int set_line(void *o, unsigned gsi, int level)
+{
+	(void)o, (void)gsi, (void)level;
+	return 0;
+}
+static void stop(void *o, enum vm_stop_reason why, int status)
+{
+	(void)o, (void)why, (void)status;
+}
+static void marker(void *o, unsigned v)
+{
+	(void)o, (void)v;
+}
+
+static const struct irq_chip chip = { set_line, NULL };
+static const struct vm_ctl ctl = { stop, marker, NULL };
+
+/* Every register of @ops at offsets below @n, read and written back. */
+static void poke(const struct bus_ops *ops, void *dev, unsigned n)
+{
+	for (unsigned off = 0; off < n; off++) {
+		uint8_t b = 0;
+
+		ops->read(dev, off, &b, 1);
+		ops->write(dev, off, &b, 1);
+	}
+}
+
+/* Saves with @save and restores the result with @restore into @dev:
+ * what a device writes, it must take back. */
+#define RESAVE(save, restore, dev)                                   \
+	do {                                                         \
+		struct state_writer w_;                              \
+		struct state_reader r_;                              \
+		size_t n_ = 0;                                       \
+		state_writer_init_alloc(&w_);                        \
+		if (save(dev, &w_) || state_writer_finish(&w_, &n_)) \
+			abort();                                     \
+		state_reader_init(&r_, w_.buf, n_);                  \
+		if (restore(dev, &r_) || state_reader_finish(&r_))   \
+			abort();                                     \
+		state_writer_free(&w_);                              \
+	} while (0)
+
+static void platform(unsigned which, struct state_reader *r)
+{
+	struct uart_cfg ucfg = { &chip, 4, NULL, NULL, NULL };
+	struct uart *u;
+	struct rtc *c;
+	struct i8042 *k;
+	struct pci_host *p;
+	struct exitdev *e;
+
+	switch (which) {
+	case 0:
+		u = uart_create(&ucfg);
+		if (u && !uart_restore(u, r)) {
+			RESAVE(uart_save, uart_restore, u);
+			for (int i = 0; i < 3; i++)
+				poke(&uart_ops, u, 8);
+		}
+		uart_destroy(u);
+		break;
+	case 1:
+		c = rtc_create(1 << 20, 0);
+		if (c && !rtc_restore(c, r)) {
+			RESAVE(rtc_save, rtc_restore, c);
+			poke(&rtc_ops, c, 2);
+		}
+		rtc_destroy(c);
+		break;
+	case 2:
+		k = i8042_create(&chip, 1, &ctl);
+		if (k && !i8042_restore(k, r)) {
+			RESAVE(i8042_save, i8042_restore, k);
+			poke(&i8042_data_ops, k, 1);
+			poke(&i8042_cmd_ops, k, 1);
+			i8042_send_ctrl_alt_del(k);
+		}
+		i8042_destroy(k);
+		break;
+	case 3:
+		p = pci_host_create(&ctl);
+		if (p && !pci_host_restore(p, r)) {
+			RESAVE(pci_host_save, pci_host_restore, p);
+			poke(&pci_host_ops, p, 8);
+		}
+		pci_host_destroy(p);
+		break;
+	default:
+		e = exitdev_create(&ctl);
+		if (e && !exitdev_restore(e, r)) {
+			RESAVE(exitdev_save, exitdev_restore, e);
+			poke(&exitdev_acpi_pm1_ops, e, 6);
+		}
+		exitdev_destroy(e);
+		break;
+	}
+}
+
+/* A virtio-rng behind the transport, restored, then driven: its queue
+ * kicked over the restored rings, every register of BAR 0 read. */
+static void virtio(struct guest_mem *gm, struct virtio_pci_host *h, struct state_reader *r)
+{
+	struct virtio_pci *vp = virtio_pci_create(h, &virtio_rng_ops, BAR, 24, 16);
+	struct virtio_rng *rng = vp ? virtio_rng_create(gm, virtio_pci_transport(vp)) : NULL;
+
+	if (rng && !virtio_pci_attach(vp, rng) && !virtio_pci_restore(vp, r)) {
+		RESAVE(virtio_pci_save, virtio_pci_restore, vp);
+		if (kick_cb)
+			kick_cb(kick_arg, 1);
+		for (uint64_t off = 0; off < 0x6000; off += off < 0x40 ? 4 : 0x400) {
+			uint32_t v;
+
+			virtio_pci_bar_ops.read(vp, off, &v, 4);
+		}
+	}
+	virtio_pci_destroy(vp);
+	virtio_rng_destroy(rng);
+	kick_cb = NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
+{
+	static struct guest_mem gm;
+	static struct virtio_pci_host h;
+	static int ready;
+	struct state_reader r;
+
+	if (!ready) {
+		if (gm_create(&gm, RAM, false))
+			return 0;
+		h = (struct virtio_pci_host){ .gm = &gm,
+					      .ioeventfd = ok_ioeventfd,
+					      .irqfd = ok_irqfd,
+					      .msi_route = ok_route,
+					      .set_intx = ok_intx,
+					      .watch = ok_watch };
+		ready = 1;
+	}
+	if (len < 1)
+		return 0;
+	state_reader_init(&r, in + 1, len - 1);
+	if (in[0] % 6 == 5)
+		virtio(&gm, &h, &r);
+	else
+		platform(in[0] % 6, &r);
+	return 0;
+}
