@@ -56,7 +56,8 @@ void virtio_pci_counts(const struct virtio_pci *vp, uint64_t *kicks, uint64_t *i
  * (status, features, selectors, vectors), each queue's set-up and its
  * virtqueue record, the MSI-X table and pending bits, and nested last the
  * device's own record (ops->save). Returns 0, the writer's error, or the
- * device's (virtio-blk: -EBUSY while requests are in flight).
+ * device's (virtio-blk: -EBUSY while requests are in flight), which then
+ * sticks to @w: a record without its device's part is never finished.
  *
  * virtio_pci_restore reads it back into a transport created and attached
  * like the saved one (same device type, its backend re-opened) over guest

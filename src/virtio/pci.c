@@ -776,6 +776,8 @@ int virtio_pci_save(struct virtio_pci *vp, struct state_writer *w)
 	save_locked(vp, w);
 	if (vp->ops->save && !w->err)
 		ret = vp->ops->save(vp->dev, w);
+	if (ret && !w->err)
+		w->err = ret; /* a record without its device's part is no record */
 	state_end(w);
 	pthread_mutex_unlock(&vp->lock);
 	return ret ? ret : w->err;
