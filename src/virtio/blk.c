@@ -550,6 +550,10 @@ static int blk_restore(void *dev, struct state_reader *r)
 	if (sectors != b->sectors || blk_size != b->blk_size || readonly != b->readonly)
 		return state_fail(r, -EINVAL); /* another disk than the guest knew */
 	b->broken = broken;
+	/* a queue saved quiet (its device was polled) asks for kicks again
+	 * unless this one is polled too: nothing else would look at it */
+	if (b->vq && b->vq->quiet && !b->polled)
+		vq_listen(b->vq);
 	return 0;
 }
 

@@ -772,6 +772,8 @@ int virtio_pci_save(struct virtio_pci *vp, struct state_writer *w)
 {
 	int ret = 0;
 
+	if (!vp->dev)
+		return -EINVAL; /* not attached: no device to save */
 	pthread_mutex_lock(&vp->lock);
 	save_locked(vp, w);
 	if (vp->ops->save && !w->err)
@@ -936,6 +938,8 @@ int virtio_pci_restore(struct virtio_pci *vp, struct state_reader *r)
 {
 	int ret;
 
+	if (!vp->dev)
+		return state_fail(r, -EINVAL); /* not attached */
 	pthread_mutex_lock(&vp->lock);
 	ret = restore_locked(vp, r);
 	pthread_mutex_unlock(&vp->lock);

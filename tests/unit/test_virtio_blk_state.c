@@ -255,6 +255,33 @@ static void restore_refused_blk(void **state)
 	assert_int_equal(*(uint8_t *)gm_ptr(&gm, BUF + 0x2000 + 16, 1), VIRTIO_BLK_S_OK);
 }
 
+/* A queue saved quiet (the original was polled) is restored into a device
+ * that is not: it asks the driver for kicks again (avail_event at the next
+ * entry), and the driver's next kick is served. */
+static void restored_queue_listens(void **state)
+{
+	uint8_t buf[256];
+	uint16_t ev;
+	size_t len;
+	int ret;
+
+	(void)state;
+	request(0, VIRTIO_BLK_T_FLUSH, 0);
+	virtio_blk_complete(dev, 0);
+	vq_quiet(&vqs[0]);
+	len = save(buf, sizeof(buf), &ret);
+	assert_int_equal(ret, 0);
+	memcpy(&ev, gm_ptr(&gm, USED + 4 + 8 * QSZ, 2), 2);
+	assert_int_equal(ev, (uint16_t)(1 + 0x8000)); /* far ahead: no kicks */
+	assert_int_equal(restore(buf, len), 0);
+	assert_false(vqs[0].quiet);
+	memcpy(&ev, gm_ptr(&gm, USED + 4 + 8 * QSZ, 2), 2);
+	assert_int_equal(ev, 1);
+	request(1, VIRTIO_BLK_T_FLUSH, 0);
+	virtio_blk_complete(dev, 0);
+	assert_int_equal(used_idx(), 2);
+}
+
 /* ---- through the PCI transport, as a snapshot saves it ---- */
 
 static void (*kick_cb)(void *, uint32_t);
@@ -389,6 +416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(save_after_drain_and_continue, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_refused_blk, setup, teardown),
 		cmocka_unit_test_setup_teardown(transport_save_waits_for_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(restored_queue_listens, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

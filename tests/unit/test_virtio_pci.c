@@ -1001,6 +1001,25 @@ static void device_record_refused(void **state)
 	assert_int_equal(idx, 2);
 }
 
+/* A function with no device attached has nothing to save or restore into. */
+static void unattached_refused(void **state)
+{
+	struct virtio_pci *vp = virtio_pci_create(&F.h, &virtio_rng_ops, BAR, GSI0, INTX);
+	uint8_t buf[2048];
+	struct state_writer w;
+	struct state_reader r;
+	size_t len;
+
+	(void)state;
+	bring_up();
+	len = save_vp(F.vp, buf, sizeof(buf));
+	state_writer_init(&w, buf + len, sizeof(buf) - len);
+	assert_int_equal(virtio_pci_save(vp, &w), -EINVAL);
+	state_reader_init(&r, buf, len);
+	assert_int_equal(virtio_pci_restore(vp, &r), -EINVAL);
+	virtio_pci_destroy(vp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1022,6 +1041,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(save_restore_mid_setup, setup_two, teardown_two),
 		cmocka_unit_test_setup_teardown(restore_refused, setup_two, teardown_two),
 		cmocka_unit_test_setup_teardown(device_record_refused, setup_two, teardown_two),
+		cmocka_unit_test_setup_teardown(unattached_refused, setup_two, teardown_two),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
