@@ -7,13 +7,20 @@
  * and writes, a queue kick over the restored rings) and saves it again,
  * and that record must restore. ASan/UBSan catch the rest.
  */
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "hearth/blkio.h"
 #include "hearth/dev.h"
 #include "hearth/state.h"
+#include "hearth/virtio_net.h"
 #include "hearth/virtio_pci.h"
 
 #include "fake_host.h"
@@ -123,17 +130,61 @@ static void platform(unsigned which, struct state_reader *r)
 	}
 }
 
-/* A virtio-rng behind the transport, restored, then driven: its queue
- * kicked over the restored rings, every register of BAR 0 read. */
-static void virtio(struct guest_mem *gm, struct virtio_pci_host *h, struct state_reader *r)
-{
-	struct virtio_pci *vp = virtio_pci_create(h, &virtio_rng_ops, BAR, 24, 16);
-	struct virtio_rng *rng = vp ? virtio_rng_create(gm, virtio_pci_transport(vp)) : NULL;
+static int tap[2] = { -1, -1 }; /* tap[0] is dup'ed for each NIC */
+static char disk[64];		/* a memfd's name under /proc/self/fd */
 
-	if (rng && !virtio_pci_attach(vp, rng) && !virtio_pci_restore(vp, r)) {
+/* Device @which (0 rng, 1 net, 2 blk) behind its transport; NULL if the
+ * host side could not be set up. */
+static void *make_dev(unsigned which, struct guest_mem *gm, struct virtio_pci *vp)
+{
+	const struct virtio_transport *t = virtio_pci_transport(vp);
+	struct virtio_net_cfg nc = { .mac = { 2, 0, 0, 0, 0, 1 }, .name = "fuzz" };
+	struct virtio_blk_cfg bc = { .serial = "fuzz" };
+	struct blkio_opts o = { .path = disk, .engine = "sync" };
+	char why[128];
+
+	switch (which) {
+	case 0: return virtio_rng_create(gm, t);
+	case 1:
+		nc.tap_fd = dup(tap[0]);
+		return nc.tap_fd < 0 ? NULL : virtio_net_create(&nc, gm, t);
+	default:
+		if (blkio_open(&bc.io, &o, why, sizeof(why)))
+			return NULL;
+		return virtio_blk_create(&bc, gm, t);
+	}
+}
+
+static void destroy_dev(unsigned which, void *dev)
+{
+	if (which == 0)
+		virtio_rng_destroy(dev);
+	else if (which == 1)
+		virtio_net_destroy(dev);
+	else
+		virtio_blk_destroy(dev);
+}
+
+/* A virtio device behind the transport, restored, then driven: a queue
+ * kicked over the restored rings (and for a NIC a frame received, for a
+ * disk its completions reaped), every register of BAR 0 read. */
+static void virtio(unsigned which, struct guest_mem *gm, struct virtio_pci_host *h,
+		   struct state_reader *r)
+{
+	static const struct virtio_dev_ops *const ops[] = { &virtio_rng_ops, &virtio_net_ops,
+							    &virtio_blk_ops };
+	struct virtio_pci *vp = virtio_pci_create(h, ops[which], BAR, 24, 16);
+	void *dev = vp ? make_dev(which, gm, vp) : NULL;
+	static const uint8_t frame[12 + 60];
+
+	if (dev && !virtio_pci_attach(vp, dev) && !virtio_pci_restore(vp, r)) {
 		RESAVE(virtio_pci_save, virtio_pci_restore, vp);
 		if (kick_cb)
 			kick_cb(kick_arg, 1);
+		if (which == 1 && write(tap[1], frame, sizeof(frame)) > 0)
+			virtio_net_rx(dev, POLLIN);
+		if (which == 2)
+			virtio_blk_complete(dev, 0);
 		for (uint64_t off = 0; off < 0x6000; off += off < 0x40 ? 4 : 0x400) {
 			uint32_t v;
 
@@ -141,8 +192,21 @@ static void virtio(struct guest_mem *gm, struct virtio_pci_host *h, struct state
 		}
 	}
 	virtio_pci_destroy(vp);
-	virtio_rng_destroy(rng);
+	if (dev)
+		destroy_dev(which, dev);
 	kick_cb = NULL;
+}
+
+/* The TAP's and the disk's host sides, once. */
+static int host_once(void)
+{
+	int fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, 1 << 20) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, tap))
+		return -1;
+	snprintf(disk, sizeof(disk), "/proc/self/fd/%d", fd);
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
@@ -153,7 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	struct state_reader r;
 
 	if (!ready) {
-		if (gm_create(&gm, RAM, false))
+		if (gm_create(&gm, RAM, false) || host_once())
 			return 0;
 		h = (struct virtio_pci_host){ .gm = &gm,
 					      .ioeventfd = ok_ioeventfd,
@@ -166,9 +230,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	if (len < 1)
 		return 0;
 	state_reader_init(&r, in + 1, len - 1);
-	if (in[0] % 6 == 5)
-		virtio(&gm, &h, &r);
+	if (in[0] % 8 >= 5)
+		virtio(in[0] % 8 - 5u, &gm, &h, &r);
 	else
-		platform(in[0] % 6, &r);
+		platform(in[0] % 8, &r);
 	return 0;
 }

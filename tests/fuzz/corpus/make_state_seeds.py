@@ -55,3 +55,24 @@ body = u16(4) + u16(1) + u16(0x0406) + u8(16) + u8(0x80) + u8(0) + u32(0) + u32(
 body += u8(0) + u8(0) + common + u16(16) + u16(1) + u8(1) + ring + vq + msix + u64(1)
 body += rec(7, b"")
 write("virtio_pci_rng", b"\x05" + rec(5, body))
+
+# the same function with virtio-net (2 queues, 3 vectors) and virtio-blk
+# on a 1 MiB disk (2048 sectors of 512 bytes)
+def pci(device_id, queues, features, device_record):
+    body = u16(device_id) + u16(queues) + u16(0x0406) + u8(16) + u8(0x80) + u8(0)
+    body += u32(0) + u32(0) + u8(0) + u8(0)
+    body += u32(0) + u32(1) + u64(features) + u16(0) + u16(0) + u8(15) + u8(0) + u8(0)
+    for q in range(queues):
+        base = 0x1000 + 0x3000 * q
+        ring = u64(base) + u64(base + 0x1000) + u64(base + 0x2000)
+        v = u8(1) + u16(16) + ring + u8(1) + u8(0) + u16(1) + u16(1) + u16(1) + u8(1) + u8(0)
+        body += u16(16) + u16(q + 1) + u8(1) + ring + rec(6, v)
+    for v in range(queues + 1):
+        body += u32(0xFEE00000) + u32(0) + u32(0x4041 + v) + u32(0)
+    return rec(5, body + u64(0) + device_record)
+
+
+net = blob(bytes([2, 0, 0, 0, 0, 1])) + u8(0) + u16(1)
+write("virtio_pci_net", b"\x06" + pci(1, 2, 1 << 32 | 1 << 29, rec(8, net)))
+blk = u64(2048) + u32(512) + u8(0) + u8(0)
+write("virtio_pci_blk", b"\x07" + pci(2, 1, 1 << 32 | 1 << 29 | 1 << 9, rec(9, blk)))
