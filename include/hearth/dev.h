@@ -16,6 +16,17 @@
 #include "hearth/exit.h"
 #include "hearth/irq.h"
 
+/*
+ * State (docs/state.md): each device's save writes one record of its kind
+ * and returns 0 or the writer's error; its restore reads one back and
+ * returns 0, or a negative errno (the reader's, or -EINVAL for a value out
+ * of range) with the device unchanged. Restore drives the device's
+ * interrupt line to the level the restored registers give. Host
+ * connections (callbacks, irq chip, GSI) are the device's own, not state.
+ */
+struct state_writer;
+struct state_reader;
+
 /* ---- 16550A UART (8 ports) ---- */
 struct uart;
 struct uart_cfg {
@@ -36,6 +47,9 @@ void uart_destroy(struct uart *u);
 /* Queues host input for the guest; returns how many bytes were accepted
  * (0 when the FIFO is full). Raises the receive interrupt if enabled. */
 size_t uart_feed(struct uart *u, const void *buf, size_t len);
+/* Registers and the receive FIFO's bytes. */
+int uart_save(struct uart *u, struct state_writer *w);
+int uart_restore(struct uart *u, struct state_reader *r);
 
 /* ---- i8042 keyboard controller (ports 0x60 and 0x64, one byte each) ---- */
 struct i8042;
@@ -49,6 +63,11 @@ void i8042_destroy(struct i8042 *k);
 /* Queues the Ctrl-Alt-Del key sequence and raises IRQ 1. Returns 0, or
  * -EBUSY when the guest has not drained the previous keys. */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
+/* The command byte, a command waiting for its data byte, the status's
+ * command bit and the output queue. IRQ 1 is an edge: restore pulses it
+ * when the queue holds bytes and the interrupt is enabled. */
+int i8042_save(struct i8042 *k, struct state_writer *w);
+int i8042_restore(struct i8042 *k, struct state_reader *r);
 
 /* ---- CMOS RTC (ports 0x70-0x71) ---- */
 struct rtc;
@@ -56,6 +75,10 @@ extern const struct bus_ops rtc_ops;
 /* Host UTC time; memory size registers filled from the RAM sizes. */
 struct rtc *rtc_create(uint64_t ram_below_4g, uint64_t ram_above_4g);
 void rtc_destroy(struct rtc *r);
+/* The index register and the 128 bytes of CMOS RAM (the time is the
+ * host's, read at each access, so not state). */
+int rtc_save(struct rtc *r, struct state_writer *w);
+int rtc_restore(struct rtc *r, struct state_reader *rd);
 
 /* ---- PCI host bridge, configuration mechanism #1 (0xcf8-0xcff) ---- */
 struct pci_host;
@@ -77,6 +100,11 @@ void pci_host_destroy(struct pci_host *p);
 /* Places a function at bus 0, @devfn (slot << 3 | fn).
  * Returns 0, -EINVAL (devfn > 255), -EEXIST (taken). */
 int pci_host_add(struct pci_host *p, unsigned devfn, const struct pci_func_ops *ops, void *opaque);
+/* The address register, the bridge's command register, 0xcf9's bits, and
+ * which functions are present: restore refuses (-EINVAL) a record from a
+ * bus with other functions. The functions' own state is theirs. */
+int pci_host_save(struct pci_host *p, struct state_writer *w);
+int pci_host_restore(struct pci_host *p, struct state_reader *r);
 
 /* ---- exit device and boot marker (abi.h) ---- */
 struct exitdev;
@@ -94,5 +122,9 @@ struct exitdev *exitdev_create(const struct vm_ctl *ctl, const struct irq_chip *
  */
 int exitdev_power_button(struct exitdev *e);
 void exitdev_destroy(struct exitdev *e);
+/* The ACPI PM1a registers (what the guest wrote to the enable and control
+ * registers); the exit and marker ports keep nothing. */
+int exitdev_save(struct exitdev *e, struct state_writer *w);
+int exitdev_restore(struct exitdev *e, struct state_reader *r);
 
 #endif

@@ -87,6 +87,19 @@ bool vq_listen(struct vq *q);
  */
 int vq_pop(struct vq *q, const struct guest_mem *gm, struct vq_elem *e);
 
+/*
+ * State (docs/state.md): a record of kind VIRTQUEUE with the ring's
+ * geometry and the device's indices (last_avail, used_idx, the event-idx
+ * shadow of what was last signalled, quiet). vq_restore maps the ring in
+ * @gm as vq_enable does (checked the same way, against @max) and only then
+ * replaces *@q; it returns 0 or a negative errno (-EINVAL: a geometry
+ * vq_enable refuses), with *@q unchanged.
+ */
+struct state_writer;
+struct state_reader;
+int vq_save(const struct vq *q, struct state_writer *w);
+int vq_restore(struct vq *q, const struct guest_mem *gm, uint16_t max, struct state_reader *r);
+
 /* Whether the driver has made chains available that vq_pop has not taken. */
 bool vq_has_work(const struct vq *q);
 
@@ -143,6 +156,16 @@ struct virtio_dev_ops {
 	void (*kick)(void *dev, unsigned q);
 	/* Device reset (transport lock held): forget every queue. */
 	void (*reset)(void *dev);
+	/*
+	 * State (docs/state.md), transport lock held. save writes the device's
+	 * own record (not the queues: the transport saves them) and returns 0
+	 * or -errno. restore reads one back into a device the transport has
+	 * just reset, then started again if the saved driver had set
+	 * DRIVER_OK; it returns 0 or -errno having changed nothing (the
+	 * transport then resets the device). NULL for both: no record.
+	 */
+	int (*save)(void *dev, struct state_writer *w);
+	int (*restore)(void *dev, struct state_reader *r);
 };
 
 /* ---- virtio-blk ---- */
@@ -210,6 +233,17 @@ int virtio_blk_set_loop(struct virtio_blk *b, struct loop *l);
  * with an idle callback: while the loop polls, the queue asks the driver for
  * no kicks. Returns 0 or -errno. */
 int virtio_blk_set_poller(struct virtio_blk *b, struct loop *l);
+/*
+ * Requests handed to the backend and not yet completed (taken under the
+ * transport's lock; I/O thread). The device's save (virtio_blk_ops.save,
+ * through virtio_pci_save) refuses with -EBUSY while this is not 0: a
+ * request in flight belongs to a backend that a restore does not carry
+ * over. The rule for whoever saves: with the vCPUs stopped (no new kicks),
+ * run the I/O loop until this returns 0, then save. Requests the driver
+ * made available but the device has not taken stay in the ring and are
+ * taken by the restored device.
+ */
+unsigned virtio_blk_inflight(struct virtio_blk *b);
 
 /* ---- virtio-rng ---- */
 struct virtio_rng;

@@ -50,6 +50,30 @@ unsigned virtio_pci_vectors(const struct virtio_dev_ops *ops);
  * messages and INTx assertions) since creation; any thread. */
 void virtio_pci_counts(const struct virtio_pci *vp, uint64_t *kicks, uint64_t *interrupts);
 
+/*
+ * State (docs/state.md). virtio_pci_save writes one record: the PCI
+ * configuration registers a driver writes, the common configuration
+ * (status, features, selectors, vectors), each queue's set-up and its
+ * virtqueue record, the MSI-X table and pending bits, and nested last the
+ * device's own record (ops->save). Returns 0, the writer's error, or the
+ * device's (virtio-blk: -EBUSY while requests are in flight), which then
+ * sticks to @w: a record without its device's part is never finished.
+ *
+ * virtio_pci_restore reads it back into a transport created and attached
+ * like the saved one (same device type, its backend re-opened) over guest
+ * memory that already holds the saved contents, with no vCPU running.
+ * Everything of the transport is checked before anything changes: a record
+ * it refuses leaves it unchanged. Once the transport's part passed, the
+ * device is reset, started again if the driver had set DRIVER_OK, and
+ * given its record; if that is refused, the whole function is left reset
+ * (as after a write of 0 to the status), which a driver recovers from.
+ * Each enabled queue then gets one kick, so a kick the saved device had
+ * not yet served is not lost. Returns 0, -EBADMSG/-EPROTONOSUPPORT from
+ * the reader, or -EINVAL for values this transport cannot hold.
+ */
+int virtio_pci_save(struct virtio_pci *vp, struct state_writer *w);
+int virtio_pci_restore(struct virtio_pci *vp, struct state_reader *r);
+
 extern const struct pci_func_ops virtio_pci_cfg_ops; /* opaque: struct virtio_pci */
 extern const struct bus_ops virtio_pci_bar_ops;	     /* at bar, VIRTIO_PCI_BAR_SIZE */
 

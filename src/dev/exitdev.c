@@ -10,10 +10,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hearth/abi.h"
 #include "hearth/dev.h"
 #include "hearth/irq.h"
+#include "hearth/state.h"
 
 struct exitdev {
 	const struct vm_ctl *ctl;
@@ -172,4 +174,38 @@ void exitdev_destroy(struct exitdev *e)
 		return;
 	pthread_mutex_destroy(&e->lock);
 	free(e);
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+int exitdev_save(struct exitdev *e, struct state_writer *w)
+{
+	pthread_mutex_lock(&e->lock);
+	state_begin(w, STATE_KIND_EXITDEV, STATE_VERSION);
+	state_put_bytes(w, e->pm1, sizeof(e->pm1));
+	state_end(w);
+	pthread_mutex_unlock(&e->lock);
+	return w->err;
+}
+
+int exitdev_restore(struct exitdev *e, struct state_reader *r)
+{
+	uint8_t pm1[sizeof(e->pm1)];
+
+	state_enter(r, STATE_KIND_EXITDEV, STATE_VERSION, NULL);
+	state_get_exact(r, pm1, sizeof(pm1));
+	if (state_leave(r))
+		return r->err;
+	/* what the device can hold: no status bit but a pressed power
+	 * button's, SCI_EN set, SLP_EN clear */
+	if (pm1[0] || (pm1[1] & ~(PM1_PWRBTN >> 8)) || !(pm1[4] & PM1_SCI_EN) ||
+	    (pm1[5] & (PM1_SLP_EN >> 8)))
+		return state_fail(r, -EINVAL);
+	pthread_mutex_lock(&e->lock);
+	memcpy(e->pm1, pm1, sizeof(pm1));
+	update_sci(e); /* a press the guest had not cleared holds the SCI up again */
+	pthread_mutex_unlock(&e->lock);
+	return 0;
 }

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hearth/dev.h"
+#include "hearth/state.h"
 
 #define QLEN 16
 enum { ST_OBF = 1, ST_SYS = 4, ST_CMD = 8, ST_UNLOCKED = 0x10 /* keyboard not inhibited */ };
@@ -183,6 +185,59 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	}
 	for (size_t i = 0; i < n; i++)
 		push(k, seq[i]);
+	raise_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+int i8042_save(struct i8042 *k, struct state_writer *w)
+{
+	uint8_t q[QLEN];
+
+	pthread_mutex_lock(&k->lock);
+	for (unsigned i = 0; i < k->count; i++)
+		q[i] = k->q[(k->head + i) % QLEN];
+	state_begin(w, STATE_KIND_I8042, STATE_VERSION);
+	state_put_u8(w, k->cmdbyte);
+	state_put_u8(w, k->pending_cmd);
+	state_put_u8(w, k->status_cmd);
+	state_put_bytes(w, q, k->count);
+	state_end(w);
+	pthread_mutex_unlock(&k->lock);
+	return w->err;
+}
+
+/* The commands cmd_write leaves waiting for a data byte (or none). */
+static bool pending_ok(uint8_t c)
+{
+	return c == 0 || c == 0x60 || (c >= 0xd1 && c <= 0xd4);
+}
+
+int i8042_restore(struct i8042 *k, struct state_reader *r)
+{
+	uint8_t cmdbyte, pending, status, q[QLEN];
+	size_t count;
+
+	state_enter(r, STATE_KIND_I8042, STATE_VERSION, NULL);
+	state_get_u8(r, &cmdbyte);
+	state_get_u8(r, &pending);
+	state_get_u8(r, &status);
+	state_get_bytes(r, q, QLEN, &count);
+	if (state_leave(r))
+		return r->err;
+	if (!pending_ok(pending) || (status != 0 && status != ST_CMD))
+		return state_fail(r, -EINVAL);
+	pthread_mutex_lock(&k->lock);
+	k->cmdbyte = cmdbyte;
+	k->pending_cmd = pending;
+	k->status_cmd = status;
+	memcpy(k->q, q, QLEN);
+	k->head = 0;
+	k->count = (unsigned)count;
 	raise_irq(k);
 	pthread_mutex_unlock(&k->lock);
 	return 0;

@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hearth/dev.h"
+#include "hearth/state.h"
 
 #define RESET_CPU 0x04 /* 0xcf9 bit 2: the 0-to-1 edge resets on a PC */
 
@@ -135,5 +137,62 @@ int pci_host_add(struct pci_host *p, unsigned devfn, const struct pci_func_ops *
 	if (p->f[devfn].ops)
 		return -EEXIST;
 	p->f[devfn] = (struct func){ ops, opaque };
+	return 0;
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+/* Which of the 256 functions are present, a bit each. */
+static void present(const struct pci_host *p, uint8_t map[32])
+{
+	memset(map, 0, 32);
+	for (unsigned i = 0; i < 256; i++)
+		if (p->f[i].ops)
+			map[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+int pci_host_save(struct pci_host *p, struct state_writer *w)
+{
+	uint8_t map[32];
+
+	pthread_mutex_lock(&p->lock);
+	present(p, map);
+	state_begin(w, STATE_KIND_PCI_HOST, STATE_VERSION);
+	state_put_u32(w, p->addr);
+	state_put_u16(w, p->bridge_cmd);
+	state_put_u8(w, p->reset_ctl);
+	state_put_bytes(w, map, sizeof(map));
+	state_end(w);
+	pthread_mutex_unlock(&p->lock);
+	return w->err;
+}
+
+int pci_host_restore(struct pci_host *p, struct state_reader *r)
+{
+	uint8_t reset_ctl, map[32], ours[32];
+	uint16_t cmd;
+	uint32_t addr;
+
+	state_enter(r, STATE_KIND_PCI_HOST, STATE_VERSION, NULL);
+	state_get_u32(r, &addr);
+	state_get_u16(r, &cmd);
+	state_get_u8(r, &reset_ctl);
+	state_get_exact(r, map, sizeof(map));
+	if (state_leave(r))
+		return r->err;
+	pthread_mutex_lock(&p->lock);
+	present(p, ours);
+	/* the masks host_write and bridge_write apply */
+	if ((addr & ~0x80fffffcu) || (cmd & ~0x0006) || (reset_ctl & ~0x0a) ||
+	    memcmp(map, ours, sizeof(map))) {
+		pthread_mutex_unlock(&p->lock);
+		return state_fail(r, -EINVAL);
+	}
+	p->addr = addr;
+	p->bridge_cmd = cmd;
+	p->reset_ctl = reset_ctl;
+	pthread_mutex_unlock(&p->lock);
 	return 0;
 }

@@ -5,12 +5,15 @@
  * as register B says; memory-size registers describe guest RAM. Not
  * modelled: alarm, periodic and update interrupts.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "hearth/bytes.h"
 #include "hearth/dev.h"
+#include "hearth/state.h"
 
 struct rtc {
 	pthread_mutex_t lock;
@@ -115,4 +118,37 @@ void rtc_destroy(struct rtc *r)
 		return;
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+int rtc_save(struct rtc *r, struct state_writer *w)
+{
+	pthread_mutex_lock(&r->lock);
+	state_begin(w, STATE_KIND_RTC, STATE_VERSION);
+	state_put_u8(w, r->index);
+	state_put_bytes(w, r->ram, sizeof(r->ram));
+	state_end(w);
+	pthread_mutex_unlock(&r->lock);
+	return w->err;
+}
+
+int rtc_restore(struct rtc *r, struct state_reader *rd)
+{
+	uint8_t index, ram[sizeof(r->ram)];
+
+	state_enter(rd, STATE_KIND_RTC, STATE_VERSION, NULL);
+	state_get_u8(rd, &index);
+	state_get_exact(rd, ram, sizeof(ram));
+	if (state_leave(rd))
+		return rd->err;
+	if (index > 0x7f) /* rtc_write keeps 7 bits */
+		return state_fail(rd, -EINVAL);
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	memcpy(r->ram, ram, sizeof(ram));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }

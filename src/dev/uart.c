@@ -7,10 +7,13 @@
  * empty and no lock is held while output goes anywhere. Not modelled: baud
  * timing, break, modem-status interrupts.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hearth/dev.h"
+#include "hearth/state.h"
 
 #define FIFO 64
 
@@ -192,4 +195,67 @@ size_t uart_feed(struct uart *u, const void *buf, size_t len)
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return n;
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+int uart_save(struct uart *u, struct state_writer *w)
+{
+	uint8_t fifo[FIFO];
+
+	pthread_mutex_lock(&u->lock);
+	for (unsigned i = 0; i < u->count; i++)
+		fifo[i] = u->rx[(u->head + i) % FIFO];
+	state_begin(w, STATE_KIND_UART, STATE_VERSION);
+	state_put_u8(w, u->ier);
+	state_put_u8(w, u->lcr);
+	state_put_u8(w, u->mcr);
+	state_put_u8(w, u->scr);
+	state_put_u8(w, u->dll);
+	state_put_u8(w, u->dlm);
+	state_put_u8(w, u->fcr);
+	state_put_bool(w, u->thr_pending);
+	state_put_bytes(w, fifo, u->count);
+	state_end(w);
+	pthread_mutex_unlock(&u->lock);
+	return w->err;
+}
+
+int uart_restore(struct uart *u, struct state_reader *r)
+{
+	struct uart s = { 0 };
+	size_t count;
+
+	state_enter(r, STATE_KIND_UART, STATE_VERSION, NULL);
+	state_get_u8(r, &s.ier);
+	state_get_u8(r, &s.lcr);
+	state_get_u8(r, &s.mcr);
+	state_get_u8(r, &s.scr);
+	state_get_u8(r, &s.dll);
+	state_get_u8(r, &s.dlm);
+	state_get_u8(r, &s.fcr);
+	state_get_bool(r, &s.thr_pending);
+	state_get_bytes(r, s.rx, FIFO, &count);
+	if (state_leave(r))
+		return r->err;
+	/* only what a guest's writes can produce (write_reg's masks) */
+	if ((s.ier & ~0x0f) || (s.mcr & ~0x1f) || (s.fcr & ~0xc9))
+		return state_fail(r, -EINVAL);
+	pthread_mutex_lock(&u->lock);
+	u->ier = s.ier;
+	u->lcr = s.lcr;
+	u->mcr = s.mcr;
+	u->scr = s.scr;
+	u->dll = s.dll;
+	u->dlm = s.dlm;
+	u->fcr = s.fcr;
+	u->thr_pending = s.thr_pending;
+	memcpy(u->rx, s.rx, FIFO);
+	u->head = 0;
+	u->count = (unsigned)count;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

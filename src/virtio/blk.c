@@ -14,6 +14,7 @@
 #include "hearth/iov.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/state.h"
 #include "hearth/virtio.h"
 
 static struct log_ratelimit guest_rl;
@@ -489,6 +490,74 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	free(b);
 }
 
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+/* Slots not on the free list: requests the backend still holds (those of
+ * before a reset too, which complete into nothing). */
+static unsigned count_inflight(const struct virtio_blk *b)
+{
+	unsigned n = VQ_MAX_SIZE;
+
+	for (const struct inflight *f = b->free; f && n; f = f->next_free)
+		n--;
+	return n;
+}
+
+unsigned virtio_blk_inflight(struct virtio_blk *b)
+{
+	unsigned n;
+
+	b->t->lock(b->t->opaque);
+	n = count_inflight(b);
+	b->t->unlock(b->t->opaque);
+	return n;
+}
+
+/* The disk as the driver saw it (its size, block size, read-only) and
+ * whether the driver broke the queue. The backend is not state: a restore
+ * re-opens the same disk, and a record from a disk that looks different
+ * is refused. */
+static int blk_save(void *dev, struct state_writer *w)
+{
+	struct virtio_blk *b = dev;
+
+	if (count_inflight(b))
+		return -EBUSY;
+	state_begin(w, STATE_KIND_VIRTIO_BLK, STATE_VERSION);
+	state_put_u64(w, b->sectors);
+	state_put_u32(w, b->blk_size);
+	state_put_bool(w, b->readonly);
+	state_put_bool(w, b->broken);
+	state_end(w);
+	return w->err;
+}
+
+static int blk_restore(void *dev, struct state_reader *r)
+{
+	struct virtio_blk *b = dev;
+	uint64_t sectors;
+	uint32_t blk_size;
+	bool readonly, broken;
+
+	state_enter(r, STATE_KIND_VIRTIO_BLK, STATE_VERSION, NULL);
+	state_get_u64(r, &sectors);
+	state_get_u32(r, &blk_size);
+	state_get_bool(r, &readonly);
+	state_get_bool(r, &broken);
+	if (state_leave(r))
+		return r->err;
+	if (sectors != b->sectors || blk_size != b->blk_size || readonly != b->readonly)
+		return state_fail(r, -EINVAL); /* another disk than the guest knew */
+	b->broken = broken;
+	/* a queue saved quiet (its device was polled) asks for kicks again
+	 * unless this one is polled too: nothing else would look at it */
+	if (b->vq && b->vq->quiet && !b->polled)
+		vq_listen(b->vq);
+	return 0;
+}
+
 const struct virtio_dev_ops virtio_blk_ops = {
 	.device_id = 2,
 	.pci_class = 0x018000,
@@ -501,4 +570,6 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.start = blk_start,
 	.kick = blk_kick,
 	.reset = blk_reset,
+	.save = blk_save,
+	.restore = blk_restore,
 };

@@ -32,6 +32,7 @@
 #include "hearth/log.h"
 #include "hearth/loop.h"
 #include "hearth/tap.h"
+#include "hearth/state.h"
 #include "hearth/virtio_net.h"
 
 static struct log_ratelimit guest_rl;
@@ -1088,6 +1089,57 @@ void virtio_net_destroy(struct virtio_net *n)
 	free(n);
 }
 
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+/*
+ * The MAC the driver read, whether the driver broke a queue, and how many
+ * receive chains the device took from the ring without using them yet (its
+ * cache, and the one held back): the last ones taken, in ring order. They
+ * are not recorded one by one: restore steps the receive queue's
+ * last_avail back over them, so the restored device takes the same chains
+ * again, in the same order. Frames are not state: one in the TAP stays
+ * there (the TAP is the host's), and transmit writes finish within the
+ * kick that started them.
+ */
+static int net_save(void *dev, struct state_writer *w)
+{
+	struct virtio_net *n = dev;
+
+	if (n->ntx)
+		return -EBUSY; /* not between two loop turns: never happens */
+	state_begin(w, STATE_KIND_VIRTIO_NET, STATE_VERSION);
+	state_put_bytes(w, n->mac, sizeof(n->mac));
+	state_put_bool(w, n->broken);
+	state_put_u16(w, (uint16_t)(n->nchains + n->held));
+	state_end(w);
+	return w->err;
+}
+
+static int net_restore(void *dev, struct state_reader *r)
+{
+	struct virtio_net *n = dev;
+	uint8_t mac[6];
+	uint16_t cached;
+	bool broken;
+
+	state_enter(r, STATE_KIND_VIRTIO_NET, STATE_VERSION, NULL);
+	state_get_exact(r, mac, sizeof(mac));
+	state_get_bool(r, &broken);
+	state_get_u16(r, &cached);
+	if (state_leave(r))
+		return r->err;
+	if (cached > (n->rxq ? n->rxq->size : 0))
+		return state_fail(r, -EINVAL);
+	memcpy(n->mac, mac, sizeof(mac)); /* the guest's, wherever it runs now */
+	n->broken = broken;
+	rx_forget(n);
+	if (cached)
+		n->rxq->last_avail = (uint16_t)(n->rxq->last_avail - cached);
+	return 0;
+}
+
 const struct virtio_dev_ops virtio_net_ops = {
 	.device_id = 1,
 	.pci_class = 0x020000,
@@ -1100,4 +1152,6 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.start = net_start,
 	.kick = net_kick,
 	.reset = net_reset,
+	.save = net_save,
+	.restore = net_restore,
 };

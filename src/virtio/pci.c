@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "hearth/log.h"
+#include "hearth/state.h"
 
 enum {
 	COMMON = 0x0000,
@@ -701,6 +702,251 @@ int virtio_pci_attach(struct virtio_pci *vp, void *dev)
 			return -errno; /* bound to its GSI on first use (msix_route) */
 	}
 	return 0;
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+/* What a record holds, read and checked before any of it is used. */
+struct saved {
+	uint16_t cmd;
+	uint8_t line, msix_ctl, win_bar;
+	uint32_t win_off, win_len;
+	bool bar_sizing[2];
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features, pending;
+	uint16_t msix_config, qsel;
+	uint8_t status, isr, generation;
+	struct vpq q[VIRTIO_PCI_MAX_QUEUES];
+	struct vq vq[VIRTIO_PCI_MAX_QUEUES];
+	struct msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
+};
+
+static void save_queue(const struct virtio_pci *vp, unsigned i, struct state_writer *w)
+{
+	const struct vpq *q = &vp->q[i];
+
+	state_put_u16(w, q->size);
+	state_put_u16(w, q->vector);
+	state_put_bool(w, q->enabled);
+	state_put_u64(w, q->desc);
+	state_put_u64(w, q->driver);
+	state_put_u64(w, q->device);
+	vq_save(&vp->vq[i], w);
+}
+
+static void save_locked(struct virtio_pci *vp, struct state_writer *w)
+{
+	state_begin(w, STATE_KIND_VIRTIO_PCI, STATE_VERSION);
+	state_put_u16(w, vp->ops->device_id);
+	state_put_u16(w, (uint16_t)vp->nq);
+	state_put_u16(w, (uint16_t)get(vp->cfg + 0x04, 2));
+	state_put_u8(w, vp->cfg[0x3c]);
+	state_put_u8(w, vp->cfg[CAP_MSIX + 3] & 0xc0);
+	state_put_u8(w, vp->cfg[CAP_PCICFG + 4]);
+	state_put_u32(w, (uint32_t)get(vp->cfg + CAP_PCICFG + 8, 4));
+	state_put_u32(w, (uint32_t)get(vp->cfg + CAP_PCICFG + 12, 4));
+	state_put_bool(w, vp->bar_sizing[0]);
+	state_put_bool(w, vp->bar_sizing[1]);
+	state_put_u32(w, vp->dfselect);
+	state_put_u32(w, vp->gfselect);
+	state_put_u64(w, vp->driver_features);
+	state_put_u16(w, vp->msix_config);
+	state_put_u16(w, vp->qsel);
+	state_put_u8(w, vp->status);
+	state_put_u8(w, vp->isr);
+	state_put_u8(w, 0); /* config generation: the config never changes */
+	for (unsigned i = 0; i < vp->nq; i++)
+		save_queue(vp, i, w);
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		state_put_u32(w, vp->msix[v].addr_lo);
+		state_put_u32(w, vp->msix[v].addr_hi);
+		state_put_u32(w, vp->msix[v].data);
+		state_put_u32(w, vp->msix[v].ctrl);
+	}
+	state_put_u64(w, vp->pending);
+}
+
+int virtio_pci_save(struct virtio_pci *vp, struct state_writer *w)
+{
+	int ret = 0;
+
+	if (!vp->dev)
+		return -EINVAL; /* not attached: no device to save */
+	pthread_mutex_lock(&vp->lock);
+	save_locked(vp, w);
+	if (vp->ops->save && !w->err)
+		ret = vp->ops->save(vp->dev, w);
+	if (ret && !w->err)
+		w->err = ret; /* a record without its device's part is no record */
+	state_end(w);
+	pthread_mutex_unlock(&vp->lock);
+	return ret ? ret : w->err;
+}
+
+static void read_queue(struct virtio_pci *vp, struct saved *s, unsigned i, struct state_reader *r)
+{
+	struct vpq *q = &s->q[i];
+
+	state_get_u16(r, &q->size);
+	state_get_u16(r, &q->vector);
+	state_get_bool(r, &q->enabled);
+	state_get_u64(r, &q->desc);
+	state_get_u64(r, &q->driver);
+	state_get_u64(r, &q->device);
+	if (!r->err)
+		vq_restore(&s->vq[i], vp->h->gm, vp->ops->queue_max, r);
+}
+
+/* Reads the transport's fields (up to the device's record) into @s. */
+static int read_saved(struct virtio_pci *vp, struct saved *s, struct state_reader *r)
+{
+	uint16_t id, nq;
+
+	state_enter(r, STATE_KIND_VIRTIO_PCI, STATE_VERSION, NULL);
+	state_get_u16(r, &id);
+	state_get_u16(r, &nq);
+	if (!r->err && (id != vp->ops->device_id || nq != vp->nq))
+		return state_fail(r, -EINVAL); /* another kind of device */
+	state_get_u16(r, &s->cmd);
+	state_get_u8(r, &s->line);
+	state_get_u8(r, &s->msix_ctl);
+	state_get_u8(r, &s->win_bar);
+	state_get_u32(r, &s->win_off);
+	state_get_u32(r, &s->win_len);
+	state_get_bool(r, &s->bar_sizing[0]);
+	state_get_bool(r, &s->bar_sizing[1]);
+	state_get_u32(r, &s->dfselect);
+	state_get_u32(r, &s->gfselect);
+	state_get_u64(r, &s->driver_features);
+	state_get_u16(r, &s->msix_config);
+	state_get_u16(r, &s->qsel);
+	state_get_u8(r, &s->status);
+	state_get_u8(r, &s->isr);
+	state_get_u8(r, &s->generation);
+	for (unsigned i = 0; i < vp->nq; i++)
+		read_queue(vp, s, i, r);
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		state_get_u32(r, &s->msix[v].addr_lo);
+		state_get_u32(r, &s->msix[v].addr_hi);
+		state_get_u32(r, &s->msix[v].data);
+		state_get_u32(r, &s->msix[v].ctrl);
+	}
+	state_get_u64(r, &s->pending);
+	return r->err;
+}
+
+static bool vector_ok(const struct virtio_pci *vp, uint16_t v)
+{
+	return v == NO_VECTOR || v < vp->nvec;
+}
+
+/* A queue as the transport could have left it: an enabled one is exactly
+ * its mapped virtqueue. */
+static bool queue_ok(const struct virtio_pci *vp, const struct vpq *q, const struct vq *vq)
+{
+	if (!vector_ok(vp, q->vector) || q->enabled != vq->ready)
+		return false;
+	return !q->enabled || (q->size == vq->size && q->desc == vq->desc_gpa &&
+			       q->driver == vq->avail_gpa && q->device == vq->used_gpa);
+}
+
+/* Only states the guest's writes can reach (common_write, set_status,
+ * cfg_write, the MSI-X table). */
+static bool saved_ok(struct virtio_pci *vp, const struct saved *s)
+{
+	uint64_t offered = vp->ops->features(vp->dev);
+	uint8_t status_bits = DRIVER_BITS | VIRTIO_STATUS_NEEDS_RESET;
+
+	if ((s->cmd & ~0x0406) || (s->msix_ctl & ~0xc0) || s->generation != 0 || (s->isr & ~3) ||
+	    (s->status & ~status_bits) || !vector_ok(vp, s->msix_config) ||
+	    (s->pending >> vp->nvec))
+		return false;
+	if ((s->status & VIRTIO_STATUS_DRIVER_OK) && !(s->status & VIRTIO_STATUS_FEATURES_OK))
+		return false;
+	if ((s->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    ((s->driver_features & ~offered) || !((s->driver_features >> VIRTIO_F_VERSION_1) & 1)))
+		return false;
+	for (unsigned i = 0; i < vp->nq; i++)
+		if (!queue_ok(vp, &s->q[i], &s->vq[i]))
+			return false;
+	for (unsigned v = 0; v < vp->nvec; v++)
+		if (s->msix[v].ctrl & ~1u)
+			return false;
+	return true;
+}
+
+static void apply(struct virtio_pci *vp, const struct saved *s)
+{
+	reset(vp); /* the device forgets its queues */
+	put(vp->cfg + 0x04, s->cmd, 2);
+	vp->cfg[0x3c] = s->line;
+	vp->cfg[CAP_MSIX + 3] = (vp->cfg[CAP_MSIX + 3] & 0x3f) | s->msix_ctl;
+	vp->cfg[CAP_PCICFG + 4] = s->win_bar;
+	put(vp->cfg + CAP_PCICFG + 8, s->win_off, 4);
+	put(vp->cfg + CAP_PCICFG + 12, s->win_len, 4);
+	memcpy(vp->bar_sizing, s->bar_sizing, sizeof(vp->bar_sizing));
+	vp->dfselect = s->dfselect;
+	vp->gfselect = s->gfselect;
+	vp->driver_features = s->driver_features;
+	vp->msix_config = s->msix_config;
+	vp->qsel = s->qsel;
+	vp->status = s->status;
+	vp->isr = s->isr;
+	for (unsigned i = 0; i < vp->nq; i++) {
+		int fd = vp->q[i].kick_fd;
+
+		vp->q[i] = s->q[i];
+		vp->q[i].kick_fd = fd;
+		vp->vq[i] = s->vq[i];
+	}
+	memcpy(vp->msix, s->msix, sizeof(vp->msix[0]) * vp->nvec);
+	vp->pending = s->pending;
+	if (vp->status & VIRTIO_STATUS_DRIVER_OK)
+		start(vp);
+}
+
+static int restore_locked(struct virtio_pci *vp, struct state_reader *r)
+{
+	struct saved *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return state_fail(r, -ENOMEM);
+	if (read_saved(vp, s, r))
+		goto out;
+	if (!saved_ok(vp, s)) {
+		state_fail(r, -EINVAL);
+		goto out;
+	}
+	apply(vp, s);
+	if (vp->ops->restore && (ret = vp->ops->restore(vp->dev, r)))
+		state_fail(r, ret);
+	if (state_leave(r)) {
+		reset(vp); /* the device's part failed: a clean slate */
+		goto out;
+	}
+	intx_update(vp);
+out:
+	ret = r->err;
+	free(s);
+	return ret;
+}
+
+int virtio_pci_restore(struct virtio_pci *vp, struct state_reader *r)
+{
+	int ret;
+
+	if (!vp->dev)
+		return state_fail(r, -EINVAL); /* not attached */
+	pthread_mutex_lock(&vp->lock);
+	ret = restore_locked(vp, r);
+	pthread_mutex_unlock(&vp->lock);
+	for (unsigned i = 0; !ret && i < vp->nq; i++)
+		if (vp->q[i].enabled && vp->q[i].kick_fd >= 0)
+			eventfd_write(vp->q[i].kick_fd, 1); /* a kick may have been pending */
+	return ret;
 }
 
 void virtio_pci_destroy(struct virtio_pci *vp)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hearth/bytes.h"
+#include "hearth/state.h"
 #include "hearth/virtio.h"
 
 enum { DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4 };
@@ -64,6 +65,68 @@ int vq_enable(struct vq *q, const struct guest_mem *gm, uint16_t max)
 void vq_reset(struct vq *q)
 {
 	*q = (struct vq){ 0 };
+}
+
+/* ---- state (docs/state.md) ---- */
+
+#define STATE_VERSION 1
+
+int vq_save(const struct vq *q, struct state_writer *w)
+{
+	state_begin(w, STATE_KIND_VIRTQUEUE, STATE_VERSION);
+	state_put_bool(w, q->ready);
+	if (q->ready) {
+		state_put_u16(w, q->size);
+		state_put_u64(w, q->desc_gpa);
+		state_put_u64(w, q->avail_gpa);
+		state_put_u64(w, q->used_gpa);
+		state_put_bool(w, q->event_idx);
+		state_put_bool(w, q->indirect);
+		state_put_u16(w, q->last_avail);
+		state_put_u16(w, q->used_idx);
+		state_put_u16(w, q->signalled_used);
+		state_put_bool(w, q->signalled_valid);
+		state_put_bool(w, q->quiet);
+	}
+	state_end(w);
+	return w->err;
+}
+
+int vq_restore(struct vq *q, const struct guest_mem *gm, uint16_t max, struct state_reader *r)
+{
+	struct vq s = { 0 };
+	bool ready;
+
+	state_enter(r, STATE_KIND_VIRTQUEUE, STATE_VERSION, NULL);
+	state_get_bool(r, &ready);
+	if (ready) {
+		state_get_u16(r, &s.size);
+		state_get_u64(r, &s.desc_gpa);
+		state_get_u64(r, &s.avail_gpa);
+		state_get_u64(r, &s.used_gpa);
+		state_get_bool(r, &s.event_idx);
+		state_get_bool(r, &s.indirect);
+		state_get_u16(r, &s.last_avail);
+		state_get_u16(r, &s.used_idx);
+		state_get_u16(r, &s.signalled_used);
+		state_get_bool(r, &s.signalled_valid);
+		state_get_bool(r, &s.quiet);
+	}
+	if (state_leave(r))
+		return r->err;
+	if (ready) {
+		struct vq idx = s;
+
+		if (vq_enable(&s, gm, max)) /* clears the indices: put back */
+			return state_fail(r, -EINVAL);
+		s.last_avail = idx.last_avail;
+		s.used_idx = idx.used_idx;
+		s.signalled_used = idx.signalled_used;
+		s.signalled_valid = idx.signalled_valid;
+		s.quiet = idx.quiet;
+	}
+	*q = s;
+	return 0;
 }
 
 static int add_buf(struct vq_elem *e, const struct guest_mem *gm, const struct desc *d)

@@ -23,6 +23,7 @@
 #include <liburing.h>
 
 #include "hearth/loop.h"
+#include "hearth/state.h"
 #include "hearth/virtio_net.h"
 
 #define F(b)	 (1ULL << (b))
@@ -1064,6 +1065,169 @@ static void config_space(void **state)
 	stop();
 }
 
+/* ---- save and restore (docs/state.md) ---- */
+
+/* What the transport writes for a NIC: both queues, then the device. */
+static size_t save_net(uint8_t *buf, size_t cap)
+{
+	struct state_writer w;
+	size_t len = 0;
+
+	state_writer_init(&w, buf, cap);
+	vq_save(&vqs[0], &w);
+	vq_save(&vqs[1], &w);
+	assert_int_equal(virtio_net_ops.save(dev, &w), 0);
+	assert_int_equal(state_writer_finish(&w, &len), 0);
+	return len;
+}
+
+/* What the transport does on restore: queues mapped, the device reset and
+ * started with the features, then given its record. */
+static int restore_net(uint64_t features, const uint8_t *buf, size_t len)
+{
+	struct state_reader r;
+
+	state_reader_init(&r, buf, len);
+	if (vq_restore(&vqs[0], &gm, VQ_MAX_SIZE, &r) || vq_restore(&vqs[1], &gm, VQ_MAX_SIZE, &r))
+		return r.err;
+	virtio_net_ops.reset(dev);
+	virtio_net_ops.start(dev, features, vqs);
+	if (virtio_net_ops.restore(dev, &r))
+		return r.err;
+	return state_reader_finish(&r);
+}
+
+/* A new NIC on a new "TAP" over the same guest memory, as a restore
+ * creates it (with another MAC: the record's wins). */
+static void replace_device(void)
+{
+	struct virtio_net_cfg c = { .mac = { 2, 9, 9, 9, 9, 9 }, .name = "restored" };
+
+	virtio_net_destroy(dev);
+	close(sp[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	fcntl(sp[1], F_SETFL, O_NONBLOCK);
+	c.tap_fd = sp[0];
+	dev = virtio_net_create(&c, &gm, &tr);
+	assert_non_null(dev);
+	memset(vqs, 0, sizeof(vqs));
+}
+
+/* Transmit chain @i: a header and @len bytes following @seed at BUF + 0x8000 + 0x800 * i. */
+static void post_tx(uint16_t i, uint32_t len, unsigned seed)
+{
+	uint8_t *g = gm_ptr(&gm, BUF + 0x8000 + 0x800ULL * i, HDR + len);
+
+	mkhdr(g, 0, 0, 0, 0, 0, 0);
+	fill(g + HDR, len, seed);
+	desc(TX_DESC, i, BUF + 0x8000 + 0x800ULL * i, HDR + len, 0, 0);
+	make_avail(1, i);
+}
+
+/* The driver's next steps after the save: two frames arrive, one leaves. */
+static void continue_traffic(uint8_t *sent, ssize_t *sent_len)
+{
+	host_send(300, 2);
+	host_send(500, 3);
+	virtio_net_rx(dev, POLLIN);
+	post_tx(1, 200, 9);
+	virtio_net_ops.kick(dev, 1);
+	*sent_len = read(sp[1], sent, 1024);
+}
+
+/* Saved mid-stream: one frame received into the first of four receive
+ * chains (the other three taken into the device's cache), one frame sent.
+ * The original then receives two frames and sends one; the restored NIC,
+ * over guest memory as it was at the save, does the same: the same bytes
+ * everywhere in guest memory (buffers, used rings, event indices), the same
+ * frame out, the chains the cache held used in order. */
+static void save_restore_mid_stream(void **state)
+{
+	static uint8_t snap[RAM], after[RAM];
+	const uint64_t feats = F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_EVENT_IDX);
+	uint8_t buf[512], sent[1024], sent2[1024], mac[6];
+	uint16_t avail_snap[2], used_snap[2];
+	ssize_t n, n2;
+	uint32_t len;
+	size_t rlen;
+
+	(void)state;
+	start(feats);
+	for (uint16_t h = 0; h < 4; h++)
+		post_rx(h, 2048);
+	host_send(100, 1);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 0);
+	assert_int_equal(len, HDR + 100);
+	post_tx(0, 60, 5);
+	virtio_net_ops.kick(dev, 1);
+	assert_int_equal(read(sp[1], sent, sizeof(sent)), HDR + 60);
+	assert_int_equal(take_used(1, &len), 0);
+
+	rlen = save_net(buf, sizeof(buf));
+	memcpy(snap, gm_ptr(&gm, 0, RAM), RAM);
+	memcpy(avail_snap, avail_n, sizeof(avail_n));
+	memcpy(used_snap, used_seen, sizeof(used_seen));
+	continue_traffic(sent, &n);
+	assert_int_equal(n, HDR + 200);
+	memcpy(after, gm_ptr(&gm, 0, RAM), RAM);
+
+	replace_device();
+	memcpy(gm_ptr(&gm, 0, RAM), snap, RAM);
+	memcpy(avail_n, avail_snap, sizeof(avail_n));
+	memcpy(used_seen, used_snap, sizeof(used_seen));
+	assert_int_equal(restore_net(feats, buf, rlen), 0);
+	virtio_net_ops.cfg_read(dev, 0, mac, 6);
+	assert_memory_equal(mac, ((uint8_t[]){ 2, 1, 2, 3, 4, 5 }), 6);
+	continue_traffic(sent2, &n2);
+	assert_int_equal(n2, n);
+	assert_memory_equal(sent2, sent, (size_t)n);
+	assert_memory_equal(gm_ptr(&gm, 0, RAM), after, RAM);
+	assert_int_equal(take_used(0, &len), 1); /* the cache's chains, in order */
+	assert_int_equal(len, HDR + 300);
+	assert_int_equal(take_used(0, &len), 2);
+	assert_int_equal(len, HDR + 500);
+	assert_int_equal(take_used(1, &len), 1);
+	assert_int_equal(stats().rx_frames, 2);
+	stop();
+}
+
+/* A cut record, or one claiming more cached chains than the ring holds, is
+ * refused; the NIC then takes a good record and runs. */
+static void restore_refused_net(void **state)
+{
+	const uint64_t feats = F(VIRTIO_F_VERSION_1);
+	uint8_t buf[512], bad[512];
+	uint32_t len;
+	size_t rlen;
+
+	(void)state;
+	start(feats);
+	for (uint16_t h = 0; h < 3; h++)
+		post_rx(h, 2048);
+	host_send(100, 1);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 0);
+	rlen = save_net(buf, sizeof(buf));
+	assert_int_equal(buf[rlen - 2], 2); /* two chains cached */
+	replace_device();
+	for (size_t cut = 0; cut < rlen; cut++)
+		assert_true(restore_net(feats, buf, cut) < 0);
+	memcpy(bad, buf, rlen);
+	bad[rlen - 2] = QSZ + 1;
+	assert_int_equal(restore_net(feats, bad, rlen), -EINVAL);
+	bad[rlen - 2] = 1;
+	bad[rlen - 4] = 2; /* "broken" must be a bool */
+	assert_int_equal(restore_net(feats, bad, rlen), -EBADMSG);
+	assert_int_equal(restore_net(feats, buf, rlen), 0);
+	host_send(40, 2);
+	virtio_net_rx(dev, POLLIN);
+	assert_int_equal(take_used(0, &len), 1);
+	assert_int_equal(len, HDR + 40);
+	stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1086,6 +1250,8 @@ int main(void)
 		cmocka_unit_test(receive_larger_than_the_read),
 		cmocka_unit_test(receive_one_by_one),
 		cmocka_unit_test(config_space),
+		cmocka_unit_test(save_restore_mid_stream),
+		cmocka_unit_test(restore_refused_net),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,10 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "hearth/state.h"
 #include "hearth/virtio_pci.h"
 
 #define RAM   (1 << 20)
@@ -673,6 +675,351 @@ static void rng_request_through_a_kick(void **state)
 	assert_true(status() & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* ---- save and restore (docs/state.md) ---- */
+
+/* A second machine: its own guest memory (a copy of the first's, as a
+ * memory snapshot gives), a transport and a virtio-rng. */
+static struct {
+	struct guest_mem gm;
+	struct virtio_pci_host h;
+	struct virtio_pci *vp;
+	struct virtio_rng *rng;
+	struct virtio_pci *f_vp; /* F.vp, which a test may point at G.vp */
+} G;
+
+static int setup_two(void **state)
+{
+	if (setup(state) || gm_create(&G.gm, RAM, false))
+		return -1;
+	G.h = F.h;
+	G.h.gm = &G.gm;
+	G.vp = virtio_pci_create(&G.h, &virtio_rng_ops, BAR, GSI0, INTX);
+	if (!G.vp)
+		return -1;
+	G.rng = virtio_rng_create(&G.gm, virtio_pci_transport(G.vp));
+	if (!G.rng || virtio_pci_attach(G.vp, G.rng))
+		return -1;
+	G.f_vp = F.vp;
+	return 0; /* F.cb[0] kicks F.vp's queue, F.cb[1] G.vp's */
+}
+
+static int teardown_two(void **state)
+{
+	virtio_pci_destroy(G.vp);
+	virtio_rng_destroy(G.rng);
+	gm_destroy(&G.gm);
+	F.vp = G.f_vp;
+	return teardown(state);
+}
+
+static uint64_t brx(struct virtio_pci *vp, uint64_t off, size_t len)
+{
+	uint64_t v = 0;
+
+	virtio_pci_bar_ops.read(vp, off, &v, len);
+	return v;
+}
+
+/* What a driver reads back without side effects: configuration space,
+ * the common configuration of every queue, the MSI-X table and PBA. */
+static void regs(struct virtio_pci *vp, uint8_t *out /* 256 + 2 * 0x38 + 0x58 */)
+{
+	uint16_t qsel = (uint16_t)brx(vp, COMMON + 0x16, 2);
+
+	for (unsigned i = 0; i < 256; i += 4) {
+		uint32_t v = virtio_pci_cfg_ops.cfg_read(vp, i, 4);
+
+		memcpy(out + i, &v, 4);
+	}
+	out += 256;
+	for (uint16_t q = 0; q < 2; q++, out += 0x38) {
+		virtio_pci_bar_ops.write(vp, COMMON + 0x16, &q, 2);
+		for (unsigned i = 0; i < 0x38; i += 4) {
+			uint32_t v = (uint32_t)brx(vp, COMMON + i, 4);
+
+			memcpy(out + i, &v, 4);
+		}
+	}
+	virtio_pci_bar_ops.write(vp, COMMON + 0x16, &qsel, 2);
+	memcpy(out + 0x16 - 2 * 0x38, &qsel, 2); /* the first copy's selector */
+	memcpy(out + 0x16 - 0x38, &qsel, 2);
+	for (unsigned i = 0; i < 0x50; i += 4) {
+		uint32_t v = (uint32_t)brx(vp, MSIXT + i, 4);
+
+		memcpy(out + i, &v, 4);
+	}
+	for (unsigned i = 0; i < 8; i += 4) {
+		uint32_t v = (uint32_t)brx(vp, MSIXP + i, 4);
+
+		memcpy(out + 0x50 + i, &v, 4);
+	}
+}
+
+#define REGS_LEN (256 + 2 * 0x38 + 0x58)
+
+/* The driver posts descriptor @i (64 writable bytes at BUF + 64 * i) as
+ * avail entry @i, asks for an interrupt when it is used (used_event) and
+ * kicks with @kick. */
+static void post(struct guest_mem *gm, uint16_t i, void (*kick)(void *, uint32_t), void *arg)
+{
+	uint8_t *ram = gm_ptr(gm, 0, RAM);
+	uint64_t d[2] = { BUF + 64ULL * i, 64ULL | (uint64_t)2 << 32 };
+	uint16_t idx = (uint16_t)(i + 1);
+
+	memcpy(ram + DESC + 16 * i, d, sizeof(d));
+	memcpy(ram + AVAIL + 4 + 2 * i, &i, 2);
+	memcpy(ram + AVAIL + 4 + 2 * 16, &i, 2);
+	memcpy(ram + AVAIL + 2, &idx, 2);
+	kick(arg, 1);
+}
+
+/* A driver that negotiated EVENT_IDX, set up its queue on MSI-X vector 1
+ * and had one request served. */
+static void bring_up(void)
+{
+	negotiate(1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX);
+	queue(16, DESC, AVAIL, USED);
+	bw(COMMON + 0x1a, 1, 2);
+	bw(COMMON + 0x10, 0, 2); /* config changes on vector 0 */
+	bw(MSIXT + 16, 0xfee00000, 4);
+	bw(MSIXT + 16 + 8, 0x4041, 4);
+	bw(MSIXT + 16 + 12, 0, 4);
+	bw(MSIXT + 0, 0xfee01000, 4); /* vector 0: set up, left masked */
+	cw(0x43, 0x80, 1);
+	cw(0x04, 0x0406, 2);
+	bw(COMMON + 0x14, status() | VIRTIO_STATUS_DRIVER_OK, 1);
+	post(&F.gm, 0, F.cb[0], F.arg[0]);
+	fire(-1); /* a configuration interrupt left pending: vector 0 is masked */
+	assert_int_equal(br(MSIXP, 8), 1);
+}
+
+static size_t save_vp(struct virtio_pci *vp, uint8_t *buf, size_t cap)
+{
+	struct state_writer w;
+	size_t len = 0;
+
+	state_writer_init(&w, buf, cap);
+	assert_int_equal(virtio_pci_save(vp, &w), 0);
+	assert_int_equal(state_writer_finish(&w, &len), 0);
+	return len;
+}
+
+static int restore_vp(struct virtio_pci *vp, const uint8_t *buf, size_t len)
+{
+	struct state_reader r;
+	int ret;
+
+	state_reader_init(&r, buf, len);
+	ret = virtio_pci_restore(vp, &r);
+	return ret ? ret : state_reader_finish(&r);
+}
+
+/* Saved with a request served, restored into a second machine whose memory
+ * is a copy of the first's: both serve the next request alike (the same
+ * used ring, index 2, the same event-idx answer, an interrupt on vector
+ * 1), and the driver reads the same registers from both. */
+static void save_restore_continues(void **state)
+{
+	uint8_t buf[2048], ra[REGS_LEN], rb[REGS_LEN];
+	uint8_t *r1 = gm_ptr(&F.gm, 0, RAM), *r2;
+	size_t len;
+	eventfd_t n;
+	uint16_t idx;
+
+	(void)state;
+	bring_up();
+	len = save_vp(F.vp, buf, sizeof(buf));
+	r2 = gm_ptr(&G.gm, 0, RAM);
+	memcpy(r2, r1, RAM);
+	assert_int_equal(restore_vp(G.vp, buf, len), 0);
+	regs(F.vp, ra);
+	regs(G.vp, rb);
+	assert_memory_equal(ra, rb, REGS_LEN);
+	assert_int_equal(brx(G.vp, COMMON + 0x14, 1),
+			 VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				 VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	/* the restore's own kick finds nothing new */
+	F.cb[1](F.arg[1], 1);
+	memcpy(&idx, r2 + USED + 2, 2);
+	assert_int_equal(idx, 1);
+	/* the next request, on both */
+	assert_int_equal(eventfd_read(F.irq_fd[0], &n), 0); /* the first one's */
+	post(&F.gm, 1, F.cb[0], F.arg[0]);
+	post(&G.gm, 1, F.cb[1], F.arg[1]);
+	assert_memory_equal(r1 + USED, r2 + USED, 4 + 8 * 16 + 2);
+	assert_memory_equal(r1 + AVAIL + 4 + 2 * 16, r2 + AVAIL + 4 + 2 * 16, 2); /* used_event */
+	memcpy(&idx, r2 + USED + 2, 2);
+	assert_int_equal(idx, 2);
+	assert_int_equal(F.irqfds, 2); /* G's vector 1 bound on its first message */
+	assert_int_equal(F.irq_gsi[1], GSI0 + 1);
+	assert_int_equal(eventfd_read(F.irq_fd[1], &n), 0);
+	assert_int_equal(n, 1);
+	/* the pending configuration interrupt leaves when vector 0 is unmasked */
+	virtio_pci_bar_ops.write(G.vp, MSIXT + 12, &(uint32_t){ 0 }, 4);
+	assert_int_equal(brx(G.vp, MSIXP, 8), 0);
+	assert_int_equal(F.irq_gsi[2], GSI0);
+}
+
+/* A transport saved before DRIVER_OK, mid set-up (queue selected, size and
+ * addresses written, not enabled): the driver finishes on the restored one. */
+static void save_restore_mid_setup(void **state)
+{
+	uint8_t buf[2048];
+	size_t len;
+	uint16_t idx;
+
+	(void)state;
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	bw(COMMON + 0x16, 0, 2);
+	bw(COMMON + 0x18, 8, 2);
+	bw(COMMON + 0x20, DESC, 8);
+	bw(COMMON + 0x28, AVAIL, 8);
+	len = save_vp(F.vp, buf, sizeof(buf));
+	assert_int_equal(restore_vp(G.vp, buf, len), 0);
+	F.vp = G.vp; /* the driver goes on with the restored one */
+	bw(COMMON + 0x30, USED, 8);
+	bw(COMMON + 0x1c, 1, 2);
+	assert_int_equal(br(COMMON + 0x18, 2), 8);
+	bw(COMMON + 0x14, status() | VIRTIO_STATUS_DRIVER_OK, 1);
+	assert_true(status() & VIRTIO_STATUS_DRIVER_OK);
+	post(&G.gm, 0, F.cb[1], F.arg[1]);
+	memcpy(&idx, gm_ptr(&G.gm, USED + 2, 2), 2);
+	assert_int_equal(idx, 1);
+}
+
+/* Cut anywhere, or holding what no driver can set up, a record is refused
+ * with the transport unchanged (its part is checked whole before anything
+ * changes); it then serves a driver as before. */
+static void restore_refused(void **state)
+{
+	uint8_t buf[2048], bad[2048], before[REGS_LEN], after[REGS_LEN];
+	bool found = false;
+	size_t len;
+	uint16_t idx;
+
+	(void)state;
+	bring_up();
+	len = save_vp(F.vp, buf, sizeof(buf));
+	/* G: set up by a driver of its own, MSI-X on */
+	virtio_pci_cfg_ops.cfg_write(G.vp, 0x43, 0x80, 1);
+	virtio_pci_bar_ops.write(G.vp, COMMON + 0x14, &(uint8_t){ 3 }, 1);
+	regs(G.vp, before);
+	for (size_t cut = 0; cut < len; cut++) {
+		assert_int_equal(restore_vp(G.vp, buf, cut), -EBADMSG);
+		/* cut inside the transport's part (the device's record, 12
+		 * bytes, comes last: device_record_refused) */
+		if (cut >= 12 && cut < len - 12) {
+			uint32_t body = (uint32_t)(cut - 12);
+
+			memcpy(bad, buf, cut);
+			memcpy(bad + 8, &body, 4);
+			assert_int_equal(restore_vp(G.vp, bad, cut), -EBADMSG);
+		}
+	}
+	/* values: the first fields after the header are device id, queues,
+	 * command (3 bytes each), line, MSI-X control (2 each) */
+	memcpy(bad, buf, len);
+	bad[12 + 1] = 2; /* a virtio-blk's record */
+	assert_int_equal(restore_vp(G.vp, bad, len), -EINVAL);
+	memcpy(bad, buf, len);
+	bad[12 + 6 + 1] = 0xff; /* command bits no write keeps */
+	assert_int_equal(restore_vp(G.vp, bad, len), -EINVAL);
+	/* a queue whose ring lies outside guest memory: the transport's and
+	 * the virtqueue's copies of its address moved together */
+	for (size_t i = 12; i + 9 <= len; i++) {
+		uint64_t v;
+
+		memcpy(&v, buf + i + 1, 8);
+		if (buf[i] == STATE_T_U64 && v == USED) {
+			memcpy(bad, buf, len);
+			for (size_t j = 12; j + 9 <= len; j++)
+				if (bad[j] == STATE_T_U64 && !memcmp(bad + j + 1, &v, 8))
+					memcpy(bad + j + 1, &(uint64_t){ RAM - 8 }, 8);
+			assert_int_equal(restore_vp(G.vp, bad, len), -EINVAL);
+			found = true;
+			break;
+		}
+	}
+	assert_true(found);
+	regs(G.vp, after);
+	assert_memory_equal(before, after, REGS_LEN);
+	assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 3);
+	/* still serves a driver */
+	F.vp = G.vp;
+	bw(COMMON + 0x14, 0, 1);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	queue(16, DESC, AVAIL, USED);
+	bw(COMMON + 0x14, status() | VIRTIO_STATUS_DRIVER_OK, 1);
+	post(&G.gm, 0, F.cb[1], F.arg[1]);
+	memcpy(&idx, gm_ptr(&G.gm, USED + 2, 2), 2);
+	assert_int_equal(idx, 1);
+}
+
+/* The transport's part fits, the device's does not (another device's
+ * record, or a cut one): the function is left reset, never half-restored,
+ * and a driver brings it up again. */
+static void device_record_refused(void **state)
+{
+	uint8_t buf[2048];
+	size_t len;
+	uint16_t idx;
+
+	(void)state;
+	bring_up();
+	len = save_vp(F.vp, buf, sizeof(buf));
+	assert_int_equal(buf[len - 12], 'H'); /* the empty virtio-rng record */
+	assert_int_equal(buf[len - 12 + 4], STATE_KIND_VIRTIO_RNG);
+	buf[len - 12 + 4] = STATE_KIND_VIRTIO_NET;
+	memcpy(gm_ptr(&G.gm, 0, RAM), gm_ptr(&F.gm, 0, RAM), RAM);
+	assert_int_equal(restore_vp(G.vp, buf, len), -EBADMSG);
+	assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 0); /* reset */
+	buf[len - 12 + 4] = STATE_KIND_VIRTIO_RNG;
+	buf[len - 12 + 6] = 2; /* a newer device record */
+	assert_int_equal(restore_vp(G.vp, buf, len), -EPROTONOSUPPORT);
+	assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 0);
+	/* cut inside the device's record, the outer length made to match */
+	buf[len - 12 + 6] = 1;
+	for (size_t cut = len - 12; cut < len; cut++) {
+		uint8_t bad[2048];
+		uint32_t body = (uint32_t)(cut - 12);
+
+		restore_vp(G.vp, buf, len);
+		assert_int_equal(brx(G.vp, COMMON + 0x14, 1) & VIRTIO_STATUS_DRIVER_OK,
+				 VIRTIO_STATUS_DRIVER_OK);
+		memcpy(bad, buf, cut);
+		memcpy(bad + 8, &body, 4);
+		assert_int_equal(restore_vp(G.vp, bad, cut), -EBADMSG);
+		assert_int_equal(brx(G.vp, COMMON + 0x14, 1), 0);
+	}
+	/* the kick a reset function gets does nothing */
+	F.cb[1](F.arg[1], 1);
+	memcpy(&idx, gm_ptr(&G.gm, USED + 2, 2), 2);
+	assert_int_equal(idx, 1);
+	assert_int_equal(restore_vp(G.vp, buf, len), 0);
+	post(&G.gm, 1, F.cb[1], F.arg[1]);
+	memcpy(&idx, gm_ptr(&G.gm, USED + 2, 2), 2);
+	assert_int_equal(idx, 2);
+}
+
+/* A function with no device attached has nothing to save or restore into. */
+static void unattached_refused(void **state)
+{
+	struct virtio_pci *vp = virtio_pci_create(&F.h, &virtio_rng_ops, BAR, GSI0, INTX);
+	uint8_t buf[2048];
+	struct state_writer w;
+	struct state_reader r;
+	size_t len;
+
+	(void)state;
+	bring_up();
+	len = save_vp(F.vp, buf, sizeof(buf));
+	state_writer_init(&w, buf + len, sizeof(buf) - len);
+	assert_int_equal(virtio_pci_save(vp, &w), -EINVAL);
+	state_reader_init(&r, buf, len);
+	assert_int_equal(virtio_pci_restore(vp, &r), -EINVAL);
+	virtio_pci_destroy(vp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +1037,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(msix_masking_and_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(pci_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(rng_request_through_a_kick, setup, teardown),
+		cmocka_unit_test_setup_teardown(save_restore_continues, setup_two, teardown_two),
+		cmocka_unit_test_setup_teardown(save_restore_mid_setup, setup_two, teardown_two),
+		cmocka_unit_test_setup_teardown(restore_refused, setup_two, teardown_two),
+		cmocka_unit_test_setup_teardown(device_record_refused, setup_two, teardown_two),
+		cmocka_unit_test_setup_teardown(unattached_refused, setup_two, teardown_two),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
