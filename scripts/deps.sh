@@ -6,10 +6,12 @@ set -euo pipefail
 PKGS=(
 	gcc make meson ninja-build pkg-config
 	liburing-dev libaio-dev libjson-c-dev libhttp-parser-dev libcmocka-dev libiscsi-dev libext2fs-dev tgt
-	binutils util-linux iproute2 python3 clang-format e2fsprogs curl
+	binutils util-linux iproute2 python3 clang-format e2fsprogs curl mmdebstrap
 	clang-14 libclang-rt-14-dev
 )
 # tgt: the iSCSI target (tgtd) tests/integration/iscsi.sh runs privately.
+# mmdebstrap: builds the Debian 12 image the linux suite boots
+# (scripts/debian-image.sh).
 # Peers and tools for bench/ only.
 BENCH_PKGS=(qemu-system-x86 qemu-block-extra hyperfine fio)
 

@@ -17,6 +17,16 @@ if ! kvm_usable && [ "${HEARTH_BOX:-auto}" != never ]; then use_box=1; fi
 bash scripts/deps.sh ${use_box:+--box}
 BUILD=${BUILD:-build}
 SAN=${BUILD}-asan
+# The Debian 12 image the linux suite boots (scripts/debian-image.sh:
+# cached; a first build is ~4-8 min of downloads and dpkg, mostly waiting
+# on the network and the disk) is built in the background while the builds,
+# unit tests and fuzzers below keep the CPUs busy.
+mkdir -p "$BUILD"
+if [ "${HEARTH_TESTS:-all}" != fast ]; then
+	echo "test.sh: building the Debian 12 test image in the background (log: $BUILD/debian-image.log)"
+	bash scripts/debian-image.sh >"$BUILD/debian-image.path" 2>"$BUILD/debian-image.log" &
+	image_pid=$!
+fi
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 [ -f "$SAN/build.ninja" ] || meson setup "$SAN" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C "$BUILD"
@@ -46,6 +56,17 @@ if [ "${HEARTH_TESTS:-all}" != fast ]; then
 	# first build of the test kernel takes ~5 min on 2 cores), not in a box.
 	bash tests/guest/linux/build.sh >/dev/null
 	bash tests/guest/stock/fetch.sh >/dev/null
+	if kill -0 "$image_pid" 2>/dev/null; then
+		echo "test.sh: waiting for the Debian image build to finish (its log: $BUILD/debian-image.log)"
+	fi
+	if ! wait "$image_pid"; then
+		echo "test.sh: the Debian image could not be built; the end of its log:"
+		tail -n 15 "$BUILD/debian-image.log"
+		extra "debian image (scripts/debian-image.sh)" FAIL
+		status=1
+	fi
+	HEARTH_DEBIAN_IMAGE=$(tail -n 1 "$BUILD/debian-image.path" 2>/dev/null || true)
+	export HEARTH_DEBIAN_IMAGE
 	guest+=("linux:$BUILD:linux")
 fi
 
