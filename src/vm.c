@@ -34,7 +34,6 @@
 #include "hearth/virtio_pci.h"
 #include "hearth/tap.h"
 #include "hearth/virtio_net.h"
-#include "hearth/tap.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"
 #include "hearth/loop.h"
@@ -218,7 +217,7 @@ static int map_fd(struct vm *vm, const char *what, int fd, uint64_t len, struct 
 static bool has_root(const char *cmdline)
 {
 	for (const char *p = strstr(cmdline, "root="); p; p = strstr(p + 1, "root="))
-		if (p == cmdline || p[-1] == ' ')
+		if (p == cmdline || p[-1] == ' ' || p[-1] == '\t')
 			return true;
 	return false;
 }

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include <ext2fs/ext2fs.h>
 #include <linux/fs.h>
 
+#include "hearth/bytes.h"
 #include "hearth/image.h"
 
 #define MAX_LINK_HOPS  8
@@ -40,6 +42,15 @@
 #define MAX_BLS_CONF   (64 * 1024)
 #define MAX_INITRDS    8
 #define CHILD_CPU_S    60
+#define CHILD_AS       (2ULL << 30)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEARTH_HAS_ASAN 1
+#endif
+#endif
+#ifndef HEARTH_HAS_ASAN
+#define HEARTH_HAS_ASAN 0
+#endif
 
 /* What the child hands back, once, through a pipe. */
 struct result {
@@ -269,8 +280,8 @@ static int bls_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int of
 		return DIRENT_ABORT;
 	memcpy(name, d->name, len);
 	name[len] = '\0';
-	if (len > 5 && !strcmp(name + len - 5, ".conf") && !memchr(name, '/', len) &&
-	    strverscmp(name, s->best) > 0)
+	if (len > 5 && !strcmp(name + len - 5, ".conf") && !memchr(d->name, '/', len) &&
+	    !memchr(d->name, '\0', len) && strverscmp(name, s->best) > 0)
 		memcpy(s->best, name, len + 1);
 	return 0;
 }
@@ -309,8 +320,9 @@ static int copy_bls(struct fs_ctx *c, const char *dir, const char *p, int fd, ui
 	char full[MAX_PATH];
 	int ret = copy_file(c, p, fd, len);
 
-	if (ret != -ENOENT || strcmp(dir, "/boot/loader/entries"))
+	if (ret != -ENOENT)
 		return ret;
+	(void)dir;
 	if (snprintf(full, sizeof(full), "/boot/%s", p) >= (int)sizeof(full))
 		return fail(c, -EINVAL, "%s: path too long", p);
 	return copy_file(c, full, fd, len);
@@ -318,7 +330,9 @@ static int copy_bls(struct fs_ctx *c, const char *dir, const char *p, int fd, ui
 
 static int try_bls(struct fs_ctx *c, int kfd, int ifd, struct boot_image *img)
 {
-	static const char *const dirs[] = { "/boot/loader/entries", "/loader/entries" };
+	/* Only on the root file system: entries on a separate /boot partition
+	 * (/loader/entries there) would give root=UUID= of /boot. */
+	static const char *const dirs[] = { "/boot/loader/entries" };
 	static char conf[MAX_BLS_CONF + 1];
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -352,15 +366,16 @@ static int try_bls(struct fs_ctx *c, int kfd, int ifd, struct boot_image *img)
 		conf[size] = '\0';
 		if (bls_value(conf, "linux", 0, val, sizeof(val)))
 			return fail(c, -EINVAL, "%s: no 'linux' line", path);
+		/* a broken entry is refused, not searched around (-EINVAL) */
 		ret = copy_bls(c, dirs[i], val, kfd, &img->kernel_len);
 		if (ret == -ENOENT)
-			return fail(c, -ENOENT, "%s names %s, which does not exist", path, val);
+			return fail(c, -EINVAL, "%s names %s, which does not exist", path, val);
 		for (unsigned n = 0; !ret && n < MAX_INITRDS; n++) {
 			if (bls_value(conf, "initrd", n, val, sizeof(val)))
 				break;
 			ret = copy_bls(c, dirs[i], val, ifd, &img->initrd_len);
 			if (ret == -ENOENT)
-				return fail(c, -ENOENT, "%s names %s, which does not exist", path,
+				return fail(c, -EINVAL, "%s names %s, which does not exist", path,
 					    val);
 		}
 		if (!ret && snprintf(img->found, sizeof(img->found), "%s: %s", c->where, path) < 0)
@@ -399,8 +414,9 @@ static int search_part(int fd, const char *path, const struct part *p, int kfd, 
 {
 	char where[32], opts[48];
 	struct fs_ctx c = { .where = where, .err = err, .errlen = errlen };
-	uint8_t magic[2];
-	uint64_t bytes;
+	uint8_t sb[1024];
+	uint64_t bytes, blocks;
+	uint32_t log_bs;
 	errcode_t rc;
 	int ret;
 
@@ -408,9 +424,19 @@ static int search_part(int fd, const char *path, const struct part *p, int kfd, 
 		snprintf(where, sizeof(where), "partition %u", p->index);
 	else
 		snprintf(where, sizeof(where), "the whole disk");
-	if (p->size < 2048 || pread(fd, magic, 2, (off_t)(p->offset + 1024 + 56)) != 2 ||
-	    magic[0] != 0x53 || magic[1] != 0xef)
+	if (p->size < 2048 || pread(fd, sb, sizeof(sb), (off_t)(p->offset + 1024)) != sizeof(sb) ||
+	    sb[56] != 0x53 || sb[57] != 0xef)
 		return -ENOTSUP;
+	/* the superblock's size, checked before libext2fs sizes its tables by
+	 * it: a hostile block count must not make the reader allocate and
+	 * read gigabytes of group descriptors */
+	blocks = ld32(sb + 4);
+	if (ld32(sb + 96) & 0x80) /* INCOMPAT_64BIT */
+		blocks |= (uint64_t)ld32(sb + 0x150) << 32;
+	log_bs = ld32(sb + 24);
+	if (log_bs > 6 || __builtin_mul_overflow(blocks, 1024ULL << log_bs, &bytes) ||
+	    bytes > p->size)
+		return fail(&c, -EINVAL, "corrupt ext2/3/4 file system: larger than its partition");
 	snprintf(opts, sizeof(opts), "offset=%llu", (unsigned long long)p->offset);
 	rc = ext2fs_open2(path, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &c.fs);
 	if (rc)
@@ -504,17 +530,38 @@ static int search(const char *path, int kfd, int ifd, struct boot_image *img, ch
 	return ret;
 }
 
+/*
+ * The reader: keeps only the three descriptors it hands results through
+ * (at 3, 4, 5), cannot gain privileges, dumps no core (hearth's memory),
+ * and is limited in CPU time, file size and, outside sanitizer builds
+ * (whose shadow memory needs terabytes of address space), address space.
+ * It is not yet a full sandbox: it runs as hearth's user with hearth's
+ * memory, until the seccomp filters of docs/security.md's plan.
+ */
 static void child(const char *path, int kfd, int ifd, int wfd)
 {
 	struct rlimit cpu = { CHILD_CPU_S, CHILD_CPU_S };
-	struct rlimit fsize = { IMAGE_MAX_LEN * MAX_INITRDS, IMAGE_MAX_LEN * MAX_INITRDS };
+	struct rlimit fsize = { IMAGE_MAX_LEN, IMAGE_MAX_LEN };
+	struct rlimit none = { 0, 0 };
 	struct boot_image img = { 0 };
 	struct result r = { 0 };
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (dup2(kfd, 3) < 0 || dup2(ifd, 4) < 0 || dup2(wfd, 5) < 0 ||
+	    syscall(SYS_close_range, 6U, ~0U, 0U) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    setrlimit(RLIMIT_CORE, &none) || setrlimit(RLIMIT_CPU, &cpu) ||
+	    setrlimit(RLIMIT_FSIZE, &fsize))
+		_exit(1);
+	kfd = 3;
+	ifd = 4;
+	wfd = 5;
+#if !defined(__SANITIZE_ADDRESS__) && !HEARTH_HAS_ASAN
+	struct rlimit as = { CHILD_AS, CHILD_AS };
+
+	if (setrlimit(RLIMIT_AS, &as))
+		_exit(1);
+#endif
 	initialize_ext2_error_table(); /* error_message() names libext2fs's codes */
-	setrlimit(RLIMIT_CPU, &cpu);
-	setrlimit(RLIMIT_FSIZE, &fsize);
 	r.status = search(path, kfd, ifd, &img, r.err, sizeof(r.err));
 	memcpy(r.root_uuid, img.root_uuid, sizeof(r.root_uuid));
 	memcpy(r.found, img.found, sizeof(r.found));
@@ -545,9 +592,14 @@ static int collect(int rfd, pid_t pid, uint64_t timeout_ms, struct result *r, ch
 		ssize_t n;
 		int left = now >= end ? 0 : end - now > 60000 ? 60000 : (int)(end - now);
 
-		if (left == 0 || poll(&p, 1, left) == 0) {
+		int ready = left ? poll(&p, 1, left) : 0;
+
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
 			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
 			snprintf(err, errlen, "reading its file system took longer than %llu ms",
 				 (unsigned long long)timeout_ms);
 			return -ETIMEDOUT;
@@ -573,6 +625,15 @@ static int collect(int rfd, pid_t pid, uint64_t timeout_ms, struct result *r, ch
 	return 0;
 }
 
+/* Names from the file system may hold anything: no control character
+ * (a newline, an escape sequence) reaches the one-line error or the log. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static int memfd_size(int fd, uint64_t *len)
 {
 	struct stat st;
@@ -580,17 +641,26 @@ static int memfd_size(int fd, uint64_t *len)
 	if (fstat(fd, &st))
 		return -errno;
 	*len = (uint64_t)st.st_size;
-	return *len <= IMAGE_MAX_LEN * MAX_INITRDS ? 0 : -EINVAL;
+	return *len <= IMAGE_MAX_LEN ? 0 : -EINVAL;
 }
 
 int image_find_kernel(const char *path, uint64_t timeout_ms, struct boot_image *out, char *err,
 		      size_t errlen)
 {
 	struct result r = { 0 };
+	struct stat st;
 	int p[2] = { -1, -1 }, ret;
 	pid_t pid;
 
 	*out = (struct boot_image){ .kernel_fd = -1, .initrd_fd = -1 };
+	if (stat(path, &st)) {
+		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
+		return errno == ENOENT ? -ENOENT : -errno;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file or block device");
+		return -EINVAL;
+	}
 	out->kernel_fd = memfd_create("hearth-kernel", MFD_CLOEXEC);
 	out->initrd_fd = memfd_create("hearth-initrd", MFD_CLOEXEC);
 	if (out->kernel_fd < 0 || out->initrd_fd < 0 || pipe2(p, O_CLOEXEC)) {
@@ -615,6 +685,8 @@ int image_find_kernel(const char *path, uint64_t timeout_ms, struct boot_image *
 		goto fail;
 	r.err[sizeof(r.err) - 1] = r.found[sizeof(r.found) - 1] = '\0';
 	r.root_uuid[sizeof(r.root_uuid) - 1] = '\0';
+	printable(r.err);
+	printable(r.found);
 	if (r.status) {
 		ret = r.status < 0 && r.status > -4096 ? r.status : -EINVAL;
 		snprintf(err, errlen, "%s", r.err);

@@ -55,6 +55,18 @@ __attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, c
 	return -EINVAL;
 }
 
+/* A read of the disk, its failure named in @err. */
+static int read_disk(part_read_fn rd, void *ctx, uint64_t off, void *buf, size_t len, char *err,
+		     size_t errlen)
+{
+	int ret = rd(ctx, off, buf, len);
+
+	if (ret)
+		snprintf(err, errlen, "cannot read sector %llu: %s",
+			 (unsigned long long)(off / PART_SECTOR), strerror(-ret));
+	return ret;
+}
+
 /* [first, last] in sectors, inclusive, to bytes inside a disk of @sectors. */
 static bool extent(uint64_t first, uint64_t last, uint64_t sectors, struct part *p)
 {
@@ -77,7 +89,7 @@ static int scan_gpt(part_read_fn rd, void *ctx, uint64_t sectors, struct part *o
 
 	if (sectors < 3)
 		return bad(err, errlen, "the disk is too small for the GPT its MBR announces");
-	ret = rd(ctx, PART_SECTOR, h, sizeof(h));
+	ret = read_disk(rd, ctx, PART_SECTOR, h, sizeof(h), err, errlen);
 	if (ret)
 		return ret;
 	if (memcmp(h, "EFI PART", 8))
@@ -116,7 +128,7 @@ static int scan_gpt(part_read_fn rd, void *ctx, uint64_t sectors, struct part *o
 	array = malloc(bytes);
 	if (!array)
 		return -ENOMEM;
-	ret = rd(ctx, entries_lba * PART_SECTOR, array, bytes);
+	ret = read_disk(rd, ctx, entries_lba * PART_SECTOR, array, bytes, err, errlen);
 	if (!ret && part_crc32(0, array, bytes) != acrc)
 		ret = bad(err, errlen, "corrupt GPT: entry array CRC mismatch");
 	for (uint32_t i = 0; !ret && i < n; i++) {
@@ -149,7 +161,7 @@ int part_scan(part_read_fn rd, void *ctx, uint64_t disk_size, struct part *out, 
 
 	if (sectors == 0)
 		return 0;
-	ret = rd(ctx, 0, mbr, sizeof(mbr));
+	ret = read_disk(rd, ctx, 0, mbr, sizeof(mbr), err, errlen);
 	if (ret)
 		return ret;
 	if (mbr[MBR_SIG_OFF] != 0x55 || mbr[MBR_SIG_OFF + 1] != 0xaa)

@@ -442,6 +442,28 @@ static void refusals(void **state)
 	/* a path that is not there */
 	assert_int_equal(find("nonexistent.img", &b), -ENOENT);
 	assert_non_null(strstr(err, "cannot open it"));
+
+	/* a directory (or a FIFO) is refused before any reader starts */
+	sh("mkdir -p %s/adir.img", dir);
+	assert_int_equal(find("adir.img", &b), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file or block device"));
+
+	/* a boot entry that names a missing kernel is refused, not searched
+	 * around, even with a /vmlinuz next to it */
+	sh("rm -rf %s/t3 && mkdir -p %s/t3/boot/loader/entries && ln -s boot/k %s/t3/vmlinuz", dir,
+	   dir, dir);
+	file("t3/boot/k", "K");
+	file("t3/boot/loader/entries/a.conf", "linux /vmlinuz-gone\n");
+	sh(MKFS " -d %s/t3 %s/bad.img 8M", dir, dir);
+	assert_int_equal(find("bad.img", &b), -EINVAL);
+	assert_non_null(strstr(err, "names /vmlinuz-gone, which does not exist"));
+
+	/* a name with control characters reaches the message as '?' */
+	sh("rm -rf %s/t3 && mkdir -p %s/t3/boot/loader/entries", dir, dir);
+	file("t3/boot/loader/entries/a.conf", "linux /k\033[2J\n");
+	sh(MKFS " -d %s/t3 %s/bad.img 8M", dir, dir);
+	assert_int_equal(find("bad.img", &b), -EINVAL);
+	assert_non_null(strstr(err, "names /k?[2J, which"));
 }
 
 int main(void)
