@@ -15,7 +15,18 @@ cd "$(dirname "$0")/.."
 size=${HEARTH_IMAGE_SIZE:-2G}
 password=${HEARTH_IMAGE_PASSWORD:-hearth}
 cache=${HEARTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth}/debian
-key=$( (cat "$0" scripts/gpt.py; echo "$size $password") | sha256sum | cut -c1-12)
+# The host's apt sources name the suite: they must be Debian 12's.
+. /etc/os-release
+if [ "${ID:-}" != debian ] || [ "${VERSION_CODENAME:-}" != bookworm ]; then
+	echo "debian-image.sh: builds from the host's apt sources, which must be Debian 12 (bookworm)'s; this host is ${PRETTY_NAME:-unknown}" >&2
+	exit 1
+fi
+sources=()
+for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+	[ -s "$f" ] && grep -q '^[^#]' "$f" && sources+=("$f")
+done
+[ ${#sources[@]} -gt 0 ] || { echo "debian-image.sh: the host has no apt sources" >&2; exit 1; }
+key=$( (cat "$0" scripts/gpt.py "${sources[@]}"; echo "$size $password") | sha256sum | cut -c1-12)
 out=${1:-$cache/bookworm-$key.img}
 if [ -z "${1:-}" ] && [ -f "$out" ]; then
 	echo "$out"
@@ -23,19 +34,15 @@ if [ -z "${1:-}" ] && [ -f "$out" ]; then
 fi
 [ "$(id -u)" = 0 ] || { echo "debian-image.sh: needs root (mmdebstrap and mke2fs -d keep owners)" >&2; exit 1; }
 command -v mmdebstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >&2
-sources=()
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-	[ -s "$f" ] && grep -q '^[^#]' "$f" && sources+=("$f")
-done
-[ ${#sources[@]} -gt 0 ] || { echo "debian-image.sh: the host has no apt sources" >&2; exit 1; }
 
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$(dirname "$out")/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM # the EXIT trap then removes the half-built tree
 uuid=$(cat /proc/sys/kernel/random/uuid)
 start=$SECONDS
 echo "debian-image: building Debian 12 with systemd and linux-image-amd64" \
-	"(mmdebstrap: ~250 MB of packages; ~3-6 min on 2 cores, more on a slow network)" >&2
+	"(mmdebstrap: ~250 MB of packages; ~4-10 min on 2 cores, more on a slow network)" >&2
 # The initramfs: only the modules a hearth guest needs for its root
 # (MODULES=list), so that it is small and quick to unpack, made again
 # after the configuration is in place.

@@ -24,8 +24,11 @@ SAN=${BUILD}-asan
 mkdir -p "$BUILD"
 if [ "${HEARTH_TESTS:-all}" != fast ]; then
 	echo "test.sh: building the Debian 12 test image in the background (log: $BUILD/debian-image.log)"
-	bash scripts/debian-image.sh >"$BUILD/debian-image.path" 2>"$BUILD/debian-image.log" &
+	# in a session of its own, so that an early exit (a failed build,
+	# Ctrl-C) can stop it and its mmdebstrap, dpkg and mke2fs all at once
+	setsid bash scripts/debian-image.sh >"$BUILD/debian-image.path" 2>"$BUILD/debian-image.log" &
 	image_pid=$!
+	trap 'kill -- -"$image_pid" 2>/dev/null || true' EXIT
 fi
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 [ -f "$SAN/build.ninja" ] || meson setup "$SAN" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null

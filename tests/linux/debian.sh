@@ -27,9 +27,11 @@ import socket, sys
 s = socket.socket()
 s.bind(("169.254.79.1", 7777))
 s.listen(1)
+s.settimeout(float(sys.argv[2]))  # a guest that never connects ends it too
 c, _ = s.accept()
+c.settimeout(30)
 open(sys.argv[1], "wb").write(c.recv(4096))
-' "$TMP/net.txt" &
+' "$TMP/net.txt" "$(scaled 600)" &
 BG_PID=$!
 token=hearth-$$-$RANDOM
 
@@ -131,6 +133,7 @@ if ! grep -a "RESULT 42 2 running END" "$L" >/dev/null; then
 	echo "# systemd is degraded; failed units:"
 	grep -a -m5 "FAILED" "$L" | sed 's/^/#   /'
 fi
+kill "$BG_PID" 2>/dev/null || true # done, or never to be reached
 wait "$BG_PID" 2>/dev/null || true
 BG_PID=
 if grep -q "^net from hearth-debian$" "$TMP/net.txt" 2>/dev/null; then

@@ -39,9 +39,12 @@ say "ttyS0 irq $(cat /sys/class/tty/ttyS0/irq)"
 for ev in /sys/class/input/event*; do
 	[ "$(cat "$ev/device/name")" = "Power Button" ] && btn=/dev/input/${ev##*/}
 done
+# open the event device before saying so: evdev keeps no event for a
+# reader that opens it after the press
+[ -n "$btn" ] && exec 3<"$btn"
 say "done; waiting for the power button on ${btn:-nothing}"
 # one input_event (24 bytes on x86-64): the button's KEY_POWER press
-[ -n "$btn" ] && dd if="$btn" of=/dev/null bs=24 count=1 2>/dev/null && say "power button pressed"
+[ -n "$btn" ] && dd of=/dev/null bs=24 count=1 <&3 2>/dev/null && say "power button pressed"
 poweroff -f
 INIT
 chmod +x "$TMP/rootfs/sbin/init"
