@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "hearth/bus.h"
+#include "hearth/bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -106,18 +107,10 @@ unhandled:
 
 uint64_t bus_get(const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	uint64_t v = 0;
-
-	for (size_t i = len; i-- > 0;)
-		v = (v << 8) | p[i];
-	return v;
+	return ld_le(data, len);
 }
 
 void bus_put(void *data, size_t len, uint64_t val)
 {
-	uint8_t *p = data;
-
-	for (size_t i = 0; i < len; i++, val >>= 8)
-		p[i] = (uint8_t)val;
+	st_le(data, val, len);
 }

@@ -12,22 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hearth/bytes.h"
+
 #define HDR_LEN 12
-
-static void le_put(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le_get(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* ---- writer ---- */
 
@@ -95,7 +82,7 @@ static void put_field(struct state_writer *w, uint8_t tag, uint64_t v, size_t n)
 
 	if (p) {
 		p[0] = tag;
-		le_put(p + 1, v, n);
+		st_le(p + 1, v, n);
 	}
 }
 
@@ -148,10 +135,10 @@ void state_begin(struct state_writer *w, uint16_t kind, uint16_t version)
 	if (!p)
 		return;
 	w->open[w->depth++] = (size_t)(p - w->buf);
-	le_put(p, STATE_MAGIC, 4);
-	le_put(p + 4, kind, 2);
-	le_put(p + 6, version, 2);
-	le_put(p + 8, 0, 4); /* the body length, set by state_end */
+	st_le(p, STATE_MAGIC, 4);
+	st_le(p + 4, kind, 2);
+	st_le(p + 6, version, 2);
+	st_le(p + 8, 0, 4); /* the body length, set by state_end */
 }
 
 void state_end(struct state_writer *w)
@@ -166,7 +153,7 @@ void state_end(struct state_writer *w)
 	}
 	at = w->open[--w->depth];
 	/* len - at - HDR_LEN <= STATE_MAX_LEN < 2^32 */
-	le_put(w->buf + at + 8, w->len - at - HDR_LEN, 4);
+	st_le(w->buf + at + 8, w->len - at - HDR_LEN, 4);
 }
 
 int state_writer_finish(struct state_writer *w, size_t *len)
@@ -227,12 +214,12 @@ int state_enter(struct state_reader *r, uint16_t kind, uint16_t max_version, uin
 	h = take(r, HDR_LEN);
 	if (!h)
 		return r->err;
-	if (le_get(h, 4) != STATE_MAGIC || le_get(h + 4, 2) != kind)
+	if (ld_le(h, 4) != STATE_MAGIC || ld_le(h + 4, 2) != kind)
 		return state_fail(r, -EBADMSG);
-	ver = (uint16_t)le_get(h + 6, 2);
+	ver = (uint16_t)ld_le(h + 6, 2);
 	if (ver == 0 || ver > max_version)
 		return state_fail(r, -EPROTONOSUPPORT);
-	body = le_get(h + 8, 4);
+	body = ld_le(h + 8, 4);
 	if (body > limit(r) - r->pos)
 		return state_fail(r, -EBADMSG);
 	r->end[r->depth++] = r->pos + (size_t)body;
@@ -263,7 +250,7 @@ static int get_field(struct state_reader *r, uint8_t tag, size_t n, uint64_t *v)
 	p = take(r, n);
 	if (!p)
 		return r->err;
-	*v = le_get(p, n);
+	*v = ld_le(p, n);
 	return 0;
 }
 

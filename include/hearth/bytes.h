@@ -12,8 +12,28 @@
 #define HEARTH_BYTES_H
 
 #include <endian.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* @n (1..8) little-endian bytes: a register of any width. */
+static inline uint64_t ld_le(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+
+	for (size_t i = n; i-- > 0;)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static inline void st_le(void *p, uint64_t v, size_t n)
+{
+	uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++, v >>= 8)
+		b[i] = (uint8_t)v;
+}
 
 static inline uint16_t ld16(const void *p)
 {

@@ -8,6 +8,7 @@
  * other writes to it are ignored. Every register the guest writes is
  * checked; a bad queue setup sets DEVICE_NEEDS_RESET instead of failing.
  */
+#include "hearth/bytes.h"
 #include "hearth/virtio_pci.h"
 
 #include <errno.h>
@@ -93,21 +94,6 @@ unsigned virtio_pci_vectors(const struct virtio_dev_ops *ops)
 	return ops->num_queues + 1;
 }
 
-static void put(uint8_t *p, uint64_t v, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get(const uint8_t *p, size_t len)
-{
-	uint64_t v = 0;
-
-	for (size_t i = len; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* ---- PCI configuration space ---- */
 
 static void vcap(uint8_t *c, unsigned at, unsigned next, uint8_t type, uint32_t off, uint32_t len,
@@ -118,36 +104,36 @@ static void vcap(uint8_t *c, unsigned at, unsigned next, uint8_t type, uint32_t 
 	c[at + 2] = (uint8_t)caplen;
 	c[at + 3] = type;
 	c[at + 4] = 0; /* BAR 0 */
-	put(c + at + 8, off, 4);
-	put(c + at + 12, len, 4);
+	st_le(c + at + 8, off, 4);
+	st_le(c + at + 12, len, 4);
 }
 
 static void build_cfg(struct virtio_pci *vp)
 {
 	uint8_t *c = vp->cfg;
 
-	put(c + 0x00, 0x1af4, 2);
-	put(c + 0x02, 0x1040 + vp->ops->device_id, 2);
-	put(c + 0x06, 0x0010, 2); /* status: capabilities list */
-	c[0x08] = 1;		  /* revision: modern */
-	put(c + 0x09, vp->ops->pci_class, 3);
+	st_le(c + 0x00, 0x1af4, 2);
+	st_le(c + 0x02, 0x1040 + vp->ops->device_id, 2);
+	st_le(c + 0x06, 0x0010, 2); /* status: capabilities list */
+	c[0x08] = 1;		    /* revision: modern */
+	st_le(c + 0x09, vp->ops->pci_class, 3);
 	c[0x0e] = 0x00; /* header type 0 */
-	put(c + 0x2c, 0x1af4, 2);
-	put(c + 0x2e, vp->ops->device_id, 2);
+	st_le(c + 0x2c, 0x1af4, 2);
+	st_le(c + 0x2e, vp->ops->device_id, 2);
 	c[0x34] = CAP_MSIX;
 	c[0x3c] = (uint8_t)vp->intx_gsi; /* interrupt line: where INTA is wired */
 	c[0x3d] = 1;			 /* INTA, for drivers without MSI-X */
 	/* MSI-X: table and PBA in BAR 0 */
 	c[CAP_MSIX] = 0x11;
 	c[CAP_MSIX + 1] = 0x50;
-	put(c + CAP_MSIX + 2, vp->nvec - 1, 2);
-	put(c + CAP_MSIX + 4, MSIX_TABLE, 4);
-	put(c + CAP_MSIX + 8, MSIX_PBA, 4);
+	st_le(c + CAP_MSIX + 2, vp->nvec - 1, 2);
+	st_le(c + CAP_MSIX + 4, MSIX_TABLE, 4);
+	st_le(c + CAP_MSIX + 8, MSIX_PBA, 4);
 	vcap(c, 0x50, 0x60, 1, COMMON, COMMON_LEN, 16);
 	vcap(c, 0x60, 0x70, 3, ISR, 1, 16);
 	vcap(c, 0x70, 0x80, 4, DEVCFG, vp->ops->cfg_size ? vp->ops->cfg_size : 4, 16);
 	vcap(c, 0x80, CAP_PCICFG, 2, NOTIFY, NOTIFY_MULT * VIRTIO_PCI_MAX_QUEUES, 20);
-	put(c + 0x80 + 16, NOTIFY_MULT, 4);
+	st_le(c + 0x80 + 16, NOTIFY_MULT, 4);
 	vcap(c, CAP_PCICFG, 0x00, 5, 0, 0, 20); /* bar, offset, length set by the driver */
 }
 
@@ -169,9 +155,9 @@ static void bar_write_locked(struct virtio_pci *vp, uint64_t off, const void *da
  * 1, 2 or 4 and an offset aligned to it. Returns the length, 0 if invalid. */
 static size_t pcicfg_access(const struct virtio_pci *vp, uint32_t *off)
 {
-	uint32_t len = (uint32_t)get(vp->cfg + CAP_PCICFG + 12, 4);
+	uint32_t len = (uint32_t)ld_le(vp->cfg + CAP_PCICFG + 12, 4);
 
-	*off = (uint32_t)get(vp->cfg + CAP_PCICFG + 8, 4);
+	*off = (uint32_t)ld_le(vp->cfg + CAP_PCICFG + 8, 4);
 	if (vp->cfg[CAP_PCICFG + 4] != 0 || (len != 1 && len != 2 && len != 4) || *off % len ||
 	    *off >= VIRTIO_PCI_BAR_SIZE)
 		return 0;
@@ -230,7 +216,7 @@ static uint32_t cfg_read(void *opaque, uint32_t off, size_t len)
 		memcpy(tmp, b, 4);
 	}
 	pthread_mutex_unlock(&vp->lock);
-	v = (uint32_t)get(tmp, len);
+	v = (uint32_t)ld_le(tmp, len);
 	return v;
 }
 
@@ -241,7 +227,7 @@ static void cfg_write(void *opaque, uint32_t off, uint32_t val, size_t len)
 	pthread_mutex_lock(&vp->lock);
 	if (off == 0x04 && len >= 2) {
 		/* command: memory space, bus master, INTx disable are kept */
-		put(vp->cfg + 0x04, val & 0x0406, 2);
+		st_le(vp->cfg + 0x04, val & 0x0406, 2);
 		intx_update(vp);
 	} else if (off == 0x3c && len == 1) {
 		vp->cfg[0x3c] = (uint8_t)val; /* interrupt line: the guest's scratch */
@@ -256,7 +242,7 @@ static void cfg_write(void *opaque, uint32_t off, uint32_t val, size_t len)
 		size_t blen = pcicfg_access(vp, &boff);
 		uint8_t b[4];
 
-		put(b, val, 4);
+		st_le(b, val, 4);
 		if (blen)
 			bar_write_locked(vp, boff, b, blen);
 	} else if ((off == 0x10 || off == 0x14) && len == 4) {
@@ -399,23 +385,23 @@ static void common_read(struct virtio_pci *vp, uint32_t off, void *data, size_t 
 	uint64_t offered = vp->ops->features(vp->dev);
 	struct vpq *q = vp->qsel < vp->nq ? &vp->q[vp->qsel] : NULL;
 
-	put(c + 0x00, vp->dfselect, 4);
-	put(c + 0x04, vp->dfselect < 2 ? offered >> (32 * vp->dfselect) : 0, 4);
-	put(c + 0x08, vp->gfselect, 4);
-	put(c + 0x0c, vp->gfselect < 2 ? vp->driver_features >> (32 * vp->gfselect) : 0, 4);
-	put(c + 0x10, vp->msix_config, 2);
-	put(c + 0x12, vp->nq, 2);
+	st_le(c + 0x00, vp->dfselect, 4);
+	st_le(c + 0x04, vp->dfselect < 2 ? offered >> (32 * vp->dfselect) : 0, 4);
+	st_le(c + 0x08, vp->gfselect, 4);
+	st_le(c + 0x0c, vp->gfselect < 2 ? vp->driver_features >> (32 * vp->gfselect) : 0, 4);
+	st_le(c + 0x10, vp->msix_config, 2);
+	st_le(c + 0x12, vp->nq, 2);
 	c[0x14] = vp->status;
 	c[0x15] = 0; /* config generation: the config never changes */
-	put(c + 0x16, vp->qsel, 2);
+	st_le(c + 0x16, vp->qsel, 2);
 	if (q) {
-		put(c + 0x18, q->size, 2);
-		put(c + 0x1a, q->vector, 2);
-		put(c + 0x1c, q->enabled, 2);
-		put(c + 0x1e, vp->qsel, 2); /* notify offset, in NOTIFY_MULT units */
-		put(c + 0x20, q->desc, 8);
-		put(c + 0x28, q->driver, 8);
-		put(c + 0x30, q->device, 8);
+		st_le(c + 0x18, q->size, 2);
+		st_le(c + 0x1a, q->vector, 2);
+		st_le(c + 0x1c, q->enabled, 2);
+		st_le(c + 0x1e, vp->qsel, 2); /* notify offset, in NOTIFY_MULT units */
+		st_le(c + 0x20, q->desc, 8);
+		st_le(c + 0x28, q->driver, 8);
+		st_le(c + 0x30, q->device, 8);
 	}
 	memcpy(data, c + off, len);
 }
@@ -563,7 +549,7 @@ static void bar_read_locked(struct virtio_pci *vp, uint64_t off, void *data, siz
 	if (off + len <= COMMON_LEN) {
 		common_read(vp, (uint32_t)off, data, len);
 	} else if (off == ISR) {
-		put(data, vp->isr, 1); /* read clears */
+		st_le(data, vp->isr, 1); /* read clears */
 		vp->isr = 0;
 		intx_update(vp);
 	} else if (off >= DEVCFG && off - DEVCFG + len <= vp->ops->cfg_size && vp->ops->cfg_read) {
@@ -571,13 +557,13 @@ static void bar_read_locked(struct virtio_pci *vp, uint64_t off, void *data, siz
 	} else if (msix_table_access(vp, off, len)) {
 		memcpy(data, (uint8_t *)vp->msix + (off - MSIX_TABLE), len);
 	} else if (off >= MSIX_PBA && off + len <= MSIX_PBA + 8) {
-		put(data, vp->pending >> (8 * (off - MSIX_PBA)), len);
+		st_le(data, vp->pending >> (8 * (off - MSIX_PBA)), len);
 	}
 }
 
 static void bar_write_locked(struct virtio_pci *vp, uint64_t off, const void *data, size_t len)
 {
-	uint64_t v = get(data, len);
+	uint64_t v = ld_le(data, len);
 
 	if (off + len <= COMMON_LEN) {
 		common_write(vp, (uint32_t)off, v, len);
@@ -741,12 +727,12 @@ static void save_locked(struct virtio_pci *vp, struct state_writer *w)
 	state_begin(w, STATE_KIND_VIRTIO_PCI, STATE_VERSION);
 	state_put_u16(w, vp->ops->device_id);
 	state_put_u16(w, (uint16_t)vp->nq);
-	state_put_u16(w, (uint16_t)get(vp->cfg + 0x04, 2));
+	state_put_u16(w, (uint16_t)ld_le(vp->cfg + 0x04, 2));
 	state_put_u8(w, vp->cfg[0x3c]);
 	state_put_u8(w, vp->cfg[CAP_MSIX + 3] & 0xc0);
 	state_put_u8(w, vp->cfg[CAP_PCICFG + 4]);
-	state_put_u32(w, (uint32_t)get(vp->cfg + CAP_PCICFG + 8, 4));
-	state_put_u32(w, (uint32_t)get(vp->cfg + CAP_PCICFG + 12, 4));
+	state_put_u32(w, (uint32_t)ld_le(vp->cfg + CAP_PCICFG + 8, 4));
+	state_put_u32(w, (uint32_t)ld_le(vp->cfg + CAP_PCICFG + 12, 4));
 	state_put_bool(w, vp->bar_sizing[0]);
 	state_put_bool(w, vp->bar_sizing[1]);
 	state_put_u32(w, vp->dfselect);
@@ -880,12 +866,12 @@ static bool saved_ok(struct virtio_pci *vp, const struct saved *s)
 static void apply(struct virtio_pci *vp, const struct saved *s)
 {
 	reset(vp); /* the device forgets its queues */
-	put(vp->cfg + 0x04, s->cmd, 2);
+	st_le(vp->cfg + 0x04, s->cmd, 2);
 	vp->cfg[0x3c] = s->line;
 	vp->cfg[CAP_MSIX + 3] = (vp->cfg[CAP_MSIX + 3] & 0x3f) | s->msix_ctl;
 	vp->cfg[CAP_PCICFG + 4] = s->win_bar;
-	put(vp->cfg + CAP_PCICFG + 8, s->win_off, 4);
-	put(vp->cfg + CAP_PCICFG + 12, s->win_len, 4);
+	st_le(vp->cfg + CAP_PCICFG + 8, s->win_off, 4);
+	st_le(vp->cfg + CAP_PCICFG + 12, s->win_len, 4);
 	memcpy(vp->bar_sizing, s->bar_sizing, sizeof(vp->bar_sizing));
 	vp->dfselect = s->dfselect;
 	vp->gfselect = s->gfselect;
