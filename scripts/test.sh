@@ -46,8 +46,10 @@ if bash scripts/format.sh --check; then extra format OK; else extra format FAIL;
 # Includes point down the layer map of docs/architecture.md.
 if python3 scripts/layers.py; then extra layers OK; else extra layers FAIL; status=1; fi
 
-# Unit tests need no guest: here, in both builds.
-bash scripts/suites.sh "$RESULTS" "unit-main:$BUILD:unit" "unit-asan:$SAN:unit" || status=1
+# Unit tests and the host suite (devices driven without a guest) need no
+# KVM: here, in both builds, never in a box.
+bash scripts/suites.sh "$RESULTS" "unit-main:$BUILD:unit" "unit-asan:$SAN:unit" \
+	"host-main:$BUILD:host" "host-asan:$SAN:host" || status=1
 
 # The libFuzzer harnesses, built with clang and ASan/UBSan, briefly.
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} BUILD=$BUILD FUZZ_RESULTS="$RESULTS/testlog-extra.json" \
