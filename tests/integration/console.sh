@@ -10,6 +10,12 @@ command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 7
 H=$HEARTH
 SOCK=$TMP/api.sock
 LINES=3072 # 192 KiB: more than a pipe (64 KiB) and hearth's buffer (64 KiB) hold
+# A flood takes 16-19 s in the box and well under a second on a KVM host:
+# --timeout 120s (480 s scaled in the box) ends a guest that stalls long
+# before meson's limit, so the box's retry still has time to run. In the
+# box the probe has been seen to triple-fault, or stall, inside this
+# flood's one-PIO-exit-per-byte loop (2 of 4 runs of the pipe case once;
+# KVM's RIP 0xfff0 after the SHUTDOWN intercept): docs/testing.md.
 
 # flood_ok FILE LINES: the probe's flood lines 0..LINES-1, whole, in order,
 # followed by its verdict and the done line it prints just before exiting
@@ -32,12 +38,12 @@ PY
 # ---- a reader that keeps up ----
 expect_exit 0 "a flood into --console file:PATH" -- \
 	"$H" run --kernel "$PROBE" --cmdline "probe.tests=flood probe.flood=$LINES" \
-	--console "file:$TMP/flood.log" --timeout 600s
+	--console "file:$TMP/flood.log" --timeout 120s
 if why=$(flood_ok "$TMP/flood.log" $LINES 2>&1); then ok "the file holds every byte, in order"; else not_ok "file: $why"; fi
 if grep -q dropped "$TMP/err"; then not_ok "output dropped with a file"; sed 's/^/#   /' "$TMP/err"; else ok "nothing dropped"; fi
 
 got=0
-"$H" run --kernel "$PROBE" --cmdline "probe.tests=flood probe.flood=$LINES" --timeout 600s \
+"$H" run --kernel "$PROBE" --cmdline "probe.tests=flood probe.flood=$LINES" --timeout 120s \
 	2>"$TMP/err" </dev/null | cat >"$TMP/pipe.log" || got=$?
 [ "$got" = 0 ] && ok "a flood into a pipe (exit 0)" || not_ok "pipe: exit $got"
 if why=$(flood_ok "$TMP/pipe.log" $LINES 2>&1); then ok "the pipe's reader got every byte, in order"; else not_ok "pipe: $why"; fi
