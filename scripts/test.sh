@@ -92,6 +92,9 @@ else
 	# could not tie to hearth (docs/testing.md): a test that fails in the
 	# box runs once more, and both results are printed.
 	export HEARTH_RETRY=${HEARTH_RETRY:-1}
+	# Tests that know of a box-only failure we have not explained yet skip
+	# there with its reason (tests/integration/api.sh).
+	export HEARTH_IN_BOX=1
 	for attempt in 1 2; do
 		left=()
 		for spec in "${guest[@]}"; do [ -f "$RESULTS/done-${spec%%:*}" ] || left+=("$spec"); done
