@@ -18,7 +18,8 @@
 # Exit status: the command's own, or
 #   2    bad usage of box.sh
 #   210  the box cannot start (no QEMU, no kernel, initramfs not built)
-#   211  the box died before the command finished (its kernel log is kept)
+#   211  the box died before the command finished, or stopped responding
+#        (no heartbeat for BOX_STALL_S, default 300 s); its kernel log is kept
 #   212  the box's time limit (--timeout) passed
 # with one line on stderr starting "box:" saying which.
 #
@@ -191,6 +192,11 @@ echo "$checkout" >"$xfer/checkout"
 	echo 'holder=$!'
 	echo 'for i in $(seq 1200); do [ -e /run/box-holder ] && break; kill -0 $holder 2>/dev/null || break; sleep 0.1; done'
 	echo '[ -e /run/box-holder ] || echo "box: no idle VM could be held open (is /dev/kvm usable?); VMs created in parallel may freeze the box" >&2'
+	# A heartbeat the host watches: a box whose kernel froze without a
+	# panic (both CPUs stuck, seen under TCG) stops writing it, and the
+	# host stops such a box as dead instead of waiting out its time limit.
+	echo '( while :; do date +%s >/run/box/heartbeat; sleep 5; done ) </dev/null >/dev/null 2>&1 &'
+	echo 'beat=$!'
 	# Inside, the command's output is a console (a tty); where the caller's
 	# is not one, a pipe stands between, so that programs print for a log.
 	if [ -t 1 ]; then
@@ -202,7 +208,7 @@ echo "$checkout" >"$xfer/checkout"
 		echo '2>&1 | cat'
 		echo 'status=${PIPESTATUS[0]}'
 	fi
-	echo 'kill $holder 2>/dev/null; wait $holder 2>/dev/null'
+	echo 'kill $holder $beat 2>/dev/null; wait $holder $beat 2>/dev/null'
 	echo 'exit $status'
 } >"$xfer/run.sh"
 
@@ -226,7 +232,31 @@ timeout -k 10 "$timeout_s" "$qemu" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$checkout,mount_tag=checkout,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$xfer,mount_tag=xfer,security_model=none" \
-	</dev/null || qstatus=$?
+	</dev/null &
+qpid=$!
+# The watchdog: once the command has started, its heartbeat (above) must
+# stay fresher than BOX_STALL_S (default 300 s; it is written every 5 s);
+# before that, the box has BOX_STALL_S from its start to begin.
+stall_s=${BOX_STALL_S:-300}
+started=$(date +%s)
+stalled=
+while kill -0 "$qpid" 2>/dev/null; do
+	sleep 5
+	now=$(date +%s)
+	last=$(stat -c %Y "$xfer/heartbeat" 2>/dev/null || echo "$started")
+	if [ $((now - last)) -gt "$stall_s" ] && [ ! -f "$xfer/status" ]; then
+		stalled=$((now - last))
+		kill "$qpid" 2>/dev/null || true
+		break
+	fi
+done
+wait "$qpid" || qstatus=$?
+if [ -n "$stalled" ]; then
+	keep_log
+	why=$(grep -aE 'Kernel panic|BUG:|Oops|corrupted|watchdog: |rcu: INFO' "$log" 2>/dev/null | head -1 | tr -d '\r' | cut -c1-160 || true)
+	echo "box: the box stopped responding (no heartbeat for ${stalled} s${why:+; its kernel said: $why}); it was stopped as dead (its kernel log: $cache/console.log)" >&2
+	exit $BOX_DIED
+fi
 if [ $qstatus = 124 ] || [ $qstatus = 137 ]; then
 	keep_log
 	echo "box: the time limit of ${timeout_s} s passed; the box was stopped (its kernel log: $cache/console.log)" >&2
