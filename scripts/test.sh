@@ -11,6 +11,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Minutes since the start on every phase line, so that a slow run shows
+# where its time went; and one budget for the whole run (HEARTH_BUDGET_MIN,
+# default 80: CI stops a run at 90), which the box's time limit below is
+# cut to, so that a box that hangs ends the run red with every result
+# printed rather than late with none.
+t0=$(date +%s)
+budget_s=$((${HEARTH_BUDGET_MIN:-80} * 60))
+say() { local d=$(($(date +%s) - t0)); printf 'test.sh [%d:%02d]: %s\n' $((d / 60)) $((d % 60)) "$*"; }
+left_s() { echo $((t0 + budget_s - $(date +%s))); }
+
 kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 use_box=
 if ! kvm_usable && [ "${HEARTH_BOX:-auto}" != never ]; then use_box=1; fi
@@ -23,7 +33,7 @@ SAN=${BUILD}-asan
 # unit tests and fuzzers below keep the CPUs busy.
 mkdir -p "$BUILD"
 if [ "${HEARTH_TESTS:-all}" != fast ]; then
-	echo "test.sh: building the Debian 12 test image in the background (log: $BUILD/debian-image.log)"
+	say "building the Debian 12 test image in the background (log: $BUILD/debian-image.log)"
 	# in a session of its own, so that an early exit (a failed build,
 	# Ctrl-C) can stop it and its mmdebstrap, dpkg and mke2fs all at once
 	setsid bash scripts/debian-image.sh >"$BUILD/debian-image.path" 2>"$BUILD/debian-image.log" &
@@ -32,8 +42,10 @@ if [ "${HEARTH_TESTS:-all}" != fast ]; then
 fi
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" >/dev/null
 [ -f "$SAN/build.ninja" ] || meson setup "$SAN" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+say "building hearth, its tests and guests ($BUILD, $SAN)"
 ninja -C "$BUILD"
 ninja -C "$SAN"
+say "built"
 
 RESULTS=$BUILD/test-results
 rm -rf "$RESULTS"
@@ -48,10 +60,12 @@ if python3 scripts/layers.py; then extra layers OK; else extra layers FAIL; stat
 
 # Unit tests and the host suite (devices driven without a guest) need no
 # KVM: here, in both builds, never in a box.
+say "unit and host suites"
 bash scripts/suites.sh "$RESULTS" "unit-main:$BUILD:unit" "unit-asan:$SAN:unit" \
 	"host-main:$BUILD:host" "host-asan:$SAN:host" || status=1
 
 # The libFuzzer harnesses, built with clang and ASan/UBSan, briefly.
+say "fuzzing"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} BUILD=$BUILD FUZZ_RESULTS="$RESULTS/testlog-extra.json" \
 	bash scripts/fuzz.sh || status=1
 
@@ -59,13 +73,14 @@ guest=("integration-main:$BUILD:integration" "integration-asan:$SAN:integration"
 if [ "${HEARTH_TESTS:-all}" != fast ]; then
 	# The guests' kernels are built or fetched here, where it is fast (the
 	# first build of the test kernel takes ~5 min on 2 cores), not in a box.
+	say "the Linux guests' kernels"
 	bash tests/guest/linux/build.sh >/dev/null
 	bash tests/guest/stock/fetch.sh >/dev/null
 	if kill -0 "$image_pid" 2>/dev/null; then
-		echo "test.sh: waiting for the Debian image build to finish (its log: $BUILD/debian-image.log)"
+		say "waiting for the Debian image build to finish (its log: $BUILD/debian-image.log)"
 	fi
 	if ! wait "$image_pid"; then
-		echo "test.sh: the Debian image could not be built; the end of its log:"
+		say "the Debian image could not be built; the end of its log:"
 		tail -n 15 "$BUILD/debian-image.log"
 		extra "debian image (scripts/debian-image.sh)" FAIL
 		status=1
@@ -75,6 +90,7 @@ if [ "${HEARTH_TESTS:-all}" != fast ]; then
 	guest+=("linux:$BUILD:linux")
 fi
 
+say "guest suites"
 if [ -z "$use_box" ]; then
 	bash scripts/suites.sh "$RESULTS" "${guest[@]}" || status=1
 else
@@ -99,20 +115,28 @@ else
 		left=()
 		for spec in "${guest[@]}"; do [ -f "$RESULTS/done-${spec%%:*}" ] || left+=("$spec"); done
 		[ ${#left[@]} -gt 0 ] || break
-		echo "test.sh: ${#left[@]} guest suite(s) in the box (attempt $attempt; /dev/kvm is not usable here)"
+		# The box gets what is left of the run's budget, less a minute
+		# for the closing line; a second attempt needs 5 minutes at least.
+		limit=$(($(left_s) - 60))
+		[ -z "${BOX_LIMIT:-}" ] || limit=$BOX_LIMIT
+		if [ "$limit" -lt 300 ]; then
+			say "no time left in the run's budget for the box (attempt $attempt; ${limit} s)"
+			break
+		fi
+		say "${#left[@]} guest suite(s) in the box (attempt $attempt, up to ${limit} s; /dev/kvm is not usable here)"
 		rc=0
-		bash scripts/box.sh --timeout "${BOX_LIMIT:-4500}" -- \
+		bash scripts/box.sh --timeout "$limit" -- \
 			bash scripts/suites.sh "$RESULTS" "${left[@]}" || rc=$?
 		case $rc in
 		0) break ;;
-		211) echo "test.sh: the box died (not a test failure); the suites it had not finished run again" ;;
+		211) say "the box died (not a test failure); the suites it had not finished run again" ;;
 		*) status=1; break ;; # a test failed, or the box could not start or ran out of time
 		esac
 	done
 	for spec in "${guest[@]}"; do
 		name=${spec%%:*}
 		if [ ! -f "$RESULTS/done-$name" ]; then
-			echo "test.sh: suite $name has no result: the box could not run it"
+			say "suite $name has no result: the box could not run it"
 			extra "$name (box)" FAIL
 			status=1
 		fi
@@ -120,6 +144,7 @@ else
 fi
 
 # One closing line a CI reader understands, from every result above.
+say "done"
 python3 - "$RESULTS"/testlog-*.json <<'PY'
 import json, sys
 n = {"OK": 0, "FAIL": 0, "SKIP": 0}
