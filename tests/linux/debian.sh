@@ -45,7 +45,7 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execv(hearth, [hearth, "run", "--disk", "path=" + os.path.join(tmp, "debian.img"),
                       "--cpus", "2", "--memory", "1G", "--net", "tap=htap0",
-                      "--timeout", "1800s", "--shutdown-timeout", "300s",
+                      "--timeout", "400s", "--shutdown-timeout", "120s",
                       "--log-file", os.path.join(tmp, "hearth.log"), "--log-level", "info"])
 seen = b""
 def read_some(timeout):
