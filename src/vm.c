@@ -45,7 +45,6 @@
 #define MIN_MEMORY	      (4ULL << 20)
 #define MPTABLE_ROOM	      0x10000
 #define ACPI_ROOM	      0x10000
-#define ROUTES_MAX	      256
 #define MSI_GSI_BASE	      24 /* after the I/O APIC's 24 pins */
 
 struct mapped_file {
@@ -79,10 +78,7 @@ struct vm {
 	struct virtio_net *net[CONFIG_MAX_NICS];
 	struct virtio_rng *rng;
 	unsigned n_vpci;
-	/* GSI routing: the legacy table, then one MSI route per vector */
-	pthread_mutex_t route_lock;
-	struct kvm_irq_routing_entry routes[ROUTES_MAX];
-	unsigned n_routes;
+	struct irq_routes *routes; /* GSI routing: legacy, then one MSI route per vector */
 	struct vcpu_env env;
 	struct vcpu *vcpus;
 	unsigned nvcpus;
@@ -322,34 +318,6 @@ static int open_kvm(struct vm *vm)
 	return 0;
 }
 
-static int commit_routes(struct vm *vm)
-{
-	struct kvm_irq_routing *t =
-		calloc(1, sizeof(*t) + vm->n_routes * sizeof(struct kvm_irq_routing_entry));
-	int ret;
-
-	if (!t)
-		return -ENOMEM;
-	t->nr = vm->n_routes;
-	memcpy(t->entries, vm->routes, vm->n_routes * sizeof(vm->routes[0]));
-	ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t) ? -errno : 0;
-	free(t);
-	return ret;
-}
-
-static int set_gsi_routing(struct vm *vm)
-{
-	int n = irq_routing_legacy(vm->routes, ROUTES_MAX);
-
-	if (n < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
-	vm->n_routes = (unsigned)n;
-	if (commit_routes(vm))
-		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s",
-			    strerror(errno));
-	return 0;
-}
-
 /* ---- services for virtio-pci (struct virtio_pci_host) ---- */
 
 static int host_ioeventfd(void *opaque, uint64_t addr, unsigned len, int fd)
@@ -373,44 +341,8 @@ static int host_irqfd(void *opaque, unsigned gsi, int fd)
 static int host_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data)
 {
 	struct vm *vm = opaque;
-	struct kvm_irq_routing_entry e = {
-		.gsi = gsi,
-		.type = KVM_IRQ_ROUTING_MSI,
-		.u.msi = { .address_lo = (uint32_t)addr,
-			   .address_hi = (uint32_t)(addr >> 32),
-			   .data = data },
-	};
-	struct kvm_irq_routing_entry old;
-	bool added;
-	unsigned i;
-	int ret;
 
-	pthread_mutex_lock(&vm->route_lock);
-	for (i = 0; i < vm->n_routes && vm->routes[i].gsi != gsi; i++)
-		;
-	if (i == vm->n_routes && vm->n_routes == ROUTES_MAX) {
-		pthread_mutex_unlock(&vm->route_lock);
-		return -ENOSPC;
-	}
-	if (i < vm->n_routes && !memcmp(&vm->routes[i], &e, sizeof(e))) {
-		pthread_mutex_unlock(&vm->route_lock);
-		return 0; /* unchanged */
-	}
-	added = i == vm->n_routes;
-	old = vm->routes[i];
-	vm->routes[i] = e;
-	if (added)
-		vm->n_routes++;
-	ret = commit_routes(vm);
-	if (ret) { /* KVM refused it: keep the table it last took, or every
-		    * later commit, for any device, would fail on this entry */
-		if (added)
-			vm->n_routes--;
-		else
-			vm->routes[i] = old;
-	}
-	pthread_mutex_unlock(&vm->route_lock);
-	return ret;
+	return irq_routes_set_msi(vm->routes, gsi, addr, data);
 }
 
 static int host_watch(void *opaque, int fd, void (*cb)(void *arg, uint32_t events), void *arg)
@@ -569,6 +501,7 @@ static int create_vm_fd(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
 	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
+	int ret;
 
 	do {
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -581,7 +514,12 @@ static int create_vm_fd(struct vm *vm)
 	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) || ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
 		return fail(vm, HEARTH_EXIT_HOST, "setting up the VM's irqchip and PIT failed: %s",
 			    strerror(errno));
-	return set_gsi_routing(vm);
+	ret = irq_routes_create(&vm->routes, vm->vm_fd);
+	if (ret == -ENOSPC)
+		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
+	if (ret)
+		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s", strerror(-ret));
+	return 0;
 }
 
 static int check_cpus(struct vm *vm)
@@ -1261,7 +1199,6 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->route_lock, NULL);
 	pthread_mutex_init(&vm->pause.lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -1416,6 +1353,7 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->gm);
+	irq_routes_destroy(vm->routes);
 	int fds[] = { vm->stop_fd,     vm->timer_fd, vm->signal_fd, vm->shutdown_fd,
 		      vm->watchdog_fd, vm->vm_fd,    vm->kvm_fd };
 
@@ -1424,7 +1362,6 @@ void vm_destroy(struct vm *vm)
 			close(fds[i]);
 	unmap_inputs(vm);
 	pthread_mutex_destroy(&vm->stop_lock);
-	pthread_mutex_destroy(&vm->route_lock);
 	pthread_mutex_destroy(&vm->pause.lock);
 	pthread_cond_destroy(&vm->pause.cond);
 	free(vm->cmdline);
