@@ -38,6 +38,7 @@
 #include "hearth/notify.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
+#include "hearth/runstate.h"
 #include "hearth/vcpu.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000UL
@@ -82,18 +83,12 @@ struct vm {
 	struct vcpu_env env;
 	struct vcpu *vcpus;
 	unsigned nvcpus;
-	atomic_bool stopping;
+	struct runstate rs;
 	atomic_bool ready_sent; /* --ready-on marker */
-	pthread_mutex_t stop_lock;
-	bool stop_requested;
-	enum vm_stop_reason reason;
-	int status;
-	int stop_fd, timer_fd, signal_fd, shutdown_fd, watchdog_fd;
+	int timer_fd, signal_fd, shutdown_fd, watchdog_fd;
 	bool shutting_down; /* a signal or the API asked the guest to shut down */
 	int shutdown_signo; /* 0: the API asked */
-	/* the control API (I/O thread only, but for the pause handshake) */
-	struct vcpu_pause pause;
-	bool paused;
+	/* the control API (I/O thread only) */
 	struct api_server *api;
 	struct api_vm_ops api_ops;
 	char *err;
@@ -116,22 +111,11 @@ static int fail(struct vm *vm, int code, const char *fmt, ...)
 
 /* ---- stop requests (any thread) ---- */
 
-static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
+static void ctl_stop(void *opaque, enum vm_stop_reason why, int status)
 {
 	struct vm *vm = opaque;
 
-	pthread_mutex_lock(&vm->stop_lock);
-	if (!vm->stop_requested) {
-		vm->stop_requested = true;
-		vm->reason = why;
-		vm->status = status;
-	}
-	pthread_mutex_unlock(&vm->stop_lock);
-	/* The vCPU asking (e.g. through the exit device) must not run on
-	 * into whatever the guest does next; the others are kicked by the
-	 * event loop. */
-	atomic_store(&vm->stopping, true);
-	eventfd_write(vm->stop_fd, 1);
+	runstate_stop(&vm->rs, why, status);
 }
 
 static void vm_marker(void *opaque, unsigned value)
@@ -759,16 +743,6 @@ out:
 
 /* ---- the I/O thread's own events ---- */
 
-static void on_stop(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	eventfd_t v;
-
-	(void)events;
-	eventfd_read(vm->stop_fd, &v);
-	loop_quit(vm->loop);
-}
-
 static void on_timer(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -776,7 +750,7 @@ static void on_timer(void *opaque, uint32_t events)
 	(void)events;
 	log_warn("--timeout of %llu ms expired: stopping the guest",
 		 (unsigned long long)vm->cfg->timeout_ms);
-	vm_stop(vm, VM_STOP_TIMEOUT, 0);
+	runstate_stop(&vm->rs, VM_STOP_TIMEOUT, 0);
 }
 
 static int arm_timer(struct vm *vm, int *fd, uint64_t ms, bool periodic, loop_cb cb)
@@ -800,7 +774,8 @@ static void on_shutdown_deadline(void *opaque, uint32_t events)
 
 	(void)events;
 	log_warn("the guest did not shut down within --shutdown-timeout: stopping it");
-	vm_stop(vm, vm->shutdown_signo ? VM_STOP_SIGNAL : VM_STOP_API, vm->shutdown_signo);
+	runstate_stop(&vm->rs, vm->shutdown_signo ? VM_STOP_SIGNAL : VM_STOP_API,
+		      vm->shutdown_signo);
 }
 
 static void on_watchdog(void *opaque, uint32_t events)
@@ -812,8 +787,6 @@ static void on_watchdog(void *opaque, uint32_t events)
 	if (read(vm->watchdog_fd, &n, sizeof(n)) == sizeof(n))
 		notify_send("WATCHDOG=1");
 }
-
-static void resume_vcpus(struct vm *vm);
 
 /*
  * Asks the guest to shut down and arms the --shutdown-timeout deadline;
@@ -831,8 +804,8 @@ static void begin_shutdown(struct vm *vm, int signo)
 
 	if (signo)
 		snprintf(who, sizeof(who), "signal %d received", signo);
-	if (vm->paused)
-		resume_vcpus(vm);
+	if (runstate_paused(&vm->rs))
+		runstate_resume(&vm->rs);
 	vm->shutting_down = true;
 	vm->shutdown_signo = signo;
 	button = exitdev_power_button(vm->exitdev) == 0;
@@ -846,7 +819,7 @@ static void begin_shutdown(struct vm *vm, int signo)
 	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
 		      on_shutdown_deadline)) {
 		log_err("cannot arm the shutdown deadline: stopping the guest now");
-		vm_stop(vm, signo ? VM_STOP_SIGNAL : VM_STOP_API, signo);
+		runstate_stop(&vm->rs, signo ? VM_STOP_SIGNAL : VM_STOP_API, signo);
 	}
 }
 
@@ -864,7 +837,7 @@ static void on_signal(void *opaque, uint32_t events)
 		return;
 	if (vm->shutting_down || vm->cfg->shutdown_timeout_ms == 0) {
 		log_warn("signal %u received: stopping the guest", si.ssi_signo);
-		vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
+		runstate_stop(&vm->rs, VM_STOP_SIGNAL, (int)si.ssi_signo);
 		return;
 	}
 	begin_shutdown(vm, (int)si.ssi_signo);
@@ -882,11 +855,10 @@ static int setup_loop(struct vm *vm)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (runstate_watch(&vm->rs, vm->loop))
+		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->stop_fd < 0 || vm->signal_fd < 0 ||
-	    loop_watch(vm->loop, vm->stop_fd, on_stop, vm) < 0 ||
-	    loop_watch(vm->loop, vm->signal_fd, on_signal, vm) < 0)
+	if (vm->signal_fd < 0 || loop_watch(vm->loop, vm->signal_fd, on_signal, vm) < 0)
 		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
 	if (vm->cfg->timeout_ms &&
 	    arm_timer(vm, &vm->timer_fd, vm->cfg->timeout_ms, false, on_timer))
@@ -917,60 +889,26 @@ static void block_signals(void)
 
 #define PAUSE_WAIT_MS 5000
 
-static unsigned started_vcpus(const struct vm *vm)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		n += vm->vcpus[i].started;
-	return n;
-}
-
-static void resume_vcpus(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->pause.lock);
-	atomic_store(&vm->pause.requested, false);
-	pthread_cond_broadcast(&vm->pause.cond);
-	pthread_mutex_unlock(&vm->pause.lock);
-	vm->paused = false;
-}
-
 static enum api_state api_state(void *opaque)
 {
 	struct vm *vm = opaque;
 
-	return vm->shutting_down ? API_SHUTTING_DOWN : vm->paused ? API_PAUSED : API_RUNNING;
+	return vm->shutting_down	  ? API_SHUTTING_DOWN
+	       : runstate_paused(&vm->rs) ? API_PAUSED
+					  : API_RUNNING;
 }
 
 /* Parks every vCPU outside KVM_RUN and returns once all are parked. */
 static int api_pause(void *opaque, char *why, size_t len)
 {
 	struct vm *vm = opaque;
-	unsigned want = started_vcpus(vm);
-	struct timespec until;
-	bool all;
 
-	if (vm->shutting_down || vm->paused) {
+	if (vm->shutting_down || runstate_paused(&vm->rs)) {
 		snprintf(why, len, "the guest is %s",
-			 vm->paused ? "already paused" : "shutting down");
+			 runstate_paused(&vm->rs) ? "already paused" : "shutting down");
 		return 409;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += PAUSE_WAIT_MS / 1000;
-	pthread_mutex_lock(&vm->pause.lock);
-	atomic_store(&vm->pause.requested, true);
-	pthread_mutex_unlock(&vm->pause.lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	pthread_mutex_lock(&vm->pause.lock);
-	while (vm->pause.parked + vm->pause.exited < want &&
-	       pthread_cond_timedwait(&vm->pause.cond, &vm->pause.lock, &until) != ETIMEDOUT)
-		;
-	all = vm->pause.parked + vm->pause.exited >= want;
-	pthread_mutex_unlock(&vm->pause.lock);
-	vm->paused = true;
-	if (!all) {
-		resume_vcpus(vm);
+	if (runstate_pause(&vm->rs, vm->vcpus, vm->nvcpus, PAUSE_WAIT_MS)) {
 		snprintf(why, len, "the vCPUs did not stop within %d ms", PAUSE_WAIT_MS);
 		return 503;
 	}
@@ -983,11 +921,11 @@ static int api_resume(void *opaque, char *why, size_t len)
 {
 	struct vm *vm = opaque;
 
-	if (!vm->paused) {
+	if (!runstate_paused(&vm->rs)) {
 		snprintf(why, len, "the guest is not paused");
 		return 409;
 	}
-	resume_vcpus(vm);
+	runstate_resume(&vm->rs);
 	log_info("control API: guest resumed");
 	notify_send("STATUS=guest running");
 	return 0;
@@ -1003,7 +941,7 @@ static int api_shutdown(void *opaque, char *why, size_t len)
 	}
 	if (vm->cfg->shutdown_timeout_ms == 0) {
 		log_warn("control API: stopping the guest (--shutdown-timeout 0)");
-		vm_stop(vm, VM_STOP_API, 0);
+		runstate_stop(&vm->rs, VM_STOP_API, 0);
 		return 0;
 	}
 	begin_shutdown(vm, 0);
@@ -1017,7 +955,7 @@ static int api_stop(void *opaque, char *why, size_t len)
 	(void)why;
 	(void)len;
 	log_warn("control API: stopping the guest");
-	vm_stop(vm, VM_STOP_API, 0);
+	runstate_stop(&vm->rs, VM_STOP_API, 0);
 	return 0;
 }
 
@@ -1076,9 +1014,7 @@ static struct api_vcpu_counts *vcpu_counts(struct vm *vm)
 	_Static_assert(API_EXIT_REASONS == VCPU_EXIT_REASONS, "one count per exit reason");
 	if (!c)
 		return NULL;
-	pthread_mutex_lock(&vm->pause.lock);
-	exited = vm->pause.exited;
-	pthread_mutex_unlock(&vm->pause.lock);
+	exited = runstate_exited(&vm->rs);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		const struct vcpu *v = &vm->vcpus[i];
 
@@ -1193,25 +1129,16 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	vm->cfg = cfg;
 	vm->err = err;
 	vm->errlen = errlen;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->timer_fd = vm->signal_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->timer_fd = vm->signal_fd = -1;
 	vm->shutdown_fd = vm->watchdog_fd = -1;
 	vm->gm.fd = -1;
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->pause.lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&vm->pause.cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	runstate_init(&vm->rs);
 	vm->irq = (struct irq_chip){ irq_line, vm };
-	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
-	vm->env = (struct vcpu_env){ &vm->pio,	    &vm->mmio, &vm->gm,	  &vm->ctl,
-				     &vm->stopping, false,     &vm->pause };
+	vm->ctl = (struct vm_ctl){ ctl_stop, vm_marker, vm };
+	vm->env = (struct vcpu_env){ &vm->pio,	       &vm->mmio, &vm->gm,	&vm->ctl,
+				     &vm->rs.stopping, false,	  &vm->rs.pause };
 	return vm;
 }
 
@@ -1272,32 +1199,6 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	return 0;
 }
 
-static int exit_code(const struct vm *vm)
-{
-	switch (vm->reason) {
-	case VM_STOP_POWEROFF: return HEARTH_EXIT_POWEROFF;
-	case VM_STOP_STATUS: return vm->status & 0xff;
-	case VM_STOP_RESET: return HEARTH_EXIT_RESET;
-	case VM_STOP_CRASH: return HEARTH_EXIT_CRASH;
-	case VM_STOP_TIMEOUT: return HEARTH_EXIT_TIMEOUT;
-	case VM_STOP_SIGNAL: return 128 + (vm->status & 0x7f);
-	case VM_STOP_API: return HEARTH_EXIT_API_STOP;
-	default: return HEARTH_EXIT_HOST;
-	}
-}
-
-static void stop_vcpus(struct vm *vm)
-{
-	atomic_store(&vm->stopping, true);
-	pthread_mutex_lock(&vm->pause.lock); /* parked vCPUs see it under the lock */
-	pthread_cond_broadcast(&vm->pause.cond);
-	pthread_mutex_unlock(&vm->pause.lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_join(&vm->vcpus[i]);
-}
-
 int vm_run(struct vm *vm)
 {
 	int ret = 0;
@@ -1311,27 +1212,27 @@ int vm_run(struct vm *vm)
 			log_err("cannot start vCPU %u: %s", i, strerror(-ret));
 	}
 	if (ret)
-		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
 	ret = loop_run(vm->loop);
 	if (ret) {
 		log_err("event loop failed: %s", strerror(-ret));
-		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	}
-	stop_vcpus(vm);
+	runstate_stop_vcpus(&vm->rs, vm->vcpus, vm->nvcpus);
 	console_flush(vm->console); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");
-	log_info("guest stopped (reason %d, status %d) at %.3f ms", vm->reason, vm->status,
-		 log_elapsed_ns() / 1e6);
-	return exit_code(vm);
+	log_info("guest stopped (reason %d, status %d) at %.3f ms", runstate_reason(&vm->rs),
+		 runstate_status(&vm->rs), log_elapsed_ns() / 1e6);
+	return runstate_exit_code(&vm->rs);
 }
 
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	stop_vcpus(vm);
+	runstate_stop_vcpus(&vm->rs, vm->vcpus, vm->nvcpus);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -1354,16 +1255,14 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->gm);
 	irq_routes_destroy(vm->routes);
-	int fds[] = { vm->stop_fd,     vm->timer_fd, vm->signal_fd, vm->shutdown_fd,
-		      vm->watchdog_fd, vm->vm_fd,    vm->kvm_fd };
+	int fds[] = { vm->timer_fd,    vm->signal_fd, vm->shutdown_fd,
+		      vm->watchdog_fd, vm->vm_fd,     vm->kvm_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	unmap_inputs(vm);
-	pthread_mutex_destroy(&vm->stop_lock);
-	pthread_mutex_destroy(&vm->pause.lock);
-	pthread_cond_destroy(&vm->pause.cond);
+	runstate_fini(&vm->rs);
 	free(vm->cmdline);
 	free(vm);
 }
