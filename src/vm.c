@@ -23,17 +23,13 @@
 #include "hearth/abi.h"
 #include "hearth/api.h"
 #include "hearth/boot.h"
-#include "hearth/console.h"
 #include "hearth/cpuid.h"
 #include "hearth/dev.h"
+#include "hearth/devices.h"
 #include "hearth/exit.h"
-#include "hearth/blkio.h"
 #include "hearth/irq.h"
 #include "hearth/image.h"
 #include "hearth/iscsi.h"
-#include "hearth/virtio_pci.h"
-#include "hearth/tap.h"
-#include "hearth/virtio_net.h"
 #include "hearth/log.h"
 #include "hearth/notify.h"
 #include "hearth/loop.h"
@@ -46,7 +42,6 @@
 #define MIN_MEMORY	      (4ULL << 20)
 #define MPTABLE_ROOM	      0x10000
 #define ACPI_ROOM	      0x10000
-#define MSI_GSI_BASE	      24 /* after the I/O APIC's 24 pins */
 
 struct mapped_file {
 	void *data;
@@ -59,26 +54,13 @@ struct vm {
 	bool pvm;
 	struct guest_mem gm;
 	struct bus pio, mmio;
-	struct irq_chip irq;
 	struct vm_ctl ctl;
 	struct mapped_file kernel, initrd;
 	char kernel_name[CONFIG_DISK_PATH_MAX +
 			 300]; /* for messages: --kernel, or where in a disk */
 	char *cmdline;	       /* NULL: the configuration's */
-	struct uart *uart;
-	struct i8042 *kbd;
-	struct rtc *rtc;
-	struct pci_host *pci;
-	struct exitdev *exitdev;
-	struct console *console;
+	struct devices devs;
 	struct loop *loop;
-	/* virtio devices on PCI: disks first (vda, vdb...), NICs, then the RNG */
-	struct virtio_pci_host vhost;
-	struct virtio_pci *vpci[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
-	struct virtio_blk *blk[CONFIG_MAX_DISKS];
-	struct virtio_net *net[CONFIG_MAX_NICS];
-	struct virtio_rng *rng;
-	unsigned n_vpci;
 	struct irq_routes *routes; /* GSI routing: legacy, then one MSI route per vector */
 	struct vcpu_env env;
 	struct vcpu *vcpus;
@@ -93,6 +75,7 @@ struct vm {
 	struct api_vm_ops api_ops;
 	char *err;
 	size_t errlen;
+	struct failure f; /* the failed step's reason, in err */
 };
 
 /* Records a one-line reason and returns the exit code, for vm_create's steps. */
@@ -131,14 +114,6 @@ static void vm_marker(void *opaque, unsigned value)
 		snprintf(msg, sizeof(msg), "READY=1\nSTATUS=guest running (boot marker %u)", value);
 		notify_send(msg);
 	}
-}
-
-static int irq_line(void *opaque, unsigned gsi, int level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
-
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) ? -errno : 0;
 }
 
 /* ---- input files ---- */
@@ -302,185 +277,6 @@ static int open_kvm(struct vm *vm)
 	return 0;
 }
 
-/* ---- services for virtio-pci (struct virtio_pci_host) ---- */
-
-static int host_ioeventfd(void *opaque, uint64_t addr, unsigned len, int fd)
-{
-	struct vm *vm = opaque;
-	struct kvm_ioeventfd io = { .addr = addr, .len = len, .fd = fd };
-
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) ? -errno : 0;
-}
-
-static int host_irqfd(void *opaque, unsigned gsi, int fd)
-{
-	struct vm *vm = opaque;
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
-
-	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) ? -errno : 0;
-}
-
-/* Sets the MSI route of @gsi (called from vCPU threads as the guest
- * programs MSI-X tables). */
-static int host_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data)
-{
-	struct vm *vm = opaque;
-
-	return irq_routes_set_msi(vm->routes, gsi, addr, data);
-}
-
-static int host_watch(void *opaque, int fd, void (*cb)(void *arg, uint32_t events), void *arg)
-{
-	struct vm *vm = opaque;
-
-	return loop_watch(vm->loop, fd, cb, arg) < 0 ? -EIO : 0;
-}
-
-static int add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, struct virtio_pci **out,
-		      const char *what)
-{
-	uint64_t bar = HEARTH_MMIO_HOLE_START + (uint64_t)vm->n_vpci * VIRTIO_PCI_BAR_SIZE;
-	unsigned slot = vm->n_vpci + 1, gsi = MSI_GSI_BASE + vm->n_vpci * VIRTIO_PCI_MAX_VECTORS;
-	struct virtio_pci *vp =
-		virtio_pci_create(&vm->vhost, ops, bar, gsi, irq_pci_intx_gsi(slot));
-
-	if (!vp)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the %s device", what);
-	vm->vpci[vm->n_vpci++] = vp;
-	if (pci_host_add(vm->pci, slot << 3, &virtio_pci_cfg_ops, vp) ||
-	    bus_register(&vm->mmio, bar, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, vp))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot place the %s device on PCI", what);
-	*out = vp;
-	return 0;
-}
-
-/* --net: one virtio-net function per TAP (docs/net.md) */
-static int setup_nets(struct vm *vm)
-{
-	const struct vm_config *cfg = vm->cfg;
-	char why[300];
-
-	for (unsigned i = 0; i < cfg->n_nets; i++) {
-		const struct net_config *c = &cfg->nets[i];
-		struct virtio_net_cfg nc = { .loop = vm->loop, .name = c->tap };
-		struct virtio_pci *vp;
-		bool created;
-		int ret;
-
-		nc.tap_fd = tap_open(c->tap, &created, why, sizeof(why));
-		if (nc.tap_fd < 0)
-			return fail(vm, HEARTH_EXIT_USAGE, "--net: %s", why);
-		nc.mtu = tap_mtu(c->tap);
-		virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL, nc.mac);
-		ret = add_virtio(vm, &virtio_net_ops, &vp, "virtio-net");
-		if (ret) {
-			close(nc.tap_fd);
-			return ret;
-		}
-		vm->net[i] = virtio_net_create(&nc, &vm->gm, virtio_pci_transport(vp));
-		if (!vm->net[i]) {
-			close(nc.tap_fd);
-			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-net device");
-		}
-		log_info("nic %u: TAP %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, c->tap,
-			 created ? " (created, removed on exit)" : "", nc.mac[0], nc.mac[1],
-			 nc.mac[2], nc.mac[3], nc.mac[4], nc.mac[5]);
-		if (virtio_pci_attach(vp, vm->net[i]))
-			return fail(vm, HEARTH_EXIT_HOST,
-				    "cannot wire the virtio-net device to KVM");
-	}
-	return 0;
-}
-
-static int setup_virtio(struct vm *vm)
-{
-	const struct vm_config *cfg = vm->cfg;
-	struct virtio_pci *vp;
-	char why[300];
-	int ret;
-
-	vm->vhost = (struct virtio_pci_host){
-		.gm = &vm->gm,
-		.opaque = vm,
-		.ioeventfd = host_ioeventfd,
-		.irqfd = host_irqfd,
-		.msi_route = host_msi_route,
-		.set_intx = irq_line,
-		.watch = host_watch,
-	};
-	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		const struct disk_config *d = &cfg->disks[i];
-		struct virtio_blk_cfg bc = { .readonly = d->readonly, .discard = d->discard };
-		char name[sizeof(d->url)];
-
-		/* the backend: an iSCSI LUN or a file, peers behind blkio.h */
-		if (d->url[0]) {
-			struct iscsi_blk_opts o = { .url = d->url,
-						    .url_password = d->url_password,
-						    .secret = d->secret[0] ? d->secret : NULL,
-						    .timeout_ms = d->timeout_ms,
-						    .readonly = d->readonly,
-						    .discard = d->discard };
-
-			iscsi_url_redact(d->url, name, sizeof(name));
-			ret = iscsi_blk_open(&bc.io, &o, why, sizeof(why));
-		} else {
-			struct blkio_file_opts o = { .path = d->path,
-						     .readonly = d->readonly,
-						     .direct = d->direct,
-						     .engine = getenv("HEARTH_BLK_ENGINE") };
-
-			snprintf(name, sizeof(name), "%s", d->path);
-			ret = blkio_file_open(&bc.io, &o, why, sizeof(why));
-		}
-		if (ret)
-			/* a disk in use, or a target or network that refused,
-			 * has its own exit code */
-			return fail(vm,
-				    ret == -EBUSY || (d->url[0] && ret != -EINVAL)
-					    ? HEARTH_EXIT_DISK
-					    : HEARTH_EXIT_USAGE,
-				    "--disk: %s", why);
-		memcpy(bc.serial, d->serial, sizeof(bc.serial));
-		if (blkio_size(bc.io) < 512) {
-			blkio_close(bc.io);
-			return fail(vm, HEARTH_EXIT_USAGE,
-				    "--disk: '%s' is smaller than one sector", name);
-		}
-		ret = add_virtio(vm, &virtio_blk_ops, &vp, "virtio-blk");
-		if (ret) {
-			blkio_close(bc.io);
-			return ret;
-		}
-		log_info("disk vd%c: %s, %llu sectors%s%s, %s", 'a' + i, name,
-			 (unsigned long long)(blkio_size(bc.io) / 512),
-			 d->readonly || blkio_readonly(bc.io) ? ", read-only" : "",
-			 d->direct ? ", O_DIRECT" : "", blkio_engine(bc.io));
-		vm->blk[i] = virtio_blk_create(&bc, &vm->gm, virtio_pci_transport(vp));
-		if (!vm->blk[i]) {
-			blkio_close(bc.io);
-			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-blk device");
-		}
-		if (virtio_pci_attach(vp, vm->blk[i]) ||
-		    blkio_attach(bc.io, vm->loop, virtio_blk_complete, vm->blk[i]) ||
-		    virtio_blk_set_loop(vm->blk[i], vm->loop) ||
-		    (blkio_pollable(bc.io) && virtio_blk_set_poller(vm->blk[i], vm->loop)))
-			return fail(vm, HEARTH_EXIT_HOST,
-				    "cannot wire the virtio-blk device to KVM");
-	}
-	ret = setup_nets(vm);
-	if (ret)
-		return ret;
-	loop_set_poll_ns(vm->loop, (uint64_t)cfg->io_poll_us * 1000);
-	ret = add_virtio(vm, &virtio_rng_ops, &vp, "virtio-rng");
-	if (ret)
-		return ret;
-	vm->rng = virtio_rng_create(&vm->gm, virtio_pci_transport(vp));
-	if (!vm->rng || virtio_rng_set_loop(vm->rng, vm->loop) || virtio_pci_attach(vp, vm->rng))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot wire the virtio-rng device to KVM");
-	return 0;
-}
-
 static int create_vm_fd(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
@@ -579,72 +375,30 @@ static int load_kernel(struct vm *vm, struct boot_setup *boot)
 	return 0;
 }
 
-/* ---- devices ---- */
+/* ---- devices (devices.c) ---- */
 
-static int add_pio(struct vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops, void *dev,
-		   const char *name)
+static int step(struct vm *vm, int ret)
 {
-	int ret = bus_register(&vm->pio, base, len, ops, dev);
-
-	if (ret == -EEXIST)
-		return fail(vm, HEARTH_EXIT_USAGE, "%s at port 0x%llx overlaps another device",
-			    name, (unsigned long long)base);
-	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot register %s: %s", name, strerror(-ret));
-	return 0;
+	return ret ? vm->f.exit_code : 0;
 }
 
 static int setup_devices(struct vm *vm)
 {
-	const struct vm_config *cfg = vm->cfg;
-	int ret;
+	struct devices_env env = { vm->cfg,   vm->vm_fd, &vm->gm,   &vm->pio,
+				   &vm->mmio, &vm->ctl,	 vm->routes };
 
-	vm->kbd = i8042_create(&vm->irq, HEARTH_IRQ_KBD, &vm->ctl);
-	vm->rtc = rtc_create(gm_low_size(&vm->gm), gm_high_size(&vm->gm));
-	vm->pci = pci_host_create(&vm->ctl);
-	vm->exitdev = exitdev_create(&vm->ctl, &vm->irq, HEARTH_IRQ_SCI);
-	if (!vm->kbd || !vm->rtc || !vm->pci || !vm->exitdev)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the platform devices");
-	ret = add_pio(vm, HEARTH_PORT_I8042_DATA, 1, &i8042_data_ops, vm->kbd, "i8042");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_I8042_CMD, 1, &i8042_cmd_ops, vm->kbd, "i8042");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_RTC, 2, &rtc_ops, vm->rtc, "RTC");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_PCI_ADDR, 8, &pci_host_ops, vm->pci, "PCI host");
-	if (!ret)
-		ret = add_pio(vm, cfg->exit_port, 2, &exitdev_ops, vm->exitdev, "exit device");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_ACPI_SLEEP, 2, &exitdev_acpi_sleep_ops, vm->exitdev,
-			      "ACPI sleep registers");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_ACPI_PM1, 6, &exitdev_acpi_pm1_ops, vm->exitdev,
-			      "ACPI PM1 registers");
-	if (!ret && cfg->qemu_exit)
-		ret = add_pio(vm, cfg->qemu_exit_port, 2, &exitdev_qemu_ops, vm->exitdev,
-			      "QEMU exit device");
-	return ret;
+	devices_init(&vm->devs, &env);
+	return step(vm, devices_create_platform(&vm->devs, &vm->f));
 }
 
-/* The console comes last: it may create a file, which must not outlive a
- * failed start. */
+static int setup_virtio(struct vm *vm)
+{
+	return step(vm, devices_create_virtio(&vm->devs, vm->loop, &vm->f));
+}
+
 static int setup_console(struct vm *vm)
 {
-	struct uart_cfg ucfg = { .irq = &vm->irq, .gsi = HEARTH_IRQ_COM1 };
-	int ret = console_open(&vm->console, vm->cfg, vm->err, vm->errlen);
-
-	if (ret)
-		return HEARTH_EXIT_USAGE;
-	ucfg.tx = console_tx;
-	ucfg.rx_drained = console_rx_drained;
-	ucfg.opaque = vm->console;
-	vm->uart = uart_create(&ucfg);
-	if (!vm->uart)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the UART");
-	ret = add_pio(vm, HEARTH_PORT_COM1, 8, &uart_ops, vm->uart, "COM1");
-	if (!ret && console_attach(vm->console, vm->loop, vm->uart, &vm->ctl))
-		ret = fail(vm, HEARTH_EXIT_HOST, "cannot attach the console");
-	return ret;
+	return step(vm, devices_create_console(&vm->devs, &vm->f));
 }
 
 /* ---- vCPUs ---- */
@@ -808,13 +562,13 @@ static void begin_shutdown(struct vm *vm, int signo)
 		runstate_resume(&vm->rs);
 	vm->shutting_down = true;
 	vm->shutdown_signo = signo;
-	button = exitdev_power_button(vm->exitdev) == 0;
+	button = devices_power_button(&vm->devs) == 0;
 	log_warn("%s: asking the guest to shut down (%s); stopping it in %llu ms or "
 		 "at a second signal",
 		 who, button ? "ACPI power button" : "Ctrl-Alt-Del",
 		 (unsigned long long)vm->cfg->shutdown_timeout_ms);
 	notify_send("STOPPING=1\nSTATUS=asking the guest to shut down");
-	if (!button && i8042_send_ctrl_alt_del(vm->kbd))
+	if (!button && devices_ctrl_alt_del(&vm->devs))
 		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
 	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
 		      on_shutdown_deadline)) {
@@ -964,9 +718,7 @@ static struct json_object *api_config(void *opaque)
 	const struct vm_config *cfg = ((struct vm *)opaque)->cfg;
 	uint8_t macs[CONFIG_MAX_NICS][6];
 
-	for (unsigned i = 0; i < cfg->n_nets; i++) /* as setup_nets gave them */
-		virtio_net_mac_of(cfg->nets[i].tap, cfg->nets[i].has_mac ? cfg->nets[i].mac : NULL,
-				  macs[i]);
+	devices_nic_macs(cfg, macs);
 	return api_config_json(cfg, (const uint8_t(*)[6])macs);
 }
 
@@ -1028,66 +780,19 @@ static struct api_vcpu_counts *vcpu_counts(struct vm *vm)
 	return c;
 }
 
-static void dev_counts(struct api_dev_counts *d, const struct virtio_counts *c)
-{
-	d->requests = c->requests;
-	d->bytes = c->bytes;
-	d->errors = c->errors;
-}
-
 static struct json_object *api_metrics(void *opaque)
 {
 	struct vm *vm = opaque;
-	struct api_dev_counts devs[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
+	struct api_dev_counts devs[DEVICES_MAX_VIRTIO];
 	struct api_net_counts ns[CONFIG_MAX_NICS];
 	struct api_console_counts con;
 	struct api_vcpu_counts *vc;
 	struct json_object *o;
-	struct virtio_counts c;
-	unsigned n = 0;
+	unsigned n = devices_counts(&vm->devs, devs, ns, &con);
 
-	/* vm->vpci[] holds the disks, then the NICs, then the RNG (add_virtio) */
-	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
-		if (!vm->blk[i])
-			continue;
-		devs[n] = (struct api_dev_counts){ .type = "virtio-blk" };
-		snprintf(devs[n].id, sizeof(devs[n].id), "vd%c", 'a' + i);
-		virtio_blk_counts(vm->blk[i], &c);
-		dev_counts(&devs[n], &c);
-		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
-		n++;
-	}
-	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++) {
-		struct virtio_net_stats s;
-
-		if (!vm->net[i])
-			continue;
-		virtio_net_get_stats(vm->net[i], &s);
-		ns[i] = (struct api_net_counts){ s.rx_frames, s.rx_bytes,   s.tx_frames,
-						 s.tx_bytes,  s.rx_dropped, s.rx_bad_bufs,
-						 s.tx_bad,    s.tx_errors };
-		devs[n] = (struct api_dev_counts){
-			.type = "virtio-net",
-			.requests = s.rx_frames + s.tx_frames,
-			.bytes = s.rx_bytes + s.tx_bytes,
-			.errors = s.rx_dropped + s.rx_bad_bufs + s.tx_bad + s.tx_errors,
-			.net = &ns[i],
-		};
-		snprintf(devs[n].id, sizeof(devs[n].id), "net%u", i);
-		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
-		n++;
-	}
-	if (vm->rng) {
-		devs[n] = (struct api_dev_counts){ .id = "rng0", .type = "virtio-rng" };
-		virtio_rng_counts(vm->rng, &c);
-		dev_counts(&devs[n], &c);
-		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
-		n++;
-	}
 	vc = vcpu_counts(vm);
 	if (!vc)
 		return NULL;
-	console_counts(vm->console, &con.written, &con.dropped);
 	o = api_metrics_json(vc, vm->nvcpus, devs, n, &con, loop_backend(vm->loop),
 			     vm->cfg->io_poll_us, api_server_requests(vm->api));
 	free(vc);
@@ -1129,13 +834,13 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	vm->cfg = cfg;
 	vm->err = err;
 	vm->errlen = errlen;
+	vm->f = (struct failure){ err, errlen, HEARTH_EXIT_HOST };
 	vm->kvm_fd = vm->vm_fd = vm->timer_fd = vm->signal_fd = -1;
 	vm->shutdown_fd = vm->watchdog_fd = -1;
 	vm->gm.fd = -1;
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	runstate_init(&vm->rs);
-	vm->irq = (struct irq_chip){ irq_line, vm };
 	vm->ctl = (struct vm_ctl){ ctl_stop, vm_marker, vm };
 	vm->env = (struct vcpu_env){ &vm->pio,	       &vm->mmio, &vm->gm,	&vm->ctl,
 				     &vm->rs.stopping, false,	  &vm->rs.pause };
@@ -1221,7 +926,7 @@ int vm_run(struct vm *vm)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	}
 	runstate_stop_vcpus(&vm->rs, vm->vcpus, vm->nvcpus);
-	console_flush(vm->console); /* everything the vCPUs wrote is buffered now */
+	devices_flush_console(&vm->devs); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");
 	log_info("guest stopped (reason %d, status %d) at %.3f ms", runstate_reason(&vm->rs),
 		 runstate_status(&vm->rs), log_elapsed_ns() / 1e6);
@@ -1236,19 +941,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	console_close(vm->console, vm->err == NULL);
-	uart_destroy(vm->uart);
-	i8042_destroy(vm->kbd);
-	rtc_destroy(vm->rtc);
-	pci_host_destroy(vm->pci);
-	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
-		virtio_blk_destroy(vm->blk[i]);
-	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++)
-		virtio_net_destroy(vm->net[i]);
-	virtio_rng_destroy(vm->rng);
-	for (unsigned i = 0; i < vm->n_vpci; i++)
-		virtio_pci_destroy(vm->vpci[i]);
-	exitdev_destroy(vm->exitdev);
+	devices_destroy(&vm->devs, vm->err == NULL);
 	api_server_destroy(vm->api);
 	loop_destroy(vm->loop);
 	bus_destroy(&vm->pio);
