@@ -36,6 +36,7 @@
 #include "hearth/mem.h"
 #include "hearth/runstate.h"
 #include "hearth/vcpu.h"
+#include "hearth/vm_events.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -67,9 +68,7 @@ struct vm {
 	unsigned nvcpus;
 	struct runstate rs;
 	atomic_bool ready_sent; /* --ready-on marker */
-	int timer_fd, signal_fd, shutdown_fd, watchdog_fd;
-	bool shutting_down; /* a signal or the API asked the guest to shut down */
-	int shutdown_signo; /* 0: the API asked */
+	struct vm_events ev;
 	/* the control API (I/O thread only) */
 	struct api_server *api;
 	struct api_vm_ops api_ops;
@@ -497,131 +496,14 @@ out:
 
 /* ---- the I/O thread's own events ---- */
 
-static void on_timer(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-
-	(void)events;
-	log_warn("--timeout of %llu ms expired: stopping the guest",
-		 (unsigned long long)vm->cfg->timeout_ms);
-	runstate_stop(&vm->rs, VM_STOP_TIMEOUT, 0);
-}
-
-static int arm_timer(struct vm *vm, int *fd, uint64_t ms, bool periodic, loop_cb cb)
-{
-	struct itimerspec it = {
-		.it_value.tv_sec = (time_t)(ms / 1000),
-		.it_value.tv_nsec = (long)(ms % 1000) * 1000000,
-	};
-
-	if (periodic)
-		it.it_interval = it.it_value;
-	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (*fd < 0 || timerfd_settime(*fd, 0, &it, NULL) || loop_watch(vm->loop, *fd, cb, vm) < 0)
-		return -1;
-	return 0;
-}
-
-static void on_shutdown_deadline(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-
-	(void)events;
-	log_warn("the guest did not shut down within --shutdown-timeout: stopping it");
-	runstate_stop(&vm->rs, vm->shutdown_signo ? VM_STOP_SIGNAL : VM_STOP_API,
-		      vm->shutdown_signo);
-}
-
-static void on_watchdog(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	uint64_t n;
-
-	(void)events;
-	if (read(vm->watchdog_fd, &n, sizeof(n)) == sizeof(n))
-		notify_send("WATCHDOG=1");
-}
-
-/*
- * Asks the guest to shut down and arms the --shutdown-timeout deadline;
- * @signo is the signal that asked, 0 for the control API. A guest whose OS
- * listens to the ACPI power button gets a press of it (systemd-logind and
- * acpid power off); any other gets Ctrl-Alt-Del through the i8042, which
- * Linux hands to init as SIGINT (systemd would reboot on it, so it is never
- * sent to a guest that has ACPI's button). docs/acpi.md says why. A paused
- * guest is resumed first: it must run to answer.
- */
-static void begin_shutdown(struct vm *vm, int signo)
-{
-	char who[32] = "control API";
-	bool button;
-
-	if (signo)
-		snprintf(who, sizeof(who), "signal %d received", signo);
-	if (runstate_paused(&vm->rs))
-		runstate_resume(&vm->rs);
-	vm->shutting_down = true;
-	vm->shutdown_signo = signo;
-	button = devices_power_button(&vm->devs) == 0;
-	log_warn("%s: asking the guest to shut down (%s); stopping it in %llu ms or "
-		 "at a second signal",
-		 who, button ? "ACPI power button" : "Ctrl-Alt-Del",
-		 (unsigned long long)vm->cfg->shutdown_timeout_ms);
-	notify_send("STOPPING=1\nSTATUS=asking the guest to shut down");
-	if (!button && devices_ctrl_alt_del(&vm->devs))
-		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
-	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
-		      on_shutdown_deadline)) {
-		log_err("cannot arm the shutdown deadline: stopping the guest now");
-		runstate_stop(&vm->rs, signo ? VM_STOP_SIGNAL : VM_STOP_API, signo);
-	}
-}
-
-/*
- * SIGTERM/SIGINT: ask the guest to shut down, and stop it hard after
- * --shutdown-timeout or at a second signal.
- */
-static void on_signal(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	struct signalfd_siginfo si;
-
-	(void)events;
-	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (vm->shutting_down || vm->cfg->shutdown_timeout_ms == 0) {
-		log_warn("signal %u received: stopping the guest", si.ssi_signo);
-		runstate_stop(&vm->rs, VM_STOP_SIGNAL, (int)si.ssi_signo);
-		return;
-	}
-	begin_shutdown(vm, (int)si.ssi_signo);
-}
-
 static int setup_loop(struct vm *vm)
 {
-	sigset_t set;
-
 	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
 	const char *backend = getenv("HEARTH_EVENT_LOOP");
 
 	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
 		return fail(vm, HEARTH_EXIT_HOST, "cannot create the event loop");
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (runstate_watch(&vm->rs, vm->loop))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
-	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd < 0 || loop_watch(vm->loop, vm->signal_fd, on_signal, vm) < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
-	if (vm->cfg->timeout_ms &&
-	    arm_timer(vm, &vm->timer_fd, vm->cfg->timeout_ms, false, on_timer))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot arm the --timeout timer");
-	/* systemd's watchdog: ping at half the interval it asked for */
-	if (notify_watchdog_usec() >= 2000 &&
-	    arm_timer(vm, &vm->watchdog_fd, notify_watchdog_usec() / 2000, true, on_watchdog))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot arm the watchdog timer");
-	return 0;
+	return step(vm, vm_events_start(&vm->ev, vm->loop, &vm->f));
 }
 
 /* Signals the vCPU threads inherit blocked: the I/O thread takes SIGINT and
@@ -647,9 +529,9 @@ static enum api_state api_state(void *opaque)
 {
 	struct vm *vm = opaque;
 
-	return vm->shutting_down	  ? API_SHUTTING_DOWN
-	       : runstate_paused(&vm->rs) ? API_PAUSED
-					  : API_RUNNING;
+	return vm_events_shutting_down(&vm->ev) ? API_SHUTTING_DOWN
+	       : runstate_paused(&vm->rs)	? API_PAUSED
+						: API_RUNNING;
 }
 
 /* Parks every vCPU outside KVM_RUN and returns once all are parked. */
@@ -657,7 +539,7 @@ static int api_pause(void *opaque, char *why, size_t len)
 {
 	struct vm *vm = opaque;
 
-	if (vm->shutting_down || runstate_paused(&vm->rs)) {
+	if (vm_events_shutting_down(&vm->ev) || runstate_paused(&vm->rs)) {
 		snprintf(why, len, "the guest is %s",
 			 runstate_paused(&vm->rs) ? "already paused" : "shutting down");
 		return 409;
@@ -689,7 +571,7 @@ static int api_shutdown(void *opaque, char *why, size_t len)
 {
 	struct vm *vm = opaque;
 
-	if (vm->shutting_down) {
+	if (vm_events_shutting_down(&vm->ev)) {
 		snprintf(why, len, "the guest is already shutting down");
 		return 409;
 	}
@@ -698,7 +580,7 @@ static int api_shutdown(void *opaque, char *why, size_t len)
 		runstate_stop(&vm->rs, VM_STOP_API, 0);
 		return 0;
 	}
-	begin_shutdown(vm, 0);
+	vm_events_begin_shutdown(&vm->ev, 0);
 	return 0;
 }
 
@@ -835,12 +717,12 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	vm->err = err;
 	vm->errlen = errlen;
 	vm->f = (struct failure){ err, errlen, HEARTH_EXIT_HOST };
-	vm->kvm_fd = vm->vm_fd = vm->timer_fd = vm->signal_fd = -1;
-	vm->shutdown_fd = vm->watchdog_fd = -1;
+	vm->kvm_fd = vm->vm_fd = -1;
 	vm->gm.fd = -1;
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	runstate_init(&vm->rs);
+	vm_events_init(&vm->ev, cfg, &vm->rs, &vm->devs);
 	vm->ctl = (struct vm_ctl){ ctl_stop, vm_marker, vm };
 	vm->env = (struct vcpu_env){ &vm->pio,	       &vm->mmio, &vm->gm,	&vm->ctl,
 				     &vm->rs.stopping, false,	  &vm->rs.pause };
@@ -948,12 +830,11 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->gm);
 	irq_routes_destroy(vm->routes);
-	int fds[] = { vm->timer_fd,    vm->signal_fd, vm->shutdown_fd,
-		      vm->watchdog_fd, vm->vm_fd,     vm->kvm_fd };
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	vm_events_close(&vm->ev);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
 	unmap_inputs(vm);
 	runstate_fini(&vm->rs);
 	free(vm->cmdline);
