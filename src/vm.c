@@ -36,6 +36,7 @@
 #include "hearth/mem.h"
 #include "hearth/runstate.h"
 #include "hearth/vcpu.h"
+#include "hearth/vm_control.h"
 #include "hearth/vm_events.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000UL
@@ -70,8 +71,7 @@ struct vm {
 	atomic_bool ready_sent; /* --ready-on marker */
 	struct vm_events ev;
 	/* the control API (I/O thread only) */
-	struct api_server *api;
-	struct api_vm_ops api_ops;
+	struct vm_control ctrl;
 	char *err;
 	size_t errlen;
 	struct failure f; /* the failed step's reason, in err */
@@ -521,89 +521,6 @@ static void block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* ---- the control API (docs/api.md), on the I/O thread ---- */
-
-#define PAUSE_WAIT_MS 5000
-
-static enum api_state api_state(void *opaque)
-{
-	struct vm *vm = opaque;
-
-	return vm_events_shutting_down(&vm->ev) ? API_SHUTTING_DOWN
-	       : runstate_paused(&vm->rs)	? API_PAUSED
-						: API_RUNNING;
-}
-
-/* Parks every vCPU outside KVM_RUN and returns once all are parked. */
-static int api_pause(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	if (vm_events_shutting_down(&vm->ev) || runstate_paused(&vm->rs)) {
-		snprintf(why, len, "the guest is %s",
-			 runstate_paused(&vm->rs) ? "already paused" : "shutting down");
-		return 409;
-	}
-	if (runstate_pause(&vm->rs, vm->vcpus, vm->nvcpus, PAUSE_WAIT_MS)) {
-		snprintf(why, len, "the vCPUs did not stop within %d ms", PAUSE_WAIT_MS);
-		return 503;
-	}
-	log_info("control API: guest paused");
-	notify_send("STATUS=guest paused");
-	return 0;
-}
-
-static int api_resume(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	if (!runstate_paused(&vm->rs)) {
-		snprintf(why, len, "the guest is not paused");
-		return 409;
-	}
-	runstate_resume(&vm->rs);
-	log_info("control API: guest resumed");
-	notify_send("STATUS=guest running");
-	return 0;
-}
-
-static int api_shutdown(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	if (vm_events_shutting_down(&vm->ev)) {
-		snprintf(why, len, "the guest is already shutting down");
-		return 409;
-	}
-	if (vm->cfg->shutdown_timeout_ms == 0) {
-		log_warn("control API: stopping the guest (--shutdown-timeout 0)");
-		runstate_stop(&vm->rs, VM_STOP_API, 0);
-		return 0;
-	}
-	vm_events_begin_shutdown(&vm->ev, 0);
-	return 0;
-}
-
-static int api_stop(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	(void)why;
-	(void)len;
-	log_warn("control API: stopping the guest");
-	runstate_stop(&vm->rs, VM_STOP_API, 0);
-	return 0;
-}
-
-static struct json_object *api_config(void *opaque)
-{
-	const struct vm_config *cfg = ((struct vm *)opaque)->cfg;
-	uint8_t macs[CONFIG_MAX_NICS][6];
-
-	devices_nic_macs(cfg, macs);
-	return api_config_json(cfg, (const uint8_t(*)[6])macs);
-}
-
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 {
 	_Static_assert(sizeof(cfg->disks[0].url) <= ISCSI_URL_MAX, "a URL fits iscsi_url_split");
@@ -638,73 +555,12 @@ int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Each vCPU's exit counts, and its CPU time while no vCPU thread has ended
- * (after that, a thread's clock may be gone). */
-static struct api_vcpu_counts *vcpu_counts(struct vm *vm)
-{
-	struct api_vcpu_counts *c = calloc(vm->nvcpus ? vm->nvcpus : 1, sizeof(*c));
-	unsigned exited;
-
-	_Static_assert(API_EXIT_REASONS == VCPU_EXIT_REASONS, "one count per exit reason");
-	if (!c)
-		return NULL;
-	exited = runstate_exited(&vm->rs);
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		const struct vcpu *v = &vm->vcpus[i];
-
-		c[i].id = v->index;
-		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
-			c[i].exits[r] = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
-		c[i].has_cpu_time = exited == 0 && v->started;
-		if (c[i].has_cpu_time)
-			c[i].cpu_time_us = vcpu_cpu_time_us(v);
-	}
-	return c;
-}
-
-static struct json_object *api_metrics(void *opaque)
-{
-	struct vm *vm = opaque;
-	struct api_dev_counts devs[DEVICES_MAX_VIRTIO];
-	struct api_net_counts ns[CONFIG_MAX_NICS];
-	struct api_console_counts con;
-	struct api_vcpu_counts *vc;
-	struct json_object *o;
-	unsigned n = devices_counts(&vm->devs, devs, ns, &con);
-
-	vc = vcpu_counts(vm);
-	if (!vc)
-		return NULL;
-	o = api_metrics_json(vc, vm->nvcpus, devs, n, &con, loop_backend(vm->loop),
-			     vm->cfg->io_poll_us, api_server_requests(vm->api));
-	free(vc);
-	return o;
-}
-
-/* --api-socket PATH, or the socket systemd passed (docs/systemd.md). */
 static int setup_api(struct vm *vm)
 {
-	char why[300];
-	int fd, ret;
+	struct vm_control_env env = { vm->cfg,	 &vm->rs,    &vm->ev, &vm->devs,
+				      vm->vcpus, vm->nvcpus, vm->loop };
 
-	if (vm->cfg->api_socket) {
-		fd = api_listen_path(vm->cfg->api_socket, why, sizeof(why));
-	} else {
-		fd = api_listen_activated(why, sizeof(why));
-		if (fd == -1)
-			return 0; /* no API */
-	}
-	if (fd < 0)
-		return fail(vm, HEARTH_EXIT_USAGE, "%s", why);
-	vm->api_ops = (struct api_vm_ops){ vm,		 api_state, api_pause,	api_resume,
-					   api_shutdown, api_stop,  api_config, api_metrics };
-	ret = api_server_create(&vm->api, vm->loop, fd, vm->cfg->api_socket, &vm->api_ops);
-	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot serve the control API: %s",
-			    strerror(-ret));
-	log_info("control API on %s",
-		 vm->cfg->api_socket ? vm->cfg->api_socket : "fd 3 (socket activation)");
-	return 0;
+	return step(vm, vm_control_create(&vm->ctrl, &env, &vm->f));
 }
 
 static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen)
@@ -824,7 +680,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	devices_destroy(&vm->devs, vm->err == NULL);
-	api_server_destroy(vm->api);
+	vm_control_destroy(&vm->ctrl);
 	loop_destroy(vm->loop);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
