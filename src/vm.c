@@ -23,7 +23,7 @@
 #include "hearth/abi.h"
 #include "hearth/api.h"
 #include "hearth/boot.h"
-#include "hearth/cpuid.h"
+#include "hearth/cpus.h"
 #include "hearth/dev.h"
 #include "hearth/devices.h"
 #include "hearth/exit.h"
@@ -65,8 +65,7 @@ struct vm {
 	struct loop *loop;
 	struct irq_routes *routes; /* GSI routing: legacy, then one MSI route per vector */
 	struct vcpu_env env;
-	struct vcpu *vcpus;
-	unsigned nvcpus;
+	struct cpus cpus;
 	struct runstate rs;
 	atomic_bool ready_sent; /* --ready-on marker */
 	struct vm_events ev;
@@ -400,98 +399,12 @@ static int setup_console(struct vm *vm)
 	return step(vm, devices_create_console(&vm->devs, &vm->f));
 }
 
-/* ---- vCPUs ---- */
-
-static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
-{
-	for (unsigned n = 128; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-
-		if (!c)
-			return NULL;
-		c->nent = n;
-		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c))
-			return c;
-		free(c);
-		if (errno != E2BIG)
-			return NULL;
-	}
-	return NULL;
-}
-
-static struct kvm_msr_list *msr_list(int kvm_fd)
-{
-	struct kvm_msr_list probe = { .nmsrs = 0 }, *l;
-
-	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) && errno != E2BIG)
-		return NULL;
-	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
-	if (!l)
-		return NULL;
-	l->nmsrs = probe.nmsrs;
-	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l)) {
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-static int configure_vcpu(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *sup,
-			  struct kvm_cpuid_entry2 *scratch, const struct kvm_msr_list *msrs,
-			  const struct boot_setup *boot)
-{
-	const struct vm_config *cfg = vm->cfg;
-	struct cpuid_opts o = { cfg->cpus, cfg->cpu_template, cfg->overrides, cfg->n_overrides,
-				vm->pvm };
-	unsigned ignored = 0;
-	int ret = cpuid_for_vcpu(sup->entries, sup->nent, scratch, &o, v->index, &ignored);
-
-	if (ignored && v->index == 0)
-		log_warn("%u --cpu-features override(s) name features KVM does not offer here: "
-			 "ignored",
-			 ignored);
-	if (!ret)
-		ret = vcpu_set_cpuid(v, scratch, sup->nent);
-	if (!ret)
-		ret = vcpu_set_msrs(v, msrs->indices, msrs->nmsrs);
-	if (!ret)
-		ret = vcpu_set_lapic(v);
-	if (!ret && v->index == 0)
-		ret = vcpu_set_boot_regs(v, boot);
-	return ret;
-}
+/* ---- vCPUs (cpus.c) ---- */
 
 static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 {
-	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	struct kvm_cpuid2 *sup = supported_cpuid(vm->kvm_fd);
-	struct kvm_msr_list *msrs = msr_list(vm->kvm_fd);
-	struct kvm_cpuid_entry2 *scratch = sup ? calloc(sup->nent, sizeof(*scratch)) : NULL;
-	int ret = 0;
-
-	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
-	if (run_size <= 0 || !sup || !msrs || !scratch || !vm->vcpus) {
-		ret = fail(vm, HEARTH_EXIT_HOST, "cannot query KVM's CPUID, MSRs or run area");
-		goto out;
-	}
-	for (unsigned i = 0; i < vm->cfg->cpus && !ret; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (vcpu_create(v, vm->vm_fd, i, (size_t)run_size, &vm->env)) {
-			ret = fail(vm, HEARTH_EXIT_HOST, "cannot create vCPU %u: %s", i,
-				   strerror(errno));
-			break;
-		}
-		vm->nvcpus++;
-		if (configure_vcpu(vm, v, sup, scratch, msrs, boot))
-			ret = fail(vm, HEARTH_EXIT_HOST, "cannot configure vCPU %u: %s", i,
-				   strerror(errno));
-	}
-out:
-	free(scratch);
-	free(msrs);
-	free(sup);
-	return ret;
+	return step(vm, cpus_create(&vm->cpus, vm->kvm_fd, vm->vm_fd, vm->cfg, vm->pvm, &vm->env,
+				    boot, &vm->f));
 }
 
 /* ---- the I/O thread's own events ---- */
@@ -557,8 +470,8 @@ int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 
 static int setup_api(struct vm *vm)
 {
-	struct vm_control_env env = { vm->cfg,	 &vm->rs,    &vm->ev, &vm->devs,
-				      vm->vcpus, vm->nvcpus, vm->loop };
+	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev, &vm->devs,
+				      vm->cpus.v, vm->cpus.n, vm->loop };
 
 	return step(vm, vm_control_create(&vm->ctrl, &env, &vm->f));
 }
@@ -647,13 +560,9 @@ int vm_run(struct vm *vm)
 	int ret = 0;
 
 	pthread_setname_np(pthread_self(), "io");
-	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->nvcpus,
+	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
-	for (unsigned i = 0; i < vm->nvcpus && !ret; i++) {
-		ret = vcpu_start(&vm->vcpus[i]);
-		if (ret)
-			log_err("cannot start vCPU %u: %s", i, strerror(-ret));
-	}
+	ret = cpus_start(&vm->cpus);
 	if (ret)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
@@ -663,7 +572,7 @@ int vm_run(struct vm *vm)
 		log_err("event loop failed: %s", strerror(-ret));
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	}
-	runstate_stop_vcpus(&vm->rs, vm->vcpus, vm->nvcpus);
+	runstate_stop_vcpus(&vm->rs, vm->cpus.v, vm->cpus.n);
 	devices_flush_console(&vm->devs); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");
 	log_info("guest stopped (reason %d, status %d) at %.3f ms", runstate_reason(&vm->rs),
@@ -675,10 +584,8 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	runstate_stop_vcpus(&vm->rs, vm->vcpus, vm->nvcpus);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_destroy(&vm->vcpus[i]);
-	free(vm->vcpus);
+	runstate_stop_vcpus(&vm->rs, vm->cpus.v, vm->cpus.n);
+	cpus_destroy(&vm->cpus);
 	devices_destroy(&vm->devs, vm->err == NULL);
 	vm_control_destroy(&vm->ctrl);
 	loop_destroy(vm->loop);
