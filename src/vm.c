@@ -3,37 +3,29 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "hearth/abi.h"
-#include "hearth/api.h"
 #include "hearth/boot.h"
+#include "hearth/boot_files.h"
+#include "hearth/bus.h"
 #include "hearth/cpus.h"
-#include "hearth/dev.h"
 #include "hearth/devices.h"
 #include "hearth/exit.h"
+#include "hearth/failure.h"
 #include "hearth/irq.h"
-#include "hearth/image.h"
 #include "hearth/iscsi.h"
 #include "hearth/log.h"
-#include "hearth/notify.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
+#include "hearth/notify.h"
 #include "hearth/runstate.h"
 #include "hearth/vcpu.h"
 #include "hearth/vm_control.h"
@@ -42,13 +34,6 @@
 #define KVM_TSS_ADDR	      0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define MIN_MEMORY	      (4ULL << 20)
-#define MPTABLE_ROOM	      0x10000
-#define ACPI_ROOM	      0x10000
-
-struct mapped_file {
-	void *data;
-	size_t len;
-};
 
 struct vm {
 	const struct vm_config *cfg;
@@ -57,10 +42,7 @@ struct vm {
 	struct guest_mem gm;
 	struct bus pio, mmio;
 	struct vm_ctl ctl;
-	struct mapped_file kernel, initrd;
-	char kernel_name[CONFIG_DISK_PATH_MAX +
-			 300]; /* for messages: --kernel, or where in a disk */
-	char *cmdline;	       /* NULL: the configuration's */
+	struct boot_files boot;
 	struct devices devs;
 	struct loop *loop;
 	struct irq_routes *routes; /* GSI routing: legacy, then one MSI route per vector */
@@ -76,19 +58,9 @@ struct vm {
 	struct failure f; /* the failed step's reason, in err */
 };
 
-/* Records a one-line reason and returns the exit code, for vm_create's steps. */
-static int fail(struct vm *vm, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct vm *vm, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vm->err, vm->errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
+/* Records the reason and exit code of a failed step of vm_create(); returns
+ * @err, a negative errno (failure.h). */
+#define fail(vm, err, code, ...) failure_set(&(vm)->f, (err), (code), __VA_ARGS__)
 
 /* ---- stop requests (any thread) ---- */
 
@@ -114,122 +86,19 @@ static void vm_marker(void *opaque, unsigned value)
 	}
 }
 
-/* ---- input files ---- */
-
-static void unmap_inputs(struct vm *vm)
-{
-	if (vm->kernel.data)
-		munmap(vm->kernel.data, vm->kernel.len);
-	if (vm->initrd.data)
-		munmap(vm->initrd.data, vm->initrd.len);
-	vm->kernel = (struct mapped_file){ 0 };
-	vm->initrd = (struct mapped_file){ 0 };
-}
-
-static int map_file(struct vm *vm, const char *what, const char *path, struct mapped_file *f)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return fail(vm, HEARTH_EXIT_USAGE, "cannot open %s '%s': %s", what, path,
-			    strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
-		close(fd);
-		return fail(vm, HEARTH_EXIT_USAGE, "%s '%s' is not a regular, non-empty file", what,
-			    path);
-	}
-	f->len = (size_t)st.st_size;
-	f->data = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (f->data == MAP_FAILED) {
-		f->data = NULL;
-		return fail(vm, HEARTH_EXIT_HOST, "cannot map %s '%s': %s", what, path,
-			    strerror(errno));
-	}
-	return 0;
-}
-
-/* The most the child reading a disk image's file system may take. */
-#define IMAGE_READ_TIMEOUT_MS 60000
-
-static int map_fd(struct vm *vm, const char *what, int fd, uint64_t len, struct mapped_file *f)
-{
-	if (len == 0)
-		return 0;
-	f->data = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->data == MAP_FAILED) {
-		f->data = NULL;
-		return fail(vm, HEARTH_EXIT_HOST, "cannot map the %s: %s", what, strerror(errno));
-	}
-	f->len = (size_t)len;
-	return 0;
-}
-
-/* Whether @cmdline has a root= parameter of its own. */
-static bool has_root(const char *cmdline)
-{
-	for (const char *p = strstr(cmdline, "root="); p; p = strstr(p + 1, "root="))
-		if (p == cmdline || p[-1] == ' ' || p[-1] == '\t')
-			return true;
-	return false;
-}
-
-/*
- * No --kernel: the kernel and initrd come from inside the first disk's
- * image (src/boot/image.c), and root=UUID= of the file system they were on
- * joins the command line unless it names a root itself (docs/boot.md).
- */
-static int kernel_from_disk(struct vm *vm)
-{
-	const struct vm_config *cfg = vm->cfg;
-	const struct disk_config *d = &cfg->disks[0];
-	struct boot_image img;
-	char why[300];
-	size_t n;
-	int ret;
-
-	if (cfg->n_disks == 0 || !d->path[0])
-		return fail(vm, HEARTH_EXIT_USAGE,
-			    "no --kernel, and no disk image to take one from: give --kernel FILE "
-			    "or a first --disk path=IMAGE that holds a kernel");
-	ret = image_find_kernel(d->path, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
-	if (ret)
-		return fail(vm,
-			    ret == -EINVAL || ret == -ENOENT ? HEARTH_EXIT_USAGE : HEARTH_EXIT_DISK,
-			    "no --kernel, and disk '%s': %s", d->path, why);
-	snprintf(vm->kernel_name, sizeof(vm->kernel_name), "%s (%s)", d->path, img.found);
-	ret = map_fd(vm, "kernel", img.kernel_fd, img.kernel_len, &vm->kernel);
-	if (!ret)
-		ret = map_fd(vm, "initrd", img.initrd_fd, img.initrd_len, &vm->initrd);
-	if (!ret && !has_root(cfg->cmdline)) {
-		n = strlen(cfg->cmdline) + sizeof(" root=UUID=") + sizeof(img.root_uuid);
-		vm->cmdline = malloc(n);
-		if (!vm->cmdline)
-			ret = fail(vm, HEARTH_EXIT_HOST, "out of memory");
-		else
-			snprintf(vm->cmdline, n, "%s root=UUID=%s", cfg->cmdline, img.root_uuid);
-	}
-	image_release(&img);
-	if (!ret)
-		log_info("kernel from the disk image: %s%s%s", vm->kernel_name,
-			 vm->initrd.data ? ", with its initrd" : "",
-			 vm->cmdline ? ", root=UUID= of that file system" : "");
-	return ret;
-}
-
 static int check_memory(struct vm *vm)
 {
 	uint64_t host = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t mem = vm->cfg->memory;
 
 	if (mem < MIN_MEMORY)
-		return fail(vm, HEARTH_EXIT_USAGE, "--memory %llu KiB is too small: at least 4 MiB",
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE,
+			    "--memory %llu KiB is too small: at least 4 MiB",
 			    (unsigned long long)(mem >> 10));
 	if (mem % 4096)
-		return fail(vm, HEARTH_EXIT_USAGE, "--memory must be a multiple of 4 KiB");
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE, "--memory must be a multiple of 4 KiB");
 	if (mem > host)
-		return fail(vm, HEARTH_EXIT_USAGE,
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE,
 			    "--memory %llu MiB is more than the host's %llu MiB",
 			    (unsigned long long)(mem >> 20), (unsigned long long)(host >> 20));
 	return 0;
@@ -254,21 +123,23 @@ static int open_kvm(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		if (errno == ENOENT)
-			return fail(vm, HEARTH_EXIT_HOST,
+			return fail(vm, -errno, HEARTH_EXIT_HOST,
 				    "no /dev/kvm: KVM is not available "
 				    "(load kvm_intel or kvm_amd, or enable nested virtualisation)");
 		if (errno == EACCES || errno == EPERM)
-			return fail(vm, HEARTH_EXIT_HOST,
+			return fail(vm, -errno, HEARTH_EXIT_HOST,
 				    "permission denied on /dev/kvm: add "
 				    "your user to the 'kvm' group (then log in again)");
-		return fail(vm, HEARTH_EXIT_HOST, "cannot open /dev/kvm: %s", strerror(errno));
+		return fail(vm, -errno, HEARTH_EXIT_HOST, "cannot open /dev/kvm: %s",
+			    strerror(errno));
 	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return fail(vm, HEARTH_EXIT_HOST, "/dev/kvm speaks an unknown KVM API version");
+		return fail(vm, -EPROTO, HEARTH_EXIT_HOST,
+			    "/dev/kvm speaks an unknown KVM API version");
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
-			return fail(vm, HEARTH_EXIT_HOST, "KVM lacks capability KVM_CAP_%s",
-				    caps[i].name);
+			return fail(vm, -ENOSYS, HEARTH_EXIT_HOST,
+				    "KVM lacks capability KVM_CAP_%s", caps[i].name);
 	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	if (vm->pvm)
 		log_info("host KVM is PVM: leaving out PV IPI, PV sched yield and PV unhalt");
@@ -285,18 +156,20 @@ static int create_vm_fd(struct vm *vm)
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	} while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "KVM_CREATE_VM failed: %s", strerror(errno));
+		return fail(vm, -errno, HEARTH_EXIT_HOST, "KVM_CREATE_VM failed: %s",
+			    strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) ||
 	    (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
 	     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident)) ||
 	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) || ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
-		return fail(vm, HEARTH_EXIT_HOST, "setting up the VM's irqchip and PIT failed: %s",
-			    strerror(errno));
+		return fail(vm, -errno, HEARTH_EXIT_HOST,
+			    "setting up the VM's irqchip and PIT failed: %s", strerror(errno));
 	ret = irq_routes_create(&vm->routes, vm->vm_fd);
 	if (ret == -ENOSPC)
-		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
+		return fail(vm, ret, HEARTH_EXIT_HOST, "building the GSI routing table failed");
 	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s", strerror(-ret));
+		return fail(vm, ret, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s",
+			    strerror(-ret));
 	return 0;
 }
 
@@ -311,8 +184,8 @@ static int check_cpus(struct vm *vm)
 	if (max > MPTABLE_MAX_CPUS)
 		max = MPTABLE_MAX_CPUS;
 	if (vm->cfg->cpus > (unsigned)max)
-		return fail(vm, HEARTH_EXIT_USAGE, "--cpus %u: at most %d vCPUs on this host",
-			    vm->cfg->cpus, max);
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE,
+			    "--cpus %u: at most %d vCPUs on this host", vm->cfg->cpus, max);
 	return 0;
 }
 
@@ -321,10 +194,11 @@ static int setup_memory(struct vm *vm)
 	int ret = gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
 
 	if (ret == -EINVAL)
-		return fail(vm, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",
+		return fail(vm, ret, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",
 			    vm->cfg->hugepages ? "2 MiB with --hugepages" : "4 KiB");
 	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot allocate %llu MiB of guest RAM%s: %s",
+		return fail(vm, ret, HEARTH_EXIT_HOST,
+			    "cannot allocate %llu MiB of guest RAM%s: %s",
 			    (unsigned long long)(vm->cfg->memory >> 20),
 			    vm->cfg->hugepages ? " in huge pages (reserve 2 MiB pages in "
 						 "/proc/sys/vm/nr_hugepages)"
@@ -339,46 +213,13 @@ static int setup_memory(struct vm *vm)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
-			return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s",
-				    strerror(errno));
+			return fail(vm, -errno, HEARTH_EXIT_HOST,
+				    "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
 	}
 	return 0;
 }
 
-static int load_kernel(struct vm *vm, struct boot_setup *boot)
-{
-	struct e820_entry e820[8];
-	int n = e820_build(&vm->gm, e820, 8);
-	struct boot_input in = {
-		.kernel = vm->kernel.data,
-		.kernel_len = vm->kernel.len,
-		.initrd = vm->initrd.data,
-		.initrd_len = vm->initrd.len,
-		.cmdline = vm->cmdline ? vm->cmdline : vm->cfg->cmdline,
-		.e820 = e820,
-		.e820_n = (size_t)n,
-	};
-	char why[200];
-	int ret;
-
-	if (n < 0)
-		return fail(vm, HEARTH_EXIT_USAGE, "guest memory is too small for a memory map");
-	ret = boot_load(&vm->gm, &in, boot, why, sizeof(why));
-	if (ret)
-		return fail(vm, HEARTH_EXIT_USAGE, "kernel '%s': %s", vm->kernel_name, why);
-	if (mptable_write(&vm->gm, HEARTH_MPTABLE, MPTABLE_ROOM, vm->cfg->cpus) < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot write the MP table");
-	if (acpi_write(&vm->gm, HEARTH_ACPI_RSDP, ACPI_ROOM, vm->cfg->cpus) < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot write the ACPI tables");
-	return 0;
-}
-
-/* ---- devices (devices.c) ---- */
-
-static int step(struct vm *vm, int ret)
-{
-	return ret ? vm->f.exit_code : 0;
-}
+/* ---- the parts (devices.c, cpus.c, vm_events.c, vm_control.c) ---- */
 
 static int setup_devices(struct vm *vm)
 {
@@ -386,28 +227,24 @@ static int setup_devices(struct vm *vm)
 				   &vm->mmio, &vm->ctl,	 vm->routes };
 
 	devices_init(&vm->devs, &env);
-	return step(vm, devices_create_platform(&vm->devs, &vm->f));
+	return devices_create_platform(&vm->devs, &vm->f);
 }
 
 static int setup_virtio(struct vm *vm)
 {
-	return step(vm, devices_create_virtio(&vm->devs, vm->loop, &vm->f));
+	return devices_create_virtio(&vm->devs, vm->loop, &vm->f);
 }
 
 static int setup_console(struct vm *vm)
 {
-	return step(vm, devices_create_console(&vm->devs, &vm->f));
+	return devices_create_console(&vm->devs, &vm->f);
 }
-
-/* ---- vCPUs (cpus.c) ---- */
 
 static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 {
-	return step(vm, cpus_create(&vm->cpus, vm->kvm_fd, vm->vm_fd, vm->cfg, vm->pvm, &vm->env,
-				    boot, &vm->f));
+	return cpus_create(&vm->cpus, vm->kvm_fd, vm->vm_fd, vm->cfg, vm->pvm, &vm->env, boot,
+			   &vm->f);
 }
-
-/* ---- the I/O thread's own events ---- */
 
 static int setup_loop(struct vm *vm)
 {
@@ -415,8 +252,8 @@ static int setup_loop(struct vm *vm)
 	const char *backend = getenv("HEARTH_EVENT_LOOP");
 
 	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the event loop");
-	return step(vm, vm_events_start(&vm->ev, vm->loop, &vm->f));
+		return fail(vm, -ENOMEM, HEARTH_EXIT_HOST, "cannot create the event loop");
+	return vm_events_start(&vm->ev, vm->loop, &vm->f);
 }
 
 /* Signals the vCPU threads inherit blocked: the I/O thread takes SIGINT and
@@ -473,7 +310,7 @@ static int setup_api(struct vm *vm)
 	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev, &vm->devs,
 				      vm->cpus.v, vm->cpus.n, vm->loop };
 
-	return step(vm, vm_control_create(&vm->ctrl, &env, &vm->f));
+	return vm_control_create(&vm->ctrl, &env, &vm->f);
 }
 
 static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen)
@@ -498,25 +335,17 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	return vm;
 }
 
-int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+/*
+ * The steps in their order: each returns 0 or a negative errno with the
+ * reason and the exit code in vm->f. The console comes last: it may create
+ * a file, which must not outlive a failed start.
+ */
+static int build(struct vm *vm)
 {
-	struct vm *vm = vm_alloc(cfg, err, errlen);
 	struct boot_setup boot;
 	int ret;
 
-	if (!vm) {
-		snprintf(err, errlen, "out of memory");
-		return HEARTH_EXIT_HOST;
-	}
-	block_signals();
-	if (cfg->kernel) {
-		snprintf(vm->kernel_name, sizeof(vm->kernel_name), "%s", cfg->kernel);
-		ret = map_file(vm, "kernel", cfg->kernel, &vm->kernel);
-		if (!ret && cfg->initrd)
-			ret = map_file(vm, "initrd", cfg->initrd, &vm->initrd);
-	} else {
-		ret = kernel_from_disk(vm);
-	}
+	ret = boot_files_open(&vm->boot, vm->cfg, &vm->f);
 	if (!ret)
 		ret = check_memory(vm);
 	if (!ret)
@@ -529,13 +358,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	if (!ret)
 		ret = setup_memory(vm);
 	if (!ret)
-		ret = load_kernel(vm, &boot);
-	unmap_inputs(vm); /* copied into guest RAM: no need to keep them resident */
+		ret = boot_files_load(&vm->boot, &vm->gm, vm->cfg, &boot, &vm->f);
+	boot_files_unmap(&vm->boot); /* copied into guest RAM: no need to keep them resident */
 	if (!ret)
 		ret = setup_devices(vm);
-	if (!ret)
-		ret = vcpu_signals_init() ? fail(vm, HEARTH_EXIT_HOST, "cannot install signals")
-					  : 0;
+	if (!ret && vcpu_signals_init())
+		ret = fail(vm, -EIO, HEARTH_EXIT_HOST, "cannot install signals");
 	if (!ret)
 		ret = setup_vcpus(vm, &boot);
 	if (!ret)
@@ -546,13 +374,28 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		ret = setup_api(vm);
 	if (!ret)
 		ret = setup_console(vm);
-	if (ret) {
-		vm_destroy(vm);
-		return ret;
+	return ret;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm = vm_alloc(cfg, err, errlen);
+	int code;
+
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return HEARTH_EXIT_HOST;
 	}
+	block_signals();
+	if (build(vm))
+		goto destroy_vm;
 	vm->err = NULL;
 	*out = vm;
 	return 0;
+destroy_vm: /* each part's destroy undoes as much of it as was built */
+	code = vm->f.exit_code;
+	vm_destroy(vm);
+	return code;
 }
 
 int vm_run(struct vm *vm)
@@ -598,8 +441,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	unmap_inputs(vm);
+	boot_files_close(&vm->boot);
 	runstate_fini(&vm->rs);
-	free(vm->cmdline);
 	free(vm);
 }
