@@ -3,55 +3,37 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "hearth/abi.h"
-#include "hearth/api.h"
 #include "hearth/boot.h"
-#include "hearth/console.h"
-#include "hearth/cpuid.h"
-#include "hearth/dev.h"
+#include "hearth/boot_files.h"
+#include "hearth/bus.h"
+#include "hearth/cpus.h"
+#include "hearth/devices.h"
 #include "hearth/exit.h"
-#include "hearth/blkio.h"
+#include "hearth/failure.h"
 #include "hearth/irq.h"
-#include "hearth/image.h"
 #include "hearth/iscsi.h"
-#include "hearth/virtio_pci.h"
-#include "hearth/tap.h"
-#include "hearth/virtio_net.h"
 #include "hearth/log.h"
-#include "hearth/notify.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
+#include "hearth/notify.h"
+#include "hearth/runstate.h"
 #include "hearth/vcpu.h"
+#include "hearth/vm_control.h"
+#include "hearth/vm_events.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define MIN_MEMORY	      (4ULL << 20)
-#define MPTABLE_ROOM	      0x10000
-#define ACPI_ROOM	      0x10000
-#define ROUTES_MAX	      256
-#define MSI_GSI_BASE	      24 /* after the I/O APIC's 24 pins */
-
-struct mapped_file {
-	void *data;
-	size_t len;
-};
 
 struct vm {
 	const struct vm_config *cfg;
@@ -59,83 +41,34 @@ struct vm {
 	bool pvm;
 	struct guest_mem gm;
 	struct bus pio, mmio;
-	struct irq_chip irq;
 	struct vm_ctl ctl;
-	struct mapped_file kernel, initrd;
-	char kernel_name[CONFIG_DISK_PATH_MAX +
-			 300]; /* for messages: --kernel, or where in a disk */
-	char *cmdline;	       /* NULL: the configuration's */
-	struct uart *uart;
-	struct i8042 *kbd;
-	struct rtc *rtc;
-	struct pci_host *pci;
-	struct exitdev *exitdev;
-	struct console *console;
+	struct boot_files boot;
+	struct devices devs;
 	struct loop *loop;
-	/* virtio devices on PCI: disks first (vda, vdb...), NICs, then the RNG */
-	struct virtio_pci_host vhost;
-	struct virtio_pci *vpci[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
-	struct virtio_blk *blk[CONFIG_MAX_DISKS];
-	struct virtio_net *net[CONFIG_MAX_NICS];
-	struct virtio_rng *rng;
-	unsigned n_vpci;
-	/* GSI routing: the legacy table, then one MSI route per vector */
-	pthread_mutex_t route_lock;
-	struct kvm_irq_routing_entry routes[ROUTES_MAX];
-	unsigned n_routes;
+	struct irq_routes *routes; /* GSI routing: legacy, then one MSI route per vector */
 	struct vcpu_env env;
-	struct vcpu *vcpus;
-	unsigned nvcpus;
-	atomic_bool stopping;
+	struct cpus cpus;
+	struct runstate rs;
 	atomic_bool ready_sent; /* --ready-on marker */
-	pthread_mutex_t stop_lock;
-	bool stop_requested;
-	enum vm_stop_reason reason;
-	int status;
-	int stop_fd, timer_fd, signal_fd, shutdown_fd, watchdog_fd;
-	bool shutting_down; /* a signal or the API asked the guest to shut down */
-	int shutdown_signo; /* 0: the API asked */
-	/* the control API (I/O thread only, but for the pause handshake) */
-	struct vcpu_pause pause;
-	bool paused;
-	struct api_server *api;
-	struct api_vm_ops api_ops;
+	struct vm_events ev;
+	/* the control API (I/O thread only) */
+	struct vm_control ctrl;
 	char *err;
 	size_t errlen;
+	struct failure f; /* the failed step's reason, in err */
 };
 
-/* Records a one-line reason and returns the exit code, for vm_create's steps. */
-static int fail(struct vm *vm, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct vm *vm, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vm->err, vm->errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
+/* Records the reason and exit code of a failed step of vm_create(); returns
+ * @err, a negative errno (failure.h). */
+#define fail(vm, err, code, ...) failure_set(&(vm)->f, (err), (code), __VA_ARGS__)
 
 /* ---- stop requests (any thread) ---- */
 
-static void vm_stop(void *opaque, enum vm_stop_reason why, int status)
+static void ctl_stop(void *opaque, enum vm_stop_reason why, int status)
 {
 	struct vm *vm = opaque;
 
-	pthread_mutex_lock(&vm->stop_lock);
-	if (!vm->stop_requested) {
-		vm->stop_requested = true;
-		vm->reason = why;
-		vm->status = status;
-	}
-	pthread_mutex_unlock(&vm->stop_lock);
-	/* The vCPU asking (e.g. through the exit device) must not run on
-	 * into whatever the guest does next; the others are kicked by the
-	 * event loop. */
-	atomic_store(&vm->stopping, true);
-	eventfd_write(vm->stop_fd, 1);
+	runstate_stop(&vm->rs, why, status);
 }
 
 static void vm_marker(void *opaque, unsigned value)
@@ -153,130 +86,19 @@ static void vm_marker(void *opaque, unsigned value)
 	}
 }
 
-static int irq_line(void *opaque, unsigned gsi, int level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
-
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) ? -errno : 0;
-}
-
-/* ---- input files ---- */
-
-static void unmap_inputs(struct vm *vm)
-{
-	if (vm->kernel.data)
-		munmap(vm->kernel.data, vm->kernel.len);
-	if (vm->initrd.data)
-		munmap(vm->initrd.data, vm->initrd.len);
-	vm->kernel = (struct mapped_file){ 0 };
-	vm->initrd = (struct mapped_file){ 0 };
-}
-
-static int map_file(struct vm *vm, const char *what, const char *path, struct mapped_file *f)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return fail(vm, HEARTH_EXIT_USAGE, "cannot open %s '%s': %s", what, path,
-			    strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) {
-		close(fd);
-		return fail(vm, HEARTH_EXIT_USAGE, "%s '%s' is not a regular, non-empty file", what,
-			    path);
-	}
-	f->len = (size_t)st.st_size;
-	f->data = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (f->data == MAP_FAILED) {
-		f->data = NULL;
-		return fail(vm, HEARTH_EXIT_HOST, "cannot map %s '%s': %s", what, path,
-			    strerror(errno));
-	}
-	return 0;
-}
-
-/* The most the child reading a disk image's file system may take. */
-#define IMAGE_READ_TIMEOUT_MS 60000
-
-static int map_fd(struct vm *vm, const char *what, int fd, uint64_t len, struct mapped_file *f)
-{
-	if (len == 0)
-		return 0;
-	f->data = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->data == MAP_FAILED) {
-		f->data = NULL;
-		return fail(vm, HEARTH_EXIT_HOST, "cannot map the %s: %s", what, strerror(errno));
-	}
-	f->len = (size_t)len;
-	return 0;
-}
-
-/* Whether @cmdline has a root= parameter of its own. */
-static bool has_root(const char *cmdline)
-{
-	for (const char *p = strstr(cmdline, "root="); p; p = strstr(p + 1, "root="))
-		if (p == cmdline || p[-1] == ' ' || p[-1] == '\t')
-			return true;
-	return false;
-}
-
-/*
- * No --kernel: the kernel and initrd come from inside the first disk's
- * image (src/boot/image.c), and root=UUID= of the file system they were on
- * joins the command line unless it names a root itself (docs/boot.md).
- */
-static int kernel_from_disk(struct vm *vm)
-{
-	const struct vm_config *cfg = vm->cfg;
-	const struct disk_config *d = &cfg->disks[0];
-	struct boot_image img;
-	char why[300];
-	size_t n;
-	int ret;
-
-	if (cfg->n_disks == 0 || !d->path[0])
-		return fail(vm, HEARTH_EXIT_USAGE,
-			    "no --kernel, and no disk image to take one from: give --kernel FILE "
-			    "or a first --disk path=IMAGE that holds a kernel");
-	ret = image_find_kernel(d->path, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
-	if (ret)
-		return fail(vm,
-			    ret == -EINVAL || ret == -ENOENT ? HEARTH_EXIT_USAGE : HEARTH_EXIT_DISK,
-			    "no --kernel, and disk '%s': %s", d->path, why);
-	snprintf(vm->kernel_name, sizeof(vm->kernel_name), "%s (%s)", d->path, img.found);
-	ret = map_fd(vm, "kernel", img.kernel_fd, img.kernel_len, &vm->kernel);
-	if (!ret)
-		ret = map_fd(vm, "initrd", img.initrd_fd, img.initrd_len, &vm->initrd);
-	if (!ret && !has_root(cfg->cmdline)) {
-		n = strlen(cfg->cmdline) + sizeof(" root=UUID=") + sizeof(img.root_uuid);
-		vm->cmdline = malloc(n);
-		if (!vm->cmdline)
-			ret = fail(vm, HEARTH_EXIT_HOST, "out of memory");
-		else
-			snprintf(vm->cmdline, n, "%s root=UUID=%s", cfg->cmdline, img.root_uuid);
-	}
-	image_release(&img);
-	if (!ret)
-		log_info("kernel from the disk image: %s%s%s", vm->kernel_name,
-			 vm->initrd.data ? ", with its initrd" : "",
-			 vm->cmdline ? ", root=UUID= of that file system" : "");
-	return ret;
-}
-
 static int check_memory(struct vm *vm)
 {
 	uint64_t host = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t mem = vm->cfg->memory;
 
 	if (mem < MIN_MEMORY)
-		return fail(vm, HEARTH_EXIT_USAGE, "--memory %llu KiB is too small: at least 4 MiB",
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE,
+			    "--memory %llu KiB is too small: at least 4 MiB",
 			    (unsigned long long)(mem >> 10));
 	if (mem % 4096)
-		return fail(vm, HEARTH_EXIT_USAGE, "--memory must be a multiple of 4 KiB");
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE, "--memory must be a multiple of 4 KiB");
 	if (mem > host)
-		return fail(vm, HEARTH_EXIT_USAGE,
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE,
 			    "--memory %llu MiB is more than the host's %llu MiB",
 			    (unsigned long long)(mem >> 20), (unsigned long long)(host >> 20));
 	return 0;
@@ -301,267 +123,26 @@ static int open_kvm(struct vm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		if (errno == ENOENT)
-			return fail(vm, HEARTH_EXIT_HOST,
+			return fail(vm, -errno, HEARTH_EXIT_HOST,
 				    "no /dev/kvm: KVM is not available "
 				    "(load kvm_intel or kvm_amd, or enable nested virtualisation)");
 		if (errno == EACCES || errno == EPERM)
-			return fail(vm, HEARTH_EXIT_HOST,
+			return fail(vm, -errno, HEARTH_EXIT_HOST,
 				    "permission denied on /dev/kvm: add "
 				    "your user to the 'kvm' group (then log in again)");
-		return fail(vm, HEARTH_EXIT_HOST, "cannot open /dev/kvm: %s", strerror(errno));
+		return fail(vm, -errno, HEARTH_EXIT_HOST, "cannot open /dev/kvm: %s",
+			    strerror(errno));
 	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return fail(vm, HEARTH_EXIT_HOST, "/dev/kvm speaks an unknown KVM API version");
+		return fail(vm, -EPROTO, HEARTH_EXIT_HOST,
+			    "/dev/kvm speaks an unknown KVM API version");
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
-			return fail(vm, HEARTH_EXIT_HOST, "KVM lacks capability KVM_CAP_%s",
-				    caps[i].name);
+			return fail(vm, -ENOSYS, HEARTH_EXIT_HOST,
+				    "KVM lacks capability KVM_CAP_%s", caps[i].name);
 	vm->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	if (vm->pvm)
 		log_info("host KVM is PVM: leaving out PV IPI, PV sched yield and PV unhalt");
-	return 0;
-}
-
-static int commit_routes(struct vm *vm)
-{
-	struct kvm_irq_routing *t =
-		calloc(1, sizeof(*t) + vm->n_routes * sizeof(struct kvm_irq_routing_entry));
-	int ret;
-
-	if (!t)
-		return -ENOMEM;
-	t->nr = vm->n_routes;
-	memcpy(t->entries, vm->routes, vm->n_routes * sizeof(vm->routes[0]));
-	ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t) ? -errno : 0;
-	free(t);
-	return ret;
-}
-
-static int set_gsi_routing(struct vm *vm)
-{
-	int n = irq_routing_legacy(vm->routes, ROUTES_MAX);
-
-	if (n < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "building the GSI routing table failed");
-	vm->n_routes = (unsigned)n;
-	if (commit_routes(vm))
-		return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s",
-			    strerror(errno));
-	return 0;
-}
-
-/* ---- services for virtio-pci (struct virtio_pci_host) ---- */
-
-static int host_ioeventfd(void *opaque, uint64_t addr, unsigned len, int fd)
-{
-	struct vm *vm = opaque;
-	struct kvm_ioeventfd io = { .addr = addr, .len = len, .fd = fd };
-
-	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) ? -errno : 0;
-}
-
-static int host_irqfd(void *opaque, unsigned gsi, int fd)
-{
-	struct vm *vm = opaque;
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
-
-	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) ? -errno : 0;
-}
-
-/* Sets the MSI route of @gsi (called from vCPU threads as the guest
- * programs MSI-X tables). */
-static int host_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_routing_entry e = {
-		.gsi = gsi,
-		.type = KVM_IRQ_ROUTING_MSI,
-		.u.msi = { .address_lo = (uint32_t)addr,
-			   .address_hi = (uint32_t)(addr >> 32),
-			   .data = data },
-	};
-	struct kvm_irq_routing_entry old;
-	bool added;
-	unsigned i;
-	int ret;
-
-	pthread_mutex_lock(&vm->route_lock);
-	for (i = 0; i < vm->n_routes && vm->routes[i].gsi != gsi; i++)
-		;
-	if (i == vm->n_routes && vm->n_routes == ROUTES_MAX) {
-		pthread_mutex_unlock(&vm->route_lock);
-		return -ENOSPC;
-	}
-	if (i < vm->n_routes && !memcmp(&vm->routes[i], &e, sizeof(e))) {
-		pthread_mutex_unlock(&vm->route_lock);
-		return 0; /* unchanged */
-	}
-	added = i == vm->n_routes;
-	old = vm->routes[i];
-	vm->routes[i] = e;
-	if (added)
-		vm->n_routes++;
-	ret = commit_routes(vm);
-	if (ret) { /* KVM refused it: keep the table it last took, or every
-		    * later commit, for any device, would fail on this entry */
-		if (added)
-			vm->n_routes--;
-		else
-			vm->routes[i] = old;
-	}
-	pthread_mutex_unlock(&vm->route_lock);
-	return ret;
-}
-
-static int host_watch(void *opaque, int fd, void (*cb)(void *arg, uint32_t events), void *arg)
-{
-	struct vm *vm = opaque;
-
-	return loop_watch(vm->loop, fd, cb, arg) < 0 ? -EIO : 0;
-}
-
-static int add_virtio(struct vm *vm, const struct virtio_dev_ops *ops, struct virtio_pci **out,
-		      const char *what)
-{
-	uint64_t bar = HEARTH_MMIO_HOLE_START + (uint64_t)vm->n_vpci * VIRTIO_PCI_BAR_SIZE;
-	unsigned slot = vm->n_vpci + 1, gsi = MSI_GSI_BASE + vm->n_vpci * VIRTIO_PCI_MAX_VECTORS;
-	struct virtio_pci *vp =
-		virtio_pci_create(&vm->vhost, ops, bar, gsi, irq_pci_intx_gsi(slot));
-
-	if (!vp)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the %s device", what);
-	vm->vpci[vm->n_vpci++] = vp;
-	if (pci_host_add(vm->pci, slot << 3, &virtio_pci_cfg_ops, vp) ||
-	    bus_register(&vm->mmio, bar, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, vp))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot place the %s device on PCI", what);
-	*out = vp;
-	return 0;
-}
-
-/* --net: one virtio-net function per TAP (docs/net.md) */
-static int setup_nets(struct vm *vm)
-{
-	const struct vm_config *cfg = vm->cfg;
-	char why[300];
-
-	for (unsigned i = 0; i < cfg->n_nets; i++) {
-		const struct net_config *c = &cfg->nets[i];
-		struct virtio_net_cfg nc = { .loop = vm->loop, .name = c->tap };
-		struct virtio_pci *vp;
-		bool created;
-		int ret;
-
-		nc.tap_fd = tap_open(c->tap, &created, why, sizeof(why));
-		if (nc.tap_fd < 0)
-			return fail(vm, HEARTH_EXIT_USAGE, "--net: %s", why);
-		nc.mtu = tap_mtu(c->tap);
-		virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL, nc.mac);
-		ret = add_virtio(vm, &virtio_net_ops, &vp, "virtio-net");
-		if (ret) {
-			close(nc.tap_fd);
-			return ret;
-		}
-		vm->net[i] = virtio_net_create(&nc, &vm->gm, virtio_pci_transport(vp));
-		if (!vm->net[i]) {
-			close(nc.tap_fd);
-			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-net device");
-		}
-		log_info("nic %u: TAP %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x", i, c->tap,
-			 created ? " (created, removed on exit)" : "", nc.mac[0], nc.mac[1],
-			 nc.mac[2], nc.mac[3], nc.mac[4], nc.mac[5]);
-		if (virtio_pci_attach(vp, vm->net[i]))
-			return fail(vm, HEARTH_EXIT_HOST,
-				    "cannot wire the virtio-net device to KVM");
-	}
-	return 0;
-}
-
-static int setup_virtio(struct vm *vm)
-{
-	const struct vm_config *cfg = vm->cfg;
-	struct virtio_pci *vp;
-	char why[300];
-	int ret;
-
-	vm->vhost = (struct virtio_pci_host){
-		.gm = &vm->gm,
-		.opaque = vm,
-		.ioeventfd = host_ioeventfd,
-		.irqfd = host_irqfd,
-		.msi_route = host_msi_route,
-		.set_intx = irq_line,
-		.watch = host_watch,
-	};
-	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		const struct disk_config *d = &cfg->disks[i];
-		struct virtio_blk_cfg bc = { .readonly = d->readonly, .discard = d->discard };
-		char name[sizeof(d->url)];
-
-		/* the backend: an iSCSI LUN or a file, peers behind blkio.h */
-		if (d->url[0]) {
-			struct iscsi_blk_opts o = { .url = d->url,
-						    .url_password = d->url_password,
-						    .secret = d->secret[0] ? d->secret : NULL,
-						    .timeout_ms = d->timeout_ms,
-						    .readonly = d->readonly,
-						    .discard = d->discard };
-
-			iscsi_url_redact(d->url, name, sizeof(name));
-			ret = iscsi_blk_open(&bc.io, &o, why, sizeof(why));
-		} else {
-			struct blkio_file_opts o = { .path = d->path,
-						     .readonly = d->readonly,
-						     .direct = d->direct,
-						     .engine = getenv("HEARTH_BLK_ENGINE") };
-
-			snprintf(name, sizeof(name), "%s", d->path);
-			ret = blkio_file_open(&bc.io, &o, why, sizeof(why));
-		}
-		if (ret)
-			/* a disk in use, or a target or network that refused,
-			 * has its own exit code */
-			return fail(vm,
-				    ret == -EBUSY || (d->url[0] && ret != -EINVAL)
-					    ? HEARTH_EXIT_DISK
-					    : HEARTH_EXIT_USAGE,
-				    "--disk: %s", why);
-		memcpy(bc.serial, d->serial, sizeof(bc.serial));
-		if (blkio_size(bc.io) < 512) {
-			blkio_close(bc.io);
-			return fail(vm, HEARTH_EXIT_USAGE,
-				    "--disk: '%s' is smaller than one sector", name);
-		}
-		ret = add_virtio(vm, &virtio_blk_ops, &vp, "virtio-blk");
-		if (ret) {
-			blkio_close(bc.io);
-			return ret;
-		}
-		log_info("disk vd%c: %s, %llu sectors%s%s, %s", 'a' + i, name,
-			 (unsigned long long)(blkio_size(bc.io) / 512),
-			 d->readonly || blkio_readonly(bc.io) ? ", read-only" : "",
-			 d->direct ? ", O_DIRECT" : "", blkio_engine(bc.io));
-		vm->blk[i] = virtio_blk_create(&bc, &vm->gm, virtio_pci_transport(vp));
-		if (!vm->blk[i]) {
-			blkio_close(bc.io);
-			return fail(vm, HEARTH_EXIT_HOST, "cannot create the virtio-blk device");
-		}
-		if (virtio_pci_attach(vp, vm->blk[i]) ||
-		    blkio_attach(bc.io, vm->loop, virtio_blk_complete, vm->blk[i]) ||
-		    virtio_blk_set_loop(vm->blk[i], vm->loop) ||
-		    (blkio_pollable(bc.io) && virtio_blk_set_poller(vm->blk[i], vm->loop)))
-			return fail(vm, HEARTH_EXIT_HOST,
-				    "cannot wire the virtio-blk device to KVM");
-	}
-	ret = setup_nets(vm);
-	if (ret)
-		return ret;
-	loop_set_poll_ns(vm->loop, (uint64_t)cfg->io_poll_us * 1000);
-	ret = add_virtio(vm, &virtio_rng_ops, &vp, "virtio-rng");
-	if (ret)
-		return ret;
-	vm->rng = virtio_rng_create(&vm->gm, virtio_pci_transport(vp));
-	if (!vm->rng || virtio_rng_set_loop(vm->rng, vm->loop) || virtio_pci_attach(vp, vm->rng))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot wire the virtio-rng device to KVM");
 	return 0;
 }
 
@@ -569,19 +150,27 @@ static int create_vm_fd(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
 	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
+	int ret;
 
 	do {
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	} while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "KVM_CREATE_VM failed: %s", strerror(errno));
+		return fail(vm, -errno, HEARTH_EXIT_HOST, "KVM_CREATE_VM failed: %s",
+			    strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) ||
 	    (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
 	     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident)) ||
 	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) || ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
-		return fail(vm, HEARTH_EXIT_HOST, "setting up the VM's irqchip and PIT failed: %s",
-			    strerror(errno));
-	return set_gsi_routing(vm);
+		return fail(vm, -errno, HEARTH_EXIT_HOST,
+			    "setting up the VM's irqchip and PIT failed: %s", strerror(errno));
+	ret = irq_routes_create(&vm->routes, vm->vm_fd);
+	if (ret == -ENOSPC)
+		return fail(vm, ret, HEARTH_EXIT_HOST, "building the GSI routing table failed");
+	if (ret)
+		return fail(vm, ret, HEARTH_EXIT_HOST, "KVM_SET_GSI_ROUTING failed: %s",
+			    strerror(-ret));
+	return 0;
 }
 
 static int check_cpus(struct vm *vm)
@@ -595,8 +184,8 @@ static int check_cpus(struct vm *vm)
 	if (max > MPTABLE_MAX_CPUS)
 		max = MPTABLE_MAX_CPUS;
 	if (vm->cfg->cpus > (unsigned)max)
-		return fail(vm, HEARTH_EXIT_USAGE, "--cpus %u: at most %d vCPUs on this host",
-			    vm->cfg->cpus, max);
+		return fail(vm, -EINVAL, HEARTH_EXIT_USAGE,
+			    "--cpus %u: at most %d vCPUs on this host", vm->cfg->cpus, max);
 	return 0;
 }
 
@@ -605,10 +194,11 @@ static int setup_memory(struct vm *vm)
 	int ret = gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
 
 	if (ret == -EINVAL)
-		return fail(vm, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",
+		return fail(vm, ret, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",
 			    vm->cfg->hugepages ? "2 MiB with --hugepages" : "4 KiB");
 	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot allocate %llu MiB of guest RAM%s: %s",
+		return fail(vm, ret, HEARTH_EXIT_HOST,
+			    "cannot allocate %llu MiB of guest RAM%s: %s",
 			    (unsigned long long)(vm->cfg->memory >> 20),
 			    vm->cfg->hugepages ? " in huge pages (reserve 2 MiB pages in "
 						 "/proc/sys/vm/nr_hugepages)"
@@ -623,341 +213,47 @@ static int setup_memory(struct vm *vm)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
-			return fail(vm, HEARTH_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s",
-				    strerror(errno));
+			return fail(vm, -errno, HEARTH_EXIT_HOST,
+				    "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
 	}
 	return 0;
 }
 
-static int load_kernel(struct vm *vm, struct boot_setup *boot)
-{
-	struct e820_entry e820[8];
-	int n = e820_build(&vm->gm, e820, 8);
-	struct boot_input in = {
-		.kernel = vm->kernel.data,
-		.kernel_len = vm->kernel.len,
-		.initrd = vm->initrd.data,
-		.initrd_len = vm->initrd.len,
-		.cmdline = vm->cmdline ? vm->cmdline : vm->cfg->cmdline,
-		.e820 = e820,
-		.e820_n = (size_t)n,
-	};
-	char why[200];
-	int ret;
-
-	if (n < 0)
-		return fail(vm, HEARTH_EXIT_USAGE, "guest memory is too small for a memory map");
-	ret = boot_load(&vm->gm, &in, boot, why, sizeof(why));
-	if (ret)
-		return fail(vm, HEARTH_EXIT_USAGE, "kernel '%s': %s", vm->kernel_name, why);
-	if (mptable_write(&vm->gm, HEARTH_MPTABLE, MPTABLE_ROOM, vm->cfg->cpus) < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot write the MP table");
-	if (acpi_write(&vm->gm, HEARTH_ACPI_RSDP, ACPI_ROOM, vm->cfg->cpus) < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot write the ACPI tables");
-	return 0;
-}
-
-/* ---- devices ---- */
-
-static int add_pio(struct vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops, void *dev,
-		   const char *name)
-{
-	int ret = bus_register(&vm->pio, base, len, ops, dev);
-
-	if (ret == -EEXIST)
-		return fail(vm, HEARTH_EXIT_USAGE, "%s at port 0x%llx overlaps another device",
-			    name, (unsigned long long)base);
-	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot register %s: %s", name, strerror(-ret));
-	return 0;
-}
+/* ---- the parts (devices.c, cpus.c, vm_events.c, vm_control.c) ---- */
 
 static int setup_devices(struct vm *vm)
 {
-	const struct vm_config *cfg = vm->cfg;
-	int ret;
+	struct devices_env env = { vm->cfg,   vm->vm_fd, &vm->gm,   &vm->pio,
+				   &vm->mmio, &vm->ctl,	 vm->routes };
 
-	vm->kbd = i8042_create(&vm->irq, HEARTH_IRQ_KBD, &vm->ctl);
-	vm->rtc = rtc_create(gm_low_size(&vm->gm), gm_high_size(&vm->gm));
-	vm->pci = pci_host_create(&vm->ctl);
-	vm->exitdev = exitdev_create(&vm->ctl, &vm->irq, HEARTH_IRQ_SCI);
-	if (!vm->kbd || !vm->rtc || !vm->pci || !vm->exitdev)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the platform devices");
-	ret = add_pio(vm, HEARTH_PORT_I8042_DATA, 1, &i8042_data_ops, vm->kbd, "i8042");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_I8042_CMD, 1, &i8042_cmd_ops, vm->kbd, "i8042");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_RTC, 2, &rtc_ops, vm->rtc, "RTC");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_PCI_ADDR, 8, &pci_host_ops, vm->pci, "PCI host");
-	if (!ret)
-		ret = add_pio(vm, cfg->exit_port, 2, &exitdev_ops, vm->exitdev, "exit device");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_ACPI_SLEEP, 2, &exitdev_acpi_sleep_ops, vm->exitdev,
-			      "ACPI sleep registers");
-	if (!ret)
-		ret = add_pio(vm, HEARTH_PORT_ACPI_PM1, 6, &exitdev_acpi_pm1_ops, vm->exitdev,
-			      "ACPI PM1 registers");
-	if (!ret && cfg->qemu_exit)
-		ret = add_pio(vm, cfg->qemu_exit_port, 2, &exitdev_qemu_ops, vm->exitdev,
-			      "QEMU exit device");
-	return ret;
+	devices_init(&vm->devs, &env);
+	return devices_create_platform(&vm->devs, &vm->f);
 }
 
-/* The console comes last: it may create a file, which must not outlive a
- * failed start. */
+static int setup_virtio(struct vm *vm)
+{
+	return devices_create_virtio(&vm->devs, vm->loop, &vm->f);
+}
+
 static int setup_console(struct vm *vm)
 {
-	struct uart_cfg ucfg = { .irq = &vm->irq, .gsi = HEARTH_IRQ_COM1 };
-	int ret = console_open(&vm->console, vm->cfg, vm->err, vm->errlen);
-
-	if (ret)
-		return HEARTH_EXIT_USAGE;
-	ucfg.tx = console_tx;
-	ucfg.rx_drained = console_rx_drained;
-	ucfg.opaque = vm->console;
-	vm->uart = uart_create(&ucfg);
-	if (!vm->uart)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the UART");
-	ret = add_pio(vm, HEARTH_PORT_COM1, 8, &uart_ops, vm->uart, "COM1");
-	if (!ret && console_attach(vm->console, vm->loop, vm->uart, &vm->ctl))
-		ret = fail(vm, HEARTH_EXIT_HOST, "cannot attach the console");
-	return ret;
-}
-
-/* ---- vCPUs ---- */
-
-static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
-{
-	for (unsigned n = 128; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-
-		if (!c)
-			return NULL;
-		c->nent = n;
-		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c))
-			return c;
-		free(c);
-		if (errno != E2BIG)
-			return NULL;
-	}
-	return NULL;
-}
-
-static struct kvm_msr_list *msr_list(int kvm_fd)
-{
-	struct kvm_msr_list probe = { .nmsrs = 0 }, *l;
-
-	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) && errno != E2BIG)
-		return NULL;
-	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
-	if (!l)
-		return NULL;
-	l->nmsrs = probe.nmsrs;
-	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l)) {
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-static int configure_vcpu(struct vm *vm, struct vcpu *v, const struct kvm_cpuid2 *sup,
-			  struct kvm_cpuid_entry2 *scratch, const struct kvm_msr_list *msrs,
-			  const struct boot_setup *boot)
-{
-	const struct vm_config *cfg = vm->cfg;
-	struct cpuid_opts o = { cfg->cpus, cfg->cpu_template, cfg->overrides, cfg->n_overrides,
-				vm->pvm };
-	unsigned ignored = 0;
-	int ret = cpuid_for_vcpu(sup->entries, sup->nent, scratch, &o, v->index, &ignored);
-
-	if (ignored && v->index == 0)
-		log_warn("%u --cpu-features override(s) name features KVM does not offer here: "
-			 "ignored",
-			 ignored);
-	if (!ret)
-		ret = vcpu_set_cpuid(v, scratch, sup->nent);
-	if (!ret)
-		ret = vcpu_set_msrs(v, msrs->indices, msrs->nmsrs);
-	if (!ret)
-		ret = vcpu_set_lapic(v);
-	if (!ret && v->index == 0)
-		ret = vcpu_set_boot_regs(v, boot);
-	return ret;
+	return devices_create_console(&vm->devs, &vm->f);
 }
 
 static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 {
-	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	struct kvm_cpuid2 *sup = supported_cpuid(vm->kvm_fd);
-	struct kvm_msr_list *msrs = msr_list(vm->kvm_fd);
-	struct kvm_cpuid_entry2 *scratch = sup ? calloc(sup->nent, sizeof(*scratch)) : NULL;
-	int ret = 0;
-
-	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
-	if (run_size <= 0 || !sup || !msrs || !scratch || !vm->vcpus) {
-		ret = fail(vm, HEARTH_EXIT_HOST, "cannot query KVM's CPUID, MSRs or run area");
-		goto out;
-	}
-	for (unsigned i = 0; i < vm->cfg->cpus && !ret; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (vcpu_create(v, vm->vm_fd, i, (size_t)run_size, &vm->env)) {
-			ret = fail(vm, HEARTH_EXIT_HOST, "cannot create vCPU %u: %s", i,
-				   strerror(errno));
-			break;
-		}
-		vm->nvcpus++;
-		if (configure_vcpu(vm, v, sup, scratch, msrs, boot))
-			ret = fail(vm, HEARTH_EXIT_HOST, "cannot configure vCPU %u: %s", i,
-				   strerror(errno));
-	}
-out:
-	free(scratch);
-	free(msrs);
-	free(sup);
-	return ret;
-}
-
-/* ---- the I/O thread's own events ---- */
-
-static void on_stop(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	eventfd_t v;
-
-	(void)events;
-	eventfd_read(vm->stop_fd, &v);
-	loop_quit(vm->loop);
-}
-
-static void on_timer(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-
-	(void)events;
-	log_warn("--timeout of %llu ms expired: stopping the guest",
-		 (unsigned long long)vm->cfg->timeout_ms);
-	vm_stop(vm, VM_STOP_TIMEOUT, 0);
-}
-
-static int arm_timer(struct vm *vm, int *fd, uint64_t ms, bool periodic, loop_cb cb)
-{
-	struct itimerspec it = {
-		.it_value.tv_sec = (time_t)(ms / 1000),
-		.it_value.tv_nsec = (long)(ms % 1000) * 1000000,
-	};
-
-	if (periodic)
-		it.it_interval = it.it_value;
-	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (*fd < 0 || timerfd_settime(*fd, 0, &it, NULL) || loop_watch(vm->loop, *fd, cb, vm) < 0)
-		return -1;
-	return 0;
-}
-
-static void on_shutdown_deadline(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-
-	(void)events;
-	log_warn("the guest did not shut down within --shutdown-timeout: stopping it");
-	vm_stop(vm, vm->shutdown_signo ? VM_STOP_SIGNAL : VM_STOP_API, vm->shutdown_signo);
-}
-
-static void on_watchdog(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	uint64_t n;
-
-	(void)events;
-	if (read(vm->watchdog_fd, &n, sizeof(n)) == sizeof(n))
-		notify_send("WATCHDOG=1");
-}
-
-static void resume_vcpus(struct vm *vm);
-
-/*
- * Asks the guest to shut down and arms the --shutdown-timeout deadline;
- * @signo is the signal that asked, 0 for the control API. A guest whose OS
- * listens to the ACPI power button gets a press of it (systemd-logind and
- * acpid power off); any other gets Ctrl-Alt-Del through the i8042, which
- * Linux hands to init as SIGINT (systemd would reboot on it, so it is never
- * sent to a guest that has ACPI's button). docs/acpi.md says why. A paused
- * guest is resumed first: it must run to answer.
- */
-static void begin_shutdown(struct vm *vm, int signo)
-{
-	char who[32] = "control API";
-	bool button;
-
-	if (signo)
-		snprintf(who, sizeof(who), "signal %d received", signo);
-	if (vm->paused)
-		resume_vcpus(vm);
-	vm->shutting_down = true;
-	vm->shutdown_signo = signo;
-	button = exitdev_power_button(vm->exitdev) == 0;
-	log_warn("%s: asking the guest to shut down (%s); stopping it in %llu ms or "
-		 "at a second signal",
-		 who, button ? "ACPI power button" : "Ctrl-Alt-Del",
-		 (unsigned long long)vm->cfg->shutdown_timeout_ms);
-	notify_send("STOPPING=1\nSTATUS=asking the guest to shut down");
-	if (!button && i8042_send_ctrl_alt_del(vm->kbd))
-		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
-	if (arm_timer(vm, &vm->shutdown_fd, vm->cfg->shutdown_timeout_ms, false,
-		      on_shutdown_deadline)) {
-		log_err("cannot arm the shutdown deadline: stopping the guest now");
-		vm_stop(vm, signo ? VM_STOP_SIGNAL : VM_STOP_API, signo);
-	}
-}
-
-/*
- * SIGTERM/SIGINT: ask the guest to shut down, and stop it hard after
- * --shutdown-timeout or at a second signal.
- */
-static void on_signal(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	struct signalfd_siginfo si;
-
-	(void)events;
-	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (vm->shutting_down || vm->cfg->shutdown_timeout_ms == 0) {
-		log_warn("signal %u received: stopping the guest", si.ssi_signo);
-		vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
-		return;
-	}
-	begin_shutdown(vm, (int)si.ssi_signo);
+	return cpus_create(&vm->cpus, vm->kvm_fd, vm->vm_fd, vm->cfg, vm->pvm, &vm->env, boot,
+			   &vm->f);
 }
 
 static int setup_loop(struct vm *vm)
 {
-	sigset_t set;
-
 	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
 	const char *backend = getenv("HEARTH_EVENT_LOOP");
 
 	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot create the event loop");
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->stop_fd < 0 || vm->signal_fd < 0 ||
-	    loop_watch(vm->loop, vm->stop_fd, on_stop, vm) < 0 ||
-	    loop_watch(vm->loop, vm->signal_fd, on_signal, vm) < 0)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot set up the I/O thread's events");
-	if (vm->cfg->timeout_ms &&
-	    arm_timer(vm, &vm->timer_fd, vm->cfg->timeout_ms, false, on_timer))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot arm the --timeout timer");
-	/* systemd's watchdog: ping at half the interval it asked for */
-	if (notify_watchdog_usec() >= 2000 &&
-	    arm_timer(vm, &vm->watchdog_fd, notify_watchdog_usec() / 2000, true, on_watchdog))
-		return fail(vm, HEARTH_EXIT_HOST, "cannot arm the watchdog timer");
-	return 0;
+		return fail(vm, -ENOMEM, HEARTH_EXIT_HOST, "cannot create the event loop");
+	return vm_events_start(&vm->ev, vm->loop, &vm->f);
 }
 
 /* Signals the vCPU threads inherit blocked: the I/O thread takes SIGINT and
@@ -973,125 +269,6 @@ static void block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-/* ---- the control API (docs/api.md), on the I/O thread ---- */
-
-#define PAUSE_WAIT_MS 5000
-
-static unsigned started_vcpus(const struct vm *vm)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		n += vm->vcpus[i].started;
-	return n;
-}
-
-static void resume_vcpus(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->pause.lock);
-	atomic_store(&vm->pause.requested, false);
-	pthread_cond_broadcast(&vm->pause.cond);
-	pthread_mutex_unlock(&vm->pause.lock);
-	vm->paused = false;
-}
-
-static enum api_state api_state(void *opaque)
-{
-	struct vm *vm = opaque;
-
-	return vm->shutting_down ? API_SHUTTING_DOWN : vm->paused ? API_PAUSED : API_RUNNING;
-}
-
-/* Parks every vCPU outside KVM_RUN and returns once all are parked. */
-static int api_pause(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-	unsigned want = started_vcpus(vm);
-	struct timespec until;
-	bool all;
-
-	if (vm->shutting_down || vm->paused) {
-		snprintf(why, len, "the guest is %s",
-			 vm->paused ? "already paused" : "shutting down");
-		return 409;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += PAUSE_WAIT_MS / 1000;
-	pthread_mutex_lock(&vm->pause.lock);
-	atomic_store(&vm->pause.requested, true);
-	pthread_mutex_unlock(&vm->pause.lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	pthread_mutex_lock(&vm->pause.lock);
-	while (vm->pause.parked + vm->pause.exited < want &&
-	       pthread_cond_timedwait(&vm->pause.cond, &vm->pause.lock, &until) != ETIMEDOUT)
-		;
-	all = vm->pause.parked + vm->pause.exited >= want;
-	pthread_mutex_unlock(&vm->pause.lock);
-	vm->paused = true;
-	if (!all) {
-		resume_vcpus(vm);
-		snprintf(why, len, "the vCPUs did not stop within %d ms", PAUSE_WAIT_MS);
-		return 503;
-	}
-	log_info("control API: guest paused");
-	notify_send("STATUS=guest paused");
-	return 0;
-}
-
-static int api_resume(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	if (!vm->paused) {
-		snprintf(why, len, "the guest is not paused");
-		return 409;
-	}
-	resume_vcpus(vm);
-	log_info("control API: guest resumed");
-	notify_send("STATUS=guest running");
-	return 0;
-}
-
-static int api_shutdown(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	if (vm->shutting_down) {
-		snprintf(why, len, "the guest is already shutting down");
-		return 409;
-	}
-	if (vm->cfg->shutdown_timeout_ms == 0) {
-		log_warn("control API: stopping the guest (--shutdown-timeout 0)");
-		vm_stop(vm, VM_STOP_API, 0);
-		return 0;
-	}
-	begin_shutdown(vm, 0);
-	return 0;
-}
-
-static int api_stop(void *opaque, char *why, size_t len)
-{
-	struct vm *vm = opaque;
-
-	(void)why;
-	(void)len;
-	log_warn("control API: stopping the guest");
-	vm_stop(vm, VM_STOP_API, 0);
-	return 0;
-}
-
-static struct json_object *api_config(void *opaque)
-{
-	const struct vm_config *cfg = ((struct vm *)opaque)->cfg;
-	uint8_t macs[CONFIG_MAX_NICS][6];
-
-	for (unsigned i = 0; i < cfg->n_nets; i++) /* as setup_nets gave them */
-		virtio_net_mac_of(cfg->nets[i].tap, cfg->nets[i].has_mac ? cfg->nets[i].mac : NULL,
-				  macs[i]);
-	return api_config_json(cfg, (const uint8_t(*)[6])macs);
 }
 
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
@@ -1128,122 +305,12 @@ int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Each vCPU's exit counts, and its CPU time while no vCPU thread has ended
- * (after that, a thread's clock may be gone). */
-static struct api_vcpu_counts *vcpu_counts(struct vm *vm)
-{
-	struct api_vcpu_counts *c = calloc(vm->nvcpus ? vm->nvcpus : 1, sizeof(*c));
-	unsigned exited;
-
-	_Static_assert(API_EXIT_REASONS == VCPU_EXIT_REASONS, "one count per exit reason");
-	if (!c)
-		return NULL;
-	pthread_mutex_lock(&vm->pause.lock);
-	exited = vm->pause.exited;
-	pthread_mutex_unlock(&vm->pause.lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		const struct vcpu *v = &vm->vcpus[i];
-
-		c[i].id = v->index;
-		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
-			c[i].exits[r] = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
-		c[i].has_cpu_time = exited == 0 && v->started;
-		if (c[i].has_cpu_time)
-			c[i].cpu_time_us = vcpu_cpu_time_us(v);
-	}
-	return c;
-}
-
-static void dev_counts(struct api_dev_counts *d, const struct virtio_counts *c)
-{
-	d->requests = c->requests;
-	d->bytes = c->bytes;
-	d->errors = c->errors;
-}
-
-static struct json_object *api_metrics(void *opaque)
-{
-	struct vm *vm = opaque;
-	struct api_dev_counts devs[CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1];
-	struct api_net_counts ns[CONFIG_MAX_NICS];
-	struct api_console_counts con;
-	struct api_vcpu_counts *vc;
-	struct json_object *o;
-	struct virtio_counts c;
-	unsigned n = 0;
-
-	/* vm->vpci[] holds the disks, then the NICs, then the RNG (add_virtio) */
-	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++) {
-		if (!vm->blk[i])
-			continue;
-		devs[n] = (struct api_dev_counts){ .type = "virtio-blk" };
-		snprintf(devs[n].id, sizeof(devs[n].id), "vd%c", 'a' + i);
-		virtio_blk_counts(vm->blk[i], &c);
-		dev_counts(&devs[n], &c);
-		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
-		n++;
-	}
-	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++) {
-		struct virtio_net_stats s;
-
-		if (!vm->net[i])
-			continue;
-		virtio_net_get_stats(vm->net[i], &s);
-		ns[i] = (struct api_net_counts){ s.rx_frames, s.rx_bytes,   s.tx_frames,
-						 s.tx_bytes,  s.rx_dropped, s.rx_bad_bufs,
-						 s.tx_bad,    s.tx_errors };
-		devs[n] = (struct api_dev_counts){
-			.type = "virtio-net",
-			.requests = s.rx_frames + s.tx_frames,
-			.bytes = s.rx_bytes + s.tx_bytes,
-			.errors = s.rx_dropped + s.rx_bad_bufs + s.tx_bad + s.tx_errors,
-			.net = &ns[i],
-		};
-		snprintf(devs[n].id, sizeof(devs[n].id), "net%u", i);
-		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
-		n++;
-	}
-	if (vm->rng) {
-		devs[n] = (struct api_dev_counts){ .id = "rng0", .type = "virtio-rng" };
-		virtio_rng_counts(vm->rng, &c);
-		dev_counts(&devs[n], &c);
-		virtio_pci_counts(vm->vpci[n], &devs[n].kicks, &devs[n].interrupts);
-		n++;
-	}
-	vc = vcpu_counts(vm);
-	if (!vc)
-		return NULL;
-	console_counts(vm->console, &con.written, &con.dropped);
-	o = api_metrics_json(vc, vm->nvcpus, devs, n, &con, loop_backend(vm->loop),
-			     vm->cfg->io_poll_us, api_server_requests(vm->api));
-	free(vc);
-	return o;
-}
-
-/* --api-socket PATH, or the socket systemd passed (docs/systemd.md). */
 static int setup_api(struct vm *vm)
 {
-	char why[300];
-	int fd, ret;
+	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev, &vm->devs,
+				      vm->cpus.v, vm->cpus.n, vm->loop };
 
-	if (vm->cfg->api_socket) {
-		fd = api_listen_path(vm->cfg->api_socket, why, sizeof(why));
-	} else {
-		fd = api_listen_activated(why, sizeof(why));
-		if (fd == -1)
-			return 0; /* no API */
-	}
-	if (fd < 0)
-		return fail(vm, HEARTH_EXIT_USAGE, "%s", why);
-	vm->api_ops = (struct api_vm_ops){ vm,		 api_state, api_pause,	api_resume,
-					   api_shutdown, api_stop,  api_config, api_metrics };
-	ret = api_server_create(&vm->api, vm->loop, fd, vm->cfg->api_socket, &vm->api_ops);
-	if (ret)
-		return fail(vm, HEARTH_EXIT_HOST, "cannot serve the control API: %s",
-			    strerror(-ret));
-	log_info("control API on %s",
-		 vm->cfg->api_socket ? vm->cfg->api_socket : "fd 3 (socket activation)");
-	return 0;
+	return vm_control_create(&vm->ctrl, &env, &vm->f);
 }
 
 static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen)
@@ -1255,48 +322,30 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	vm->cfg = cfg;
 	vm->err = err;
 	vm->errlen = errlen;
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->timer_fd = vm->signal_fd = -1;
-	vm->shutdown_fd = vm->watchdog_fd = -1;
+	vm->f = (struct failure){ err, errlen, HEARTH_EXIT_HOST };
+	vm->kvm_fd = vm->vm_fd = -1;
 	vm->gm.fd = -1;
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
-	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->route_lock, NULL);
-	pthread_mutex_init(&vm->pause.lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&vm->pause.cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	vm->irq = (struct irq_chip){ irq_line, vm };
-	vm->ctl = (struct vm_ctl){ vm_stop, vm_marker, vm };
-	vm->env = (struct vcpu_env){ &vm->pio,	    &vm->mmio, &vm->gm,	  &vm->ctl,
-				     &vm->stopping, false,     &vm->pause };
+	runstate_init(&vm->rs);
+	vm_events_init(&vm->ev, cfg, &vm->rs, &vm->devs);
+	vm->ctl = (struct vm_ctl){ ctl_stop, vm_marker, vm };
+	vm->env = (struct vcpu_env){ &vm->pio,	       &vm->mmio, &vm->gm,	&vm->ctl,
+				     &vm->rs.stopping, false,	  &vm->rs.pause };
 	return vm;
 }
 
-int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+/*
+ * The steps in their order: each returns 0 or a negative errno with the
+ * reason and the exit code in vm->f. The console comes last: it may create
+ * a file, which must not outlive a failed start.
+ */
+static int build(struct vm *vm)
 {
-	struct vm *vm = vm_alloc(cfg, err, errlen);
 	struct boot_setup boot;
 	int ret;
 
-	if (!vm) {
-		snprintf(err, errlen, "out of memory");
-		return HEARTH_EXIT_HOST;
-	}
-	block_signals();
-	if (cfg->kernel) {
-		snprintf(vm->kernel_name, sizeof(vm->kernel_name), "%s", cfg->kernel);
-		ret = map_file(vm, "kernel", cfg->kernel, &vm->kernel);
-		if (!ret && cfg->initrd)
-			ret = map_file(vm, "initrd", cfg->initrd, &vm->initrd);
-	} else {
-		ret = kernel_from_disk(vm);
-	}
+	ret = boot_files_open(&vm->boot, vm->cfg, &vm->f);
 	if (!ret)
 		ret = check_memory(vm);
 	if (!ret)
@@ -1309,13 +358,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	if (!ret)
 		ret = setup_memory(vm);
 	if (!ret)
-		ret = load_kernel(vm, &boot);
-	unmap_inputs(vm); /* copied into guest RAM: no need to keep them resident */
+		ret = boot_files_load(&vm->boot, &vm->gm, vm->cfg, &boot, &vm->f);
+	boot_files_unmap(&vm->boot); /* copied into guest RAM: no need to keep them resident */
 	if (!ret)
 		ret = setup_devices(vm);
-	if (!ret)
-		ret = vcpu_signals_init() ? fail(vm, HEARTH_EXIT_HOST, "cannot install signals")
-					  : 0;
+	if (!ret && vcpu_signals_init())
+		ret = fail(vm, -EIO, HEARTH_EXIT_HOST, "cannot install signals");
 	if (!ret)
 		ret = setup_vcpus(vm, &boot);
 	if (!ret)
@@ -1326,39 +374,28 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		ret = setup_api(vm);
 	if (!ret)
 		ret = setup_console(vm);
-	if (ret) {
-		vm_destroy(vm);
-		return ret;
+	return ret;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm = vm_alloc(cfg, err, errlen);
+	int code;
+
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return HEARTH_EXIT_HOST;
 	}
+	block_signals();
+	if (build(vm))
+		goto destroy_vm;
 	vm->err = NULL;
 	*out = vm;
 	return 0;
-}
-
-static int exit_code(const struct vm *vm)
-{
-	switch (vm->reason) {
-	case VM_STOP_POWEROFF: return HEARTH_EXIT_POWEROFF;
-	case VM_STOP_STATUS: return vm->status & 0xff;
-	case VM_STOP_RESET: return HEARTH_EXIT_RESET;
-	case VM_STOP_CRASH: return HEARTH_EXIT_CRASH;
-	case VM_STOP_TIMEOUT: return HEARTH_EXIT_TIMEOUT;
-	case VM_STOP_SIGNAL: return 128 + (vm->status & 0x7f);
-	case VM_STOP_API: return HEARTH_EXIT_API_STOP;
-	default: return HEARTH_EXIT_HOST;
-	}
-}
-
-static void stop_vcpus(struct vm *vm)
-{
-	atomic_store(&vm->stopping, true);
-	pthread_mutex_lock(&vm->pause.lock); /* parked vCPUs see it under the lock */
-	pthread_cond_broadcast(&vm->pause.cond);
-	pthread_mutex_unlock(&vm->pause.lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_join(&vm->vcpus[i]);
+destroy_vm: /* each part's destroy undoes as much of it as was built */
+	code = vm->f.exit_code;
+	vm_destroy(vm);
+	return code;
 }
 
 int vm_run(struct vm *vm)
@@ -1366,67 +403,45 @@ int vm_run(struct vm *vm)
 	int ret = 0;
 
 	pthread_setname_np(pthread_self(), "io");
-	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->nvcpus,
+	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
-	for (unsigned i = 0; i < vm->nvcpus && !ret; i++) {
-		ret = vcpu_start(&vm->vcpus[i]);
-		if (ret)
-			log_err("cannot start vCPU %u: %s", i, strerror(-ret));
-	}
+	ret = cpus_start(&vm->cpus);
 	if (ret)
-		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
 	ret = loop_run(vm->loop);
 	if (ret) {
 		log_err("event loop failed: %s", strerror(-ret));
-		vm_stop(vm, VM_STOP_HOST_ERROR, 0);
+		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	}
-	stop_vcpus(vm);
-	console_flush(vm->console); /* everything the vCPUs wrote is buffered now */
+	runstate_stop_vcpus(&vm->rs, vm->cpus.v, vm->cpus.n);
+	devices_flush_console(&vm->devs); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");
-	log_info("guest stopped (reason %d, status %d) at %.3f ms", vm->reason, vm->status,
-		 log_elapsed_ns() / 1e6);
-	return exit_code(vm);
+	log_info("guest stopped (reason %d, status %d) at %.3f ms", runstate_reason(&vm->rs),
+		 runstate_status(&vm->rs), log_elapsed_ns() / 1e6);
+	return runstate_exit_code(&vm->rs);
 }
 
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	stop_vcpus(vm);
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vcpu_destroy(&vm->vcpus[i]);
-	free(vm->vcpus);
-	console_close(vm->console, vm->err == NULL);
-	uart_destroy(vm->uart);
-	i8042_destroy(vm->kbd);
-	rtc_destroy(vm->rtc);
-	pci_host_destroy(vm->pci);
-	for (unsigned i = 0; i < CONFIG_MAX_DISKS; i++)
-		virtio_blk_destroy(vm->blk[i]);
-	for (unsigned i = 0; i < CONFIG_MAX_NICS; i++)
-		virtio_net_destroy(vm->net[i]);
-	virtio_rng_destroy(vm->rng);
-	for (unsigned i = 0; i < vm->n_vpci; i++)
-		virtio_pci_destroy(vm->vpci[i]);
-	exitdev_destroy(vm->exitdev);
-	api_server_destroy(vm->api);
+	runstate_stop_vcpus(&vm->rs, vm->cpus.v, vm->cpus.n);
+	cpus_destroy(&vm->cpus);
+	devices_destroy(&vm->devs, vm->err == NULL);
+	vm_control_destroy(&vm->ctrl);
 	loop_destroy(vm->loop);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	gm_destroy(&vm->gm);
-	int fds[] = { vm->stop_fd,     vm->timer_fd, vm->signal_fd, vm->shutdown_fd,
-		      vm->watchdog_fd, vm->vm_fd,    vm->kvm_fd };
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	unmap_inputs(vm);
-	pthread_mutex_destroy(&vm->stop_lock);
-	pthread_mutex_destroy(&vm->route_lock);
-	pthread_mutex_destroy(&vm->pause.lock);
-	pthread_cond_destroy(&vm->pause.cond);
-	free(vm->cmdline);
+	irq_routes_destroy(vm->routes);
+	vm_events_close(&vm->ev);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	boot_files_close(&vm->boot);
+	runstate_fini(&vm->rs);
 	free(vm);
 }

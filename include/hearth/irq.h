@@ -7,6 +7,8 @@
 #ifndef HEARTH_IRQ_H
 #define HEARTH_IRQ_H
 
+#include <stdint.h>
+
 struct irq_chip {
 	/* Sets line @gsi to @level (0 or 1). Returns 0 or -errno. Thread safe. */
 	int (*set_line)(void *opaque, unsigned gsi, int level);
@@ -48,5 +50,27 @@ struct kvm_irq_routing_entry;
  * I/O APIC pins. Returns the number of entries, or -ENOSPC.
  */
 int irq_routing_legacy(struct kvm_irq_routing_entry *e, unsigned max);
+
+/*
+ * The VM's GSI routing table as KVM holds it: the legacy routes above, then
+ * one MSI route per vector the guest programs. It owns its copy and its
+ * lock; KVM gets the whole table on every change (KVM_SET_GSI_ROUTING).
+ */
+struct irq_routes;
+
+/*
+ * Creates the table for the VM @vm_fd (which must outlive it) with the
+ * legacy routes and hands it to KVM. Returns 0; -ENOMEM; -ENOSPC when the
+ * legacy routes do not fit; or KVM_SET_GSI_ROUTING's -errno.
+ */
+int irq_routes_create(struct irq_routes **out, int vm_fd);
+/*
+ * Sets the MSI route of @gsi (any thread: vCPU threads call it as the
+ * guest programs MSI-X tables). An unchanged route costs nothing. Returns
+ * 0; -ENOSPC when the table is full; or KVM's -errno, in which case the
+ * table KVM last took is kept, so later changes do not fail on this one.
+ */
+int irq_routes_set_msi(struct irq_routes *r, unsigned gsi, uint64_t addr, uint32_t data);
+void irq_routes_destroy(struct irq_routes *r);
 
 #endif
