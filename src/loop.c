@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hearth/log.h"
+#include "hearth/sandbox.h"
 #include "hearth/uring.h"
 
 #define LOOP_MAX_WATCHES 128 /* 16 disks x 2 + 8 NICs x 3 + the VM's own fill 64 */
@@ -94,6 +95,7 @@ int loop_create(struct loop **out, int force_epoll)
 				 strerror(-ret));
 	}
 	if (!l->uring) {
+		sandbox_need(SANDBOX_NEED_EPOLL);
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (l->epfd < 0) {
 			ret = -errno;

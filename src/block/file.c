@@ -26,6 +26,7 @@
 
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/sandbox.h"
 #include "hearth/uring.h"
 
 #define RING_ENTRIES BLKIO_QUEUE_DEPTH
@@ -164,6 +165,12 @@ int blkio_file_open(struct blkio **out, const struct blkio_file_opts *o, char *e
 		}
 	}
 	b->io.engine = engine_names[b->engine];
+	/* the I/O thread's seccomp filter: libaio's calls, and the
+	 * synchronous ones it and the sync engine make */
+	if (b->engine == ENGINE_AIO)
+		sandbox_need(SANDBOX_NEED_AIO | SANDBOX_NEED_SYNC_IO);
+	else if (b->engine == ENGINE_SYNC)
+		sandbox_need(SANDBOX_NEED_SYNC_IO);
 	*out = &b->io;
 	return 0;
 }

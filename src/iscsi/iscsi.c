@@ -35,6 +35,7 @@
 #include "hearth/blkio.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/sandbox.h"
 
 #define IREQ_MAX	  BLKIO_QUEUE_DEPTH
 #define TICK_MS		  250
@@ -301,6 +302,9 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 	uint64_t t0;
 	int ret, type;
 
+	/* a reconnect, on the I/O thread, makes a new TCP socket
+	 * (docs/security.md) */
+	sandbox_need(SANDBOX_NEED_ISCSI);
 	if (!ib)
 		return -ENOMEM;
 	ib->io = (struct blkio){ .ops = &iscsi_ops,

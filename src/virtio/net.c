@@ -30,6 +30,7 @@
 
 #include "hearth/bytes.h"
 #include "hearth/log.h"
+#include "hearth/sandbox.h"
 #include "hearth/uring.h"
 #include "hearth/loop.h"
 #include "hearth/tap.h"
@@ -1083,6 +1084,7 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 	n->watch = -1;
 	if (!cfg->no_batches && open_tx_ring(n) == 0)
 		n->tring = &n->tring_mem;
+	sandbox_need(SANDBOX_NEED_NET); /* readv/writev on the TAP, ring or not */
 	rx_watch(n, true);
 	if (n->loop && n->watch < 0) {
 		tx_ring_close(n);

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-thread seccomp filters (src/sandbox.c, docs/security.md): each
+ * thread kind's filter, loaded in a forked child named as hearth names its
+ * threads, lets the child do what that thread does, and a call off its list
+ * ends the child with status 159 and one line naming the thread and the
+ * call. Also the published counts stay within the targets, and
+ * --seccomp off loads nothing. No KVM needed: the KVM ioctls are made on a
+ * bad descriptor, which the filter judges by the request number alone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hearth/sandbox.h"
+
+enum call {
+	CALL_NONE,
+	CALL_SOCKET,
+	CALL_UNIX_SOCKET,
+	CALL_OPENAT,
+	CALL_IO_URING_SETUP,
+	CALL_MMAP_EXEC,
+	CALL_MPROTECT_EXEC,
+	CALL_BAD_IOCTL,
+	CALL_FORK,
+	CALL_EXECVE,
+};
+
+/* What every thread kind may do: fails with 1..4 where the filter is wrong. */
+static int allowed_calls(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	if (mprotect(p, 4096, PROT_READ))
+		return 2;
+	munmap(p, 4096);
+	/* a listed ioctl request on no descriptor: the kernel answers EBADF */
+	if (ioctl(-1, KVM_IRQ_LINE, NULL) != -1 || errno != EBADF)
+		return 3;
+	if (write(STDERR_FILENO, "", 0) != 0)
+		return 4;
+	return 0;
+}
+
+static void make(enum call c)
+{
+	switch (c) {
+	case CALL_SOCKET: socket(AF_INET, SOCK_STREAM, 0); break;
+	case CALL_UNIX_SOCKET: socket(AF_UNIX, SOCK_STREAM, 0); break;
+	case CALL_OPENAT: open("/etc/passwd", O_RDONLY); break;
+	case CALL_IO_URING_SETUP: syscall(SYS_io_uring_setup, 1, NULL); break;
+	case CALL_MMAP_EXEC:
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case CALL_MPROTECT_EXEC: {
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		mprotect(p, 4096, PROT_READ | PROT_EXEC);
+		break;
+	}
+	case CALL_BAD_IOCTL: ioctl(-1, KVM_CREATE_VM, 0); break;
+	case CALL_FORK: syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); break;
+	case CALL_EXECVE: execl("/bin/true", "true", (char *)NULL); break;
+	case CALL_NONE: break;
+	}
+}
+
+struct result {
+	int status; /* the exit status, or -signal */
+	char line[512];
+};
+
+/* Runs a child named @name that loads @kind's filter with @needs (or, with
+ * @off, enters with the filters turned off), makes the allowed calls, then
+ * @c, then exits 0. */
+static struct result run(const char *name, enum sandbox_thread kind, unsigned needs, bool off,
+			 enum call c)
+{
+	struct result r = { 0 };
+	int pfd[2], st;
+	pid_t pid;
+	ssize_t n;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ret;
+
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		prctl(PR_SET_NAME, name, 0, 0, 0);
+		if (off) {
+			sandbox_configure(false, -1);
+			ret = sandbox_enter(kind);
+		} else {
+			ret = sandbox_load(kind, needs);
+		}
+		if (ret)
+			_exit(10);
+		ret = allowed_calls();
+		if (ret)
+			_exit(10 + ret);
+		make(c);
+		_exit(0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], r.line, sizeof(r.line) - 1);
+	r.line[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+	return r;
+}
+
+static void killed(const char *name, enum sandbox_thread kind, unsigned needs, enum call c,
+		   const char *call)
+{
+	struct result r = run(name, kind, needs, false, c);
+	char want[64];
+
+	if (r.status != SANDBOX_EXIT_STATUS)
+		print_error("%s, call %d: status %d, output '%s'\n", name, (int)c, r.status,
+			    r.line);
+	assert_int_equal(r.status, SANDBOX_EXIT_STATUS);
+	snprintf(want, sizeof(want), "thread %s made a forbidden system call: %s (", name, call);
+	if (!strstr(r.line, want))
+		print_error("got '%s', wanted '%s'\n", r.line, want);
+	assert_non_null(strstr(r.line, want));
+	assert_non_null(strstr(r.line, "exiting with status 159\n"));
+	/* one line */
+	assert_ptr_equal(strchr(r.line, '\n'), r.line + strlen(r.line) - 1);
+}
+
+static void lives(const char *name, enum sandbox_thread kind, unsigned needs, bool off, enum call c)
+{
+	struct result r = run(name, kind, needs, off, c);
+
+	if (r.status != 0)
+		print_error("%s, call %d: status %d, output '%s'\n", name, (int)c, r.status,
+			    r.line);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.line, "");
+}
+
+/* The calls no thread may make once it handles guest or API input. */
+static void forbidden_everywhere(enum sandbox_thread kind, const char *name)
+{
+	killed(name, kind, 0, CALL_SOCKET, "socket");
+	killed(name, kind, 0, CALL_IO_URING_SETUP, "io_uring_setup");
+	killed(name, kind, 0, CALL_MMAP_EXEC, "mmap");
+	killed(name, kind, 0, CALL_MPROTECT_EXEC, "mprotect");
+	killed(name, kind, 0, CALL_BAD_IOCTL, "ioctl");
+#ifndef HEARTH_SANITIZE /* the sanitizer runtimes need these (docs/security.md) */
+	killed(name, kind, 0, CALL_OPENAT, "openat");
+	killed(name, kind, 0, CALL_FORK, "clone");
+	killed(name, kind, 0, CALL_EXECVE, "execve");
+#endif
+}
+
+static void vcpu_filter(void **state)
+{
+	(void)state;
+	lives("vcpu0", SANDBOX_VCPU, 0, false, CALL_NONE);
+	forbidden_everywhere(SANDBOX_VCPU, "vcpu0");
+}
+
+static void io_filter(void **state)
+{
+	(void)state;
+	lives("io", SANDBOX_IO, 0, false, CALL_NONE);
+	forbidden_everywhere(SANDBOX_IO, "io");
+	/* even with every need declared */
+	killed("io", SANDBOX_IO, ~0u, CALL_IO_URING_SETUP, "io_uring_setup");
+	killed("io", SANDBOX_IO, ~0u, CALL_UNIX_SOCKET, "socket");
+}
+
+/* An iSCSI disk's reconnect: a TCP socket is allowed, and opening a file
+ * fails (EACCES) rather than ending the process. */
+static void iscsi_need(void **state)
+{
+	(void)state;
+	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_SOCKET);
+	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_OPENAT);
+}
+
+static void off_loads_nothing(void **state)
+{
+	(void)state;
+	lives("vcpu0", SANDBOX_VCPU, 0, true, CALL_SOCKET);
+	lives("io", SANDBOX_IO, 0, true, CALL_IO_URING_SETUP);
+}
+
+/* The targets docs/security.md publishes against. */
+static void counts(void **state)
+{
+	unsigned sys, ioc, all_sys, all_ioc;
+	char buf[4096];
+
+	(void)state;
+	sandbox_count(SANDBOX_VCPU, 0, &sys, &ioc);
+	assert_true(sys <= 20);
+	assert_true(ioc <= 10);
+	sandbox_count(SANDBOX_IO, 0, &sys, &ioc);
+	assert_true(sys <= 25);
+	sandbox_count(SANDBOX_IO, ~0u, &all_sys, &all_ioc);
+	assert_true(all_sys > sys);
+	/* the description lists what the counts count */
+	assert_true(sandbox_describe(SANDBOX_VCPU, 0, buf, sizeof(buf)) < sizeof(buf));
+	assert_non_null(strstr(buf, "ioctl KVM_RUN\n"));
+	assert_null(strstr(buf, "openat"));
+	sandbox_describe(SANDBOX_IO, SANDBOX_NEED_ISCSI, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "openat (fails: EACCES)\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(vcpu_filter), cmocka_unit_test(io_filter),
+		cmocka_unit_test(iscsi_need),  cmocka_unit_test(off_loads_nothing),
+		cmocka_unit_test(counts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
