@@ -48,10 +48,13 @@ const char config_usage[] =
 	"                         instead of stderr\n"
 	"  --ready-on start|marker  tell systemd READY=1 when the vCPUs start\n"
 	"                         (default) or at the guest's first boot marker\n"
+	"  --seccomp on|off       per-thread system call filters (default on; off only\n"
+	"                         to debug: docs/security.md)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
 	"121 guest crash, 122 disk unavailable (locked, iSCSI refused), 123 stopped by the API,\n"
-	"124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
+	"124 timeout, 125 bad usage or input, 126 host/KVM failure,\n"
+	"159 a thread made a system call its seccomp filter forbids.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
@@ -519,6 +522,11 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 			return config_error(err, errlen,
 					    "--ready-on: expected start or marker, got '%s'", v);
 		cfg->ready_on_marker = !strcmp(v, "marker");
+	} else if (!strcmp(opt, "--seccomp")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return config_error(err, errlen, "--seccomp: expected on or off, got '%s'",
+					    v);
+		cfg->no_seccomp = !strcmp(v, "off");
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -533,7 +541,7 @@ static bool known(const char *opt)
 		"--memory",	  "--console",		"--timeout",   "--exit-port",
 		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
 		"--io-poll",	  "--shutdown-timeout", "--net",       "--api-socket",
-		"--log-file",	  "--ready-on",
+		"--log-file",	  "--ready-on",		"--seccomp",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)

@@ -31,7 +31,7 @@ static const struct {
 	{ "cpu_features", STR },     { "log_level", STR },
 	{ "io_poll", INT },	     { "shutdown_timeout", STR_OR_INT },
 	{ "api_socket", STR },	     { "log_file", STR },
-	{ "ready_on", STR },
+	{ "ready_on", STR },	     { "seccomp", STR },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

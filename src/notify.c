@@ -2,6 +2,7 @@
 #include "hearth/notify.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,32 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The datagram socket, opened once (notify_open) and kept: after the
+ * seccomp filters are in place no thread may make a new one. */
+static int sock_fd = -1;
+static bool tried; /* only once: a retry under the filters would end hearth */
+
+int notify_open(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+
+	if (!path || !*path)
+		return 0;
+	if (!tried) {
+		tried = true;
+		sock_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (sock_fd < 0)
+			return -errno;
+	}
+	return sock_fd >= 0 ? 0 : -EBADF;
+}
+
 int notify_send(const char *msg)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len;
-	int fd, ret = 0;
+	int ret;
 
 	if (!path || !*path)
 		return 0;
@@ -24,14 +45,13 @@ int notify_send(const char *msg)
 	memcpy(sa.sun_path, path, len);
 	if (path[0] == '@')
 		sa.sun_path[0] = '\0'; /* abstract namespace */
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	ret = notify_open();
+	if (ret)
+		return ret;
+	if (sendto(sock_fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
 		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+		return -errno;
+	return 0;
 }
 
 uint64_t notify_watchdog_usec(void)

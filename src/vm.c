@@ -27,6 +27,7 @@
 #include "hearth/mem.h"
 #include "hearth/notify.h"
 #include "hearth/runstate.h"
+#include "hearth/sandbox.h"
 #include "hearth/vcpu.h"
 #include "hearth/vm_control.h"
 #include "hearth/vm_events.h"
@@ -403,6 +404,8 @@ int vm_run(struct vm *vm)
 	int ret = 0;
 
 	pthread_setname_np(pthread_self(), "io");
+	sandbox_configure(!vm->cfg->no_seccomp, log_fd());
+	notify_open(); /* no thread may make a socket once filtered */
 	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
 	ret = cpus_start(&vm->cpus);
@@ -410,11 +413,14 @@ int vm_run(struct vm *vm)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
-	ret = loop_run(vm->loop);
-	if (ret) {
+	/* the I/O thread's filter before the loop's first event */
+	ret = sandbox_enter(SANDBOX_IO);
+	if (ret)
+		log_err("cannot load the I/O thread's seccomp filter: %s", strerror(-ret));
+	else if ((ret = loop_run(vm->loop)))
 		log_err("event loop failed: %s", strerror(-ret));
+	if (ret)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
-	}
 	runstate_stop_vcpus(&vm->rs, vm->cpus.v, vm->cpus.n);
 	devices_flush_console(&vm->devs); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");

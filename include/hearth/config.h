@@ -71,6 +71,7 @@ struct vm_config {
 	const char *api_socket; /* --api-socket PATH; NULL: none (or socket activation) */
 	const char *log_file;	/* --log-file PATH; NULL: stderr */
 	bool ready_on_marker; /* --ready-on marker: sd_notify READY at the guest's first boot marker */
+	bool no_seccomp; /* --seccomp off: no system call filters (debugging; docs/security.md) */
 	bool help;
 };
 

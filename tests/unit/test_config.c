@@ -269,6 +269,22 @@ static void api_socket(void **state)
 	assert_non_null(strstr(err, "--api-socket"));
 }
 
+/* The filters are on unless --seccomp off; any other value is an error. */
+static void seccomp(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--kernel", "k"), 0);
+	assert_false(c.no_seccomp);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--seccomp", "off"), 0);
+	assert_true(c.no_seccomp);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--seccomp=on"), 0);
+	assert_false(c.no_seccomp);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--seccomp", "no"), -EINVAL);
+	assert_non_null(strstr(err, "--seccomp: expected on or off"));
+}
+
 static void sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -310,6 +326,7 @@ int main(void)
 		cmocka_unit_test(kernel_from_disk),
 		cmocka_unit_test(sizes_and_durations),
 		cmocka_unit_test(api_socket),
+		cmocka_unit_test(seccomp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,11 +104,11 @@ static void key_spellings(void **state)
 		"{ \"kernel\": \"k\", \"exit_port\": \"qemu:0x600\", \"cpu_template\": \"minimal\","
 		"  \"cpu_features\": \"-avx\", \"io_poll\": 5, \"shutdown_timeout\": \"7s\","
 		"  \"log_level\": \"debug\", \"api_socket\": \"/run/h.sock\","
-		"  \"log_file\": \"h.log\", \"ready_on\": \"marker\" }",
+		"  \"log_file\": \"h.log\", \"ready_on\": \"marker\", \"seccomp\": \"off\" }",
 		"{ \"kernel\": \"k\", \"exit-port\": \"qemu:0x600\", \"cpu-template\": \"minimal\","
 		"  \"cpu-features\": \"-avx\", \"io-poll\": 5, \"shutdown-timeout\": \"7s\","
 		"  \"log-level\": \"debug\", \"api-socket\": \"/run/h.sock\","
-		"  \"log-file\": \"h.log\", \"ready-on\": \"marker\" }",
+		"  \"log-file\": \"h.log\", \"ready-on\": \"marker\", \"seccomp\": \"off\" }",
 	};
 	char *argv[] = { "--config", path };
 
@@ -129,6 +129,7 @@ static void key_spellings(void **state)
 		assert_string_equal(c.api_socket, "/run/h.sock");
 		assert_string_equal(c.log_file, "h.log");
 		assert_true(c.ready_on_marker);
+		assert_true(c.no_seccomp);
 		config_args_free(&k);
 		unlink(path);
 	}
