@@ -77,7 +77,7 @@ static const struct rule vcpu_rules[] = {
 	R(write, ANY),		/* log lines, eventfd writes (stop, kicks, irqfds, console) */
 	R(sendto, ANY),		/* sd_notify READY at the first boot marker (--ready-on marker) */
 	R(rt_sigreturn, ANY),	/* the kick's handler returns */
-	R(rt_sigprocmask, ANY),	/* glibc (unsure: none expected) */
+	R(rt_sigprocmask, ANY),	/* glibc: a thread's end blocks every signal */
 	R(mmap, NO_EXEC),	/* glibc's allocator (a thread arena) */
 	R(mprotect, NO_EXEC),
 	R(munmap, ANY),
@@ -86,6 +86,7 @@ static const struct rule vcpu_rules[] = {
 	R(clock_gettime, ANY),	/* when the vDSO cannot read the clock source */
 	R(prctl, GET_NAME),	/* glibc's pthread_getname_np() for log lines */
 	R(sched_yield, ANY),	/* glibc (unsure: none expected) */
+	R(sched_getaffinity, ANY), /* glibc's allocator sizing its arenas past 8 threads */
 	R(restart_syscall, ANY),
 	R(exit, ANY),		/* the thread's end */
 	R(exit_group, ANY),	/* _exit() from the SIGSYS handler, exit() */
@@ -154,6 +155,8 @@ static const struct rule sanitizer_rules[] = {
 	R(openat, ANY),
 	R(readlink, ANY),
 	R(readlinkat, ANY),
+	R(fcntl, ANY),
+	R(getdents, ANY),
 	R(getdents64, ANY),
 	R(newfstatat, ANY),
 	R(fstat, ANY),
@@ -171,6 +174,7 @@ static const struct rule sanitizer_rules[] = {
 	R(tgkill, ANY),
 	R(kill, ANY),
 	R(getpid, ANY),
+	R(getppid, ANY),
 	R(gettid, ANY),
 	R(sched_getaffinity, ANY),
 	R(sched_yield, ANY),

@@ -14,8 +14,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,10 +27,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hearth/log.h"
 #include "hearth/sandbox.h"
+#include "hearth/thread.h"
 
 enum call {
 	CALL_NONE,
@@ -208,6 +215,99 @@ static void off_loads_nothing(void **state)
 	lives("io", SANDBOX_IO, 0, true, CALL_IO_URING_SETUP);
 }
 
+/* What glibc does for a thread's life under the filters: the first
+ * allocations of a new thread (its own arena), small and large, a log line,
+ * a signal handled, the thread's end; on the I/O side, a kick with tgkill,
+ * the join, the teardown's munmap and the process's exit() with its stdio
+ * flush. Done by hearth's own thread_start(), in a child. */
+static atomic_int tid;
+
+static void on_kick(int sig)
+{
+	(void)sig;
+}
+
+static void *vcpu_like(void *arg)
+{
+	void *small, *big;
+	sigset_t set;
+	pid_t vt_tid;
+
+	(void)arg;
+	prctl(PR_SET_NAME, "vcpu0", 0, 0, 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	vt_tid = gettid(); /* before the filter, as vcpu_thread() */
+	if (sandbox_load(SANDBOX_VCPU, 0))
+		_exit(20);
+	small = malloc(64);
+	big = malloc(1 << 20); /* above the mmap threshold */
+	if (!small || !big)
+		_exit(21);
+	memset(big, 1, 1 << 20);
+	free(big);
+	free(small);
+	log_warn("a line from the vCPU side");
+	atomic_store(&tid, vt_tid);
+	while (atomic_load(&tid) > 0) /* until the kick's handler ran */
+		sched_yield();
+	return NULL;
+}
+
+static void thread_life(void **state)
+{
+	struct result r = { 0 };
+	int pfd[2], st;
+	pid_t pid;
+	ssize_t n, got = 0;
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = on_kick };
+		struct thread t;
+		sigset_t set;
+		pid_t self = getpid(), vt;
+
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &set, NULL); /* as vm.c: only vCPUs take it */
+		prctl(PR_SET_NAME, "io", 0, 0, 0);
+		if (thread_start(&t, vcpu_like, NULL))
+			_exit(30);
+		while ((vt = atomic_load(&tid)) == 0)
+			usleep(1000);
+		if (sandbox_load(SANDBOX_IO, 0))
+			_exit(31);
+		syscall(SYS_tgkill, self, vt, SIGUSR1);
+		atomic_store(&tid, -1);
+		thread_join(&t);
+		free(malloc(1 << 20));
+		log_warn("a line from the I/O side");
+		exit(0);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], r.line + got, sizeof(r.line) - 1 - (size_t)got)) > 0)
+		got += n;
+	r.line[got] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		print_error("status 0x%x, output '%s'\n", st, r.line);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_non_null(strstr(r.line, "vcpu0: a line from the vCPU side"));
+	assert_non_null(strstr(r.line, "io: a line from the I/O side"));
+	assert_null(strstr(r.line, "seccomp"));
+}
+
 /* The targets docs/security.md publishes against. */
 static void counts(void **state)
 {
@@ -235,7 +335,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(vcpu_filter), cmocka_unit_test(io_filter),
 		cmocka_unit_test(iscsi_need),  cmocka_unit_test(off_loads_nothing),
-		cmocka_unit_test(counts),
+		cmocka_unit_test(counts),      cmocka_unit_test(thread_life),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
