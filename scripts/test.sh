@@ -108,8 +108,8 @@ else
 	# could not tie to hearth (docs/testing.md): a test that fails in the
 	# box runs once more, and both results are printed.
 	export HEARTH_RETRY=${HEARTH_RETRY:-1}
-	# Tests that know of a box-only failure we have not explained yet skip
-	# there with its reason (tests/integration/api.sh).
+	# Tests that pause and resume vCPUs pin hearth to one box CPU there
+	# (tests/integration/lib.sh, box_pin_hearth; docs/testing.md says why).
 	export HEARTH_IN_BOX=1
 	for attempt in 1 2; do
 		left=()
