@@ -384,7 +384,7 @@ static int allow_arg_in(scmp_filter_ctx f, int nr, unsigned arg, const unsigned 
 
 	for (size_t i = 0; i < n && !ret; i++)
 		ret = seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
-				       SCMP_CMP(arg, SCMP_CMP_EQ, (scmp_datum_t)vals[i]));
+				       SCMP_CMP(arg, SCMP_CMP_EQ, (scmp_datum_t)vals[i], 0));
 	return ret;
 }
 
