@@ -32,7 +32,7 @@ boot() { # boot NAME KERNEL CPUS [DISK CHECK [EXTRA]]: one disk as vda, CHECK ru
 	cmd="$BASE${6:+ $6} hearth.checks=$checks hearth.cpus=$3${4:+ hearth.disk=/dev/vda}"
 	expect_exit 0 "$1: /init passes its checks" -- \
 		"$HEARTH" run --kernel "$2" --initrd "$dir/initramfs.cpio" --cpus "$3" --memory 256M \
-		--cmdline "$cmd" --timeout 150s "${extra[@]}" --console "file:$log"
+		--cmdline "$cmd" --timeout 90s "${extra[@]}" --console "file:$log"
 	echo "# $1: $((SECONDS - start)) s to exit"
 	expect_grep "$log" "Linux version 6\.1\." "$1: kernel banner"
 	expect_grep "$log" "^HEARTH-INIT: reached /init" "$1: reached /init"
@@ -59,7 +59,7 @@ expect_exit 0 "root=/dev/vda: ext4 root and a data disk" -- \
 	"$HEARTH" run --kernel "$dir/vmlinux" --cpus 2 --memory 256M \
 	--disk "path=$TMP/root.img" --disk "path=$TMP/data.img,serial=data-1" \
 	--cmdline "$BASE root=/dev/vda rw init=/init hearth.checks=cpus,rootfs,disk hearth.cpus=2 hearth.disk=/dev/vdb hearth.seed=5" \
-	--timeout 150s --console "file:$TMP/root.log"
+	--timeout 90s --console "file:$TMP/root.log"
 expect_grep "$TMP/root.log" "virtio_blk virtio0: \[vda\] 65536 512-byte logical blocks" "vda is the 32 MiB root image"
 expect_grep "$TMP/root.log" "virtio_blk virtio1: \[vdb\] 16384 512-byte logical blocks" "vdb is the 8 MiB data disk"
 expect_grep "$TMP/root.log" "VFS: Mounted root \(ext4 filesystem\)" "root mounted from vda"
@@ -119,6 +119,6 @@ fi
 # A failing check inside the guest fails the run.
 expect_exit 1 "a failing /init check fails the run" -- \
 	"$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --memory 256M \
-	--cmdline "$BASE hearth.checks=cpus hearth.cpus=3" --timeout 150s --console "file:$TMP/fail.log"
+	--cmdline "$BASE hearth.checks=cpus hearth.cpus=3" --timeout 90s --console "file:$TMP/fail.log"
 expect_grep "$TMP/fail.log" "^HEARTH-CHECK: cpus online=1 result=fail" "the failed check is reported"
 finish

@@ -20,7 +20,7 @@ expect_exit 0 "Linux guest: TCP both ways over virtio-net" -- \
 	"${NX[@]}" "$HEARTH" run --kernel "$dir/vmlinux" --initrd "$dir/initramfs.cpio" --cpus 2 \
 	--memory 256M --net tap=htap0,mac=52:54:00:12:34:56 --log-level info \
 	--cmdline "console=ttyS0 reboot=k panic=-1 noxsave hearth.checks=net hearth.ip=169.254.77.2 hearth.peer=169.254.77.1 hearth.port=7780 hearth.netbytes=2097152" \
-	--timeout 150s --console "file:$TMP/guest.log"
+	--timeout 90s --console "file:$TMP/guest.log"
 expect_grep "$TMP/guest.log" "^HEARTH-CHECK: net-eth0 169.254.77.2 mac=52:54:00:12:34:56 .*result=pass" \
 	"eth0 has the MAC given and is configured"
 # the features Linux negotiated (sysfs: one character per bit): CSUM,

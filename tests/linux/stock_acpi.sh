@@ -92,7 +92,7 @@ L=$TMP/console.log
 SOCK=$TMP/api.sock
 "${NX[@]}" "$HEARTH" run "${BOOT[@]}" --cpus "$cpus" \
 	--memory 512M --disk "path=$TMP/root.img" --net tap=htap0,mac=52:54:00:12:34:78 \
-	--timeout 180s --shutdown-timeout 120s --api-socket "$SOCK" \
+	--timeout 90s --shutdown-timeout 60s --api-socket "$SOCK" \
 	--console "file:$L" >"$TMP/out" 2>"$TMP/err" </dev/null &
 pid=$!
 for _ in $(seq "$(scaled 600)"); do

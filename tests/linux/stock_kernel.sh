@@ -15,7 +15,7 @@ LOG=$TMP/console.log
 if [ -e /sys/module/kvm_pvm ]; then want=121; else want=120; fi
 expect_exit $want "stock Debian kernel runs until it stops" -- \
 	"$HEARTH" run --kernel "$kernel" --cpus 2 --memory 512M --cmdline "$CMD" \
-	--timeout 120s --console "file:$LOG"
+	--timeout 60s --console "file:$LOG"
 expect_grep "$LOG" "Linux version 6\.1\.[0-9]+-[0-9]+-cloud-amd64" "its banner"
 expect_grep "$LOG" "Command line: $CMD[[:cntrl:]]*\$" "our exact command line"
 expect_grep "$LOG" "BIOS-e820: \[mem 0x0000000000000000-0x000000000009fbff\] usable" "e820: low RAM"

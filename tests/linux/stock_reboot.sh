@@ -18,7 +18,7 @@ CMD="console=ttyS0 panic=-1"
 [ "$method" = default ] || CMD="$CMD reboot=$method"
 expect_exit 120 "stock kernel, ${method/default/no reboot=}: reboot ends hearth" -- \
 	"$HEARTH" run --kernel "$KERNEL" --initrd "$TMP/initrd.cpio.gz" --memory 512M \
-	--cmdline "$CMD" --timeout 120s --console "file:$TMP/console.log"
+	--cmdline "$CMD" --timeout 60s --console "file:$TMP/console.log"
 expect_grep "$TMP/console.log" "Command line: $CMD[[:cntrl:]]*\$" "our exact command line"
 expect_grep "$TMP/console.log" "reboot: Restarting system" "the kernel restarted"
 if [ "$FAILS" != 0 ]; then tail -30 "$TMP/console.log" | sed 's/^/#   /'; fi
