@@ -227,8 +227,10 @@ static const struct ioctl_rule vcpu_ioctls[] = {
 };
 
 static const struct ioctl_rule io_ioctls[] = {
-	IO(KVM_IRQ_LINE), /* interrupts of devices completing on the loop */
-	IO(TCGETS),	  /* the console's terminal, restored at exit */
+	IO(KVM_IRQ_LINE),	 /* interrupts of devices completing on the loop */
+	IO(KVM_SET_GSI_ROUTING), /* an MSI-X vector's route, committed when a */
+	IO(KVM_IRQFD),		 /* completion first uses it (virtio/pci.c) */
+	IO(TCGETS),		 /* the console's terminal, restored at exit */
 	IO(TCSETS),
 };
 
