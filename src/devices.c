@@ -106,7 +106,8 @@ static int setup_nets(struct devices *d, struct failure *f)
 		if (nc.tap_fd < 0)
 			return failure_set(f, nc.tap_fd, HEARTH_EXIT_USAGE, "--net: %s", why);
 		nc.mtu = tap_mtu(c->tap);
-		virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL, nc.mac);
+		virtio_net_mac_of(c->tap, c->has_mac ? c->mac : NULL, d->mac[i]);
+		memcpy(nc.mac, d->mac[i], sizeof(nc.mac));
 		ret = add_virtio(d, f, &virtio_net_ops, &vp, "virtio-net");
 		if (ret) {
 			close(nc.tap_fd);
@@ -370,11 +371,9 @@ void devices_flush_console(struct devices *d)
 	console_flush(d->console);
 }
 
-void devices_nic_macs(const struct vm_config *cfg, uint8_t (*macs)[6])
+const uint8_t (*devices_nic_macs(const struct devices *d))[6]
 {
-	for (unsigned i = 0; i < cfg->n_nets; i++) /* as setup_nets gives them */
-		virtio_net_mac_of(cfg->nets[i].tap, cfg->nets[i].has_mac ? cfg->nets[i].mac : NULL,
-				  macs[i]);
+	return (const uint8_t(*)[6])d->mac;
 }
 
 void devices_destroy(struct devices *d, bool started)

@@ -85,11 +85,9 @@ static int api_stop(void *opaque, char *why, size_t len)
 
 static struct json_object *api_config(void *opaque)
 {
-	const struct vm_config *cfg = ((struct vm_control *)opaque)->env.cfg;
-	uint8_t macs[CONFIG_MAX_NICS][6];
+	const struct vm_control *c = opaque;
 
-	devices_nic_macs(cfg, macs);
-	return api_config_json(cfg, (const uint8_t(*)[6])macs);
+	return api_config_json(c->env.cfg, devices_nic_macs(c->env.devs));
 }
 
 /* Each vCPU's exit counts, and its CPU time while no vCPU thread has ended

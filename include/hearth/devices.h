@@ -68,6 +68,9 @@ struct devices {
 	struct virtio_net *net[CONFIG_MAX_NICS];
 	struct virtio_rng *rng;
 	unsigned n_vpci;
+	/* each NIC's MAC, resolved once as it was created (a derived one reads
+	 * the host name, which no thread may ask for under its filter) */
+	uint8_t mac[CONFIG_MAX_NICS][6];
 };
 
 /* An empty set on @env. Cannot fail. A zeroed struct is an empty set too:
@@ -97,8 +100,8 @@ void devices_flush_console(struct devices *d);
  */
 unsigned devices_counts(const struct devices *d, struct api_dev_counts *devs,
 			struct api_net_counts *nets, struct api_console_counts *con);
-/* The MAC each of @cfg's NICs gets (cfg->n_nets entries), as created. */
-void devices_nic_macs(const struct vm_config *cfg, uint8_t (*macs)[6]);
+/* The MAC of each NIC created (cfg->n_nets entries). */
+const uint8_t (*devices_nic_macs(const struct devices *d))[6];
 
 /* Destroys what was created; @started: the VM was built (a console file
  * created by a failed start is removed). */
