@@ -44,7 +44,8 @@ enum check {
 		      * toggle, a disk image's lock dropped at exit */
 	THREAD_RUSAGE, /* getrusage(RUSAGE_THREAD) */
 	FD_FLAGS,      /* fcntl(F_GETFD / F_SETFD / F_DUPFD_CLOEXEC): libiscsi */
-	INET_STREAM,   /* socket(AF_INET / AF_INET6, ...): libiscsi's reconnect; others trap */
+	INET_STREAM,   /* socket(AF_INET / AF_INET6, ...): libiscsi's reconnect; AF_UNIX and
+		      * AF_NETLINK fail with EACCES; others trap */
 	REFUSE,	       /* fails with EACCES instead of ending the process */
 };
 
@@ -405,7 +406,16 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 	case FL_ONLY: return allow_arg_in(f, r->nr, 1, fl, 3);
 	case THREAD_RUSAGE: return allow_arg_in(f, r->nr, 0, rusage, 1);
 	case FD_FLAGS: return allow_arg_in(f, r->nr, 1, fd, 3);
-	case INET_STREAM: return allow_arg_in(f, r->nr, 0, inet, 2);
+	case INET_STREAM: {
+		/* glibc's getaddrinfo() asks nscd (AF_UNIX) and the routing
+		 * tables (AF_NETLINK) first, and does without either */
+		int ret = allow_arg_in(f, r->nr, 0, inet, 2);
+
+		for (size_t i = 0; i < 2 && !ret; i++)
+			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 1,
+					       SCMP_A0(SCMP_CMP_EQ, i ? AF_NETLINK : AF_UNIX));
+		return ret;
+	}
 	case REFUSE: return seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 0);
 	case ANY: break;
 	}

@@ -297,7 +297,7 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 	struct iscsi_creds c;
 	struct scsi_task *t;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	char host[ISCSI_HOST_MAX + 1];
+	char host[ISCSI_HOST_MAX + 1], num[NI_MAXHOST];
 	struct iscsi_lun lun = { 0 };
 	uint64_t t0;
 	int ret, type;
@@ -335,7 +335,6 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 	}
 	ib->lun = ib->url.lun;
 	ib->timeout_ns = (o->timeout_ms ? o->timeout_ms : 30000) * 1000000ull;
-	snprintf(ib->portal, sizeof(ib->portal), "%s:%u", ib->url.host, ib->url.port);
 	/* the name first, for a message of its own */
 	snprintf(host, sizeof(host), "%.*s",
 		 (int)(ib->url.host[0] == '[' ? strlen(ib->url.host) - 2 : strlen(ib->url.host)),
@@ -346,6 +345,13 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 		return fail(ib, -EHOSTUNREACH, err, errlen, "iSCSI: cannot resolve host '%s': %s",
 			    host, gai_strerror(ret));
 	}
+	/* The portal by its address, resolved once here: libiscsi's reconnects
+	 * resolve it again on the I/O thread, whose filter lets no name service
+	 * open a file or a socket (docs/security.md). */
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0, NI_NUMERICHOST))
+		snprintf(num, sizeof(num), "%s", host);
+	snprintf(ib->portal, sizeof(ib->portal), ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 num, ib->url.port);
 	freeaddrinfo(ai);
 
 	ib->ctx = new_ctx(ib, &c);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +47,7 @@ enum call {
 	CALL_BAD_IOCTL,
 	CALL_FORK,
 	CALL_EXECVE,
+	CALL_RESOLVE,
 };
 
 /* What every thread kind may do: fails with 1..4 where the filter is wrong. */
@@ -85,6 +87,17 @@ static void make(enum call c)
 	case CALL_BAD_IOCTL: ioctl(-1, KVM_CREATE_VM, 0); break;
 	case CALL_FORK: syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); break;
 	case CALL_EXECVE: execl("/bin/true", "true", (char *)NULL); break;
+	case CALL_RESOLVE: {
+		/* a portal's address, as libiscsi's reconnect resolves it */
+		struct addrinfo *ai = NULL;
+
+		if (getaddrinfo("127.0.0.1", "3260", NULL, &ai) || !ai)
+			_exit(20);
+		freeaddrinfo(ai);
+		if (socket(AF_UNIX, SOCK_STREAM, 0) != -1 || errno != EACCES)
+			_exit(21);
+		break;
+	}
 	case CALL_NONE: break;
 	}
 }
@@ -196,7 +209,7 @@ static void io_filter(void **state)
 	forbidden_everywhere(SANDBOX_IO, "io");
 	/* even with every need declared */
 	killed("io", SANDBOX_IO, ~0u, CALL_IO_URING_SETUP, "io_uring_setup");
-	killed("io", SANDBOX_IO, ~0u, CALL_UNIX_SOCKET, "socket");
+	killed("io", SANDBOX_IO, ~0u & ~SANDBOX_NEED_ISCSI, CALL_UNIX_SOCKET, "socket");
 }
 
 /* An iSCSI disk's reconnect: a TCP socket is allowed, and opening a file
@@ -206,6 +219,8 @@ static void iscsi_need(void **state)
 	(void)state;
 	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_SOCKET);
 	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_OPENAT);
+	/* the name service's sockets fail, and a numeric portal still resolves */
+	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_RESOLVE);
 }
 
 static void off_loads_nothing(void **state)
