@@ -265,6 +265,12 @@ bool sandbox_enabled(void)
 
 /* ---- the violation report (async-signal-safe) ---- */
 
+/* Every call's name, from libseccomp's tables when the handler is
+ * installed (a handler may not allocate, and may meet any call); the
+ * short list below names the usual ones should that fail. */
+#define SYSCALL_NAMES 512
+static const char *syscall_names[SYSCALL_NAMES];
+
 static const struct {
 	int nr;
 	const char *name;
@@ -335,6 +341,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	for (size_t i = 0; i < sizeof(known_calls) / sizeof(known_calls[0]); i++)
 		if (known_calls[i].nr == si->si_syscall)
 			name = known_calls[i].name;
+	if (!name && si->si_syscall >= 0 && si->si_syscall < SYSCALL_NAMES)
+		name = syscall_names[si->si_syscall];
 	put(line, &len, sizeof(line), "hearth: seccomp: thread ");
 	put(line, &len, sizeof(line), thread_name[0] ? thread_name : "?");
 	put(line, &len, sizeof(line), " made a forbidden system call: ");
@@ -367,6 +375,8 @@ static void install_handler(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
 
+	for (int nr = 0; nr < SYSCALL_NAMES; nr++) /* kept for the process's life */
+		syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL))
 		handler_err = -errno;

@@ -48,6 +48,7 @@ enum call {
 	CALL_FORK,
 	CALL_EXECVE,
 	CALL_RESOLVE,
+	CALL_GETCWD,
 };
 
 /* What every thread kind may do: fails with 1..4 where the filter is wrong. */
@@ -87,6 +88,12 @@ static void make(enum call c)
 	case CALL_BAD_IOCTL: ioctl(-1, KVM_CREATE_VM, 0); break;
 	case CALL_FORK: syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); break;
 	case CALL_EXECVE: execl("/bin/true", "true", (char *)NULL); break;
+	case CALL_GETCWD: {
+		char cwd[256];
+
+		syscall(SYS_getcwd, cwd, sizeof(cwd));
+		break;
+	}
 	case CALL_RESOLVE: {
 		/* a portal's address, as libiscsi's reconnect resolves it */
 		struct addrinfo *ai = NULL;
@@ -188,6 +195,8 @@ static void forbidden_everywhere(enum sandbox_thread kind, const char *name)
 	killed(name, kind, 0, CALL_MMAP_EXEC, "mmap");
 	killed(name, kind, 0, CALL_MPROTECT_EXEC, "mprotect");
 	killed(name, kind, 0, CALL_BAD_IOCTL, "ioctl");
+	/* a call off the short list of usual names is named too */
+	killed(name, kind, 0, CALL_GETCWD, "getcwd");
 #ifndef HEARTH_SANITIZE /* the sanitizer runtimes need these (docs/security.md) */
 	killed(name, kind, 0, CALL_OPENAT, "openat");
 	killed(name, kind, 0, CALL_FORK, "clone");
