@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-thread seccomp filters (docs/security.md). Each kind of thread hearth
- * runs loads its own allow list, built with libseccomp, before it handles
+ * runs loads its own allow list, compiled to BPF at build time, before it handles
  * guest or API input: a vCPU thread at the top of its run loop, the I/O
  * thread (the loop, the control API, the console) just before the loop
  * runs. Everything else, open/openat/socket/execve/io_uring_setup included,
@@ -38,6 +38,7 @@ enum {
 	SANDBOX_NEED_NET = 1u << 3,	 /* a NIC: readv/writev on its TAP */
 	SANDBOX_NEED_ISCSI = 1u << 4,	 /* an iSCSI disk: libiscsi reconnects (TCP sockets) */
 	SANDBOX_NEED_API_PATH = 1u << 5, /* an API socket path, unlinked at exit */
+	SANDBOX_NEED_ALL = (1u << 6) - 1,
 };
 
 /* Declares that the I/O thread will need @what (SANDBOX_NEED_*). Called

@@ -217,8 +217,9 @@ static void io_filter(void **state)
 	lives("io", SANDBOX_IO, 0, false, CALL_NONE);
 	forbidden_everywhere(SANDBOX_IO, "io");
 	/* even with every need declared */
-	killed("io", SANDBOX_IO, ~0u, CALL_IO_URING_SETUP, "io_uring_setup");
-	killed("io", SANDBOX_IO, ~0u & ~SANDBOX_NEED_ISCSI, CALL_UNIX_SOCKET, "socket");
+	killed("io", SANDBOX_IO, SANDBOX_NEED_ALL, CALL_IO_URING_SETUP, "io_uring_setup");
+	killed("io", SANDBOX_IO, SANDBOX_NEED_ALL & ~SANDBOX_NEED_ISCSI, CALL_UNIX_SOCKET,
+	       "socket");
 }
 
 /* An iSCSI disk's reconnect: a TCP socket is allowed, and opening a file
@@ -344,7 +345,7 @@ static void counts(void **state)
 	assert_true(ioc <= 10);
 	sandbox_count(SANDBOX_IO, 0, &sys, &ioc);
 	assert_true(sys <= 25);
-	sandbox_count(SANDBOX_IO, ~0u, &all_sys, &all_ioc);
+	sandbox_count(SANDBOX_IO, SANDBOX_NEED_ALL, &all_sys, &all_ioc);
 	assert_true(all_sys > sys);
 	/* the description lists what the counts count */
 	assert_true(sandbox_describe(SANDBOX_VCPU, 0, buf, sizeof(buf)) < sizeof(buf));
