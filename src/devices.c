@@ -139,6 +139,8 @@ static int add_disk(struct devices *d, struct failure *f, unsigned i)
 	struct virtio_pci *vp;
 	int ret;
 
+	_Static_assert(CONFIG_INITIATOR_MAX <= ISCSI_TARGET_MAX, "an initiator= fits iscsi_blk");
+
 	/* the backend: an iSCSI LUN or a file, peers behind blkio.h */
 	if (dc->url[0]) {
 		struct iscsi_blk_opts o = { .url = dc->url,
@@ -146,7 +148,8 @@ static int add_disk(struct devices *d, struct failure *f, unsigned i)
 					    .secret = dc->secret[0] ? dc->secret : NULL,
 					    .timeout_ms = dc->timeout_ms,
 					    .readonly = dc->readonly,
-					    .discard = dc->discard };
+					    .discard = dc->discard,
+					    .initiator = dc->initiator[0] ? dc->initiator : NULL };
 
 		iscsi_url_redact(dc->url, name, sizeof(name));
 		ret = iscsi_blk_open(&bc.io, &o, why, sizeof(why));
@@ -154,7 +157,7 @@ static int add_disk(struct devices *d, struct failure *f, unsigned i)
 		struct blkio_file_opts o = { .path = dc->path,
 					     .readonly = dc->readonly,
 					     .direct = dc->direct,
-					     .engine = getenv("HEARTH_BLK_ENGINE") };
+					     .engine = config_disk_engine_names[dc->engine] };
 
 		snprintf(name, sizeof(name), "%s", dc->path);
 		ret = blkio_file_open(&bc.io, &o, why, sizeof(why));

@@ -248,10 +248,8 @@ static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 
 static int setup_loop(struct vm *vm)
 {
-	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
-	const char *backend = getenv("HEARTH_EVENT_LOOP");
-
-	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
+	/* --event-loop epoll: the fallback on purpose (tests) */
+	if (loop_create(&vm->loop, vm->cfg->event_loop == EVENT_LOOP_EPOLL))
 		return fail(vm, -ENOMEM, HEARTH_EXIT_HOST, "cannot create the event loop");
 	return vm_events_start(&vm->ev, vm->loop, &vm->f);
 }
