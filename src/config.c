@@ -307,26 +307,28 @@ static bool copy_piece(char *out, size_t size, const char *v, size_t n)
 	return true;
 }
 
-/* One key=value piece of --disk into @d. @secretive: the option holds a
- * URL, so no value is echoed (a password with a comma in it would be cut
- * into "pieces"). */
-static int disk_piece(struct disk_config *d, enum disk_key k, const char *v, size_t n,
-		      bool secretive, char *err, size_t errlen)
+/* One key=value piece of --disk into @d, or into @f or @is: which of the
+ * two the disk is can come last ("direct=on,path=a"). @secretive: the
+ * option holds a URL, so no value is echoed (a password with a comma in it
+ * would be cut into "pieces"). */
+static int disk_piece(struct disk_config *d, struct disk_file *f, struct disk_iscsi *is,
+		      enum disk_key k, const char *v, size_t n, bool secretive, char *err,
+		      size_t errlen)
 {
 	switch (k) {
 	case DK_PATH:
-		if (!copy_piece(d->path, sizeof(d->path), v, n))
+		if (!copy_piece(f->path, sizeof(f->path), v, n))
 			return config_error(err, errlen, "--disk: path= is empty or too long");
 		break;
 	case DK_URL:
 		/* kept as given: an iSCSI URL's grammar is the iSCSI layer's;
 		 * vm_config_resolve() checks it and moves the password apart
 		 * before anything shows the configuration */
-		if (!copy_piece(d->url, sizeof(d->url), v, n))
+		if (!copy_piece(is->url, sizeof(is->url), v, n))
 			return config_error(err, errlen, "--disk: url= is empty or too long");
 		break;
 	case DK_SECRET:
-		if (!copy_piece(d->secret, sizeof(d->secret), v, n))
+		if (!copy_piece(is->secret, sizeof(is->secret), v, n))
 			return config_error(err, errlen, "--disk: secret= is empty or too long");
 		break;
 	case DK_TIMEOUT: {
@@ -334,8 +336,8 @@ static int disk_piece(struct disk_config *d, enum disk_key k, const char *v, siz
 
 		if (!copy_piece(t, sizeof(t), v, n))
 			return config_error(err, errlen, "--disk: bad timeout= '%.*s'", (int)n, v);
-		if (config_parse_duration_ms(t, &d->timeout_ms) || d->timeout_ms < 1000 ||
-		    d->timeout_ms > 3600000)
+		if (config_parse_duration_ms(t, &is->timeout_ms) || is->timeout_ms < 1000 ||
+		    is->timeout_ms > 3600000)
 			return config_error(err, errlen,
 					    "--disk: timeout= must be a duration from 1s "
 					    "to 1h, got '%s'",
@@ -343,7 +345,7 @@ static int disk_piece(struct disk_config *d, enum disk_key k, const char *v, siz
 		break;
 	}
 	case DK_READONLY: return on_off("readonly", v, n, &d->readonly, err, errlen);
-	case DK_DIRECT: return on_off("direct", v, n, &d->direct, err, errlen);
+	case DK_DIRECT: return on_off("direct", v, n, &f->direct, err, errlen);
 	case DK_DISCARD: return on_off("discard", v, n, &d->discard, err, errlen);
 	case DK_SERIAL:
 		if (n > 20)
@@ -366,7 +368,7 @@ static int disk_piece(struct disk_config *d, enum disk_key k, const char *v, siz
 					    "--disk: engine= expects io_uring, libaio, sync or "
 					    "auto, got '%.*s'",
 					    secretive ? 1 : (int)n, secretive ? "?" : v);
-		d->engine = (enum disk_engine)e;
+		f->engine = (enum disk_engine)e;
 		break;
 	}
 	case DK_INITIATOR:
@@ -380,8 +382,8 @@ static int disk_piece(struct disk_config *d, enum disk_key k, const char *v, siz
 				return config_error(err, errlen,
 						    "--disk: initiator= must be printable ASCII "
 						    "without spaces");
-		memcpy(d->initiator, v, n);
-		d->initiator[n] = '\0';
+		memcpy(is->initiator, v, n);
+		is->initiator[n] = '\0';
 		break;
 	case DK_N: break;
 	}
@@ -393,12 +395,19 @@ static int disk_piece(struct disk_config *d, enum disk_key k, const char *v, siz
  * [,initiator=IQN][,readonly=on][,discard=on][,serial=ID] */
 static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errlen)
 {
-	struct disk_config d = { 0 };
+	struct disk_config d;
+	struct disk_file f;
+	struct disk_iscsi is;
 	bool secretive = strstr(v, "url=") != NULL;
 	unsigned seen = 0;
 
 	if (cfg->n_disks >= CONFIG_MAX_DISKS)
 		return config_error(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+	/* all of it zero, padding and the union's unused bytes too: a
+	 * configuration compares equal to the same one parsed again */
+	memset(&d, 0, sizeof(d));
+	memset(&f, 0, sizeof(f));
+	memset(&is, 0, sizeof(is));
 	for (const char *p = v; *p;) {
 		const char *end = strchr(p, ','), *eq;
 		size_t len = end ? (size_t)(end - p) : strlen(p), klen;
@@ -429,29 +438,36 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 			return config_error(err, errlen, "--disk: %s= is given twice",
 					    disk_keys[k]);
 		seen |= 1u << k;
-		if (disk_piece(&d, (enum disk_key)k, eq + 1, len - klen - 1, secretive, err,
-			       errlen))
+		if (disk_piece(&d, &f, &is, (enum disk_key)k, eq + 1, len - klen - 1, secretive,
+			       err, errlen))
 			return -EINVAL;
 		p = end ? end + 1 : p + len;
 	}
-	if (d.path[0] && d.url[0])
+#define SEEN(k) (seen & 1u << (k))
+	if (SEEN(DK_PATH) && SEEN(DK_URL))
 		return config_error(err, errlen, "--disk: path= and url= are mutually exclusive");
-	if (!d.path[0] && !d.url[0])
+	if (!SEEN(DK_PATH) && !SEEN(DK_URL))
 		return config_error(err, errlen,
 				    "--disk: path=FILE or url=iscsi://... is required");
-	if (d.url[0] && d.direct)
+	if (SEEN(DK_URL) && f.direct)
 		return config_error(err, errlen, "--disk: direct=on applies to path= disks only");
-	if (d.url[0] && seen & 1u << DK_ENGINE)
+	if (SEEN(DK_URL) && SEEN(DK_ENGINE))
 		return config_error(err, errlen,
 				    "--disk: engine= applies to path= disks only (an iSCSI "
 				    "disk uses libiscsi)");
-	if (!d.url[0] && (d.secret[0] || d.timeout_ms))
+	if (SEEN(DK_PATH) && (SEEN(DK_SECRET) || SEEN(DK_TIMEOUT)))
 		return config_error(err, errlen,
 				    "--disk: secret= and timeout= apply to url= disks only");
-	if (!d.url[0] && d.initiator[0])
+	if (SEEN(DK_PATH) && SEEN(DK_INITIATOR))
 		return config_error(err, errlen, "--disk: initiator= applies to url= disks only");
+#undef SEEN
 	if (d.readonly && d.discard)
 		return config_error(err, errlen, "--disk: discard=on needs a writable disk");
+	d.kind = seen & 1u << DK_URL ? DISK_ISCSI : DISK_FILE;
+	if (d.kind == DISK_ISCSI)
+		d.iscsi = is;
+	else
+		d.file = f;
 	cfg->disks[cfg->n_disks++] = d;
 	return 0;
 }
@@ -685,7 +701,7 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		return config_error(
 			err, errlen,
 			"missing --kernel, or a --disk to boot from (see hearth run --help)");
-	if (!cfg->help && !cfg->kernel && !cfg->disks[0].path[0])
+	if (!cfg->help && !cfg->kernel && cfg->disks[0].kind != DISK_FILE)
 		return config_error(
 			err, errlen,
 			"missing --kernel: the first --disk is an iSCSI LUN, and a kernel "

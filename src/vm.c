@@ -271,17 +271,19 @@ static void block_signals(void)
 
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 {
-	_Static_assert(sizeof(cfg->disks[0].url) <= ISCSI_URL_MAX, "a URL fits iscsi_url_split");
-	_Static_assert(sizeof(cfg->disks[0].url_password) > ISCSI_CRED_MAX, "a password fits");
+	_Static_assert(sizeof(cfg->disks[0].iscsi.url) <= ISCSI_URL_MAX,
+		       "a URL fits iscsi_url_split");
+	_Static_assert(sizeof(cfg->disks[0].iscsi.url_password) > ISCSI_CRED_MAX,
+		       "a password fits");
 
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		struct disk_config *d = &cfg->disks[i];
+		struct disk_iscsi *d = &cfg->disks[i].iscsi;
 		char why[300], bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
 		struct iscsi_addr u;
 		size_t n;
 		int ret;
 
-		if (!d->url[0])
+		if (cfg->disks[i].kind != DISK_ISCSI)
 			continue;
 		ret = iscsi_url_parse(d->url, &u, why, sizeof(why));
 		explicit_bzero(&u, sizeof(u));

@@ -32,19 +32,35 @@ extern const char *const config_disk_engine_names[4];
 /* --disk initiator=: RFC 3720 limits an iSCSI name to 223 bytes */
 #define CONFIG_INITIATOR_MAX 223
 
-/* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]
- * [,engine=NAME] or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION]
- * [,initiator=IQN][,...] */
-struct disk_config {
+/* --disk path=FILE[,direct=on][,engine=NAME]: an image file or block device */
+struct disk_file {
 	char path[CONFIG_DISK_PATH_MAX];
-	char url[1024];			   /* iSCSI, without its password once resolved */
-	char url_password[256];		   /* the URL's CHAP password, kept apart */
-	char secret[CONFIG_DISK_PATH_MAX]; /* iSCSI CHAP secret file */
-	uint64_t timeout_ms;		   /* iSCSI per-request timeout, 0: default */
-	bool readonly, direct, discard;
-	char serial[21];			  /* virtio-blk GET_ID: up to 20 bytes */
-	enum disk_engine engine;		  /* file disks */
-	char initiator[CONFIG_INITIATOR_MAX + 1]; /* iSCSI; empty: hearth's own name */
+	bool direct;		 /* O_DIRECT */
+	enum disk_engine engine; /* how its requests reach the host */
+};
+
+/* --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,initiator=IQN] */
+struct disk_iscsi {
+	char url[1024];				  /* without its password once resolved */
+	char url_password[256];			  /* the URL's CHAP password, kept apart */
+	char secret[CONFIG_DISK_PATH_MAX];	  /* CHAP secret file; empty: none */
+	uint64_t timeout_ms;			  /* per-request timeout, 0: default */
+	char initiator[CONFIG_INITIATOR_MAX + 1]; /* empty: hearth's own name */
+};
+
+enum disk_kind { DISK_FILE, DISK_ISCSI };
+
+/* One --disk: a file or an iSCSI LUN, as @kind says (the other member of
+ * the union means nothing), and what virtio-blk makes of either
+ * [,readonly=on][,discard=on][,serial=ID]. */
+struct disk_config {
+	enum disk_kind kind;
+	union {
+		struct disk_file file;	 /* DISK_FILE */
+		struct disk_iscsi iscsi; /* DISK_ISCSI */
+	};
+	bool readonly, discard;
+	char serial[21]; /* virtio-blk GET_ID: up to 20 bytes */
 };
 
 #define CONFIG_MAX_NICS 8
@@ -94,7 +110,7 @@ struct vm_config {
 /* Defaults: 1 vCPU, 256 MiB, console on stdio, host CPU template. */
 void config_defaults(struct vm_config *cfg);
 /* The same for a @cfg that is all zero already (static, calloc): it is not
- * written again, so the ~150 KiB of unused disk slots stay untouched, not
+ * written again, so the ~90 KiB of unused disk slots stay untouched, not
  * resident (docs/architecture.md, "Memory outside guest RAM"). */
 void config_defaults_zeroed(struct vm_config *cfg);
 

@@ -283,18 +283,23 @@ struct json_object *api_config_json(const struct vm_config *cfg, const uint8_t (
 
 		if (!j)
 			continue;
-		if (d->url[0]) {
+		switch (d->kind) {
+		case DISK_ISCSI:
 			/* the URL is kept without its CHAP password */
-			add_str(j, "url", d->url);
-			add_u64(j, "timeout_ms", d->timeout_ms);
-			if (d->initiator[0])
-				add_str(j, "initiator", d->initiator);
-		} else {
-			add_str(j, "path", d->path);
-			add_str(j, "engine", config_disk_engine_names[d->engine]);
+			add_str(j, "url", d->iscsi.url);
+			add_u64(j, "timeout_ms", d->iscsi.timeout_ms);
+			if (d->iscsi.initiator[0])
+				add_str(j, "initiator", d->iscsi.initiator);
+			break;
+		case DISK_FILE:
+			add_str(j, "path", d->file.path);
+			add_str(j, "engine", config_disk_engine_names[d->file.engine]);
+			break;
 		}
 		json_object_object_add(j, "readonly", json_object_new_boolean(d->readonly));
-		json_object_object_add(j, "direct", json_object_new_boolean(d->direct));
+		json_object_object_add(
+			j, "direct",
+			json_object_new_boolean(d->kind == DISK_FILE && d->file.direct));
 		json_object_object_add(j, "discard", json_object_new_boolean(d->discard));
 		add_str(j, "serial", d->serial);
 		json_object_array_add(disks, j);

@@ -422,13 +422,14 @@ static void config_json(void **state)
 	cfg.console = CONSOLE_FILE;
 	cfg.console_path = "c.log";
 	cfg.n_disks = 2;
-	strcpy(cfg.disks[0].path, "d.img");
+	strcpy(cfg.disks[0].file.path, "d.img");
 	cfg.disks[0].readonly = true;
 	/* an iSCSI disk: its URL as stored, without the CHAP password */
-	strcpy(cfg.disks[1].url, "iscsi://u@h/iqn.x:y/1");
-	strcpy(cfg.disks[1].url_password, "s3cret");
-	strcpy(cfg.disks[1].initiator, "iqn.2026-01.example:i");
-	cfg.disks[0].engine = DISK_ENGINE_SYNC;
+	cfg.disks[1].kind = DISK_ISCSI;
+	strcpy(cfg.disks[1].iscsi.url, "iscsi://u@h/iqn.x:y/1");
+	strcpy(cfg.disks[1].iscsi.url_password, "s3cret");
+	strcpy(cfg.disks[1].iscsi.initiator, "iqn.2026-01.example:i");
+	cfg.disks[0].file.engine = DISK_ENGINE_SYNC;
 	cfg.event_loop = EVENT_LOOP_EPOLL;
 	cfg.n_nets = 2;
 	strcpy(cfg.nets[0].tap, "tap0");

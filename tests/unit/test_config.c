@@ -97,12 +97,13 @@ static void disks(void **state)
 	argv[3] = "path=/a.img,readonly=on,serial=vol-1";
 	assert_int_equal(parse(&c, 5, argv), 0);
 	assert_int_equal(c.n_disks, 2);
-	assert_string_equal(c.disks[0].path, "/a.img");
+	assert_int_equal(c.disks[0].kind, DISK_FILE);
+	assert_string_equal(c.disks[0].file.path, "/a.img");
 	assert_true(c.disks[0].readonly);
-	assert_false(c.disks[0].direct);
+	assert_false(c.disks[0].file.direct);
 	assert_string_equal(c.disks[0].serial, "vol-1");
-	assert_string_equal(c.disks[1].path, "d.img");
-	assert_true(c.disks[1].direct);
+	assert_string_equal(c.disks[1].file.path, "d.img");
+	assert_true(c.disks[1].file.direct);
 	assert_true(c.disks[1].discard);
 	for (int i = 0; i < CONFIG_MAX_DISKS + 1; i++) {
 		argv[2 + 2 * i] = "--disk";
@@ -128,26 +129,27 @@ static void disk_engine_and_initiator(void **state)
 	(void)state;
 	assert_int_equal(sizeof(iqn223) - 1, CONFIG_INITIATOR_MAX);
 	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", "path=a"), 0);
-	assert_int_equal(c.disks[0].engine, DISK_ENGINE_AUTO);
-	assert_string_equal(c.disks[0].initiator, "");
+	assert_int_equal(c.disks[0].kind, DISK_FILE);
+	assert_int_equal(c.disks[0].file.engine, DISK_ENGINE_AUTO);
 	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", "path=a,engine=io_uring", "--disk",
 			       "engine=libaio,path=b", "--disk", "path=c,engine=sync", "--disk",
 			       "path=d,engine=auto"),
 			 0);
-	assert_int_equal(c.disks[0].engine, DISK_ENGINE_IO_URING);
-	assert_int_equal(c.disks[1].engine, DISK_ENGINE_LIBAIO);
-	assert_int_equal(c.disks[2].engine, DISK_ENGINE_SYNC);
-	assert_int_equal(c.disks[3].engine, DISK_ENGINE_AUTO);
+	assert_int_equal(c.disks[0].file.engine, DISK_ENGINE_IO_URING);
+	assert_int_equal(c.disks[1].file.engine, DISK_ENGINE_LIBAIO);
+	assert_int_equal(c.disks[2].file.engine, DISK_ENGINE_SYNC);
+	assert_int_equal(c.disks[3].file.engine, DISK_ENGINE_AUTO);
 	for (int e = DISK_ENGINE_AUTO; e <= DISK_ENGINE_SYNC; e++)
 		assert_non_null(config_disk_engine_names[e]);
 	assert_string_equal(config_disk_engine_names[DISK_ENGINE_LIBAIO], "libaio");
 	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk",
 			       "url=iscsi://h/iqn.x:y/0,initiator=iqn.2026-02.example:host-1"),
 			 0);
-	assert_string_equal(c.disks[0].initiator, "iqn.2026-02.example:host-1");
+	assert_int_equal(c.disks[0].kind, DISK_ISCSI);
+	assert_string_equal(c.disks[0].iscsi.initiator, "iqn.2026-02.example:host-1");
 	snprintf(opt, sizeof(opt), "url=iscsi://h/iqn.x:y/0,initiator=%s", iqn223);
 	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", opt), 0);
-	assert_string_equal(c.disks[0].initiator, iqn223);
+	assert_string_equal(c.disks[0].iscsi.initiator, iqn223);
 	/* one byte more than an iSCSI name may have */
 	snprintf(opt, sizeof(opt), "url=iscsi://h/iqn.x:y/0,initiator=%sa", iqn223);
 	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", opt), -EINVAL);

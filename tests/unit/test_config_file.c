@@ -93,10 +93,10 @@ static void round_trip(void **state)
 	assert_int_equal(a.log_level, b.log_level);
 	assert_string_equal(a.api_socket, b.api_socket);
 	assert_int_equal(b.n_disks, 3);
-	assert_string_equal(b.disks[2].url, "iscsi://h/iqn.x:y/1");
-	assert_int_equal(b.disks[2].timeout_ms, 5000);
-	assert_int_equal(b.disks[1].engine, DISK_ENGINE_LIBAIO);
-	assert_string_equal(b.disks[2].initiator, "iqn.2026-01.example:i");
+	assert_string_equal(b.disks[2].iscsi.url, "iscsi://h/iqn.x:y/1");
+	assert_int_equal(b.disks[2].iscsi.timeout_ms, 5000);
+	assert_int_equal(b.disks[1].file.engine, DISK_ENGINE_LIBAIO);
+	assert_string_equal(b.disks[2].iscsi.initiator, "iqn.2026-01.example:i");
 	assert_int_equal(b.event_loop, EVENT_LOOP_EPOLL);
 	assert_int_equal(a.event_loop, b.event_loop);
 	assert_memory_equal(a.disks, b.disks, sizeof(a.disks));
@@ -168,7 +168,7 @@ static void command_line_wins(void **state)
 	assert_int_equal(c.cpus, 2);
 	assert_string_equal(c.kernel, "k");
 	assert_int_equal(c.n_disks, 1);
-	assert_string_equal(c.disks[0].path, "cli.img");
+	assert_string_equal(c.disks[0].file.path, "cli.img");
 	config_args_free(&k);
 	unlink(path);
 }
