@@ -31,7 +31,8 @@ static const struct {
 	{ "cpu_features", STR },     { "log_level", STR },
 	{ "io_poll", INT },	     { "shutdown_timeout", STR_OR_INT },
 	{ "api_socket", STR },	     { "log_file", STR },
-	{ "ready_on", STR },	     { "seccomp", STR },
+	{ "ready_on", STR },	     { "event_loop", STR },
+	{ "seccomp", STR },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -97,7 +98,8 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 		char piece[CONFIG_DISK_PATH_MAX + 16];
 
 		if (!strcmp(k, "path") || !strcmp(k, "serial") || !strcmp(k, "url") ||
-		    !strcmp(k, "secret") || !strcmp(k, "timeout")) {
+		    !strcmp(k, "secret") || !strcmp(k, "timeout") || !strcmp(k, "engine") ||
+		    !strcmp(k, "initiator")) {
 			if (!json_object_is_type(v, json_type_string))
 				return config_error(err, errlen, "disks[%d].%s must be a string", i,
 						    k);
@@ -118,7 +120,7 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 			return config_error(
 				err, errlen,
 				"disks[%d]: unknown key '%s' (path, url, readonly, direct, "
-				"discard, serial, secret, timeout)",
+				"discard, serial, secret, timeout, engine, initiator)",
 				i, k);
 		}
 		if (used + strlen(piece) >= outlen)

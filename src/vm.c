@@ -249,10 +249,8 @@ static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 
 static int setup_loop(struct vm *vm)
 {
-	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
-	const char *backend = getenv("HEARTH_EVENT_LOOP");
-
-	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
+	/* --event-loop epoll: the fallback on purpose (tests) */
+	if (loop_create(&vm->loop, vm->cfg->event_loop == EVENT_LOOP_EPOLL))
 		return fail(vm, -ENOMEM, HEARTH_EXIT_HOST, "cannot create the event loop");
 	return vm_events_start(&vm->ev, vm->loop, &vm->f);
 }
@@ -274,17 +272,19 @@ static void block_signals(void)
 
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 {
-	_Static_assert(sizeof(cfg->disks[0].url) <= ISCSI_URL_MAX, "a URL fits iscsi_url_split");
-	_Static_assert(sizeof(cfg->disks[0].url_password) > ISCSI_CRED_MAX, "a password fits");
+	_Static_assert(sizeof(cfg->disks[0].iscsi.url) <= ISCSI_URL_MAX,
+		       "a URL fits iscsi_url_split");
+	_Static_assert(sizeof(cfg->disks[0].iscsi.url_password) > ISCSI_CRED_MAX,
+		       "a password fits");
 
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		struct disk_config *d = &cfg->disks[i];
+		struct disk_iscsi *d = &cfg->disks[i].iscsi;
 		char why[300], bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
 		struct iscsi_addr u;
 		size_t n;
 		int ret;
 
-		if (!d->url[0])
+		if (cfg->disks[i].kind != DISK_ISCSI)
 			continue;
 		ret = iscsi_url_parse(d->url, &u, why, sizeof(why));
 		explicit_bzero(&u, sizeof(u));

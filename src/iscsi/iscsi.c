@@ -73,6 +73,7 @@ struct iscsi_blk {
 	struct blkio io; /* first: the ops get &io */
 	struct iscsi_context *ctx;
 	struct iscsi_addr url;
+	char initiator[ISCSI_TARGET_MAX + 1];
 	char portal[ISCSI_HOST_MAX + 16];
 	unsigned lun;
 	uint32_t bs;
@@ -194,8 +195,7 @@ static int tcp_probe(const char *host, uint16_t port, uint64_t timeout_ns)
 
 static struct iscsi_context *new_ctx(struct iscsi_blk *ib, const struct iscsi_creds *c)
 {
-	const char *ini = getenv("HEARTH_ISCSI_INITIATOR");
-	struct iscsi_context *ctx = iscsi_create_context(ini && *ini ? ini : DEFAULT_INITIATOR);
+	struct iscsi_context *ctx = iscsi_create_context(ib->initiator);
 
 	if (!ctx)
 		return NULL;
@@ -333,6 +333,15 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 		ib_close(ib);
 		return ret;
 	}
+	if (o->initiator && (!o->initiator[0] || strlen(o->initiator) > ISCSI_TARGET_MAX)) {
+		explicit_bzero(&c, sizeof(c));
+		snprintf(err, errlen, "iSCSI: the initiator name must be 1 to %d bytes",
+			 ISCSI_TARGET_MAX);
+		ib_close(ib);
+		return -EINVAL;
+	}
+	snprintf(ib->initiator, sizeof(ib->initiator), "%s",
+		 o->initiator ? o->initiator : DEFAULT_INITIATOR);
 	ib->lun = ib->url.lun;
 	ib->timeout_ns = (o->timeout_ms ? o->timeout_ms : 30000) * 1000000ull;
 	/* the name first, for a message of its own */
