@@ -42,6 +42,7 @@ static int cmd_run(int argc, char **argv)
 		return HEARTH_EXIT_USAGE;
 	}
 	code = vm_create(&cfg, &vm, err, sizeof(err));
+	vm_config_wipe_secrets(&cfg); /* the logins are done, or failed */
 	if (code) {
 		fprintf(stderr, "hearth: %s\n", err);
 		if (cfg.log_file)

@@ -306,6 +306,23 @@ int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+void vm_config_wipe_secrets(struct vm_config *cfg)
+{
+	static const char *const env[] = { "HEARTH_ISCSI_PASSWORD",
+					   "HEARTH_ISCSI_TARGET_PASSWORD" };
+
+	for (unsigned i = 0; i < cfg->n_disks; i++)
+		explicit_bzero(cfg->disks[i].url_password, sizeof(cfg->disks[i].url_password));
+	/* the environment's copy, in place: unsetenv() alone leaves the bytes */
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		char *v = getenv(env[i]);
+
+		if (v)
+			explicit_bzero(v, strlen(v));
+		unsetenv(env[i]);
+	}
+}
+
 static int setup_api(struct vm *vm)
 {
 	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev, &vm->devs,
