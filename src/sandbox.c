@@ -423,7 +423,7 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 
 		for (size_t i = 0; i < 2 && !ret; i++)
 			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 1,
-					       SCMP_A0(SCMP_CMP_EQ, i ? AF_NETLINK : AF_UNIX));
+					       SCMP_A0(SCMP_CMP_EQ, i ? AF_NETLINK : AF_UNIX, 0));
 		return ret;
 	}
 	case REFUSE: return seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 0);
