@@ -3,7 +3,7 @@
 # guest's /init on a disk (its pattern checked by the host afterwards) and
 # virtio-net (TCP both ways with net_server.py, in a network namespace of
 # the test's own, link-local addresses), hearth dropped to 65534 in a
-# cgroup with limits; then a memory limit the guest's boot exceeds: the
+# cgroup with limits; then a memory limit (8 MiB) the guest's boot exceeds: the
 # kernel's OOM killer ends hearth (SIGKILL, 137) and the parent group
 # counts the kill. Skips (77) without namespaces or TAP devices; the
 # cgroup parts need a cgroup v2 file system with cpu, memory and pids
@@ -61,8 +61,10 @@ PY
 
 if [ -n "$CG" ]; then
 	before=$(awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events")
-	expect_exit 137 "jailed with --jail-memory 24M: the guest's boot is OOM-killed" -- \
-		"$HEARTH" run --jail --jail-cgroup "$CG_NAME" --jail-memory 24M --kernel "$dir/vmlinux" \
+	# the bzImage: its decompression alone writes more than 8 MiB of
+	# fresh guest pages, all after the jail
+	expect_exit 137 "jailed with --jail-memory 8M: the guest's boot is OOM-killed" -- \
+		"$HEARTH" run --jail --jail-cgroup "$CG_NAME" --jail-memory 8M --kernel "$dir/bzImage" \
 		--initrd "$dir/initramfs.cpio" --memory 256M --timeout 120s --console "file:$TMP/oom.log" \
 		--cmdline "$BASE hearth.checks=cpus"
 	after=$(awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events")
