@@ -5,7 +5,8 @@
 # namespaces of its own, its cgroup hearth-PID with the limits asked for,
 # removed once hearth has gone. The guest's verdict still comes out; a disk
 # and a NIC (a TAP in a namespace of the test's own, link-local addresses)
-# work jailed; RLIMIT_FSIZE and RLIMIT_NOFILE are hit as configured; an
+# work jailed, and so does an iSCSI disk with CHAP (the jail keeps the
+# host's network then); RLIMIT_FSIZE and RLIMIT_NOFILE are hit as configured; an
 # ordinary user (65534, given /dev/kvm's group) starts a jailed guest
 # through a user namespace. The usage errors first, which need no KVM.
 . "$(dirname "$0")/lib.sh"
@@ -192,6 +193,30 @@ expect_exit 125 "--jail-nofile below the descriptors held" -- \
 	"$H" run --jail --jail-nofile 4 --kernel "$PROBE" --cmdline "probe.tests=serial" --timeout 60s
 expect_grep "$TMP/err" "^hearth: --jail-nofile 4: hearth holds descriptor [0-9]+ already" "it says why"
 expect_one_line "$TMP/err" "--jail-nofile too low"
+
+# ---- an iSCSI disk with CHAP: the jail keeps the host's network (for
+# libiscsi's reconnects), the login is done before it ----
+if have_tgt; then
+	tgt_init
+	trap 'stop_tgtd; cleanup' EXIT
+	truncate -s 1M "$TMP/lun.img"
+	start_tgtd
+	target 1 chap "$TMP/lun.img"
+	A --mode account --op new --user hearth-in --password jail-secret-1
+	A --mode account --op bind --tid 1 --user hearth-in
+	expect_exit 0 "jailed: an iSCSI disk with CHAP" -- \
+		"$H" run --jail --kernel "$PROBE" --log-level info \
+		--disk "url=iscsi://hearth-in%jail-secret-1@127.0.0.1:$PORT/$IQN:chap/1" \
+		--cmdline "probe.tests=blk" --timeout 60s
+	expect_grep "$TMP/err" "jailed: uid 65534 gid 65534, the host's network namespace" \
+		"jailed with an iSCSI disk: the host's network namespace kept"
+	if check_image "$TMP/lun.img" 0; then ok "host: the jailed guest's iSCSI LUN holds what it wrote"; else not_ok "host: the LUN differs"; fi
+	if grep -qF jail-secret-1 "$TMP/err" "$TMP/out"; then not_ok "the CHAP password leaked"; else ok "no CHAP password in the output"; fi
+	stop_tgtd
+	trap cleanup EXIT
+else
+	echo "# no tgtd here (or not root): the jailed iSCSI disk is not tested"
+fi
 
 # ---- a NIC: the TAP in a namespace of the test's own ----
 tap_netns 169.254.77.1/16
