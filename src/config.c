@@ -54,6 +54,18 @@ const char config_usage[] =
 	"                         (default) or at the guest's first boot marker\n"
 	"  --seccomp on|off       per-thread system call filters (default on; off only\n"
 	"                         to debug: docs/security.md)\n"
+	"  --jail                 run jailed: own cgroup, namespaces and empty root, an\n"
+	"                         unprivileged user, no capabilities (docs/security.md)\n"
+	"  --jail-uid UID, --jail-gid GID  root only: the jail's user and group (default\n"
+	"                         65534); an ordinary user's jail keeps its own\n"
+	"  --jail-cgroup PARENT   a group hearth-PID under PARENT in the cgroup v2 tree,\n"
+	"                         removed after hearth exits; with:\n"
+	"  --jail-cpus N          cpu.max in CPUs, e.g. 1 or 0.5\n"
+	"  --jail-memory SIZE     memory.max (guest RAM the guest touches counts)\n"
+	"  --jail-pids N          pids.max (at least the vCPUs + 1)\n"
+	"  --jail-nofile N        open descriptors (default: those held + 128)\n"
+	"  --jail-fsize SIZE      largest file write offset (default unlimited)\n"
+	"  --jail-memlock SIZE    locked memory (default 0)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
 	"121 guest crash, 122 disk unavailable (locked, iSCSI refused), 123 stopped by the API,\n"
@@ -549,6 +561,87 @@ static int opt_net(struct vm_config *cfg, const char *v, char *err, size_t errle
 	return 0;
 }
 
+/* A uid or gid for --jail-uid/--jail-gid: a number, not 0 (root) nor -1. */
+static int opt_id(const char *opt, const char *v, uint32_t *out, char *err, size_t errlen)
+{
+	uint64_t n;
+	char *rest;
+
+	if (parse_u64(v, &n, &rest) || *rest || n == 0 || n >= 0xffffffffu)
+		return config_error(
+			err, errlen,
+			"%s: expected a number from 1 to 4294967294 (not root), got '%s'", opt, v);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int opt_jail_size(const char *opt, const char *v, uint64_t min, uint64_t *out, char *err,
+			 size_t errlen)
+{
+	if (config_parse_size(v, out) || *out < min)
+		return config_error(err, errlen, "%s: expected a size of at least %llu%s, got '%s'",
+				    opt, (unsigned long long)(min >= 1024 ? min >> 10 : min),
+				    min >= 1024 ? "K" : "", v);
+	return 0;
+}
+
+/* --jail-uid, --jail-gid, --jail-cgroup, --jail-cpus, --jail-memory,
+ * --jail-pids, --jail-nofile, --jail-fsize, --jail-memlock */
+static int opt_jail(struct jail_config *j, const char *opt, const char *v, char *err, size_t errlen)
+{
+	uint64_t n;
+	char *rest;
+
+	if (!strcmp(opt, "--jail-uid")) {
+		j->has_uid = true;
+		return opt_id(opt, v, &j->uid, err, errlen);
+	} else if (!strcmp(opt, "--jail-gid")) {
+		j->has_gid = true;
+		return opt_id(opt, v, &j->gid, err, errlen);
+	} else if (!strcmp(opt, "--jail-cgroup")) {
+		if (!*v || strlen(v) >= JAIL_CGROUP_PATH_MAX || strstr(v, "..") ||
+		    strspn(v, "/") == strlen(v))
+			return config_error(err, errlen,
+					    "--jail-cgroup: expected a group of the cgroup v2 tree "
+					    "like hearth or /hearth.slice (no '..', at most %d "
+					    "bytes), got '%s'",
+					    JAIL_CGROUP_PATH_MAX - 1, v);
+		for (const char *p = v; *p; p++)
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				return config_error(err, errlen,
+						    "--jail-cgroup: '%s' has a space or a control "
+						    "character",
+						    v);
+		j->cgroup = v;
+	} else if (!strcmp(opt, "--jail-cpus")) {
+		if (jail_parse_cpus(v, &j->cpus_milli))
+			return config_error(err, errlen,
+					    "--jail-cpus: expected CPUs like 1, 0.5 or 2.25 "
+					    "(0.001 to 1024), got '%s'",
+					    v);
+	} else if (!strcmp(opt, "--jail-memory")) {
+		return opt_jail_size(opt, v, 1 << 20, &j->memory, err, errlen);
+	} else if (!strcmp(opt, "--jail-fsize")) {
+		return opt_jail_size(opt, v, 1, &j->fsize, err, errlen);
+	} else if (!strcmp(opt, "--jail-memlock")) {
+		j->has_memlock = true;
+		if (config_parse_size(v, &j->memlock))
+			return config_error(
+				err, errlen,
+				"--jail-memlock: expected a size like 0 or 64K, got '%s'", v);
+	} else if (!strcmp(opt, "--jail-pids") || !strcmp(opt, "--jail-nofile")) {
+		if (parse_u64(v, &n, &rest) || *rest || n < 2 || n > (1u << 22))
+			return config_error(err, errlen,
+					    "%s: expected a number from 2 to 4194304, got '%s'",
+					    opt, v);
+		*(!strcmp(opt, "--jail-pids") ? &j->pids : &j->nofile) = n;
+	} else {
+		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
+				    opt);
+	}
+	return 0;
+}
+
 static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err, size_t errlen)
 {
 	uint64_t n;
@@ -641,6 +734,8 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 			return config_error(err, errlen, "--seccomp: expected on or off, got '%s'",
 					    v);
 		cfg->no_seccomp = !strcmp(v, "off");
+	} else if (!strncmp(opt, "--jail-", 7)) {
+		return opt_jail(&cfg->jail, opt, v, err, errlen);
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -651,11 +746,14 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 static bool known(const char *opt)
 {
 	static const char *const opts[] = {
-		"--kernel",	  "--initrd",		"--cmdline",	"--cpus",
-		"--memory",	  "--console",		"--timeout",	"--exit-port",
-		"--cpu-template", "--cpu-features",	"--log-level",	"--disk",
-		"--io-poll",	  "--shutdown-timeout", "--net",	"--api-socket",
-		"--log-file",	  "--ready-on",		"--event-loop", "--seccomp",
+		"--kernel",	  "--initrd",		"--cmdline",	 "--cpus",
+		"--memory",	  "--console",		"--timeout",	 "--exit-port",
+		"--cpu-template", "--cpu-features",	"--log-level",	 "--disk",
+		"--io-poll",	  "--shutdown-timeout", "--net",	 "--api-socket",
+		"--log-file",	  "--ready-on",		"--seccomp",	 "--event-loop",
+		"--jail-uid",	  "--jail-gid",		"--jail-cgroup", "--jail-cpus",
+		"--jail-memory",  "--jail-pids",	"--jail-nofile", "--jail-fsize",
+		"--jail-memlock",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -670,11 +768,48 @@ static bool is_flag(const char *opt, struct vm_config *cfg)
 		cfg->hugepages = true;
 		return true;
 	}
+	if (!strcmp(opt, "--jail")) {
+		cfg->jail.enabled = true;
+		return true;
+	}
 	if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 		cfg->help = true;
 		return true;
 	}
 	return false;
+}
+
+/* The --jail-* options together: each needs --jail, a limit needs its group. */
+static int jail_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	const struct jail_config *j = &cfg->jail;
+	const char *opt = j->has_uid	   ? "--jail-uid"
+			  : j->has_gid	   ? "--jail-gid"
+			  : j->cgroup	   ? "--jail-cgroup"
+			  : j->nofile	   ? "--jail-nofile"
+			  : j->fsize	   ? "--jail-fsize"
+			  : j->has_memlock ? "--jail-memlock"
+					   : NULL;
+	const char *limit = j->cpus_milli ? "--jail-cpus"
+			    : j->memory	  ? "--jail-memory"
+			    : j->pids	  ? "--jail-pids"
+					  : NULL;
+
+	if (cfg->help)
+		return 0;
+	if (!j->enabled && (opt || limit))
+		return config_error(err, errlen, "%s needs --jail", opt ? opt : limit);
+	if (limit && !j->cgroup)
+		return config_error(err, errlen,
+				    "%s needs --jail-cgroup PARENT (the group's parent)", limit);
+	/* the I/O thread and one thread per vCPU (io_uring's workers, if
+	 * any, count too: docs/security.md) */
+	if (j->pids && j->pids < (uint64_t)cfg->cpus + 1)
+		return config_error(err, errlen,
+				    "--jail-pids %llu: hearth runs %u threads (the I/O thread and "
+				    "%u vCPUs)",
+				    (unsigned long long)j->pids, cfg->cpus + 1, cfg->cpus);
+	return 0;
 }
 
 int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err, size_t errlen)
@@ -718,6 +853,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		return config_error(
 			err, errlen,
 			"--initrd without --kernel: the disk image's own initrd is used");
+	if (jail_check(cfg, err, errlen))
+		return -EINVAL;
 	if (cfg->qemu_exit && (unsigned)abs((int)cfg->qemu_exit_port - (int)cfg->exit_port) < 2)
 		return config_error(err, errlen,
 				    "--exit-port: the QEMU exit port 0x%x is hearth's exit port",

@@ -21,6 +21,7 @@
 #include "hearth/exit.h"
 #include "hearth/failure.h"
 #include "hearth/irq.h"
+#include "hearth/jail.h"
 #include "hearth/iscsi.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
@@ -306,6 +307,25 @@ int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+void vm_config_wipe_secrets(struct vm_config *cfg)
+{
+	static const char *const env[] = { "HEARTH_ISCSI_PASSWORD",
+					   "HEARTH_ISCSI_TARGET_PASSWORD" };
+
+	for (unsigned i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i].kind == DISK_ISCSI)
+			explicit_bzero(cfg->disks[i].iscsi.url_password,
+				       sizeof(cfg->disks[i].iscsi.url_password));
+	/* the environment's copy, in place: unsetenv() alone leaves the bytes */
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		char *v = getenv(env[i]);
+
+		if (v)
+			explicit_bzero(v, strlen(v));
+		unsetenv(env[i]);
+	}
+}
+
 static int setup_api(struct vm *vm)
 {
 	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev, &vm->devs,
@@ -378,6 +398,33 @@ static int build(struct vm *vm)
 	return ret;
 }
 
+/*
+ * --jail: last, once every descriptor and mapping exists and before any
+ * thread but this one (the vCPUs start in vm_run()), so that the new
+ * user and namespaces are the whole process's (docs/security.md).
+ */
+static int enter_jail(struct vm *vm)
+{
+	struct jail_config j = vm->cfg->jail;
+	char why[400], note[200];
+	int ret;
+
+	/* an iSCSI disk reconnects over the host's network: the jail keeps it */
+	for (unsigned i = 0; i < vm->cfg->n_disks; i++)
+		j.keep_net |= vm->cfg->disks[i].kind == DISK_ISCSI;
+	notify_open(); /* connected now: the socket's path is outside the jail */
+	ret = jail_enter(&j, why, sizeof(why), note, sizeof(note));
+	if (ret)
+		return fail(vm, ret, ret == -EINVAL ? HEARTH_EXIT_USAGE : HEARTH_EXIT_HOST, "%s",
+			    why);
+	if (note[0])
+		log_info("%s", note);
+	log_info("jailed: uid %u gid %u, %s network namespace%s%s", (unsigned)getuid(),
+		 (unsigned)getgid(), j.keep_net ? "the host's" : "a new",
+		 j.cgroup ? ", cgroup under " : "", j.cgroup ? j.cgroup : "");
+	return 0;
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = vm_alloc(cfg, err, errlen);
@@ -388,7 +435,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return HEARTH_EXIT_HOST;
 	}
 	block_signals();
-	if (build(vm))
+	if (build(vm) || (cfg->jail.enabled && enter_jail(vm)))
 		goto destroy_vm;
 	vm->err = NULL;
 	*out = vm;

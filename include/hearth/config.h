@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hearth/cpu_features.h"
+#include "hearth/jail.h"
 
 #define CONFIG_MAX_CPU_OVERRIDES 32
 #define CONFIG_DEFAULT_MEMORY	 (256ULL << 20)
@@ -105,6 +106,7 @@ struct vm_config {
 	const char *log_file;	/* --log-file PATH; NULL: stderr */
 	bool ready_on_marker; /* --ready-on marker: sd_notify READY at the guest's first boot marker */
 	bool no_seccomp; /* --seccomp off: no system call filters (debugging; docs/security.md) */
+	struct jail_config jail; /* --jail and --jail-* (docs/security.md) */
 	bool help;
 };
 

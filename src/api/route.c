@@ -278,6 +278,7 @@ struct json_object *api_config_json(const struct vm_config *cfg, const uint8_t (
 	add_str(o, "log_file", cfg->log_file);
 	add_str(o, "ready_on", cfg->ready_on_marker ? "marker" : "start");
 	add_str(o, "seccomp", cfg->no_seccomp ? "off" : "on");
+	json_object_object_add(o, "jail", json_object_new_boolean(cfg->jail.enabled));
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 		struct json_object *j = json_object_new_object();

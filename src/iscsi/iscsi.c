@@ -375,6 +375,8 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 		return ret;
 	}
 	explicit_bzero(&c, sizeof(c));
+	/* logged in: libiscsi keeps the one copy its reconnects need */
+	explicit_bzero(ib->url.password, sizeof(ib->url.password));
 
 	/* a disk? (what the answers mean: lun.c) */
 	t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 0, 0, 255);
