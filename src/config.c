@@ -617,7 +617,7 @@ static int opt_jail(struct jail_config *j, const char *opt, const char *v, char 
 		if (jail_parse_cpus(v, &j->cpus_milli))
 			return config_error(err, errlen,
 					    "--jail-cpus: expected CPUs like 1, 0.5 or 2.25 "
-					    "(0.001 to 1024), got '%s'",
+					    "(0.01 to 1024), got '%s'",
 					    v);
 	} else if (!strcmp(opt, "--jail-memory")) {
 		return opt_jail_size(opt, v, 1 << 20, &j->memory, err, errlen);

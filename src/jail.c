@@ -378,9 +378,11 @@ static int cgroup_enter(const struct jail_config *c, char *err, size_t errlen)
 		return pfd;
 	ret = cgroup_controllers(c, pfd, err, errlen);
 	snprintf(name, sizeof(name), "hearth-%d", (int)me);
-	if (!ret && mkdirat(pfd, name, 0755) && errno == EEXIST) /* a stale one: pid reuse */
-		(void)(unlinkat(pfd, name, AT_REMOVEDIR) || mkdirat(pfd, name, 0755));
-	if (!ret && faccessat(pfd, name, F_OK, 0))
+	/* a stale group of that name (pid reuse) is removed first; one that
+	 * cannot be (in use: another hearth of that pid in another pid
+	 * namespace) is never joined */
+	if (!ret && mkdirat(pfd, name, 0755) &&
+	    (errno != EEXIST || unlinkat(pfd, name, AT_REMOVEDIR) || mkdirat(pfd, name, 0755)))
 		ret = why(err, errlen, -errno, "--jail-cgroup '%s': cannot make %s in it: %s",
 			  c->cgroup, name, strerror(errno));
 	if (ret) {
@@ -567,20 +569,25 @@ int jail_enter(const struct jail_config *c, char *err, size_t errlen, char *note
 	int held, ret;
 
 	note[0] = '\0';
-	if (c->cgroup && (ret = cgroup_enter(c, err, errlen)))
-		return ret;
 	held = highest_fd();
 	if (held < 0)
 		return why(err, errlen, held, "--jail: cannot list /proc/self/fd: %s",
 			   strerror(-held));
+	/* the limits first: a value refused there is the user's error, and
+	 * nothing has changed yet (no group, the host's root, every file a
+	 * failed start removes still reachable); root may still raise a hard
+	 * limit here */
+	if ((ret = limits(c, held, err, errlen)))
+		return ret;
+	if (c->cgroup && (ret = cgroup_enter(c, err, errlen)))
+		return ret;
 	/* the TAPs were opened in this network namespace and stay in it */
 	if (!c->keep_net)
 		flags |= CLONE_NEWNET;
 	if (unshare(flags))
 		return why(err, errlen, -errno, "--jail: cannot make the namespaces: %s",
 			   strerror(errno));
-	if ((ret = new_root(err, errlen)) || (ret = drop_ids(c, err, errlen)) ||
-	    (ret = limits(c, held, err, errlen)))
+	if ((ret = new_root(err, errlen)) || (ret = drop_ids(c, err, errlen)))
 		return ret;
 	return landlock(note, notelen, err, errlen);
 }
@@ -605,7 +612,7 @@ int jail_parse_cpus(const char *s, uint32_t *milli)
 	}
 	for (int i = frac < 0 ? 0 : frac; i < 3; i++)
 		v *= 10;
-	if (v == 0 || v > JAIL_MAX_CPUS_MILLI)
+	if (v < JAIL_MIN_CPUS_MILLI || v > JAIL_MAX_CPUS_MILLI)
 		return -EINVAL;
 	*milli = (uint32_t)v;
 	return 0;

@@ -51,10 +51,20 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 	case THREAD_RUSAGE: return allow_arg_in(f, r->nr, 0, rusage, 1);
 	case FD_FLAGS: return allow_arg_in(f, r->nr, 1, fd, 3);
 	case INET_STREAM: {
-		/* glibc's getaddrinfo() asks nscd (AF_UNIX) and the routing
-		 * tables (AF_NETLINK) first, and does without either */
-		int ret = allow_arg_in(f, r->nr, 0, inet, 2);
+		/* TCP only; glibc's getaddrinfo() asks nscd (AF_UNIX) and the
+		 * routing tables (AF_NETLINK) first, and sorts its answers with
+		 * UDP sockets (SOCK_DGRAM): it does without all three, which
+		 * fail with EACCES; a raw or any other socket traps */
+		int ret = 0;
 
+		for (size_t i = 0; i < 2 && !ret; i++)
+			ret = seccomp_rule_add(f, SCMP_ACT_ALLOW, r->nr, 2,
+					       SCMP_A0(SCMP_CMP_EQ, inet[i], 0),
+					       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+		for (size_t i = 0; i < 2 && !ret; i++)
+			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 2,
+					       SCMP_A0(SCMP_CMP_EQ, inet[i], 0),
+					       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
 		for (size_t i = 0; i < 2 && !ret; i++)
 			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 1,
 					       SCMP_A0(SCMP_CMP_EQ, i ? AF_NETLINK : AF_UNIX, 0));
@@ -110,6 +120,14 @@ static long emit(FILE *out, const char *name, enum sandbox_thread kind, unsigned
 {
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_TRAP);
 	FILE *tmp = tmpfile();
+
+	/* a call of another ABI (i386's int 0x80, x32's numbers) ends the
+	 * process too: libseccomp's default would end only the thread, with
+	 * no line and hearth running on without it */
+	if (f && seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) {
+		seccomp_release(f);
+		f = NULL;
+	}
 	unsigned char ins[8];
 	long n = 0;
 	int ret;

@@ -24,6 +24,8 @@
 #define JAIL_CGROUP_PATH_MAX 256
 #define JAIL_CPU_PERIOD_US   100000u /* cpu.max's period */
 #define JAIL_MAX_CPUS_MILLI  1024000u
+/* cpu.max takes no quota under 1 ms a 100 ms period */
+#define JAIL_MIN_CPUS_MILLI 10u
 
 struct jail_config {
 	bool enabled;	       /* --jail */

@@ -183,8 +183,8 @@ if check_image "$TMP/d0.img" 0; then ok "host: the jailed guest's disk holds wha
 rm -f "$TMP/d0.img"
 truncate -s 1M "$TMP/d0.img"
 expect_exit 1 "jailed, --jail-fsize 4K: the guest's write past it fails" -- \
-	env HEARTH_BLK_ENGINE=sync "$H" run --jail --jail-fsize 4K --kernel "$PROBE" \
-	--disk "path=$TMP/d0.img" --cmdline "probe.tests=blk" --timeout 60s
+	"$H" run --jail --jail-fsize 4K --kernel "$PROBE" \
+	--disk "path=$TMP/d0.img,engine=sync" --cmdline "probe.tests=blk" --timeout 60s
 expect_grep "$TMP/out" "^PROBE: test=blk-write-flush disk=0 status=[1-9].*result=fail" \
 	"the write at 4 KiB is an I/O error for the guest"
 expect_grep "$TMP/out" "^PROBE: done " "the guest ran to its end (no SIGXFSZ)"

@@ -404,6 +404,10 @@ static void root_jail_with_io_worker(void **state)
 		 "grep -H -E '^(Name|Uid|CapEff)' /proc/%d/task/*/status | sed 's/^/# /'",
 		 (int)ch.pid);
 	(void)!system(cmd);
+	/* the worker is there, in the jailed thread group */
+	snprintf(cmd, sizeof(cmd), "grep -l '^iou-wrk' /proc/%d/task/*/comm >/dev/null",
+		 (int)ch.pid);
+	assert_int_equal(system(cmd), 0);
 	look_from_outside(ch.pid, 65534);
 	assert_int_equal(finish(&ch), 0);
 }
@@ -685,8 +689,10 @@ static void options(void **state)
 	assert_int_equal(parse(&c, "--jail", "--jail-nofile=x", NULL, NULL, err), -EINVAL);
 	assert_non_null(strstr(err, "--jail-nofile: expected a number"));
 
-	assert_int_equal(jail_parse_cpus("0.001", &m), 0);
-	assert_int_equal(m, 1);
+	assert_int_equal(jail_parse_cpus("0.01", &m), 0);
+	assert_int_equal(m, 10);
+	/* under 1 ms of a 100 ms period: cpu.max would refuse it */
+	assert_int_equal(jail_parse_cpus("0.009", &m), -EINVAL);
 	assert_int_equal(jail_parse_cpus("1024", &m), 0);
 	assert_int_equal(m, 1024000);
 	assert_int_equal(jail_parse_cpus("2.25", &m), 0);

@@ -14,12 +14,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +52,8 @@ enum call {
 	CALL_RESOLVE,
 	CALL_GETCWD,
 	CALL_OPEN_PROC,
+	CALL_RAW_SOCKET,
+	CALL_UDP_SOCKET,
 };
 
 /* What every thread kind may do: fails with 1..4 where the filter is wrong. */
@@ -95,6 +99,12 @@ static void make(enum call c)
 		syscall(SYS_getcwd, cwd, sizeof(cwd));
 		break;
 	}
+	case CALL_RAW_SOCKET: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP); break;
+	case CALL_UDP_SOCKET:
+		/* glibc's getaddrinfo() sorts with one and does without */
+		if (socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) != -1 || errno != EACCES)
+			_exit(24);
+		break;
 	case CALL_OPEN_PROC: {
 		/* what LeakSanitizer's check at exit opens first */
 		int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
@@ -245,6 +255,48 @@ static void iscsi_need(void **state)
 	/* the name service's sockets fail, and a numeric portal still resolves */
 	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_RESOLVE);
 	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_OPEN_PROC);
+	lives("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, false, CALL_UDP_SOCKET);
+	/* TCP only: a raw socket traps */
+	killed("io", SANDBOX_IO, SANDBOX_NEED_ISCSI, CALL_RAW_SOCKET, "socket");
+}
+
+/* A call of another ABI ends the process (SIGSYS, status 159 to a shell),
+ * not only the thread that made it: a thread of a child loads @kind's
+ * filter and makes one while the child's first thread waits for it. */
+static enum sandbox_thread abi_kind;
+
+static void *other_abi_thread(void *arg)
+{
+	(void)arg;
+	if (sandbox_load(abi_kind, abi_kind == SANDBOX_IO ? SANDBOX_NEED_ALL : 0))
+		_exit(10);
+	/* getpid by x32's numbers: every kernel's filter sees it, x32 built
+	 * in or not */
+	syscall(0x40000000L | SYS_getpid);
+	return NULL;
+}
+
+static void other_abi(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		pthread_t t;
+		pid_t pid;
+		int st;
+
+		abi_kind = k ? SANDBOX_IO : SANDBOX_VCPU;
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (pthread_create(&t, NULL, other_abi_thread, NULL))
+				_exit(11);
+			pthread_join(t, NULL);
+			_exit(0); /* only the thread ended */
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(WTERMSIG(st), SIGSYS);
+	}
 }
 
 static void off_loads_nothing(void **state)
@@ -372,9 +424,10 @@ static void counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(vcpu_filter), cmocka_unit_test(io_filter),
-		cmocka_unit_test(iscsi_need),  cmocka_unit_test(off_loads_nothing),
-		cmocka_unit_test(counts),      cmocka_unit_test(thread_life),
+		cmocka_unit_test(vcpu_filter),	     cmocka_unit_test(io_filter),
+		cmocka_unit_test(iscsi_need),	     cmocka_unit_test(other_abi),
+		cmocka_unit_test(off_loads_nothing), cmocka_unit_test(counts),
+		cmocka_unit_test(thread_life),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
