@@ -87,8 +87,17 @@ watch() {
 		if [ "$(grep -c '^vcpu' "$TMP/modes")" = 2 ]; then seen=yes; break; fi
 		sleep 0.1
 	done
-	if [ $seen = no ]; then not_ok "$what: the vCPUs never ran filtered"; return; fi
-	n=$(ls /proc/"$pid"/task | wc -l)
+	if [ $seen = no ]; then
+		not_ok "$what: the vCPUs never ran filtered"
+		sed -n '1,20s/^/#   stderr: /p' "$TMP/err"
+		return
+	fi
+	# gone already: say why rather than end the script on a missing /proc entry
+	if ! n=$(ls /proc/"$pid"/task 2>/dev/null | wc -l) || [ "$n" = 0 ]; then
+		not_ok "$what: hearth ended while being looked at"
+		sed -n '1,20s/^/#   stderr: /p' "$TMP/err"
+		return
+	fi
 	if [ "$(wc -l <"$TMP/modes")" = "$n" ]; then ok "$what: Seccomp 2 on all $n threads"; else not_ok "$what: $(wc -l <"$TMP/modes") of $n threads filtered"; fi
 	for k in Uid Gid; do
 		if [ "$(field "$pid" $k)" = "$uid $uid $uid $uid" ]; then ok "$what: $k $uid"; else not_ok "$what: $k '$(field "$pid" $k)'"; fi
