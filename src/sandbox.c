@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -132,6 +133,10 @@ static void install_handler(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
 
+	/* glibc reads /etc/localtime on the first gmtime_r()/localtime_r()
+	 * of the process, wherever it happens: the RTC's first read on a
+	 * vCPU thread, a --log-file line. Read now, before any filter. */
+	tzset();
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL))
 		handler_err = -errno;

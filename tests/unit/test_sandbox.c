@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hearth/log.h"
@@ -53,6 +54,7 @@ enum call {
 	CALL_GETCWD,
 	CALL_OPEN_PROC,
 	CALL_RAW_SOCKET,
+	CALL_GMTIME,
 	CALL_UDP_SOCKET,
 };
 
@@ -97,6 +99,15 @@ static void make(enum call c)
 		char cwd[256];
 
 		syscall(SYS_getcwd, cwd, sizeof(cwd));
+		break;
+	}
+	case CALL_GMTIME: {
+		/* the RTC's first read of the time on a vCPU thread */
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (!gmtime_r(&now, &tm))
+			_exit(25);
 		break;
 	}
 	case CALL_RAW_SOCKET: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP); break;
@@ -231,6 +242,9 @@ static void vcpu_filter(void **state)
 {
 	(void)state;
 	lives("vcpu0", SANDBOX_VCPU, 0, false, CALL_NONE);
+	/* the process's first gmtime_r() under the filter: glibc reads the
+	 * time zone then, so it must have been read before */
+	lives("vcpu0", SANDBOX_VCPU, 0, false, CALL_GMTIME);
 	forbidden_everywhere(SANDBOX_VCPU, "vcpu0");
 }
 
