@@ -2,7 +2,6 @@
 #include "hearth/vm.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -456,9 +455,6 @@ int vm_run(struct vm *vm)
 	notify_open(); /* no thread may make a socket once filtered */
 	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
-	/* what setting up freed goes back to the host: the heap's free pages
-	 * are otherwise kept for the life of the VM (docs/architecture.md) */
-	malloc_trim(0);
 	ret = cpus_start(&vm->cpus);
 	if (ret)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);

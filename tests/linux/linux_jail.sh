@@ -16,10 +16,13 @@ tap_netns 169.254.77.1/16
 dir=$(bash "$HERE/../guest/linux/build.sh" | tail -1)
 BASE="console=ttyS0 reboot=k panic=-1 noxsave"
 
-CG_MNT=$(awk '/ - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
-CG_OURS= CG=
-if [ -z "$CG_MNT" ]; then
-	mkdir -p "$TMP/cg" && mount -t cgroup2 none "$TMP/cg" 2>/dev/null && CG_MNT=$TMP/cg CG_OURS=1
+# The cgroup v2 hierarchy mounted again where `ip netns exec` keeps it:
+# that replaces /sys (and with it /sys/fs/cgroup) in the mount namespace
+# it runs hearth in, so hearth would find no cgroup v2 there (the box
+# mounts its own at /sys/fs/cgroup). Same hierarchy, same groups.
+CG_MNT= CG_OURS= CG=
+if mkdir -p "$TMP/cg" && mount -t cgroup2 none "$TMP/cg" 2>/dev/null; then
+	CG_MNT=$TMP/cg CG_OURS=1
 fi
 CG_NAME=hearth-linux-jail-$$
 if [ -n "$CG_MNT" ] && grep -qw memory "$CG_MNT/cgroup.controllers" && grep -qw pids "$CG_MNT/cgroup.controllers" &&

@@ -602,6 +602,15 @@ static void cgroup_limits(void **state)
 			rmdir(cg_parent);
 		skip();
 	}
+	/* hearth enables the controllers in PARENT's subtree_control; PARENT
+	 * has them only if the hierarchy's root hands them down (systemd's
+	 * root does, a cgroup2 freshly mounted in a minimal system may not) */
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", cg_root);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("+cpu +memory +pids", f);
+		fclose(f);
+	}
 	j.c.cgroup = parent;
 	j.c.cpus_milli = 100;  /* 0.1 CPU */
 	j.c.memory = 32 << 20; /* the grandchild's 64 MiB do not fit */
