@@ -117,10 +117,16 @@ mount -t tmpfs -o mode=0755 run /root/run
 mkdir -p /root/run/box
 mount --bind /xfer /root/run/box
 echo "box-init: running the command" >/dev/ttyS0
-chroot /root /bin/bash /run/box/run.sh </dev/null >/dev/hvc0 2>&1
+# The overlay becomes the mount namespace's root (as switch_root does),
+# not a chroot: the kernel refuses a user namespace to a chrooted
+# process, and hearth's rootless jail makes one. This shell keeps the
+# initramfs as its own root, so /xfer stays in reach for the status.
+cd /root && mount --move . / || fail "cannot move the root"
+chroot . /bin/bash /run/box/run.sh </dev/null >/dev/hvc0 2>&1
 echo $? >/xfer/status.tmp && mv /xfer/status.tmp /xfer/status
 sync
-umount /root/run/box /xfer "/root$checkout" 2>/dev/null
+chroot . umount /run/box "$checkout" 2>/dev/null
+umount /xfer 2>/dev/null
 poweroff -f
 INIT
 

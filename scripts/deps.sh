@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	gcc make meson ninja-build pkg-config
-	liburing-dev libaio-dev libjson-c-dev libhttp-parser-dev libcmocka-dev libiscsi-dev libext2fs-dev tgt
+	liburing-dev libaio-dev libseccomp-dev libjson-c-dev libhttp-parser-dev libcmocka-dev libiscsi-dev libext2fs-dev tgt
 	binutils util-linux iproute2 python3 clang-format e2fsprogs curl mmdebstrap
 	clang-14 libclang-rt-14-dev
 )

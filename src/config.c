@@ -36,10 +36,14 @@ const char config_usage[] =
 	"                         (default 32; 0 turns polling off)\n"
 	"  --config FILE          options from a JSON file (docs/config.md); the\n"
 	"                         command line wins\n"
+	"  --event-loop io_uring|epoll  the I/O thread's event loop (default io_uring,\n"
+	"                         epoll where the host has no io_uring)\n"
 	"  --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]\n"
-	"                         a virtio-blk disk (repeat for more: vda, vdb...)\n"
+	"         [,engine=io_uring|libaio|sync]\n"
+	"                         a virtio-blk disk (repeat for more: vda, vdb...);\n"
+	"                         engine= forces one (default: the first the host has)\n"
 	"  --disk url=iscsi://[user%password@]host[:port]/IQN/LUN[,secret=FILE]\n"
-	"         [,timeout=30s][,readonly=on][,discard=on][,serial=ID]\n"
+	"         [,timeout=30s][,initiator=IQN][,readonly=on][,discard=on][,serial=ID]\n"
 	"                         a virtio-blk disk on an iSCSI LUN (docs/iscsi.md)\n"
 	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 	"                         a virtio-net NIC on host TAP device NAME (repeat for more)\n"
@@ -48,10 +52,25 @@ const char config_usage[] =
 	"                         instead of stderr\n"
 	"  --ready-on start|marker  tell systemd READY=1 when the vCPUs start\n"
 	"                         (default) or at the guest's first boot marker\n"
+	"  --seccomp on|off       per-thread system call filters (default on; off only\n"
+	"                         to debug: docs/security.md)\n"
+	"  --jail                 run jailed: own cgroup, namespaces and empty root, an\n"
+	"                         unprivileged user, no capabilities (docs/security.md)\n"
+	"  --jail-uid UID, --jail-gid GID  root only: the jail's user and group (default\n"
+	"                         65534); an ordinary user's jail keeps its own\n"
+	"  --jail-cgroup PARENT   a group hearth-PID under PARENT in the cgroup v2 tree,\n"
+	"                         removed after hearth exits; with:\n"
+	"  --jail-cpus N          cpu.max in CPUs, e.g. 1 or 0.5\n"
+	"  --jail-memory SIZE     memory.max (guest RAM the guest touches counts)\n"
+	"  --jail-pids N          pids.max (at least the vCPUs + 1)\n"
+	"  --jail-nofile N        open descriptors (default: those held + 128)\n"
+	"  --jail-fsize SIZE      largest file write offset (default unlimited)\n"
+	"  --jail-memlock SIZE    locked memory (default 0)\n"
 	"  -h, --help             this text\n"
 	"Exit status: the guest's status (exit device), 0 power-off, 120 reset,\n"
 	"121 guest crash, 122 disk unavailable (locked, iSCSI refused), 123 stopped by the API,\n"
-	"124 timeout, 125 bad usage or input, 126 host/KVM failure.\n";
+	"124 timeout, 125 bad usage or input, 126 host/KVM failure,\n"
+	"159 a thread made a system call its seccomp filter forbids.\n";
 
 void config_defaults(struct vm_config *cfg)
 {
@@ -267,17 +286,147 @@ static int on_off(const char *key, const char *v, size_t n, bool *out, char *err
 	return 0;
 }
 
-/* --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID] */
+const char *const config_disk_engine_names[4] = {
+	[DISK_ENGINE_AUTO] = "auto",
+	[DISK_ENGINE_IO_URING] = "io_uring",
+	[DISK_ENGINE_LIBAIO] = "libaio",
+	[DISK_ENGINE_SYNC] = "sync",
+};
+
+/* --disk's keys, in the order its messages list them */
+enum disk_key {
+	DK_PATH,
+	DK_URL,
+	DK_READONLY,
+	DK_DIRECT,
+	DK_DISCARD,
+	DK_SERIAL,
+	DK_SECRET,
+	DK_TIMEOUT,
+	DK_ENGINE,
+	DK_INITIATOR,
+	DK_N
+};
+static const char *const disk_keys[DK_N] = {
+	"path",	  "url",    "readonly", "direct", "discard",
+	"serial", "secret", "timeout",	"engine", "initiator",
+};
+
+/* @v (@n bytes) copied into @out of @size bytes: 1 to @size - 1 bytes */
+static bool copy_piece(char *out, size_t size, const char *v, size_t n)
+{
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* One key=value piece of --disk into @d, or into @f or @is: which of the
+ * two the disk is can come last ("direct=on,path=a"). @secretive: the
+ * option holds a URL, so no value is echoed (a password with a comma in it
+ * would be cut into "pieces"). */
+static int disk_piece(struct disk_config *d, struct disk_file *f, struct disk_iscsi *is,
+		      enum disk_key k, const char *v, size_t n, bool secretive, char *err,
+		      size_t errlen)
+{
+	switch (k) {
+	case DK_PATH:
+		if (!copy_piece(f->path, sizeof(f->path), v, n))
+			return config_error(err, errlen, "--disk: path= is empty or too long");
+		break;
+	case DK_URL:
+		/* kept as given: an iSCSI URL's grammar is the iSCSI layer's;
+		 * vm_config_resolve() checks it and moves the password apart
+		 * before anything shows the configuration */
+		if (!copy_piece(is->url, sizeof(is->url), v, n))
+			return config_error(err, errlen, "--disk: url= is empty or too long");
+		break;
+	case DK_SECRET:
+		if (!copy_piece(is->secret, sizeof(is->secret), v, n))
+			return config_error(err, errlen, "--disk: secret= is empty or too long");
+		break;
+	case DK_TIMEOUT: {
+		char t[32];
+
+		if (!copy_piece(t, sizeof(t), v, n))
+			return config_error(err, errlen, "--disk: bad timeout= '%.*s'", (int)n, v);
+		if (config_parse_duration_ms(t, &is->timeout_ms) || is->timeout_ms < 1000 ||
+		    is->timeout_ms > 3600000)
+			return config_error(err, errlen,
+					    "--disk: timeout= must be a duration from 1s "
+					    "to 1h, got '%s'",
+					    t);
+		break;
+	}
+	case DK_READONLY: return on_off("readonly", v, n, &d->readonly, err, errlen);
+	case DK_DIRECT: return on_off("direct", v, n, &f->direct, err, errlen);
+	case DK_DISCARD: return on_off("discard", v, n, &d->discard, err, errlen);
+	case DK_SERIAL:
+		if (n > 20)
+			return config_error(err, errlen, "--disk: serial= is longer than 20 bytes");
+		for (size_t i = 0; i < n; i++)
+			if (v[i] < 0x21 || v[i] > 0x7e)
+				return config_error(err, errlen,
+						    "--disk: serial= must be printable ASCII");
+		memcpy(d->serial, v, n);
+		break;
+	case DK_ENGINE: {
+		unsigned e;
+
+		for (e = 0; e < 4; e++)
+			if (strlen(config_disk_engine_names[e]) == n &&
+			    !strncmp(v, config_disk_engine_names[e], n))
+				break;
+		if (e == 4)
+			return config_error(err, errlen,
+					    "--disk: engine= expects io_uring, libaio, sync or "
+					    "auto, got '%.*s'",
+					    secretive ? 1 : (int)n, secretive ? "?" : v);
+		f->engine = (enum disk_engine)e;
+		break;
+	}
+	case DK_INITIATOR:
+		if (n == 0 || n > CONFIG_INITIATOR_MAX)
+			return config_error(err, errlen,
+					    "--disk: initiator= must be an iSCSI name of 1 to %d "
+					    "bytes",
+					    CONFIG_INITIATOR_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (v[i] < 0x21 || v[i] > 0x7e)
+				return config_error(err, errlen,
+						    "--disk: initiator= must be printable ASCII "
+						    "without spaces");
+		memcpy(is->initiator, v, n);
+		is->initiator[n] = '\0';
+		break;
+	case DK_N: break;
+	}
+	return 0;
+}
+
+/* --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]
+ * [,engine=NAME] or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION]
+ * [,initiator=IQN][,readonly=on][,discard=on][,serial=ID] */
 static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errlen)
 {
-	struct disk_config d = { 0 };
+	struct disk_config d;
+	struct disk_file f;
+	struct disk_iscsi is;
 	bool secretive = strstr(v, "url=") != NULL;
+	unsigned seen = 0;
 
 	if (cfg->n_disks >= CONFIG_MAX_DISKS)
 		return config_error(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+	/* all of it zero, padding and the union's unused bytes too: a
+	 * configuration compares equal to the same one parsed again */
+	memset(&d, 0, sizeof(d));
+	memset(&f, 0, sizeof(f));
+	memset(&is, 0, sizeof(is));
 	for (const char *p = v; *p;) {
 		const char *end = strchr(p, ','), *eq;
-		size_t len = end ? (size_t)(end - p) : strlen(p), klen, n;
+		size_t len = end ? (size_t)(end - p) : strlen(p), klen;
+		unsigned k;
 
 		eq = memchr(p, '=', len);
 		/* never echo a piece of an option that holds a URL: a password
@@ -290,79 +439,50 @@ static int opt_disk(struct vm_config *cfg, const char *v, char *err, size_t errl
 			return config_error(err, errlen, "--disk: expected key=value, got '%.*s'",
 					    (int)len, p);
 		klen = (size_t)(eq - p);
-		n = len - klen - 1;
-		if (klen == 4 && !strncmp(p, "path", 4)) {
-			if (n == 0 || n >= sizeof(d.path))
-				return config_error(err, errlen,
-						    "--disk: path= is empty or too long");
-			memcpy(d.path, eq + 1, n);
-		} else if (klen == 3 && !strncmp(p, "url", 3)) {
-			/* kept as given: an iSCSI URL's grammar is the iSCSI
-			 * layer's; vm_config_resolve() checks it and moves the
-			 * password apart before anything shows the configuration */
-			if (n == 0 || n >= sizeof(d.url))
-				return config_error(err, errlen,
-						    "--disk: url= is empty or too long");
-			memcpy(d.url, eq + 1, n);
-		} else if (klen == 6 && !strncmp(p, "secret", 6)) {
-			if (n == 0 || n >= sizeof(d.secret))
-				return config_error(err, errlen,
-						    "--disk: secret= is empty or too long");
-			memcpy(d.secret, eq + 1, n);
-		} else if (klen == 7 && !strncmp(p, "timeout", 7)) {
-			char t[32];
-
-			if (n == 0 || n >= sizeof(t))
-				return config_error(err, errlen, "--disk: bad timeout= '%.*s'",
-						    (int)n, eq + 1);
-			memcpy(t, eq + 1, n);
-			t[n] = '\0';
-			if (config_parse_duration_ms(t, &d.timeout_ms) || d.timeout_ms < 1000 ||
-			    d.timeout_ms > 3600000)
-				return config_error(err, errlen,
-						    "--disk: timeout= must be a duration from 1s "
-						    "to 1h, got '%s'",
-						    t);
-		} else if (klen == 8 && !strncmp(p, "readonly", 8)) {
-			if (on_off("readonly", eq + 1, n, &d.readonly, err, errlen))
-				return -EINVAL;
-		} else if (klen == 6 && !strncmp(p, "direct", 6)) {
-			if (on_off("direct", eq + 1, n, &d.direct, err, errlen))
-				return -EINVAL;
-		} else if (klen == 7 && !strncmp(p, "discard", 7)) {
-			if (on_off("discard", eq + 1, n, &d.discard, err, errlen))
-				return -EINVAL;
-		} else if (klen == 6 && !strncmp(p, "serial", 6)) {
-			if (n > 20)
-				return config_error(err, errlen,
-						    "--disk: serial= is longer than 20 bytes");
-			for (size_t i = 0; i < n; i++)
-				if (eq[1 + i] < 0x21 || eq[1 + i] > 0x7e)
-					return config_error(
-						err, errlen,
-						"--disk: serial= must be printable ASCII");
-			memcpy(d.serial, eq + 1, n);
-		} else {
+		for (k = 0; k < DK_N; k++)
+			if (strlen(disk_keys[k]) == klen && !strncmp(p, disk_keys[k], klen))
+				break;
+		if (k == DK_N)
 			return config_error(
 				err, errlen,
 				"--disk: unknown key '%.*s' (path, url, readonly, direct, "
-				"discard, serial, secret, timeout)",
+				"discard, serial, secret, timeout, engine, initiator)",
 				secretive ? 1 : (int)klen, secretive ? "?" : p);
-		}
+		/* once each: the last of two would be as likely a mistake as the first */
+		if (seen & 1u << k)
+			return config_error(err, errlen, "--disk: %s= is given twice",
+					    disk_keys[k]);
+		seen |= 1u << k;
+		if (disk_piece(&d, &f, &is, (enum disk_key)k, eq + 1, len - klen - 1, secretive,
+			       err, errlen))
+			return -EINVAL;
 		p = end ? end + 1 : p + len;
 	}
-	if (d.path[0] && d.url[0])
+#define SEEN(k) (seen & 1u << (k))
+	if (SEEN(DK_PATH) && SEEN(DK_URL))
 		return config_error(err, errlen, "--disk: path= and url= are mutually exclusive");
-	if (!d.path[0] && !d.url[0])
+	if (!SEEN(DK_PATH) && !SEEN(DK_URL))
 		return config_error(err, errlen,
 				    "--disk: path=FILE or url=iscsi://... is required");
-	if (d.url[0] && d.direct)
+	if (SEEN(DK_URL) && f.direct)
 		return config_error(err, errlen, "--disk: direct=on applies to path= disks only");
-	if (!d.url[0] && (d.secret[0] || d.timeout_ms))
+	if (SEEN(DK_URL) && SEEN(DK_ENGINE))
+		return config_error(err, errlen,
+				    "--disk: engine= applies to path= disks only (an iSCSI "
+				    "disk uses libiscsi)");
+	if (SEEN(DK_PATH) && (SEEN(DK_SECRET) || SEEN(DK_TIMEOUT)))
 		return config_error(err, errlen,
 				    "--disk: secret= and timeout= apply to url= disks only");
+	if (SEEN(DK_PATH) && SEEN(DK_INITIATOR))
+		return config_error(err, errlen, "--disk: initiator= applies to url= disks only");
+#undef SEEN
 	if (d.readonly && d.discard)
 		return config_error(err, errlen, "--disk: discard=on needs a writable disk");
+	d.kind = seen & 1u << DK_URL ? DISK_ISCSI : DISK_FILE;
+	if (d.kind == DISK_ISCSI)
+		d.iscsi = is;
+	else
+		d.file = f;
 	cfg->disks[cfg->n_disks++] = d;
 	return 0;
 }
@@ -441,6 +561,87 @@ static int opt_net(struct vm_config *cfg, const char *v, char *err, size_t errle
 	return 0;
 }
 
+/* A uid or gid for --jail-uid/--jail-gid: a number, not 0 (root) nor -1. */
+static int opt_id(const char *opt, const char *v, uint32_t *out, char *err, size_t errlen)
+{
+	uint64_t n;
+	char *rest;
+
+	if (parse_u64(v, &n, &rest) || *rest || n == 0 || n >= 0xffffffffu)
+		return config_error(
+			err, errlen,
+			"%s: expected a number from 1 to 4294967294 (not root), got '%s'", opt, v);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int opt_jail_size(const char *opt, const char *v, uint64_t min, uint64_t *out, char *err,
+			 size_t errlen)
+{
+	if (config_parse_size(v, out) || *out < min)
+		return config_error(err, errlen, "%s: expected a size of at least %llu%s, got '%s'",
+				    opt, (unsigned long long)(min >= 1024 ? min >> 10 : min),
+				    min >= 1024 ? "K" : "", v);
+	return 0;
+}
+
+/* --jail-uid, --jail-gid, --jail-cgroup, --jail-cpus, --jail-memory,
+ * --jail-pids, --jail-nofile, --jail-fsize, --jail-memlock */
+static int opt_jail(struct jail_config *j, const char *opt, const char *v, char *err, size_t errlen)
+{
+	uint64_t n;
+	char *rest;
+
+	if (!strcmp(opt, "--jail-uid")) {
+		j->has_uid = true;
+		return opt_id(opt, v, &j->uid, err, errlen);
+	} else if (!strcmp(opt, "--jail-gid")) {
+		j->has_gid = true;
+		return opt_id(opt, v, &j->gid, err, errlen);
+	} else if (!strcmp(opt, "--jail-cgroup")) {
+		if (!*v || strlen(v) >= JAIL_CGROUP_PATH_MAX || strstr(v, "..") ||
+		    strspn(v, "/") == strlen(v))
+			return config_error(err, errlen,
+					    "--jail-cgroup: expected a group of the cgroup v2 tree "
+					    "like hearth or /hearth.slice (no '..', at most %d "
+					    "bytes), got '%s'",
+					    JAIL_CGROUP_PATH_MAX - 1, v);
+		for (const char *p = v; *p; p++)
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				return config_error(err, errlen,
+						    "--jail-cgroup: '%s' has a space or a control "
+						    "character",
+						    v);
+		j->cgroup = v;
+	} else if (!strcmp(opt, "--jail-cpus")) {
+		if (jail_parse_cpus(v, &j->cpus_milli))
+			return config_error(err, errlen,
+					    "--jail-cpus: expected CPUs like 1, 0.5 or 2.25 "
+					    "(0.01 to 1024), got '%s'",
+					    v);
+	} else if (!strcmp(opt, "--jail-memory")) {
+		return opt_jail_size(opt, v, 1 << 20, &j->memory, err, errlen);
+	} else if (!strcmp(opt, "--jail-fsize")) {
+		return opt_jail_size(opt, v, 1, &j->fsize, err, errlen);
+	} else if (!strcmp(opt, "--jail-memlock")) {
+		j->has_memlock = true;
+		if (config_parse_size(v, &j->memlock))
+			return config_error(
+				err, errlen,
+				"--jail-memlock: expected a size like 0 or 64K, got '%s'", v);
+	} else if (!strcmp(opt, "--jail-pids") || !strcmp(opt, "--jail-nofile")) {
+		if (parse_u64(v, &n, &rest) || *rest || n < 2 || n > (1u << 22))
+			return config_error(err, errlen,
+					    "%s: expected a number from 2 to 4194304, got '%s'",
+					    opt, v);
+		*(!strcmp(opt, "--jail-pids") ? &j->pids : &j->nofile) = n;
+	} else {
+		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
+				    opt);
+	}
+	return 0;
+}
+
 static int apply(struct vm_config *cfg, const char *opt, const char *v, char *err, size_t errlen)
 {
 	uint64_t n;
@@ -500,6 +701,15 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 			return config_error(err, errlen,
 					    "--io-poll: %s is out of range (0..1000000 us)", v);
 		cfg->io_poll_us = (unsigned)n;
+	} else if (!strcmp(opt, "--event-loop")) {
+		if (!strcmp(v, "io_uring"))
+			cfg->event_loop = EVENT_LOOP_IO_URING;
+		else if (!strcmp(v, "epoll"))
+			cfg->event_loop = EVENT_LOOP_EPOLL;
+		else
+			return config_error(err, errlen,
+					    "--event-loop: expected io_uring or epoll, got '%s'",
+					    v);
 	} else if (!strcmp(opt, "--disk")) {
 		return opt_disk(cfg, v, err, errlen);
 	} else if (!strcmp(opt, "--net")) {
@@ -519,6 +729,13 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 			return config_error(err, errlen,
 					    "--ready-on: expected start or marker, got '%s'", v);
 		cfg->ready_on_marker = !strcmp(v, "marker");
+	} else if (!strcmp(opt, "--seccomp")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return config_error(err, errlen, "--seccomp: expected on or off, got '%s'",
+					    v);
+		cfg->no_seccomp = !strcmp(v, "off");
+	} else if (!strncmp(opt, "--jail-", 7)) {
+		return opt_jail(&cfg->jail, opt, v, err, errlen);
 	} else {
 		return config_error(err, errlen, "unknown option '%s' (see hearth run --help)",
 				    opt);
@@ -529,11 +746,14 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 static bool known(const char *opt)
 {
 	static const char *const opts[] = {
-		"--kernel",	  "--initrd",		"--cmdline",   "--cpus",
-		"--memory",	  "--console",		"--timeout",   "--exit-port",
-		"--cpu-template", "--cpu-features",	"--log-level", "--disk",
-		"--io-poll",	  "--shutdown-timeout", "--net",       "--api-socket",
-		"--log-file",	  "--ready-on",
+		"--kernel",	  "--initrd",		"--cmdline",	 "--cpus",
+		"--memory",	  "--console",		"--timeout",	 "--exit-port",
+		"--cpu-template", "--cpu-features",	"--log-level",	 "--disk",
+		"--io-poll",	  "--shutdown-timeout", "--net",	 "--api-socket",
+		"--log-file",	  "--ready-on",		"--seccomp",	 "--event-loop",
+		"--jail-uid",	  "--jail-gid",		"--jail-cgroup", "--jail-cpus",
+		"--jail-memory",  "--jail-pids",	"--jail-nofile", "--jail-fsize",
+		"--jail-memlock",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -548,11 +768,48 @@ static bool is_flag(const char *opt, struct vm_config *cfg)
 		cfg->hugepages = true;
 		return true;
 	}
+	if (!strcmp(opt, "--jail")) {
+		cfg->jail.enabled = true;
+		return true;
+	}
 	if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 		cfg->help = true;
 		return true;
 	}
 	return false;
+}
+
+/* The --jail-* options together: each needs --jail, a limit needs its group. */
+static int jail_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	const struct jail_config *j = &cfg->jail;
+	const char *opt = j->has_uid	   ? "--jail-uid"
+			  : j->has_gid	   ? "--jail-gid"
+			  : j->cgroup	   ? "--jail-cgroup"
+			  : j->nofile	   ? "--jail-nofile"
+			  : j->fsize	   ? "--jail-fsize"
+			  : j->has_memlock ? "--jail-memlock"
+					   : NULL;
+	const char *limit = j->cpus_milli ? "--jail-cpus"
+			    : j->memory	  ? "--jail-memory"
+			    : j->pids	  ? "--jail-pids"
+					  : NULL;
+
+	if (cfg->help)
+		return 0;
+	if (!j->enabled && (opt || limit))
+		return config_error(err, errlen, "%s needs --jail", opt ? opt : limit);
+	if (limit && !j->cgroup)
+		return config_error(err, errlen,
+				    "%s needs --jail-cgroup PARENT (the group's parent)", limit);
+	/* the I/O thread and one thread per vCPU (io_uring's workers, if
+	 * any, count too: docs/security.md) */
+	if (j->pids && j->pids < (uint64_t)cfg->cpus + 1)
+		return config_error(err, errlen,
+				    "--jail-pids %llu: hearth runs %u threads (the I/O thread and "
+				    "%u vCPUs)",
+				    (unsigned long long)j->pids, cfg->cpus + 1, cfg->cpus);
+	return 0;
 }
 
 int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err, size_t errlen)
@@ -587,7 +844,7 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		return config_error(
 			err, errlen,
 			"missing --kernel, or a --disk to boot from (see hearth run --help)");
-	if (!cfg->help && !cfg->kernel && !cfg->disks[0].path[0])
+	if (!cfg->help && !cfg->kernel && cfg->disks[0].kind != DISK_FILE)
 		return config_error(
 			err, errlen,
 			"missing --kernel: the first --disk is an iSCSI LUN, and a kernel "
@@ -596,6 +853,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		return config_error(
 			err, errlen,
 			"--initrd without --kernel: the disk image's own initrd is used");
+	if (jail_check(cfg, err, errlen))
+		return -EINVAL;
 	if (cfg->qemu_exit && (unsigned)abs((int)cfg->qemu_exit_port - (int)cfg->exit_port) < 2)
 		return config_error(err, errlen,
 				    "--exit-port: the QEMU exit port 0x%x is hearth's exit port",

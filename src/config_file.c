@@ -23,15 +23,35 @@ static const struct {
 	const char *key;
 	enum kind kind;
 } keys[] = {
-	{ "kernel", STR },	     { "initrd", STR },
-	{ "cmdline", STR },	     { "cpus", INT },
-	{ "memory", STR_OR_INT },    { "hugepages", FLAG },
-	{ "console", STR },	     { "timeout", STR },
-	{ "exit_port", STR_OR_INT }, { "cpu_template", STR },
-	{ "cpu_features", STR },     { "log_level", STR },
-	{ "io_poll", INT },	     { "shutdown_timeout", STR_OR_INT },
-	{ "api_socket", STR },	     { "log_file", STR },
+	{ "kernel", STR },
+	{ "initrd", STR },
+	{ "cmdline", STR },
+	{ "cpus", INT },
+	{ "memory", STR_OR_INT },
+	{ "hugepages", FLAG },
+	{ "console", STR },
+	{ "timeout", STR },
+	{ "exit_port", STR_OR_INT },
+	{ "cpu_template", STR },
+	{ "cpu_features", STR },
+	{ "log_level", STR },
+	{ "io_poll", INT },
+	{ "shutdown_timeout", STR_OR_INT },
+	{ "api_socket", STR },
+	{ "log_file", STR },
 	{ "ready_on", STR },
+	{ "seccomp", STR },
+	{ "event_loop", STR },
+	{ "jail", FLAG },
+	{ "jail_uid", INT },
+	{ "jail_gid", INT },
+	{ "jail_cgroup", STR },
+	{ "jail_cpus", STR_OR_INT },
+	{ "jail_memory", STR_OR_INT },
+	{ "jail_pids", INT },
+	{ "jail_nofile", INT },
+	{ "jail_fsize", STR_OR_INT },
+	{ "jail_memlock", STR_OR_INT },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -97,7 +117,8 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 		char piece[CONFIG_DISK_PATH_MAX + 16];
 
 		if (!strcmp(k, "path") || !strcmp(k, "serial") || !strcmp(k, "url") ||
-		    !strcmp(k, "secret") || !strcmp(k, "timeout")) {
+		    !strcmp(k, "secret") || !strcmp(k, "timeout") || !strcmp(k, "engine") ||
+		    !strcmp(k, "initiator")) {
 			if (!json_object_is_type(v, json_type_string))
 				return config_error(err, errlen, "disks[%d].%s must be a string", i,
 						    k);
@@ -118,7 +139,7 @@ static int disk_arg(json_object *d, int i, char *out, size_t outlen, char *err, 
 			return config_error(
 				err, errlen,
 				"disks[%d]: unknown key '%s' (path, url, readonly, direct, "
-				"discard, serial, secret, timeout)",
+				"discard, serial, secret, timeout, engine, initiator)",
 				i, k);
 		}
 		if (used + strlen(piece) >= outlen)
@@ -341,9 +362,10 @@ int config_load(struct vm_config *cfg, int argc, char *const argv[], struct conf
 		if (!ret && cli_nets) { /* the command line's NICs replace the file's */
 			int w = 0;
 
-			/* the file's arguments: --hugepages alone, the rest in pairs */
+			/* the file's arguments: the flags alone, the rest in pairs */
 			for (int i = 0; i < keep->n; i++) {
-				bool pair = strcmp(keep->v[i], "--hugepages") && i + 1 < keep->n;
+				bool pair = strcmp(keep->v[i], "--hugepages") &&
+					    strcmp(keep->v[i], "--jail") && i + 1 < keep->n;
 
 				if (pair && !strcmp(keep->v[i], "--net")) {
 					free(keep->v[i]);

@@ -135,35 +135,39 @@ static int add_disk(struct devices *d, struct failure *f, unsigned i)
 {
 	const struct disk_config *dc = &d->env.cfg->disks[i];
 	struct virtio_blk_cfg bc = { .readonly = dc->readonly, .discard = dc->discard };
-	char name[sizeof(dc->url)], why[300];
+	char name[sizeof(dc->iscsi.url)], why[300];
 	struct virtio_pci *vp;
 	int ret;
 
-	/* the backend: an iSCSI LUN or a file, peers behind blkio.h */
-	if (dc->url[0]) {
-		struct iscsi_blk_opts o = { .url = dc->url,
-					    .url_password = dc->url_password,
-					    .secret = dc->secret[0] ? dc->secret : NULL,
-					    .timeout_ms = dc->timeout_ms,
-					    .readonly = dc->readonly,
-					    .discard = dc->discard };
+	_Static_assert(CONFIG_INITIATOR_MAX <= ISCSI_TARGET_MAX, "an initiator= fits iscsi_blk");
 
-		iscsi_url_redact(dc->url, name, sizeof(name));
+	/* the backend: an iSCSI LUN or a file, peers behind blkio.h */
+	if (dc->kind == DISK_ISCSI) {
+		const struct disk_iscsi *c = &dc->iscsi;
+		struct iscsi_blk_opts o = { .url = c->url,
+					    .url_password = c->url_password,
+					    .secret = c->secret[0] ? c->secret : NULL,
+					    .timeout_ms = c->timeout_ms,
+					    .readonly = dc->readonly,
+					    .discard = dc->discard,
+					    .initiator = c->initiator[0] ? c->initiator : NULL };
+
+		iscsi_url_redact(c->url, name, sizeof(name));
 		ret = iscsi_blk_open(&bc.io, &o, why, sizeof(why));
 	} else {
-		struct blkio_file_opts o = { .path = dc->path,
+		struct blkio_file_opts o = { .path = dc->file.path,
 					     .readonly = dc->readonly,
-					     .direct = dc->direct,
-					     .engine = getenv("HEARTH_BLK_ENGINE") };
+					     .direct = dc->file.direct,
+					     .engine = config_disk_engine_names[dc->file.engine] };
 
-		snprintf(name, sizeof(name), "%s", dc->path);
+		snprintf(name, sizeof(name), "%s", dc->file.path);
 		ret = blkio_file_open(&bc.io, &o, why, sizeof(why));
 	}
 	if (ret)
 		/* a disk in use, or a target or network that refused,
 		 * has its own exit code */
 		return failure_set(f, ret,
-				   ret == -EBUSY || (dc->url[0] && ret != -EINVAL)
+				   ret == -EBUSY || (dc->kind == DISK_ISCSI && ret != -EINVAL)
 					   ? HEARTH_EXIT_DISK
 					   : HEARTH_EXIT_USAGE,
 				   "--disk: %s", why);
@@ -181,7 +185,7 @@ static int add_disk(struct devices *d, struct failure *f, unsigned i)
 	log_info("disk vd%c: %s, %llu sectors%s%s, %s", 'a' + i, name,
 		 (unsigned long long)(blkio_size(bc.io) / 512),
 		 dc->readonly || blkio_readonly(bc.io) ? ", read-only" : "",
-		 dc->direct ? ", O_DIRECT" : "", blkio_engine(bc.io));
+		 dc->kind == DISK_FILE && dc->file.direct ? ", O_DIRECT" : "", blkio_engine(bc.io));
 	d->blk[i] = virtio_blk_create(&bc, d->env.gm, virtio_pci_transport(vp));
 	if (!d->blk[i]) {
 		blkio_close(bc.io);

@@ -28,6 +28,11 @@ int log_open_file(const char *path)
 	return 0;
 }
 
+int log_fd(void)
+{
+	return file_fd;
+}
+
 void log_close_file(void)
 {
 	if (file_fd >= 0)

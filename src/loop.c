@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "hearth/log.h"
+#include "hearth/sandbox.h"
+#include "hearth/uring.h"
 
 #define LOOP_MAX_WATCHES 128 /* 16 disks x 2 + 8 NICs x 3 + the VM's own fill 64 */
 #define RING_ENTRIES	 64
@@ -77,13 +79,23 @@ int loop_create(struct loop **out, int force_epoll)
 		struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE,
 					     .cq_entries = CQ_ENTRIES };
 
-		ret = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &p);
+		/* polls only, and their removal: nothing the ring could open,
+		 * read or write (uring.h) */
+		static const uint8_t ops[] = { IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE };
+
+		ret = uring_init_disabled(&l->ring, RING_ENTRIES, &p);
+		if (ret == 0) {
+			ret = uring_lock(&l->ring, ops, sizeof(ops), 0, 0);
+			if (ret)
+				io_uring_queue_exit(&l->ring);
+		}
 		l->uring = ret == 0;
 		if (ret)
 			log_info("io_uring unavailable (%s): event loop falls back to epoll",
 				 strerror(-ret));
 	}
 	if (!l->uring) {
+		sandbox_need(SANDBOX_NEED_EPOLL);
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (l->epfd < 0) {
 			ret = -errno;

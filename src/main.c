@@ -7,6 +7,7 @@
 #include "hearth/api.h"
 #include "hearth/config.h"
 #include "hearth/exit.h"
+#include "hearth/jail.h"
 #include "hearth/log.h"
 #include "hearth/vm.h"
 
@@ -35,6 +36,14 @@ static int cmd_run(int argc, char **argv)
 		config_args_free(&args);
 		return 0;
 	}
+	/* first: the inherited descriptors closed, an ordinary user's user
+	 * namespace made while hearth has one thread */
+	code = cfg.jail.enabled ? jail_begin(&cfg.jail, err, sizeof(err)) : 0;
+	if (code) {
+		fprintf(stderr, "hearth: %s\n", err);
+		config_args_free(&args);
+		return code == -EINVAL ? HEARTH_EXIT_USAGE : HEARTH_EXIT_HOST;
+	}
 	log_set_level((enum log_level)cfg.log_level);
 	if (cfg.log_file && log_open_file(cfg.log_file)) {
 		fprintf(stderr, "hearth: --log-file '%s': %s\n", cfg.log_file, strerror(errno));
@@ -42,6 +51,7 @@ static int cmd_run(int argc, char **argv)
 		return HEARTH_EXIT_USAGE;
 	}
 	code = vm_create(&cfg, &vm, err, sizeof(err));
+	vm_config_wipe_secrets(&cfg); /* the logins are done, or failed */
 	if (code) {
 		fprintf(stderr, "hearth: %s\n", err);
 		if (cfg.log_file)

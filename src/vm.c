@@ -21,12 +21,14 @@
 #include "hearth/exit.h"
 #include "hearth/failure.h"
 #include "hearth/irq.h"
+#include "hearth/jail.h"
 #include "hearth/iscsi.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
 #include "hearth/mem.h"
 #include "hearth/notify.h"
 #include "hearth/runstate.h"
+#include "hearth/sandbox.h"
 #include "hearth/vcpu.h"
 #include "hearth/vm_control.h"
 #include "hearth/vm_events.h"
@@ -248,10 +250,8 @@ static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 
 static int setup_loop(struct vm *vm)
 {
-	/* HEARTH_EVENT_LOOP=epoll: the fallback on purpose (tests) */
-	const char *backend = getenv("HEARTH_EVENT_LOOP");
-
-	if (loop_create(&vm->loop, backend && !strcmp(backend, "epoll")))
+	/* --event-loop epoll: the fallback on purpose (tests) */
+	if (loop_create(&vm->loop, vm->cfg->event_loop == EVENT_LOOP_EPOLL))
 		return fail(vm, -ENOMEM, HEARTH_EXIT_HOST, "cannot create the event loop");
 	return vm_events_start(&vm->ev, vm->loop, &vm->f);
 }
@@ -273,17 +273,19 @@ static void block_signals(void)
 
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 {
-	_Static_assert(sizeof(cfg->disks[0].url) <= ISCSI_URL_MAX, "a URL fits iscsi_url_split");
-	_Static_assert(sizeof(cfg->disks[0].url_password) > ISCSI_CRED_MAX, "a password fits");
+	_Static_assert(sizeof(cfg->disks[0].iscsi.url) <= ISCSI_URL_MAX,
+		       "a URL fits iscsi_url_split");
+	_Static_assert(sizeof(cfg->disks[0].iscsi.url_password) > ISCSI_CRED_MAX,
+		       "a password fits");
 
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		struct disk_config *d = &cfg->disks[i];
+		struct disk_iscsi *d = &cfg->disks[i].iscsi;
 		char why[300], bare[ISCSI_URL_MAX], pw[ISCSI_URL_MAX];
 		struct iscsi_addr u;
 		size_t n;
 		int ret;
 
-		if (!d->url[0])
+		if (cfg->disks[i].kind != DISK_ISCSI)
 			continue;
 		ret = iscsi_url_parse(d->url, &u, why, sizeof(why));
 		explicit_bzero(&u, sizeof(u));
@@ -303,6 +305,25 @@ int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 		explicit_bzero(pw, sizeof(pw));
 	}
 	return 0;
+}
+
+void vm_config_wipe_secrets(struct vm_config *cfg)
+{
+	static const char *const env[] = { "HEARTH_ISCSI_PASSWORD",
+					   "HEARTH_ISCSI_TARGET_PASSWORD" };
+
+	for (unsigned i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i].kind == DISK_ISCSI)
+			explicit_bzero(cfg->disks[i].iscsi.url_password,
+				       sizeof(cfg->disks[i].iscsi.url_password));
+	/* the environment's copy, in place: unsetenv() alone leaves the bytes */
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		char *v = getenv(env[i]);
+
+		if (v)
+			explicit_bzero(v, strlen(v));
+		unsetenv(env[i]);
+	}
 }
 
 static int setup_api(struct vm *vm)
@@ -377,6 +398,33 @@ static int build(struct vm *vm)
 	return ret;
 }
 
+/*
+ * --jail: last, once every descriptor and mapping exists and before any
+ * thread but this one (the vCPUs start in vm_run()), so that the new
+ * user and namespaces are the whole process's (docs/security.md).
+ */
+static int enter_jail(struct vm *vm)
+{
+	struct jail_config j = vm->cfg->jail;
+	char why[400], note[200];
+	int ret;
+
+	/* an iSCSI disk reconnects over the host's network: the jail keeps it */
+	for (unsigned i = 0; i < vm->cfg->n_disks; i++)
+		j.keep_net |= vm->cfg->disks[i].kind == DISK_ISCSI;
+	notify_open(); /* connected now: the socket's path is outside the jail */
+	ret = jail_enter(&j, why, sizeof(why), note, sizeof(note));
+	if (ret)
+		return fail(vm, ret, ret == -EINVAL ? HEARTH_EXIT_USAGE : HEARTH_EXIT_HOST, "%s",
+			    why);
+	if (note[0])
+		log_info("%s", note);
+	log_info("jailed: uid %u gid %u, %s network namespace%s%s", (unsigned)getuid(),
+		 (unsigned)getgid(), j.keep_net ? "the host's" : "a new",
+		 j.cgroup ? ", cgroup under " : "", j.cgroup ? j.cgroup : "");
+	return 0;
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = vm_alloc(cfg, err, errlen);
@@ -387,7 +435,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return HEARTH_EXIT_HOST;
 	}
 	block_signals();
-	if (build(vm))
+	if (build(vm) || (cfg->jail.enabled && enter_jail(vm)))
 		goto destroy_vm;
 	vm->err = NULL;
 	*out = vm;
@@ -403,6 +451,8 @@ int vm_run(struct vm *vm)
 	int ret = 0;
 
 	pthread_setname_np(pthread_self(), "io");
+	sandbox_configure(!vm->cfg->no_seccomp, log_fd());
+	notify_open(); /* no thread may make a socket once filtered */
 	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
 	ret = cpus_start(&vm->cpus);
@@ -410,11 +460,14 @@ int vm_run(struct vm *vm)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
-	ret = loop_run(vm->loop);
-	if (ret) {
+	/* the I/O thread's filter before the loop's first event */
+	ret = sandbox_enter(SANDBOX_IO);
+	if (ret)
+		log_err("cannot load the I/O thread's seccomp filter: %s", strerror(-ret));
+	else if ((ret = loop_run(vm->loop)))
 		log_err("event loop failed: %s", strerror(-ret));
+	if (ret)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
-	}
 	runstate_stop_vcpus(&vm->rs, vm->cpus.v, vm->cpus.n);
 	devices_flush_console(&vm->devs); /* everything the vCPUs wrote is buffered now */
 	notify_send("STOPPING=1\nSTATUS=guest stopped");

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hearth/cpu_features.h"
+#include "hearth/jail.h"
 
 #define CONFIG_MAX_CPU_OVERRIDES 32
 #define CONFIG_DEFAULT_MEMORY	 (256ULL << 20)
@@ -23,15 +24,43 @@ enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 #define CONFIG_DISK_PATH_MAX   4096
 #define CONFIG_SOCKET_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 
-/* One --disk path=FILE[,readonly=on][,direct=on][,discard=on][,serial=ID]
- * or --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,...] */
-struct disk_config {
+/* --disk engine=: how a file disk's requests reach the host. AUTO:
+ * io_uring, else libaio, else synchronous calls, as the host allows. */
+enum disk_engine { DISK_ENGINE_AUTO, DISK_ENGINE_IO_URING, DISK_ENGINE_LIBAIO, DISK_ENGINE_SYNC };
+/* The names, as the option, --config and GET /v1/vm spell them. */
+extern const char *const config_disk_engine_names[4];
+
+/* --disk initiator=: RFC 3720 limits an iSCSI name to 223 bytes */
+#define CONFIG_INITIATOR_MAX 223
+
+/* --disk path=FILE[,direct=on][,engine=NAME]: an image file or block device */
+struct disk_file {
 	char path[CONFIG_DISK_PATH_MAX];
-	char url[1024];			   /* iSCSI, without its password once resolved */
-	char url_password[256];		   /* the URL's CHAP password, kept apart */
-	char secret[CONFIG_DISK_PATH_MAX]; /* iSCSI CHAP secret file */
-	uint64_t timeout_ms;		   /* iSCSI per-request timeout, 0: default */
-	bool readonly, direct, discard;
+	bool direct;		 /* O_DIRECT */
+	enum disk_engine engine; /* how its requests reach the host */
+};
+
+/* --disk url=iscsi://...[,secret=FILE][,timeout=DURATION][,initiator=IQN] */
+struct disk_iscsi {
+	char url[1024];				  /* without its password once resolved */
+	char url_password[256];			  /* the URL's CHAP password, kept apart */
+	char secret[CONFIG_DISK_PATH_MAX];	  /* CHAP secret file; empty: none */
+	uint64_t timeout_ms;			  /* per-request timeout, 0: default */
+	char initiator[CONFIG_INITIATOR_MAX + 1]; /* empty: hearth's own name */
+};
+
+enum disk_kind { DISK_FILE, DISK_ISCSI };
+
+/* One --disk: a file or an iSCSI LUN, as @kind says (the other member of
+ * the union means nothing), and what virtio-blk makes of either
+ * [,readonly=on][,discard=on][,serial=ID]. */
+struct disk_config {
+	enum disk_kind kind;
+	union {
+		struct disk_file file;	 /* DISK_FILE */
+		struct disk_iscsi iscsi; /* DISK_ISCSI */
+	};
+	bool readonly, discard;
 	char serial[21]; /* virtio-blk GET_ID: up to 20 bytes */
 };
 
@@ -43,6 +72,10 @@ struct net_config {
 	uint8_t mac[6];
 	bool has_mac; /* else derived from the host and TAP names */
 };
+
+/* --event-loop: the I/O thread's loop. IO_URING falls back to epoll where
+ * the host has no io_uring; EPOLL takes the fallback on purpose. */
+enum event_loop_kind { EVENT_LOOP_IO_URING, EVENT_LOOP_EPOLL };
 
 struct vm_config {
 	const char *kernel;
@@ -64,6 +97,7 @@ struct vm_config {
 	unsigned n_overrides;
 	int log_level;	     /* enum log_level */
 	unsigned io_poll_us; /* I/O thread busy-poll budget, 0: off */
+	enum event_loop_kind event_loop;
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned n_disks;
 	struct net_config nets[CONFIG_MAX_NICS];
@@ -71,13 +105,15 @@ struct vm_config {
 	const char *api_socket; /* --api-socket PATH; NULL: none (or socket activation) */
 	const char *log_file;	/* --log-file PATH; NULL: stderr */
 	bool ready_on_marker; /* --ready-on marker: sd_notify READY at the guest's first boot marker */
+	bool no_seccomp; /* --seccomp off: no system call filters (debugging; docs/security.md) */
+	struct jail_config jail; /* --jail and --jail-* (docs/security.md) */
 	bool help;
 };
 
 /* Defaults: 1 vCPU, 256 MiB, console on stdio, host CPU template. */
 void config_defaults(struct vm_config *cfg);
 /* The same for a @cfg that is all zero already (static, calloc): it is not
- * written again, so the ~150 KiB of unused disk slots stay untouched, not
+ * written again, so the ~90 KiB of unused disk slots stay untouched, not
  * resident (docs/architecture.md, "Memory outside guest RAM"). */
 void config_defaults_zeroed(struct vm_config *cfg);
 
@@ -111,7 +147,7 @@ struct config_args {
  * Turns a --config JSON object (keys: the options without their dashes,
  * '_' for '-' as GET /v1/vm spells them, the dashed spelling accepted too;
  * "disks": an array of {path, url, readonly, direct, discard, serial,
- * secret, timeout}, "nets": an array of {tap, mac}) into
+ * secret, timeout, engine, initiator}, "nets": an array of {tap, mac}) into
  * command-line arguments appended to @out; "disks" are skipped unless
  * @with_disks. Returns 0 or -EINVAL with a one-line reason naming the key.
  */

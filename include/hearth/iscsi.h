@@ -69,6 +69,7 @@ struct iscsi_blk_opts {
 	uint64_t timeout_ms;	  /* per-request timeout; 0: 30 s */
 	bool readonly;		  /* the disk was asked for read-only */
 	bool discard;		  /* the LUN must be able to UNMAP */
+	const char *initiator; /* our iSCSI name (ISCSI_TARGET_MAX bytes at most); NULL: hearth's */
 };
 /*
  * Logs in (synchronously, with libiscsi) and checks the LUN, then returns

@@ -25,6 +25,8 @@ uint64_t log_elapsed_ns(void);
  */
 int log_open_file(const char *path);
 void log_close_file(void);
+/* The --log-file descriptor, or -1 when the log goes to stderr. */
+int log_fd(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -12,7 +12,13 @@
 
 #include <stdint.h>
 
-/* Sends @msg ("READY=1\nSTATUS=..."). Returns 0, or -errno. */
+/* Opens the socket the notifications go out on, if $NOTIFY_SOCKET is
+ * set and it is not open yet; it stays open for the life of the process,
+ * so notifications still go out under the seccomp filters, which allow no
+ * new socket. Returns 0 or -errno. */
+int notify_open(void);
+/* Sends @msg ("READY=1\nSTATUS=..."), opening the socket first if
+ * notify_open() was not called. Returns 0, or -errno. */
 int notify_send(const char *msg);
 /* The watchdog interval systemd asked for ($WATCHDOG_USEC, when
  * $WATCHDOG_PID is unset or ours), in microseconds; 0 when none. */

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hearth/boot_entry.h"
 #include "hearth/bus.h"
@@ -53,6 +54,10 @@ struct vcpu {
 	const struct vcpu_env *env;
 	struct thread thread; /* its stack: include/hearth/thread.h */
 	bool started;
+	/* the kick's target, read before the seccomp filters are loaded:
+	 * tgkill() needs no getpid() then (docs/security.md) */
+	pid_t pid;
+	_Atomic pid_t tid;			   /* 0 until the thread runs */
 	_Atomic uint64_t exits[VCPU_EXIT_REASONS]; /* by KVM exit reason */
 };
 

@@ -23,6 +23,14 @@ struct vm;
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen);
 
 /*
+ * Wipes the CHAP passwords hearth no longer needs once vm_create() has
+ * returned (the iSCSI logins are done): the configuration's copies of URL
+ * passwords, and HEARTH_ISCSI_PASSWORD / HEARTH_ISCSI_TARGET_PASSWORD in
+ * the environment. libiscsi keeps its own copy for reconnects.
+ */
+void vm_config_wipe_secrets(struct vm_config *cfg);
+
+/*
  * Builds a VM from @cfg (which must outlive it). Returns 0, or the process
  * exit code for the failure (HEARTH_EXIT_USAGE for bad input files or
  * options, HEARTH_EXIT_HOST for /dev/kvm and host problems) with a one-line

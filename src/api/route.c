@@ -273,24 +273,35 @@ struct json_object *api_config_json(const struct vm_config *cfg, const uint8_t (
 		add_u64(o, "qemu_exit_port", cfg->qemu_exit_port);
 	add_str(o, "cpu_template", cfg->cpu_template == CPU_TEMPLATE_MINIMAL ? "minimal" : "host");
 	add_u64(o, "io_poll_us", cfg->io_poll_us);
+	add_str(o, "event_loop", cfg->event_loop == EVENT_LOOP_EPOLL ? "epoll" : "io_uring");
 	add_str(o, "api_socket", cfg->api_socket);
 	add_str(o, "log_file", cfg->log_file);
 	add_str(o, "ready_on", cfg->ready_on_marker ? "marker" : "start");
+	add_str(o, "seccomp", cfg->no_seccomp ? "off" : "on");
+	json_object_object_add(o, "jail", json_object_new_boolean(cfg->jail.enabled));
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
 		struct json_object *j = json_object_new_object();
 
 		if (!j)
 			continue;
-		if (d->url[0]) {
+		switch (d->kind) {
+		case DISK_ISCSI:
 			/* the URL is kept without its CHAP password */
-			add_str(j, "url", d->url);
-			add_u64(j, "timeout_ms", d->timeout_ms);
-		} else {
-			add_str(j, "path", d->path);
+			add_str(j, "url", d->iscsi.url);
+			add_u64(j, "timeout_ms", d->iscsi.timeout_ms);
+			if (d->iscsi.initiator[0])
+				add_str(j, "initiator", d->iscsi.initiator);
+			break;
+		case DISK_FILE:
+			add_str(j, "path", d->file.path);
+			add_str(j, "engine", config_disk_engine_names[d->file.engine]);
+			break;
 		}
 		json_object_object_add(j, "readonly", json_object_new_boolean(d->readonly));
-		json_object_object_add(j, "direct", json_object_new_boolean(d->direct));
+		json_object_object_add(
+			j, "direct",
+			json_object_new_boolean(d->kind == DISK_FILE && d->file.direct));
 		json_object_object_add(j, "discard", json_object_new_boolean(d->discard));
 		add_str(j, "serial", d->serial);
 		json_object_array_add(disks, j);

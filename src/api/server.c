@@ -19,6 +19,7 @@
 #include "hearth/api.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/sandbox.h"
 
 struct api_client {
 	struct api_server *s;
@@ -262,6 +263,7 @@ int api_server_create(struct api_server **out, struct loop *loop, int fd, const 
 		s->path = strdup(unlink_path);
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
+		sandbox_need(SANDBOX_NEED_API_PATH); /* unlinked at exit */
 	}
 	s->watch = loop_watch(loop, fd, on_accept, s);
 	if (s->watch < 0) {

@@ -26,6 +26,8 @@
 
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/sandbox.h"
+#include "hearth/uring.h"
 
 #define RING_ENTRIES BLKIO_QUEUE_DEPTH
 #define SYNC_MAX     BLKIO_QUEUE_DEPTH
@@ -58,6 +60,16 @@ static int lock_image(int fd, bool shared)
 	struct flock fl = { .l_type = shared ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
 
 	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* The ring reaches the image only as registered file 0 (IOSQE_FIXED_FILE
+ * required) and only to read, write, sync and fallocate it (uring.h). */
+static int lock_ring(struct blk_file *b)
+{
+	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+				       IORING_OP_FALLOCATE };
+
+	return uring_lock(&b->ring, ops, sizeof(ops), 0, IOSQE_FIXED_FILE);
 }
 
 static const struct blkio_ops file_ops;
@@ -127,11 +139,11 @@ int blkio_file_open(struct blkio **out, const struct blkio_file_opts *o, char *e
 	}
 	b->engine = ENGINE_SYNC;
 	if (!o->engine || !strcmp(o->engine, "auto") || !strcmp(o->engine, "io_uring")) {
-		ret = io_uring_queue_init(RING_ENTRIES, &b->ring, 0);
+		ret = uring_init_disabled(&b->ring, RING_ENTRIES, NULL);
 		if (ret == 0) {
 			b->uring = true;
 			if (io_uring_register_files(&b->ring, &b->fd, 1) ||
-			    io_uring_register_eventfd(&b->ring, b->efd)) {
+			    io_uring_register_eventfd(&b->ring, b->efd) || lock_ring(b)) {
 				io_uring_queue_exit(&b->ring);
 				b->uring = false;
 			}
@@ -153,6 +165,12 @@ int blkio_file_open(struct blkio **out, const struct blkio_file_opts *o, char *e
 		}
 	}
 	b->io.engine = engine_names[b->engine];
+	/* the I/O thread's seccomp filter: libaio's calls, and the
+	 * synchronous ones it and the sync engine make */
+	if (b->engine == ENGINE_AIO)
+		sandbox_need(SANDBOX_NEED_AIO | SANDBOX_NEED_SYNC_IO);
+	else if (b->engine == ENGINE_SYNC)
+		sandbox_need(SANDBOX_NEED_SYNC_IO);
 	*out = &b->io;
 	return 0;
 }

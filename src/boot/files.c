@@ -94,18 +94,18 @@ static int kernel_from_disk(struct boot_files *b, const struct vm_config *cfg, s
 	size_t n;
 	int ret;
 
-	if (cfg->n_disks == 0 || !d->path[0])
+	if (cfg->n_disks == 0 || d->kind != DISK_FILE)
 		return failure_set(
 			f, -EINVAL, HEARTH_EXIT_USAGE,
 			"no --kernel, and no disk image to take one from: give --kernel FILE "
 			"or a first --disk path=IMAGE that holds a kernel");
-	ret = image_find_kernel(d->path, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
+	ret = image_find_kernel(d->file.path, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
 	if (ret)
 		return failure_set(f, ret,
 				   ret == -EINVAL || ret == -ENOENT ? HEARTH_EXIT_USAGE
 								    : HEARTH_EXIT_DISK,
-				   "no --kernel, and disk '%s': %s", d->path, why);
-	snprintf(b->name, sizeof(b->name), "%s (%s)", d->path, img.found);
+				   "no --kernel, and disk '%s': %s", d->file.path, why);
+	snprintf(b->name, sizeof(b->name), "%s (%s)", d->file.path, img.found);
 	ret = map_fd(f, "kernel", img.kernel_fd, img.kernel_len, &b->kernel);
 	if (!ret)
 		ret = map_fd(f, "initrd", img.initrd_fd, img.initrd_len, &b->initrd);

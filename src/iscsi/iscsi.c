@@ -35,6 +35,7 @@
 #include "hearth/blkio.h"
 #include "hearth/log.h"
 #include "hearth/loop.h"
+#include "hearth/sandbox.h"
 
 #define IREQ_MAX	  BLKIO_QUEUE_DEPTH
 #define TICK_MS		  250
@@ -72,6 +73,7 @@ struct iscsi_blk {
 	struct blkio io; /* first: the ops get &io */
 	struct iscsi_context *ctx;
 	struct iscsi_addr url;
+	char initiator[ISCSI_TARGET_MAX + 1];
 	char portal[ISCSI_HOST_MAX + 16];
 	unsigned lun;
 	uint32_t bs;
@@ -193,8 +195,7 @@ static int tcp_probe(const char *host, uint16_t port, uint64_t timeout_ns)
 
 static struct iscsi_context *new_ctx(struct iscsi_blk *ib, const struct iscsi_creds *c)
 {
-	const char *ini = getenv("HEARTH_ISCSI_INITIATOR");
-	struct iscsi_context *ctx = iscsi_create_context(ini && *ini ? ini : DEFAULT_INITIATOR);
+	struct iscsi_context *ctx = iscsi_create_context(ib->initiator);
 
 	if (!ctx)
 		return NULL;
@@ -296,11 +297,14 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 	struct iscsi_creds c;
 	struct scsi_task *t;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	char host[ISCSI_HOST_MAX + 1];
+	char host[ISCSI_HOST_MAX + 1], num[NI_MAXHOST];
 	struct iscsi_lun lun = { 0 };
 	uint64_t t0;
 	int ret, type;
 
+	/* a reconnect, on the I/O thread, makes a new TCP socket
+	 * (docs/security.md) */
+	sandbox_need(SANDBOX_NEED_ISCSI);
 	if (!ib)
 		return -ENOMEM;
 	ib->io = (struct blkio){ .ops = &iscsi_ops,
@@ -329,9 +333,17 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 		ib_close(ib);
 		return ret;
 	}
+	if (o->initiator && (!o->initiator[0] || strlen(o->initiator) > ISCSI_TARGET_MAX)) {
+		explicit_bzero(&c, sizeof(c));
+		snprintf(err, errlen, "iSCSI: the initiator name must be 1 to %d bytes",
+			 ISCSI_TARGET_MAX);
+		ib_close(ib);
+		return -EINVAL;
+	}
+	snprintf(ib->initiator, sizeof(ib->initiator), "%s",
+		 o->initiator ? o->initiator : DEFAULT_INITIATOR);
 	ib->lun = ib->url.lun;
 	ib->timeout_ns = (o->timeout_ms ? o->timeout_ms : 30000) * 1000000ull;
-	snprintf(ib->portal, sizeof(ib->portal), "%s:%u", ib->url.host, ib->url.port);
 	/* the name first, for a message of its own */
 	snprintf(host, sizeof(host), "%.*s",
 		 (int)(ib->url.host[0] == '[' ? strlen(ib->url.host) - 2 : strlen(ib->url.host)),
@@ -342,6 +354,13 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 		return fail(ib, -EHOSTUNREACH, err, errlen, "iSCSI: cannot resolve host '%s': %s",
 			    host, gai_strerror(ret));
 	}
+	/* The portal by its address, resolved once here: libiscsi's reconnects
+	 * resolve it again on the I/O thread, whose filter lets no name service
+	 * open a file or a socket (docs/security.md). */
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0, NI_NUMERICHOST))
+		snprintf(num, sizeof(num), "%s", host);
+	snprintf(ib->portal, sizeof(ib->portal), ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 num, ib->url.port);
 	freeaddrinfo(ai);
 
 	ib->ctx = new_ctx(ib, &c);
@@ -356,6 +375,8 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 		return ret;
 	}
 	explicit_bzero(&c, sizeof(c));
+	/* logged in: libiscsi keeps the one copy its reconnects need */
+	explicit_bzero(ib->url.password, sizeof(ib->url.password));
 
 	/* a disk? (what the answers mean: lun.c) */
 	t = iscsi_inquiry_sync(ib->ctx, (int)ib->lun, 0, 0, 255);

@@ -30,6 +30,8 @@
 
 #include "hearth/bytes.h"
 #include "hearth/log.h"
+#include "hearth/sandbox.h"
+#include "hearth/uring.h"
 #include "hearth/loop.h"
 #include "hearth/tap.h"
 #include "hearth/state.h"
@@ -438,8 +440,10 @@ static void tx_flush(struct virtio_net *n)
 	for (unsigned i = 0; i < n->ntx; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(n->tring);
 
-		io_uring_prep_writev2(sqe, n->fd, n->tiov + n->tslot[i].iov0, n->tslot[i].k, 0,
+		/* the TAP as the ring's registered file 0 (open_tx_ring) */
+		io_uring_prep_writev2(sqe, 0, n->tiov + n->tslot[i].iov0, n->tslot[i].k, 0,
 				      n->no_nowait ? 0 : RWF_NOWAIT);
+		sqe->flags |= IOSQE_FIXED_FILE;
 		if (n->no_nowait && i + 1 < n->ntx)
 			sqe->flags |= IOSQE_IO_HARDLINK;
 		io_uring_sqe_set_data64(sqe, i);
@@ -849,7 +853,8 @@ static enum rx_result rx_batch(struct virtio_net *n)
 		memcpy(n->rbiov + rd[j].v, n->riov + n->i0 + rd[j].v - j,
 		       rd[j].nv * sizeof(struct iovec));
 		n->rbiov[rd[j].v + rd[j].nv] = (struct iovec){ n->scratch, sizeof(n->scratch) };
-		io_uring_prep_readv2(sqe, n->fd, n->rbiov + rd[j].v, rd[j].nv + 1, 0, RWF_NOWAIT);
+		io_uring_prep_readv2(sqe, 0, n->rbiov + rd[j].v, rd[j].nv + 1, 0, RWF_NOWAIT);
+		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, j);
 		res[j] = -ECANCELED;
 	}
@@ -1038,6 +1043,30 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
 	n->t->unlock(n->t->opaque);
 }
 
+/*
+ * The batch ring, locked down (uring.h): the TAP is its registered file 0
+ * and every request must name it so (IOSQE_FIXED_FILE); it only reads and
+ * writes, hard-linked writes when the TAP refuses RWF_NOWAIT.
+ * SUBMIT_ALL: every entry is submitted, and answered, even after one
+ * fails; without it (before Linux 5.18) frames are written one by one.
+ */
+static int open_tx_ring(struct virtio_net *n)
+{
+	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV };
+	struct io_uring_params p = { .flags = IORING_SETUP_SUBMIT_ALL };
+	int ret = uring_init_disabled(&n->tring_mem, TX_BATCH, &p);
+
+	if (ret)
+		return ret;
+	ret = io_uring_register_files(&n->tring_mem, &n->fd, 1);
+	if (!ret)
+		ret = uring_lock(&n->tring_mem, ops, sizeof(ops), IOSQE_IO_HARDLINK,
+				 IOSQE_FIXED_FILE);
+	if (ret)
+		io_uring_queue_exit(&n->tring_mem);
+	return ret;
+}
+
 struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const struct guest_mem *gm,
 				     const struct virtio_transport *t)
 {
@@ -1053,11 +1082,9 @@ struct virtio_net *virtio_net_create(const struct virtio_net_cfg *cfg, const str
 	snprintf(n->name, sizeof(n->name), "%s", cfg->name ? cfg->name : "tap");
 	n->loop = cfg->loop;
 	n->watch = -1;
-	/* SUBMIT_ALL: every entry is submitted, and answered, even after one
-	 * fails; without it (before Linux 5.18) frames are written one by one */
-	if (!cfg->no_batches &&
-	    io_uring_queue_init(TX_BATCH, &n->tring_mem, IORING_SETUP_SUBMIT_ALL) == 0)
+	if (!cfg->no_batches && open_tx_ring(n) == 0)
 		n->tring = &n->tring_mem;
+	sandbox_need(SANDBOX_NEED_NET); /* readv/writev on the TAP, ring or not */
 	rx_watch(n, true);
 	if (n->loop && n->watch < 0) {
 		tx_ring_close(n);

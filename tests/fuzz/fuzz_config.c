@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	if (cfg.n_disks > CONFIG_MAX_DISKS || cfg.n_nets > CONFIG_MAX_NICS || cfg.cpus == 0 ||
 	    cfg.memory == 0 || !cfg.cmdline)
 		abort();
-	if (in[0] & 1 && (cfg.n_disks != 1 || strcmp(cfg.disks[0].path, "cli.img") ||
+	if (in[0] & 1 && (cfg.n_disks != 1 || strcmp(cfg.disks[0].file.path, "cli.img") ||
 			  strcmp(cfg.disks[0].serial, "cli")))
 		abort();
 	if (in[0] & 2 && (cfg.n_nets != 1 || strcmp(cfg.nets[0].tap, "clitap")))

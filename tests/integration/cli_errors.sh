@@ -27,6 +27,19 @@ expect_exit 125 "memory garbage" -- "$H" run --kernel "$K" --memory lots
 expect_exit 125 "cpus 0" -- "$H" run --kernel "$K" --cpus 0
 expect_grep "$TMP/err" "--cpus" "cpus 0 is named"
 expect_exit 125 "timeout garbage" -- "$H" run --kernel "$K" --timeout soon
+# what were environment variables are options, checked as the rest
+expect_exit 125 "unknown event loop" -- "$H" run --kernel "$K" --event-loop poll
+expect_one_line "$TMP/err" "unknown event loop"
+expect_grep "$TMP/err" "--event-loop: expected io_uring or epoll, got 'poll'" "the event loop is named"
+expect_exit 125 "unknown disk engine" -- "$H" run --kernel "$K" --disk "path=$TMP/nope,engine=aio"
+expect_one_line "$TMP/err" "unknown disk engine"
+expect_grep "$TMP/err" "--disk: engine= expects io_uring, libaio, sync or auto, got 'aio'" "the engine is named"
+expect_exit 125 "an engine for an iSCSI disk" -- "$H" run --kernel "$K" --disk "url=iscsi://h/iqn.x:y/0,engine=sync"
+expect_one_line "$TMP/err" "an engine for an iSCSI disk"
+expect_grep "$TMP/err" "--disk: engine= applies to path= disks only" "engine= on an iSCSI disk is named"
+expect_exit 125 "an initiator for a file disk" -- "$H" run --kernel "$K" --disk "path=$TMP/nope,initiator=iqn.x"
+expect_one_line "$TMP/err" "an initiator for a file disk"
+expect_grep "$TMP/err" "--disk: initiator= applies to url= disks only" "initiator= on a file disk is named"
 
 expect_exit 125 "memory above the host's" -- "$H" run --kernel "$K" --memory 64T
 expect_grep "$TMP/err" "more than the host" "host memory limit is named"

@@ -77,7 +77,7 @@ expect_grep "$TMP/err" "disk vda: iscsi://127.0.0.1:$PORT/.*, libiscsi" "the log
 if check_image "$TMP/plain.img" 0; then ok "host: the LUN holds exactly what the guest wrote"; else not_ok "host: the LUN differs"; fi
 
 expect_exit 0 "probe blk on an iSCSI LUN, event loop on epoll" -- \
-	env HEARTH_EVENT_LOOP=epoll "$H" run --kernel "$PROBE" --log-level info --disk "url=$URL:plain/1" \
+	"$H" run --kernel "$PROBE" --log-level info --event-loop epoll --disk "url=$URL:plain/1" \
 	--cmdline "probe.tests=blk" --timeout 60s
 expect_grep "$TMP/out" "^PROBE: done pass=1 fail=0" "epoll: the guest's disk tests pass"
 expect_grep "$TMP/err" "event loop on epoll" "epoll: the log says so"
@@ -172,8 +172,8 @@ printf 'leak:libiscsi.so\n' >"$TMP/lsan.supp"
 for loop in io_uring epoll; do
 	: >"$TMP/stream.img"
 	truncate -s 16M "$TMP/stream.img"
-	LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp HEARTH_EVENT_LOOP=$loop \
-		"$H" run --kernel "$PROBE" --cpus 2 --disk "url=$URL:stream/1" \
+	LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TMP/lsan.supp \
+		"$H" run --kernel "$PROBE" --cpus 2 --event-loop $loop --disk "url=$URL:stream/1" \
 		--cmdline "probe.tests=blkbench probe.bench=seqfill probe.bs=4096 probe.qd=8 probe.ops=30000" \
 		--timeout 240s >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
 	VMM=$!

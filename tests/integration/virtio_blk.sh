@@ -13,9 +13,9 @@ for cpus in 1 2; do
 		rm -f "$TMP"/d*.img
 		truncate -s 1M "$TMP/d0.img" "$TMP/d1.img" "$TMP/d2.img"
 		expect_exit 0 "3 disks (one read-only), $cpus vCPU(s), $engine" -- \
-			env HEARTH_BLK_ENGINE=$engine "$H" run --kernel "$PROBE" --cpus $cpus --log-level info \
-			--disk "path=$TMP/d0.img" --disk "path=$TMP/d1.img,serial=second" \
-			--disk "path=$TMP/d2.img,readonly=on" --cmdline "probe.tests=blk" --timeout 60s
+			"$H" run --kernel "$PROBE" --cpus $cpus --log-level info \
+			--disk "path=$TMP/d0.img,engine=$engine" --disk "path=$TMP/d1.img,serial=second,engine=$engine" \
+			--disk "path=$TMP/d2.img,readonly=on,engine=$engine" --cmdline "probe.tests=blk" --timeout 60s
 		expect_grep "$TMP/out" "^PROBE: test=blk-scan disks=3 result=pass" "the guest finds 3 disks"
 		expect_grep "$TMP/out" "^PROBE: test=blk-pci-cfg-window disk=0 result=pass" \
 			"the PCI configuration access window reaches the common config"

@@ -422,11 +422,15 @@ static void config_json(void **state)
 	cfg.console = CONSOLE_FILE;
 	cfg.console_path = "c.log";
 	cfg.n_disks = 2;
-	strcpy(cfg.disks[0].path, "d.img");
+	strcpy(cfg.disks[0].file.path, "d.img");
 	cfg.disks[0].readonly = true;
 	/* an iSCSI disk: its URL as stored, without the CHAP password */
-	strcpy(cfg.disks[1].url, "iscsi://u@h/iqn.x:y/1");
-	strcpy(cfg.disks[1].url_password, "s3cret");
+	cfg.disks[1].kind = DISK_ISCSI;
+	strcpy(cfg.disks[1].iscsi.url, "iscsi://u@h/iqn.x:y/1");
+	strcpy(cfg.disks[1].iscsi.url_password, "s3cret");
+	strcpy(cfg.disks[1].iscsi.initiator, "iqn.2026-01.example:i");
+	cfg.disks[0].file.engine = DISK_ENGINE_SYNC;
+	cfg.event_loop = EVENT_LOOP_EPOLL;
 	cfg.n_nets = 2;
 	strcpy(cfg.nets[0].tap, "tap0");
 	memcpy(cfg.nets[0].mac, "\x52\x54\x00\x12\x34\x56", 6);
@@ -459,6 +463,16 @@ static void config_json(void **state)
 	assert_int_equal(json_object_array_length(d), 2);
 	assert_true(json_object_object_get_ex(json_object_array_get_idx(d, 0), "readonly", &v));
 	assert_true(json_object_get_boolean(v));
+	/* the options that were environment variables, under the names
+	 * --config takes them by */
+	assert_true(json_object_object_get_ex(o, "event_loop", &v));
+	assert_string_equal(json_object_get_string(v), "epoll");
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(d, 0), "engine", &v));
+	assert_string_equal(json_object_get_string(v), "sync");
+	assert_false(json_object_object_get_ex(json_object_array_get_idx(d, 0), "initiator", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(d, 1), "initiator", &v));
+	assert_string_equal(json_object_get_string(v), "iqn.2026-01.example:i");
+	assert_false(json_object_object_get_ex(json_object_array_get_idx(d, 1), "engine", &v));
 	json_object_put(o);
 }
 

@@ -97,12 +97,13 @@ static void disks(void **state)
 	argv[3] = "path=/a.img,readonly=on,serial=vol-1";
 	assert_int_equal(parse(&c, 5, argv), 0);
 	assert_int_equal(c.n_disks, 2);
-	assert_string_equal(c.disks[0].path, "/a.img");
+	assert_int_equal(c.disks[0].kind, DISK_FILE);
+	assert_string_equal(c.disks[0].file.path, "/a.img");
 	assert_true(c.disks[0].readonly);
-	assert_false(c.disks[0].direct);
+	assert_false(c.disks[0].file.direct);
 	assert_string_equal(c.disks[0].serial, "vol-1");
-	assert_string_equal(c.disks[1].path, "d.img");
-	assert_true(c.disks[1].direct);
+	assert_string_equal(c.disks[1].file.path, "d.img");
+	assert_true(c.disks[1].file.direct);
 	assert_true(c.disks[1].discard);
 	for (int i = 0; i < CONFIG_MAX_DISKS + 1; i++) {
 		argv[2 + 2 * i] = "--disk";
@@ -111,6 +112,67 @@ static void disks(void **state)
 	assert_int_equal(parse(&c, 2 + 2 * CONFIG_MAX_DISKS, argv), 0);
 	assert_int_equal(parse(&c, 4 + 2 * CONFIG_MAX_DISKS, argv), -EINVAL);
 	assert_non_null(strstr(err, "at most"));
+}
+
+/* engine= (file disks) and initiator= (iSCSI disks): options of their
+ * disk, where the environment used to choose for every disk at once */
+static void disk_engine_and_initiator(void **state)
+{
+	static const char iqn223[] =
+		"iqn.2026-01.example:" /* 20 bytes, then 203 */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char opt[300];
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(sizeof(iqn223) - 1, CONFIG_INITIATOR_MAX);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", "path=a"), 0);
+	assert_int_equal(c.disks[0].kind, DISK_FILE);
+	assert_int_equal(c.disks[0].file.engine, DISK_ENGINE_AUTO);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", "path=a,engine=io_uring", "--disk",
+			       "engine=libaio,path=b", "--disk", "path=c,engine=sync", "--disk",
+			       "path=d,engine=auto"),
+			 0);
+	assert_int_equal(c.disks[0].file.engine, DISK_ENGINE_IO_URING);
+	assert_int_equal(c.disks[1].file.engine, DISK_ENGINE_LIBAIO);
+	assert_int_equal(c.disks[2].file.engine, DISK_ENGINE_SYNC);
+	assert_int_equal(c.disks[3].file.engine, DISK_ENGINE_AUTO);
+	for (int e = DISK_ENGINE_AUTO; e <= DISK_ENGINE_SYNC; e++)
+		assert_non_null(config_disk_engine_names[e]);
+	assert_string_equal(config_disk_engine_names[DISK_ENGINE_LIBAIO], "libaio");
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk",
+			       "url=iscsi://h/iqn.x:y/0,initiator=iqn.2026-02.example:host-1"),
+			 0);
+	assert_int_equal(c.disks[0].kind, DISK_ISCSI);
+	assert_string_equal(c.disks[0].iscsi.initiator, "iqn.2026-02.example:host-1");
+	snprintf(opt, sizeof(opt), "url=iscsi://h/iqn.x:y/0,initiator=%s", iqn223);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", opt), 0);
+	assert_string_equal(c.disks[0].iscsi.initiator, iqn223);
+	/* one byte more than an iSCSI name may have */
+	snprintf(opt, sizeof(opt), "url=iscsi://h/iqn.x:y/0,initiator=%sa", iqn223);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--disk", opt), -EINVAL);
+	assert_non_null(strstr(err, "initiator= must be an iSCSI name of 1 to 223 bytes"));
+}
+
+/* --event-loop: io_uring (the default, falling back to epoll) or epoll */
+static void event_loop(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--kernel", "k"), 0);
+	assert_int_equal(c.event_loop, EVENT_LOOP_IO_URING);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--event-loop", "epoll"), 0);
+	assert_int_equal(c.event_loop, EVENT_LOOP_EPOLL);
+	/* the last one wins, as for every global option (the command line
+	 * after a --config file) */
+	assert_int_equal(
+		PARSE(&c, "--kernel", "k", "--event-loop=epoll", "--event-loop", "io_uring"), 0);
+	assert_int_equal(c.event_loop, EVENT_LOOP_IO_URING);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--event-loop"), -EINVAL);
+	assert_non_null(strstr(err, "'--event-loop' needs a value"));
 }
 
 static void nets(void **state)
@@ -193,6 +255,34 @@ static void bad_inputs(void **state)
 		{ "--disk", "path=a,serial=123456789012345678901", "serial" },
 		{ "--disk", "path=a,serial=a b", "serial" },
 		{ "--disk", "path=a,readonly=on,discard=on", "discard" },
+		/* a key given twice: the first would be half overwritten */
+		{ "--disk", "path=abcdef,path=xy", "--disk: path= is given twice" },
+		{ "--disk", "path=a,readonly=on,readonly=off", "--disk: readonly= is given twice" },
+		{ "--event-loop", "poll", "--event-loop: expected io_uring or epoll, got 'poll'" },
+		{ "--event-loop", "", "--event-loop: expected io_uring or epoll, got ''" },
+		{ "--event-loop", "EPOLL", "--event-loop: expected io_uring or epoll" },
+		{ "--disk", "path=a,engine=aio",
+		  "--disk: engine= expects io_uring, libaio, sync or auto, got 'aio'" },
+		{ "--disk", "path=a,engine=", "--disk: engine= expects" },
+		{ "--disk", "path=a,engine=io_uring_and_more", "--disk: engine= expects" },
+		{ "--disk", "path=a,engine=sync,engine=libaio", "--disk: engine= is given twice" },
+		{ "--disk", "url=iscsi://h/iqn.x:y/0,engine=sync",
+		  "--disk: engine= applies to path= disks only" },
+		/* an option with a URL echoes none of its values: a password
+		 * with a comma would show up as a "piece" */
+		{ "--disk", "url=iscsi://u%pa,engine=ss@h/iqn.x:y/0", "got '?'" },
+		{ "--disk", "path=a,initiator=iqn.2026-01.example:h",
+		  "--disk: initiator= applies to url= disks only" },
+		{ "--disk", "url=iscsi://h/iqn.x:y/0,initiator=",
+		  "--disk: initiator= must be an iSCSI name of 1 to 223 bytes" },
+		{ "--disk", "url=iscsi://h/iqn.x:y/0,initiator=iqn.x y",
+		  "--disk: initiator= must be printable ASCII without spaces" },
+		{ "--disk", "url=iscsi://h/iqn.x:y/0,initiator=iqn.\x1b[2J",
+		  "--disk: initiator= must be printable" },
+		{ "--disk", "url=iscsi://h/iqn.x:y/0,initiator=iqn.\xc3\xa9",
+		  "--disk: initiator= must be printable" },
+		{ "--disk", "url=iscsi://h/iqn.x:y/0,initiator=a,initiator=b",
+		  "--disk: initiator= is given twice" },
 		{ "--net", "", "tap=NAME" },
 		{ "--net", "mac=02:00:00:00:00:01", "tap=NAME" },
 		{ "--net", "tap=", "tap=" },
@@ -269,6 +359,22 @@ static void api_socket(void **state)
 	assert_non_null(strstr(err, "--api-socket"));
 }
 
+/* The filters are on unless --seccomp off; any other value is an error. */
+static void seccomp(void **state)
+{
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--kernel", "k"), 0);
+	assert_false(c.no_seccomp);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--seccomp", "off"), 0);
+	assert_true(c.no_seccomp);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--seccomp=on"), 0);
+	assert_false(c.no_seccomp);
+	assert_int_equal(PARSE(&c, "--kernel", "k", "--seccomp", "no"), -EINVAL);
+	assert_non_null(strstr(err, "--seccomp: expected on or off"));
+}
+
 static void sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -301,6 +407,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(disks),
+		cmocka_unit_test(disk_engine_and_initiator),
+		cmocka_unit_test(event_loop),
 		cmocka_unit_test(nets),
 		cmocka_unit_test(full_command_line),
 		cmocka_unit_test(defaults),
@@ -310,6 +418,7 @@ int main(void)
 		cmocka_unit_test(kernel_from_disk),
 		cmocka_unit_test(sizes_and_durations),
 		cmocka_unit_test(api_socket),
+		cmocka_unit_test(seccomp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

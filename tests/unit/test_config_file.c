@@ -32,44 +32,50 @@ static void round_trip(void **state)
 {
 	static struct vm_config a, b;
 	struct config_args ka, kb;
-	char *cli[] = { "--kernel",
-			"k.elf",
-			"--cpus",
-			"3",
-			"--memory",
-			"1G",
-			"--cmdline",
-			"a b",
-			"--hugepages",
-			"--console",
-			"file:c.log",
-			"--timeout",
-			"90s",
-			"--disk",
-			"path=r.img,readonly=on,serial=s1",
-			"--disk",
-			"path=d.img,discard=on",
-			"--disk",
-			"url=iscsi://h/iqn.x:y/1,secret=/s,timeout=5s",
-			"--io-poll",
-			"0",
-			"--shutdown-timeout",
-			"5s",
-			"--log-level",
-			"info",
-			"--api-socket",
-			"/run/h.sock" };
+	char *cli[] = {
+		"--kernel",
+		"k.elf",
+		"--cpus",
+		"3",
+		"--memory",
+		"1G",
+		"--cmdline",
+		"a b",
+		"--hugepages",
+		"--console",
+		"file:c.log",
+		"--timeout",
+		"90s",
+		"--disk",
+		"path=r.img,readonly=on,serial=s1",
+		"--disk",
+		"path=d.img,discard=on,engine=libaio",
+		"--disk",
+		"url=iscsi://h/iqn.x:y/1,secret=/s,timeout=5s,initiator=iqn.2026-01.example:i",
+		"--event-loop",
+		"epoll",
+		"--io-poll",
+		"0",
+		"--shutdown-timeout",
+		"5s",
+		"--log-level",
+		"info",
+		"--api-socket",
+		"/run/h.sock"
+	};
 	char *file_arg[] = { "--config", path };
 
 	(void)state;
-	write_file("{ \"kernel\": \"k.elf\", \"cpus\": 3, \"memory\": \"1G\", \"cmdline\": \"a b\","
-		   "  \"hugepages\": true, \"console\": \"file:c.log\", \"timeout\": \"90s\","
-		   "  \"disks\": [ { \"path\": \"r.img\", \"readonly\": true, \"serial\": \"s1\" },"
-		   "             { \"path\": \"d.img\", \"discard\": true },"
-		   "             { \"url\": \"iscsi://h/iqn.x:y/1\", \"secret\": \"/s\","
-		   "               \"timeout\": \"5s\" } ],"
-		   "  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\","
-		   "  \"api-socket\": \"/run/h.sock\" }");
+	write_file(
+		"{ \"kernel\": \"k.elf\", \"cpus\": 3, \"memory\": \"1G\", \"cmdline\": \"a b\","
+		"  \"hugepages\": true, \"console\": \"file:c.log\", \"timeout\": \"90s\","
+		"  \"disks\": [ { \"path\": \"r.img\", \"readonly\": true, \"serial\": \"s1\" },"
+		"             { \"path\": \"d.img\", \"discard\": true, \"engine\": \"libaio\" },"
+		"             { \"url\": \"iscsi://h/iqn.x:y/1\", \"secret\": \"/s\","
+		"               \"timeout\": \"5s\", \"initiator\": \"iqn.2026-01.example:i\" } ],"
+		"  \"event_loop\": \"epoll\","
+		"  \"io-poll\": 0, \"shutdown-timeout\": \"5s\", \"log-level\": \"info\","
+		"  \"api-socket\": \"/run/h.sock\" }");
 	config_defaults(&a);
 	config_defaults(&b);
 	assert_int_equal(config_load(&a, sizeof(cli) / sizeof(cli[0]), cli, &ka, err, sizeof(err)),
@@ -87,8 +93,12 @@ static void round_trip(void **state)
 	assert_int_equal(a.log_level, b.log_level);
 	assert_string_equal(a.api_socket, b.api_socket);
 	assert_int_equal(b.n_disks, 3);
-	assert_string_equal(b.disks[2].url, "iscsi://h/iqn.x:y/1");
-	assert_int_equal(b.disks[2].timeout_ms, 5000);
+	assert_string_equal(b.disks[2].iscsi.url, "iscsi://h/iqn.x:y/1");
+	assert_int_equal(b.disks[2].iscsi.timeout_ms, 5000);
+	assert_int_equal(b.disks[1].file.engine, DISK_ENGINE_LIBAIO);
+	assert_string_equal(b.disks[2].iscsi.initiator, "iqn.2026-01.example:i");
+	assert_int_equal(b.event_loop, EVENT_LOOP_EPOLL);
+	assert_int_equal(a.event_loop, b.event_loop);
 	assert_memory_equal(a.disks, b.disks, sizeof(a.disks));
 	config_args_free(&ka);
 	config_args_free(&kb);
@@ -104,11 +114,11 @@ static void key_spellings(void **state)
 		"{ \"kernel\": \"k\", \"exit_port\": \"qemu:0x600\", \"cpu_template\": \"minimal\","
 		"  \"cpu_features\": \"-avx\", \"io_poll\": 5, \"shutdown_timeout\": \"7s\","
 		"  \"log_level\": \"debug\", \"api_socket\": \"/run/h.sock\","
-		"  \"log_file\": \"h.log\", \"ready_on\": \"marker\" }",
+		"  \"log_file\": \"h.log\", \"ready_on\": \"marker\", \"seccomp\": \"off\" }",
 		"{ \"kernel\": \"k\", \"exit-port\": \"qemu:0x600\", \"cpu-template\": \"minimal\","
 		"  \"cpu-features\": \"-avx\", \"io-poll\": 5, \"shutdown-timeout\": \"7s\","
 		"  \"log-level\": \"debug\", \"api-socket\": \"/run/h.sock\","
-		"  \"log-file\": \"h.log\", \"ready-on\": \"marker\" }",
+		"  \"log-file\": \"h.log\", \"ready-on\": \"marker\", \"seccomp\": \"off\" }",
 	};
 	char *argv[] = { "--config", path };
 
@@ -129,6 +139,7 @@ static void key_spellings(void **state)
 		assert_string_equal(c.api_socket, "/run/h.sock");
 		assert_string_equal(c.log_file, "h.log");
 		assert_true(c.ready_on_marker);
+		assert_true(c.no_seccomp);
 		config_args_free(&k);
 		unlink(path);
 	}
@@ -158,7 +169,7 @@ static void command_line_wins(void **state)
 	assert_int_equal(c.cpus, 2);
 	assert_string_equal(c.kernel, "k");
 	assert_int_equal(c.n_disks, 1);
-	assert_string_equal(c.disks[0].path, "cli.img");
+	assert_string_equal(c.disks[0].file.path, "cli.img");
 	config_args_free(&k);
 	unlink(path);
 }
@@ -222,6 +233,34 @@ static void bad_files(void **state)
 		  "mutually exclusive" },
 		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"timeout\": 5}]}",
 		  "disks[0].timeout must be a string" },
+		{ "{\"kernel\": \"k\", \"event_loop\": \"poll\"}",
+		  "--event-loop: expected io_uring or epoll, got 'poll'" },
+		{ "{\"kernel\": \"k\", \"event_loop\": 1}", "'event_loop' must be a string" },
+		{ "{\"kernel\": \"k\", \"event_loop\": \"epoll\", \"event-loop\": \"epoll\"}",
+		  "the key event_loop is given twice" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"engine\": \"aio\"}]}",
+		  "--disk: engine= expects io_uring, libaio, sync or auto, got 'aio'" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"engine\": \"\"}]}",
+		  "--disk: engine= expects" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"engine\": true}]}",
+		  "disks[0].engine must be a string" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"engine\": "
+		  "\"sync,engine=libaio\"}]}",
+		  "disks[0].engine must not contain a comma" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"engine\": "
+		  "\"sync\"}]}",
+		  "--disk: engine= applies to path= disks only" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"path\": \"a\", \"initiator\": \"iqn.x\"}]}",
+		  "--disk: initiator= applies to url= disks only" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"initiator\": "
+		  "\"\"}]}",
+		  "--disk: initiator= must be an iSCSI name of 1 to 223 bytes" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"initiator\": "
+		  "\"iqn.a\\tb\"}]}",
+		  "--disk: initiator= must be printable" },
+		{ "{\"kernel\": \"k\", \"disks\": [{\"url\": \"iscsi://h/t/1\", \"initiator\": "
+		  "\"a,b\"}]}",
+		  "disks[0].initiator must not contain a comma" },
 		{ "{\"kernel\": \"k\", \"nets\": {}}", "nets must be an array" },
 		{ "{\"kernel\": \"k\", \"nets\": [\"tap0\"]}", "nets[0] must be an object" },
 		{ "{\"kernel\": \"k\", \"nets\": [{\"mac\": \"02:00:00:00:00:01\"}]}",

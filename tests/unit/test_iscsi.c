@@ -451,21 +451,21 @@ static void config_disk_url(void **state)
 
 	(void)state;
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,timeout=5s,readonly=on"), 0);
-	assert_string_equal(c.disks[0].url, "iscsi://h/iqn.x:y/1");
-	assert_string_equal(c.disks[0].path, "");
-	assert_int_equal(c.disks[0].timeout_ms, 5000);
+	assert_string_equal(c.disks[0].iscsi.url, "iscsi://h/iqn.x:y/1");
+	assert_int_equal(c.disks[0].kind, DISK_ISCSI);
+	assert_int_equal(c.disks[0].iscsi.timeout_ms, 5000);
 	assert_true(c.disks[0].readonly);
 	/* the configuration keeps the password apart from the URL */
 	assert_int_equal(disk(&c, "url=iscsi://u%Secr3t@h/iqn.x:y/1"), 0);
-	assert_string_equal(c.disks[0].url, "iscsi://u@h/iqn.x:y/1");
-	assert_string_equal(c.disks[0].url_password, "Secr3t");
+	assert_string_equal(c.disks[0].iscsi.url, "iscsi://u@h/iqn.x:y/1");
+	assert_string_equal(c.disks[0].iscsi.url_password, "Secr3t");
 	/* resolving again changes nothing */
 	assert_int_equal(vm_config_resolve(&c, err, sizeof(err)), 0);
-	assert_string_equal(c.disks[0].url, "iscsi://u@h/iqn.x:y/1");
-	assert_string_equal(c.disks[0].url_password, "Secr3t");
+	assert_string_equal(c.disks[0].iscsi.url, "iscsi://u@h/iqn.x:y/1");
+	assert_string_equal(c.disks[0].iscsi.url_password, "Secr3t");
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,secret=/s,discard=on"), 0);
-	assert_string_equal(c.disks[0].url_password, "");
-	assert_string_equal(c.disks[0].secret, "/s");
+	assert_string_equal(c.disks[0].iscsi.url_password, "");
+	assert_string_equal(c.disks[0].iscsi.secret, "/s");
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y/1,path=/x"), -EINVAL);
 	assert_non_null(strstr(err, "mutually exclusive"));
 	assert_int_equal(disk(&c, "url=iscsi://h/iqn.x:y"), -EINVAL);

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The seccomp allow lists (src/sandbox_rules.h, docs/security.md), and
+ * their published counts. tests/unit/test_sandbox.c checks the counts and
+ * that a call off a list ends the process.
+ */
+#include "sandbox_rules.h"
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <seccomp.h> /* SCMP_SYS() only: the numbers, no library call */
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+
+#define R(sys, chk)                         \
+	{                                   \
+		SCMP_SYS(sys), #sys, chk, 0 \
+	}
+#define RN(sys, chk, nd)                     \
+	{                                    \
+		SCMP_SYS(sys), #sys, chk, nd \
+	}
+
+/*
+ * A vCPU thread: KVM_RUN, and what the device models it runs call on a
+ * guest's access (a log line, an eventfd write, a lock, an MSI route, a
+ * TAP's offloads), glibc's allocator, and the thread's end.
+ */
+/* one call a line, as docs/security.md lists them */
+/* clang-format off */
+static const struct rule vcpu_rules[] = {
+	R(ioctl, ANY),		/* narrowed to vcpu_ioctls below */
+	R(futex, ANY),		/* locks: pause, MSI routes, the stop request, the console buffer */
+	R(write, ANY),		/* log lines, eventfd writes (stop, kicks, irqfds, console) */
+	R(sendto, ANY),		/* sd_notify READY at the first boot marker (--ready-on marker) */
+	R(rt_sigreturn, ANY),	/* the kick's handler returns */
+	R(rt_sigprocmask, ANY),	/* glibc: a thread's end blocks every signal */
+	R(mmap, NO_EXEC),	/* glibc's allocator (a thread arena) */
+	R(mprotect, NO_EXEC),
+	R(munmap, ANY),
+	R(madvise, ANY),
+	R(brk, ANY),
+	R(clock_gettime, ANY),	/* when the vDSO cannot read the clock source */
+	R(prctl, GET_NAME),	/* glibc's pthread_getname_np() for log lines */
+	R(sched_yield, ANY),	/* glibc (unsure: none expected) */
+	R(sched_getaffinity, ANY), /* glibc's allocator sizing its arenas past 8 threads */
+	R(restart_syscall, ANY),
+	R(exit, ANY),		/* the thread's end */
+	R(exit_group, ANY),	/* _exit() from the SIGSYS handler, exit() */
+};
+
+
+/*
+ * The I/O thread: the event loop on io_uring, the devices' completions and
+ * kicks, the control API's connections, the console, sd_notify, stopping
+ * the vCPUs and the teardown after the loop ends. No rt_sigreturn: no
+ * handler returns on this thread (SIGINT/SIGTERM come through a signalfd,
+ * the vCPUs' kick signal is blocked here, SIGSYS's handler exits).
+ */
+static const struct rule io_rules[] = {
+	R(io_uring_enter, ANY), /* the loop */
+	R(read, ANY),		/* eventfds, signalfd, timerfds, stdin, a TAP without its ring */
+	R(write, ANY),		/* log lines, eventfds, the console */
+	R(close, ANY),		/* API connections; the teardown */
+	R(getrandom, ANY),	/* virtio-rng */
+	R(accept4, ANY),	/* control API */
+	R(recvfrom, ANY),
+	R(sendto, ANY), /* control API answers, the console to a socket, sd_notify */
+	R(poll, ANY),	/* a slow API client, a TAP's readiness, the console */
+	R(ioctl, ANY),	/* narrowed to io_ioctls below */
+	R(fcntl, FL_ONLY), R(futex, ANY),
+	R(mmap, NO_EXEC), /* glibc's allocator; io_uring rings unmapped at the end */
+	R(mprotect, NO_EXEC), R(munmap, ANY), R(madvise, ANY), R(brk, ANY),
+	R(rt_sigprocmask, ANY), /* glibc (unsure: none expected) */
+	R(timerfd_create, ANY), /* the --shutdown-timeout deadline, armed on SIGTERM */
+	R(timerfd_settime, ANY),
+	R(clock_gettime, ANY),	     /* vCPU CPU times (metrics); a clock without vDSO */
+	R(getrusage, THREAD_RUSAGE), /* the I/O thread's CPU time (metrics) */
+	R(tgkill, ANY),		     /* kicking the vCPUs out of KVM_RUN */
+	R(prctl, GET_NAME), R(exit_group, ANY),
+	/* what the fallbacks and the VM's options add */
+	RN(epoll_wait, ANY, SANDBOX_NEED_EPOLL), RN(epoll_ctl, ANY, SANDBOX_NEED_EPOLL),
+	RN(io_submit, ANY, SANDBOX_NEED_AIO), RN(io_getevents, ANY, SANDBOX_NEED_AIO),
+	RN(io_destroy, ANY, SANDBOX_NEED_AIO), RN(preadv, ANY, SANDBOX_NEED_SYNC_IO),
+	RN(pwritev, ANY, SANDBOX_NEED_SYNC_IO), RN(fdatasync, ANY, SANDBOX_NEED_SYNC_IO),
+	RN(fallocate, ANY, SANDBOX_NEED_SYNC_IO | SANDBOX_NEED_AIO),
+	RN(readv, ANY, SANDBOX_NEED_NET | SANDBOX_NEED_ISCSI),
+	RN(writev, ANY, SANDBOX_NEED_NET | SANDBOX_NEED_ISCSI),
+	RN(socket, INET_STREAM, SANDBOX_NEED_ISCSI), RN(connect, ANY, SANDBOX_NEED_ISCSI),
+	RN(getsockopt, ANY, SANDBOX_NEED_ISCSI), RN(setsockopt, ANY, SANDBOX_NEED_ISCSI),
+	RN(getsockname, ANY, SANDBOX_NEED_ISCSI), RN(dup, ANY, SANDBOX_NEED_ISCSI),
+	RN(dup2, ANY, SANDBOX_NEED_ISCSI), RN(fcntl, FD_FLAGS, SANDBOX_NEED_ISCSI),
+	RN(newfstatat, ANY, SANDBOX_NEED_ISCSI | SANDBOX_NEED_API_PATH), /* fstat, lstat */
+	RN(fstat, ANY, SANDBOX_NEED_ISCSI), RN(getpid, ANY, SANDBOX_NEED_ISCSI),
+	/* libiscsi's new context on a reconnect opens /dev/urandom (and
+	 * seeds from the time without it), getaddrinfo may look for its
+	 * configuration: refused with EACCES, nothing is opened */
+	RN(open, REFUSE, SANDBOX_NEED_ISCSI), RN(openat, REFUSE, SANDBOX_NEED_ISCSI),
+	RN(unlink, ANY, SANDBOX_NEED_API_PATH), /* the API socket, at exit (if still ours) */
+};
+
+#ifdef HEARTH_SANITIZE
+/*
+ * ASan/UBSan/LSan builds only (meson's b_sanitize): the sanitizer runtime
+ * reads /proc for its reports and the leak check at exit, which stops the
+ * world with a ptrace()ing clone, and may run a symbolizer. The same list
+ * for every thread; docs/security.md. mmap and mprotect keep their check:
+ * the runtimes map nothing executable.
+ */
+static const struct rule sanitizer_rules[] = {
+	R(open, ANY),
+	R(openat, ANY),
+	R(readlink, ANY),
+	R(readlinkat, ANY),
+	R(fcntl, ANY),
+	R(getdents, ANY),
+	R(getdents64, ANY),
+	R(newfstatat, ANY),
+	R(fstat, ANY),
+	R(lseek, ANY),
+	R(pread64, ANY),
+	R(read, ANY),
+	R(close, ANY),
+	R(clone, ANY),
+	R(clone3, ANY),
+	R(wait4, ANY),
+	R(ptrace, ANY),
+	R(prctl, ANY),
+	R(sigaltstack, ANY),
+	R(rt_sigaction, ANY),
+	R(tgkill, ANY),
+	R(kill, ANY),
+	R(getpid, ANY),
+	R(getppid, ANY),
+	R(gettid, ANY),
+	R(sched_getaffinity, ANY),
+	R(sched_yield, ANY),
+	R(munmap, ANY),
+	R(madvise, ANY),
+	R(mincore, ANY),
+	R(pipe2, ANY),
+	R(dup2, ANY),
+	R(execve, ANY),
+	R(prlimit64, ANY),
+	R(getrlimit, ANY),
+	R(uname, ANY),
+	R(nanosleep, ANY),
+	R(clock_nanosleep, ANY),
+	R(exit, ANY),
+	R(exit_group, ANY),
+	R(write, ANY),
+	R(futex, ANY),
+	R(rt_sigprocmask, ANY),
+	R(set_robust_list, ANY),
+	R(rseq, ANY),
+};
+#endif
+
+#define IO(req)              \
+	{                    \
+		req, #req, 0 \
+	}
+#define ION(req, nd)          \
+	{                     \
+		req, #req, nd \
+	}
+
+static const struct ioctl_rule vcpu_ioctls[] = {
+	IO(KVM_RUN),
+	IO(KVM_KVMCLOCK_CTRL), /* a pause: the guest's watchdog is told */
+	IO(KVM_GET_REGS),      /* a crash report: registers and the */
+	IO(KVM_GET_SREGS),     /* instruction bytes at RIP */
+	IO(KVM_TRANSLATE),
+	IO(KVM_IRQ_LINE),	 /* the VM fd: legacy devices' and PCI INTx lines */
+	IO(KVM_SET_GSI_ROUTING), /* the VM fd: an MSI-X vector programmed */
+	IO(KVM_IRQFD),		 /* the VM fd: an MSI-X vector first used */
+	IO(TUNSETOFFLOAD),	 /* a NIC's driver accepted its features */
+};
+
+static const struct ioctl_rule io_ioctls[] = {
+	IO(KVM_IRQ_LINE),	 /* interrupts of devices completing on the loop */
+	IO(KVM_SET_GSI_ROUTING), /* an MSI-X vector's route, committed when a */
+	IO(KVM_IRQFD),		 /* completion first uses it (virtio/pci.c) */
+	IO(TCGETS),		 /* the console's terminal, restored at exit */
+	IO(TCSETS),
+};
+
+/* clang-format on */
+
+bool sandbox_wanted(unsigned need, unsigned have)
+{
+	return need == 0 || (need & have);
+}
+
+void sandbox_tables(enum sandbox_thread kind, const struct rule **rules, size_t *nrules,
+		    const struct ioctl_rule **ioctls, size_t *nioctls)
+{
+	if (kind == SANDBOX_VCPU) {
+		*rules = vcpu_rules;
+		*nrules = sizeof(vcpu_rules) / sizeof(vcpu_rules[0]);
+		*ioctls = vcpu_ioctls;
+		*nioctls = sizeof(vcpu_ioctls) / sizeof(vcpu_ioctls[0]);
+	} else {
+		*rules = io_rules;
+		*nrules = sizeof(io_rules) / sizeof(io_rules[0]);
+		*ioctls = io_ioctls;
+		*nioctls = sizeof(io_ioctls) / sizeof(io_ioctls[0]);
+	}
+}
+
+const struct rule *sandbox_sanitizer_rules(size_t *n)
+{
+#ifdef HEARTH_SANITIZE
+	*n = sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]);
+	return sanitizer_rules;
+#else
+	*n = 0;
+	return NULL;
+#endif
+}
+
+/* ---- the published tables ---- */
+
+static bool listed_before(const struct rule *rules, size_t i, unsigned have)
+{
+	for (size_t j = 0; j < i; j++)
+		if (rules[j].nr == rules[i].nr && sandbox_wanted(rules[j].need, have))
+			return true;
+	return false;
+}
+
+void sandbox_count(enum sandbox_thread kind, unsigned have, unsigned *syscalls, unsigned *ioctls)
+{
+	const struct rule *rules;
+	const struct ioctl_rule *io;
+	size_t nrules, nio;
+
+	sandbox_tables(kind, &rules, &nrules, &io, &nio);
+	*syscalls = *ioctls = 0;
+	for (size_t i = 0; i < nrules; i++)
+		if (sandbox_wanted(rules[i].need, have) && rules[i].check != REFUSE &&
+		    !listed_before(rules, i, have))
+			(*syscalls)++;
+	for (size_t i = 0; i < nio; i++)
+		if (sandbox_wanted(io[i].need, have))
+			(*ioctls)++;
+}
+
+size_t sandbox_describe(enum sandbox_thread kind, unsigned have, char *buf, size_t len)
+{
+	const struct rule *rules;
+	const struct ioctl_rule *io;
+	size_t nrules, nio, n = 0;
+	int r;
+
+	sandbox_tables(kind, &rules, &nrules, &io, &nio);
+	for (size_t i = 0; i < nrules; i++) {
+		if (!sandbox_wanted(rules[i].need, have) || listed_before(rules, i, have))
+			continue;
+		r = snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, "%s%s\n",
+			     rules[i].name, rules[i].check == REFUSE ? " (fails: EACCES)" : "");
+		n += r > 0 ? (size_t)r : 0;
+	}
+	for (size_t i = 0; i < nio; i++) {
+		if (!sandbox_wanted(io[i].need, have))
+			continue;
+		r = snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, "ioctl %s\n",
+			     io[i].name);
+		n += r > 0 ? (size_t)r : 0;
+	}
+	return n;
+}

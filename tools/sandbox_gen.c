@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sandbox_gen: compiles hearth's seccomp allow lists (src/sandbox_rules.c)
+ * into BPF at build time, with libseccomp, and writes them as a C file
+ * that src/sandbox.c loads at run time (docs/security.md: why at build
+ * time). One program for the vCPU threads and one for each combination
+ * of the I/O thread's needs (SANDBOX_NEED_*), and the name of every
+ * system call number for the violation line.
+ *
+ *   sandbox_gen OUTPUT.c
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sandbox_rules.h"
+
+/* Allows @nr when argument @arg equals one of @vals. */
+static int allow_arg_in(scmp_filter_ctx f, int nr, unsigned arg, const unsigned long *vals,
+			size_t n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
+				       SCMP_CMP(arg, SCMP_CMP_EQ, (scmp_datum_t)vals[i], 0));
+	return ret;
+}
+
+static int add_rule(scmp_filter_ctx f, const struct rule *r)
+{
+	static const unsigned long fl[] = { F_GETFL, F_SETFL, F_OFD_SETLK },
+				   fd[] = { F_GETFD, F_SETFD, F_DUPFD_CLOEXEC },
+				   inet[] = { AF_INET, AF_INET6 }, name[] = { PR_GET_NAME },
+				   rusage[] = { RUSAGE_THREAD };
+
+	switch (r->check) {
+	case NO_EXEC:
+		return seccomp_rule_add(f, SCMP_ACT_ALLOW, r->nr, 1,
+					SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	case GET_NAME: return allow_arg_in(f, r->nr, 0, name, 1);
+	case FL_ONLY: return allow_arg_in(f, r->nr, 1, fl, 3);
+	case THREAD_RUSAGE: return allow_arg_in(f, r->nr, 0, rusage, 1);
+	case FD_FLAGS: return allow_arg_in(f, r->nr, 1, fd, 3);
+	case INET_STREAM: {
+		/* TCP only; glibc's getaddrinfo() asks nscd (AF_UNIX) and the
+		 * routing tables (AF_NETLINK) first, and sorts its answers with
+		 * UDP sockets (SOCK_DGRAM): it does without all three, which
+		 * fail with EACCES; a raw or any other socket traps */
+		int ret = 0;
+
+		for (size_t i = 0; i < 2 && !ret; i++)
+			ret = seccomp_rule_add(f, SCMP_ACT_ALLOW, r->nr, 2,
+					       SCMP_A0(SCMP_CMP_EQ, inet[i], 0),
+					       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+		for (size_t i = 0; i < 2 && !ret; i++)
+			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 2,
+					       SCMP_A0(SCMP_CMP_EQ, inet[i], 0),
+					       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
+		for (size_t i = 0; i < 2 && !ret; i++)
+			ret = seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 1,
+					       SCMP_A0(SCMP_CMP_EQ, i ? AF_NETLINK : AF_UNIX, 0));
+		return ret;
+	}
+	case REFUSE: return seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 0);
+	case ANY: break;
+	}
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, r->nr, 0);
+}
+
+static bool listed(const struct rule *r, size_t n, int nr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].nr == nr)
+			return true;
+	return false;
+}
+
+static int add_rules(scmp_filter_ctx f, enum sandbox_thread kind, unsigned have)
+{
+	const struct rule *rules;
+	const struct ioctl_rule *ioctls;
+	const struct rule *san;
+	size_t nrules, nioctls, nsan;
+	int ret = 0;
+
+	sandbox_tables(kind, &rules, &nrules, &ioctls, &nioctls);
+	san = sandbox_sanitizer_rules(&nsan);
+	for (size_t i = 0; i < nrules && !ret; i++)
+		if (sandbox_wanted(rules[i].need, have) && rules[i].nr != SCMP_SYS(ioctl) &&
+		    !(rules[i].check == REFUSE && listed(san, nsan, rules[i].nr)))
+			ret = add_rule(f, &rules[i]);
+	/* the ioctl request is an unsigned int in the kernel: compare the
+	 * low 32 bits, whatever the caller left in the upper ones */
+	for (size_t i = 0; i < nioctls && !ret; i++)
+		if (sandbox_wanted(ioctls[i].need, have))
+			ret = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+						       ioctls[i].req & 0xffffffffu));
+	/* In a sanitizer build a call the runtimes make is allowed even where
+	 * a need would refuse it (an iSCSI VM's open: the leak check at exit
+	 * reads /proc). Errors ignored: an argument check already on a call
+	 * stays. */
+	for (size_t i = 0; i < nsan && !ret; i++)
+		(void)seccomp_rule_add(f, SCMP_ACT_ALLOW, san[i].nr, 0);
+	return ret;
+}
+
+/* Writes @kind's program with @have as "static const struct sock_filter
+ * NAME[]"; returns its instruction count, or -1. */
+static long emit(FILE *out, const char *name, enum sandbox_thread kind, unsigned have)
+{
+	scmp_filter_ctx f = seccomp_init(SCMP_ACT_TRAP);
+	FILE *tmp = tmpfile();
+
+	/* a call of another ABI (i386's int 0x80, x32's numbers) ends the
+	 * process too: libseccomp's default would end only the thread, with
+	 * no line and hearth running on without it */
+	if (f && seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) {
+		seccomp_release(f);
+		f = NULL;
+	}
+	unsigned char ins[8];
+	long n = 0;
+	int ret;
+
+	if (!f || !tmp) {
+		fprintf(stderr, "sandbox_gen: %s\n", f ? strerror(errno) : "seccomp_init failed");
+		if (f)
+			seccomp_release(f);
+		if (tmp)
+			fclose(tmp);
+		return -1;
+	}
+	ret = add_rules(f, kind, have);
+	if (!ret)
+		ret = seccomp_export_bpf(f, fileno(tmp));
+	seccomp_release(f);
+	if (ret) {
+		fprintf(stderr, "sandbox_gen: %s, needs 0x%x: %s\n", name, have, strerror(-ret));
+		fclose(tmp);
+		return -1;
+	}
+	rewind(tmp);
+	fprintf(out, "static const struct sock_filter %s[] = {\n", name);
+	while (fread(ins, 1, sizeof(ins), tmp) == sizeof(ins)) {
+		/* struct sock_filter in the host's byte order: this tool runs
+		 * where hearth is built, for that machine */
+		unsigned short code;
+		unsigned int k;
+
+		memcpy(&code, ins, 2);
+		memcpy(&k, ins + 4, 4);
+		fprintf(out, "\t{ 0x%04x, %u, %u, 0x%08x },\n", code, ins[2], ins[3], k);
+		n++;
+	}
+	fprintf(out, "};\n");
+	fclose(tmp);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	enum { NEEDS = SANDBOX_NEED_ALL + 1 };
+	FILE *out;
+	char name[32];
+	int ok = 1;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: sandbox_gen OUTPUT.c\n");
+		return 2;
+	}
+	out = fopen(argv[1], "w");
+	if (!out) {
+		fprintf(stderr, "sandbox_gen: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	fprintf(out,
+		"/* Generated by tools/sandbox_gen.c from src/sandbox_rules.c: do not edit. */\n"
+		"#include <linux/filter.h>\n#include <stddef.h>\n\n#include "
+		"\"sandbox_rules.h\"\n\n");
+	ok = emit(out, "vcpu", SANDBOX_VCPU, 0) > 0;
+	for (unsigned have = 0; have < NEEDS && ok; have++) {
+		snprintf(name, sizeof(name), "io_%u", have);
+		ok = emit(out, name, SANDBOX_IO, have) > 0;
+	}
+	fprintf(out, "\nconst struct sandbox_prog sandbox_prog_vcpu = { vcpu, sizeof(vcpu) / "
+		     "sizeof(vcpu[0]) };\n");
+	fprintf(out, "const struct sandbox_prog sandbox_prog_io[%u] = {\n", (unsigned)NEEDS);
+	for (unsigned have = 0; have < NEEDS; have++)
+		fprintf(out, "\t{ io_%u, sizeof(io_%u) / sizeof(io_%u[0]) },\n", have, have, have);
+	fprintf(out, "};\n\nconst char *const sandbox_syscall_names[SANDBOX_SYSCALL_NAMES] = {\n");
+	for (int nr = 0; nr < SANDBOX_SYSCALL_NAMES; nr++) {
+		char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		if (s)
+			fprintf(out, "\t[%d] = \"%s\",\n", nr, s);
+		free(s);
+	}
+	fprintf(out, "};\n");
+	if (fclose(out) || !ok) {
+		fprintf(stderr, "sandbox_gen: %s not written\n", argv[1]);
+		unlink(argv[1]);
+		return 1;
+	}
+	return 0;
+}
