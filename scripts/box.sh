@@ -186,6 +186,9 @@ echo "$checkout" >"$xfer/checkout"
 	echo "export BOX=1"
 	printf 'cd %q || exit 1\n' "$PWD"
 	echo 'modprobe -a kvm_amd tun loop veth 2>/dev/null || echo "box: modprobe kvm_amd tun loop veth failed" >&2'
+	# /dev/kvm as Debian's udev leaves it (no udev in the box): group kvm,
+	# 0660, so a user in that group can run hearth (the rootless jail test)
+	echo 'getent group kvm >/dev/null && chgrp kvm /dev/kvm && chmod 0660 /dev/kvm'
 	echo 'ip link set lo up || echo "box: cannot bring the loopback interface up" >&2'
 	# One idle VM held open for the whole run: KVM live-patches a static
 	# branch when the number of VMs goes 0 -> 1 and 1 -> 0, and under TCG
