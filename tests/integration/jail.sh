@@ -254,15 +254,24 @@ elif ! userns_ok; then
 elif [ "$(( $(stat -c 0%a /dev/kvm) & 060 ))" != 48 ]; then
 	echo "# SKIP part: /dev/kvm is not open to its group here ($(stat -c '%U:%G %a' /dev/kvm))"
 else
-	chmod 0755 "$TMP" # the user runs hearth (and the time-scale wrapper) from here
+	# What the user runs, copied where it can reach it: the checkout may
+	# sit in a directory only its owner enters (a CI's temporary one).
+	chmod 0755 "$TMP"
+	cp "$HEARTH_REAL" "$TMP/hearth-bin" && chmod 0755 "$TMP/hearth-bin"
+	cp "$PROBE" "$TMP/probe.elf" && chmod 0644 "$TMP/probe.elf"
+	PROBE=$TMP/probe.elf UH=$TMP/hearth-bin
+	if [ "$H" != "$HEARTH_REAL" ]; then # the time-scale wrapper, onto the copy
+		sed "s#^real=[^ ]*#real=$TMP/hearth-bin#" "$H" >"$TMP/hearth-user" && chmod 0755 "$TMP/hearth-user"
+		UH=$TMP/hearth-user
+	fi
 	AS_USER=(setpriv --reuid 65534 --regid 65534 --groups "$(stat -c %g /dev/kvm)" --inh-caps=-all)
 	JAIL_OPTS=()
-	run_idle "an ordinary user's jail" 65534 "${AS_USER[@]}" "$H"
+	run_idle "an ordinary user's jail" 65534 "${AS_USER[@]}" "$UH"
 	expect_exit 77 "an ordinary user's jailed guest: the status comes out" -- \
-		"${AS_USER[@]}" "$H" run --jail --kernel "$PROBE" --cmdline "probe.tests=serial probe.status=77" \
+		"${AS_USER[@]}" "$UH" run --jail --kernel "$PROBE" --cmdline "probe.tests=serial probe.status=77" \
 		--timeout 60s
 	expect_exit 125 "an ordinary user cannot choose --jail-uid" -- \
-		"${AS_USER[@]}" "$H" run --jail --jail-uid 4321 --kernel "$PROBE" --timeout 60s
+		"${AS_USER[@]}" "$UH" run --jail --jail-uid 4321 --kernel "$PROBE" --timeout 60s
 	expect_grep "$TMP/err" "only root chooses the jail's user" "it says why"
 fi
 finish
