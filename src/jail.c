@@ -274,39 +274,34 @@ static bool has_word(const char *list, const char *word)
 static int cgroup_limits(const struct jail_config *c, int pfd, const char *name, char *err,
 			 size_t errlen)
 {
-	char path[64], val[64];
-	int ret = 0;
+	/* each limit given: its file, its value, the option that set it; a
+	 * file the kernel may lack (memory.swap.max, without swap
+	 * accounting) is skipped then */
+	struct {
+		bool on, may_lack;
+		const char *opt, *file;
+		char val[48];
+	} w[] = {
+		{ c->cpus_milli != 0, false, "--jail-cpus", "cpu.max", "" },
+		{ c->memory != 0, false, "--jail-memory", "memory.max", "" },
+		/* the limit is the memory's, not the swap's: none to swap to */
+		{ c->memory != 0, true, "--jail-memory", "memory.swap.max", "0" },
+		{ c->pids != 0, false, "--jail-pids", "pids.max", "" },
+	};
+	char path[64];
+	int ret;
 
-	if (c->cpus_milli) {
-		snprintf(path, sizeof(path), "%s/cpu.max", name);
-		snprintf(val, sizeof(val), "%llu %u",
-			 (unsigned long long)c->cpus_milli * JAIL_CPU_PERIOD_US / 1000,
-			 JAIL_CPU_PERIOD_US);
-		if ((ret = write_at(pfd, path, val)))
-			return why(err, errlen, ret, "--jail-cpus: cannot write cpu.max: %s",
-				   strerror(-ret));
-	}
-	if (c->memory) {
-		snprintf(path, sizeof(path), "%s/memory.max", name);
-		snprintf(val, sizeof(val), "%llu", (unsigned long long)c->memory);
-		if ((ret = write_at(pfd, path, val)))
-			return why(err, errlen, ret, "--jail-memory: cannot write memory.max: %s",
-				   strerror(-ret));
-		/* the limit is the memory's, not the swap's: none to swap to
-		 * (no such file without swap accounting) */
-		snprintf(path, sizeof(path), "%s/memory.swap.max", name);
-		ret = write_at(pfd, path, "0");
-		if (ret && ret != -ENOENT)
-			return why(err, errlen, ret,
-				   "--jail-memory: cannot write memory.swap.max: %s",
-				   strerror(-ret));
-		ret = 0;
-	}
-	if (c->pids) {
-		snprintf(path, sizeof(path), "%s/pids.max", name);
-		snprintf(val, sizeof(val), "%llu", (unsigned long long)c->pids);
-		if ((ret = write_at(pfd, path, val)))
-			return why(err, errlen, ret, "--jail-pids: cannot write pids.max: %s",
+	snprintf(w[0].val, sizeof(w[0].val), "%llu %u",
+		 (unsigned long long)c->cpus_milli * JAIL_CPU_PERIOD_US / 1000, JAIL_CPU_PERIOD_US);
+	snprintf(w[1].val, sizeof(w[1].val), "%llu", (unsigned long long)c->memory);
+	snprintf(w[3].val, sizeof(w[3].val), "%llu", (unsigned long long)c->pids);
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		if (!w[i].on)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", name, w[i].file);
+		ret = write_at(pfd, path, w[i].val);
+		if (ret && !(w[i].may_lack && ret == -ENOENT))
+			return why(err, errlen, ret, "%s: cannot write %s: %s", w[i].opt, w[i].file,
 				   strerror(-ret));
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.procs", name);

@@ -623,6 +623,11 @@ static void cgroup_limits(void **state)
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
 	read_file(path, line, sizeof(line));
 	assert_string_equal(line, "33554432");
+	snprintf(path, sizeof(path), "%s/memory.swap.max", dir);
+	if (!access(path, F_OK)) { /* only with swap accounting */
+		read_file(path, line, sizeof(line));
+		assert_string_equal(line, "0");
+	}
 	snprintf(path, sizeof(path), "%s/pids.max", dir);
 	read_file(path, line, sizeof(line));
 	assert_string_equal(line, "3");
