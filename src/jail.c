@@ -105,17 +105,51 @@ static int read_at(int dirfd, const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Closes every descriptor but the @n in @keep (sorted, ascending). */
-static void close_except(const int *keep, size_t n)
+/* Closes every descriptor /proc/self/fd lists but the @n in @keep;
+ * 0 or -errno (no /proc). */
+static int close_listed(const int *keep, size_t n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return -errno;
+	/* closing while listing is safe: the directory is the descriptor
+	 * table, read in descriptor order */
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		bool kept = e->d_name[0] < '0' || e->d_name[0] > '9' || *end || fd == dirfd(d);
+
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = keep[i] == fd;
+		if (!kept)
+			close((int)fd);
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Closes every descriptor but the @n in @keep (sorted, ascending), with
+ * close_range() where the kernel has it (5.9), else one by one as
+ * /proc/self/fd lists them: exact, where a loop up to RLIMIT_NOFILE would
+ * miss a descriptor inherited above a limit lowered since. 0, or -errno
+ * when neither works (then some may be left open).
+ */
+static int close_except(const int *keep, size_t n)
 {
 	unsigned from = 0;
+	int ret = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned)keep[i] > from)
-			close_range(from, (unsigned)keep[i] - 1, 0);
+	for (size_t i = 0; i < n && !ret; i++) {
+		if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0))
+			ret = -errno;
 		from = (unsigned)keep[i] + 1;
 	}
-	close_range(from, ~0u, 0);
+	if (!ret && close_range(from, ~0u, 0))
+		ret = -errno;
+	return ret ? close_listed(keep, n) : 0;
 }
 
 /* ---- jail_begin: inherited descriptors, the user namespace ---- */
@@ -148,7 +182,12 @@ int jail_begin(const struct jail_config *c, char *err, size_t errlen)
 		for (long i = 0; i < fds && i < 16; i++)
 			keep[n++] = 3 + (int)i;
 	}
-	close_except(keep, (size_t)n);
+	ret = close_except(keep, (size_t)n);
+	if (ret)
+		return why(err, errlen, ret,
+			   "--jail: cannot close the descriptors hearth inherited: no "
+			   "close_range() (Linux 5.9) and no /proc/self/fd: %s",
+			   strerror(-ret));
 	/* the cgroup's parent and its controllers checked now, before
 	 * anything is opened or made: a usage error leaves nothing behind */
 	if (c->cgroup) {
@@ -239,10 +278,8 @@ static void reap(int pfd, const char *name, pid_t hearth)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	keep[0] = pfd < pidfd ? pfd : pidfd;
 	keep[1] = pfd < pidfd ? pidfd : pfd;
-	if (pidfd < 0)
-		close_except(&pfd, 1);
-	else
-		close_except(keep, 2);
+	/* best effort: a descriptor left open here holds a resource, no right */
+	(void)close_except(pidfd < 0 ? &pfd : keep, pidfd < 0 ? 1 : 2);
 	if (pidfd >= 0 && getppid() == hearth) {
 		p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 		while (poll(&p, 1, -1) < 0 && errno == EINTR)

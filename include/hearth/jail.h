@@ -45,7 +45,8 @@ struct jail_config {
 /*
  * At the start of `hearth run --jail`, before anything is opened: closes
  * every descriptor hearth inherited but stdin, stdout, stderr and a socket
- * systemd passed (fd 3 with LISTEN_FDS=1 for this pid), and, when not run
+ * systemd passed (fd 3 with LISTEN_FDS=1 for this pid; close_range(), or
+ * one by one from /proc/self/fd on kernels before 5.9), and, when not run
  * by root, makes the user namespace an ordinary user's jail needs (the
  * kernel allows it only while the process has one thread: io_uring's
  * workers would count). Returns 0 or -errno with a one-line reason.

@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <liburing.h>
 #include <signal.h>
 #include <stdio.h>
@@ -488,6 +490,69 @@ static void rootless_cannot_choose_uid(void **state)
 	assert_non_null(strstr(ch.log, "only root chooses the jail's user"));
 }
 
+/* ---- the descriptors inherited ---- */
+
+/* A kernel without close_range() (before 5.9), as a seccomp filter
+ * makes it: the call fails with ENOSYS; with @no_proc, opening anything
+ * (so /proc/self/fd) fails too. */
+static int without_close_range(bool no_proc)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_close_range, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, no_proc ? SECCOMP_RET_ERRNO | EACCES : SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog p = { sizeof(f) / sizeof(f[0]), f };
+
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p);
+}
+
+/* jail_begin closes what hearth inherited but stdio even where the kernel
+ * has no close_range(), and says so when it cannot close them at all. */
+static void inherited_closed_without_close_range(void **state)
+{
+	(void)state;
+	for (int no_proc = 0; no_proc < 2; no_proc++) {
+		pid_t pid = fork();
+		int st;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct jail_config c = { .enabled = true };
+			char err[300] = "";
+			int ret;
+
+			/* inherited: one low, one past a gap, one far up */
+			if (dup2(2, 3) != 3 || dup2(2, 9) != 9 || dup2(2, 700) != 700 ||
+			    without_close_range(no_proc))
+				_exit(10);
+			if (close_range(3, 3, 0) == 0 || errno != ENOSYS)
+				_exit(11); /* the filter does not stand in for an old kernel */
+			ret = jail_begin(&c, err, sizeof(err));
+			if (no_proc)
+				_exit(ret && strstr(err, "cannot close the descriptors") ? 0 : 12);
+			if (ret)
+				_exit(13);
+			for (int fd = 0; fd < 3; fd++)
+				if (fcntl(fd, F_GETFD) < 0)
+					_exit(14); /* stdio is kept */
+			if (fcntl(3, F_GETFD) >= 0 || fcntl(9, F_GETFD) >= 0 ||
+			    fcntl(700, F_GETFD) >= 0 || errno != EBADF)
+				_exit(15);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			print_error("no_proc %d: status 0x%x\n", no_proc, st);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
 /* ---- the cgroup ---- */
 
 static char cg_root[4096], cg_parent[4200];
@@ -788,6 +853,7 @@ int main(void)
 		cmocka_unit_test(root_jail_other_ids),
 		cmocka_unit_test(rootless_jail),
 		cmocka_unit_test(rootless_cannot_choose_uid),
+		cmocka_unit_test(inherited_closed_without_close_range),
 		cmocka_unit_test(cgroup_joined_and_removed),
 		cmocka_unit_test(cgroup_limits),
 	};
