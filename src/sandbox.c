@@ -145,7 +145,9 @@ static void install_handler(void)
 int sandbox_load(enum sandbox_thread kind, unsigned have)
 {
 	const struct sandbox_prog *prog;
+	struct sock_filter ins[SANDBOX_PROG_MAX];
 	struct sock_fprog fprog;
+	uint32_t pid = (uint32_t)getpid();
 
 	if (have & ~SANDBOX_NEED_ALL)
 		return -EINVAL;
@@ -159,7 +161,14 @@ int sandbox_load(enum sandbox_thread kind, unsigned have)
 	thread_name[sizeof(thread_name) - 1] = '\0';
 	prog = kind == SANDBOX_VCPU ? &sandbox_prog_vcpu
 				    : &sandbox_prog_io[have & SANDBOX_NEED_ALL];
-	fprog = (struct sock_fprog){ .len = prog->len, .filter = (struct sock_filter *)prog->ins };
+	/* tgkill()'s target: this process, known only now (the generator
+	 * listed where it goes; tools/sandbox_gen.c) */
+	if (prog->len > SANDBOX_PROG_MAX)
+		return -E2BIG;
+	memcpy(ins, prog->ins, prog->len * sizeof(ins[0]));
+	for (unsigned i = 0; i < prog->npid; i++)
+		ins[prog->pid_at[i]].k = pid;
+	fprog = (struct sock_fprog){ .len = prog->len, .filter = ins };
 	/* no_new_privs first: what lets an unprivileged hearth load a filter */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog))

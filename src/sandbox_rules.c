@@ -49,6 +49,11 @@ static const struct rule vcpu_rules[] = {
 	R(restart_syscall, ANY),
 	R(exit, ANY),		/* the thread's end */
 	R(exit_group, ANY),	/* _exit() from the SIGSYS handler, exit() */
+	/* glibc's abort() (a failed assert, malloc's corruption checks):
+	 * raise() asks both ids, then signals the thread itself */
+	R(getpid, ANY),
+	R(gettid, ANY),
+	R(tgkill, OWN_ABORT),	/* SIGABRT to hearth's own threads only */
 };
 
 
@@ -78,7 +83,8 @@ static const struct rule io_rules[] = {
 	R(timerfd_settime, ANY),
 	R(clock_gettime, ANY),	     /* vCPU CPU times (metrics); a clock without vDSO */
 	R(getrusage, THREAD_RUSAGE), /* the I/O thread's CPU time (metrics) */
-	R(tgkill, ANY),		     /* kicking the vCPUs out of KVM_RUN */
+	R(tgkill, OWN_KICK),	     /* kicking the vCPUs out of KVM_RUN; glibc's abort() */
+	R(getpid, ANY), R(gettid, ANY), /* glibc's abort(): raise() asks both ids */
 	R(prctl, GET_NAME), R(exit_group, ANY),
 	/* what the fallbacks and the VM's options add */
 	RN(epoll_wait, ANY, SANDBOX_NEED_EPOLL), RN(epoll_ctl, ANY, SANDBOX_NEED_EPOLL),
@@ -93,7 +99,7 @@ static const struct rule io_rules[] = {
 	RN(getsockname, ANY, SANDBOX_NEED_ISCSI), RN(dup, ANY, SANDBOX_NEED_ISCSI),
 	RN(dup2, ANY, SANDBOX_NEED_ISCSI), RN(fcntl, FD_FLAGS, SANDBOX_NEED_ISCSI),
 	RN(newfstatat, ANY, SANDBOX_NEED_ISCSI | SANDBOX_NEED_API_PATH), /* fstat, lstat */
-	RN(fstat, ANY, SANDBOX_NEED_ISCSI), RN(getpid, ANY, SANDBOX_NEED_ISCSI),
+	RN(fstat, ANY, SANDBOX_NEED_ISCSI), /* getpid too: in the base list */
 	/* libiscsi's new context on a reconnect opens /dev/urandom (and
 	 * seeds from the time without it), getaddrinfo may look for its
 	 * configuration: refused with EACCES, nothing is opened */

@@ -26,6 +26,8 @@ enum check {
 	INET_STREAM,   /* socket(AF_INET / AF_INET6, ...): libiscsi's reconnect; AF_UNIX and
 		      * AF_NETLINK fail with EACCES; others trap */
 	REFUSE,	       /* fails with EACCES instead of ending the process */
+	OWN_KICK,      /* tgkill(hearth's pid, any thread, SANDBOX_KICK_SIGNAL or SIGABRT) */
+	OWN_ABORT,     /* tgkill(hearth's pid, any thread, SIGABRT): glibc's abort() */
 };
 
 struct rule {
@@ -50,11 +52,20 @@ const struct rule *sandbox_sanitizer_rules(size_t *n);
 /* An entry with @need belongs to a list with the needs @have. */
 bool sandbox_wanted(unsigned need, unsigned have);
 
-/* The compiled lists (tools/sandbox_gen.c writes them at build time). */
+/* The compiled lists (tools/sandbox_gen.c writes them at build time).
+ * hearth's pid is not known then: the instructions at @pid_at compare
+ * tgkill()'s first argument with 0 as compiled, and sandbox_load() puts
+ * the pid there in a copy of the program before loading it. */
 struct sandbox_prog {
 	const struct sock_filter *ins;
 	unsigned short len;
+	unsigned short npid;
+	const unsigned short *pid_at;
 };
+
+/* The longest program the generator may write (it fails the build past
+ * it): sandbox_load() copies the program onto the thread's stack. */
+#define SANDBOX_PROG_MAX 256
 
 #define SANDBOX_SYSCALL_NAMES 512
 extern const struct sandbox_prog sandbox_prog_vcpu;

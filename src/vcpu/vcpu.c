@@ -371,9 +371,13 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+/* the I/O thread's seccomp filter lets tgkill() send this signal only
+ * (and SIGABRT), to hearth's own threads */
+_Static_assert(VCPU_KICK_SIGNAL == SANDBOX_KICK_SIGNAL, "the kick is the signal the filter allows");
+
 /* tgkill() rather than pthread_kill(), which asks getpid() each time and
- * blocks every signal around the call: two system calls fewer on the I/O
- * thread's list. A thread without a tid yet has not reached its loop,
+ * blocks every signal around the call: one system call a kick rather than
+ * four. A thread without a tid yet has not reached its loop,
  * which looks at what the kick is about before it runs the guest. The tid
  * stays valid until the join: hearth starts no thread after its vCPUs. */
 void vcpu_kick(struct vcpu *v)
