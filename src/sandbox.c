@@ -159,8 +159,9 @@ int sandbox_load(enum sandbox_thread kind, unsigned have)
 	if (prctl(PR_GET_NAME, thread_name, 0, 0, 0))
 		thread_name[0] = '\0';
 	thread_name[sizeof(thread_name) - 1] = '\0';
-	prog = kind == SANDBOX_VCPU ? &sandbox_prog_vcpu
-				    : &sandbox_prog_io[have & SANDBOX_NEED_ALL];
+	prog = kind == SANDBOX_VCPU	? &sandbox_prog_vcpu
+	       : kind == SANDBOX_READER ? &sandbox_prog_reader
+					: &sandbox_prog_io[have & SANDBOX_NEED_ALL];
 	/* tgkill()'s target: this process, known only now (the generator
 	 * listed where it goes; tools/sandbox_gen.c) */
 	if (prog->len > SANDBOX_PROG_MAX)
@@ -189,7 +190,10 @@ int sandbox_enter(enum sandbox_thread kind)
 	 * that took the thread over might (tests/integration/seccomp.sh) */
 	const char *t = getenv("HEARTH_TEST_SECCOMP");
 
-	if (!ret && t && !strcmp(t, kind == SANDBOX_VCPU ? "vcpu" : "io"))
+	if (!ret && t &&
+	    !strcmp(t, kind == SANDBOX_VCPU ? "vcpu"
+		       : kind == SANDBOX_IO ? "io"
+					    : "reader"))
 		syscall(SYS_io_uring_setup, 1, NULL);
 #endif
 	return ret;

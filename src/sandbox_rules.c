@@ -107,6 +107,44 @@ static const struct rule io_rules[] = {
 	RN(unlink, ANY, SANDBOX_NEED_API_PATH), /* the API socket, at exit (if still ours) */
 };
 
+/*
+ * The child that reads the kernel out of a disk image (src/boot/image.c):
+ * the image is open, its size known, before the filter; after it, only
+ * reading the image, writing the two memfds and the result's pipe, and
+ * libext2fs's and glibc's allocator's few needs. Nothing that takes a
+ * path: newfstatat fails (glibc's fstat() is newfstatat(fd, "", ...);
+ * libext2fs does without the answer), and so does ioctl (libext2fs asks
+ * a block device whether discards read back zeroes: nothing it needs).
+ */
+static const struct rule reader_rules[] = {
+	R(pread64, ANY),	/* the image: partition tables, file systems */
+	R(read, ANY),		/* libext2fs, after a short pread64 */
+	R(lseek, ANY),		/* libext2fs; the memfds rewound between partitions */
+	R(write, ANY),		/* the memfds, the result's pipe, the SIGSYS line */
+	R(ftruncate, ANY),	/* the memfds emptied between partitions */
+	R(fcntl, FD_FLAGS),	/* a descriptor for each file system (F_DUPFD_CLOEXEC),
+				 * libext2fs reading its flags (F_GETFD) */
+	R(close, ANY),		/* libext2fs closes it with the file system */
+	R(fstat, ANY),		/* libext2fs's fstat(), where glibc makes this call */
+	R(fsync, ANY),		/* libext2fs, on a read-only descriptor */
+	R(getuid, ANY),		/* libext2fs's safe_getenv() */
+	R(geteuid, ANY),
+	R(getgid, ANY),
+	R(getegid, ANY),
+	R(prctl, DUMPABLE),
+	R(mmap, NO_EXEC),	/* glibc's allocator (large blocks) */
+	R(munmap, ANY),
+	R(mremap, ANY),		/* realloc() of a large block */
+	R(brk, ANY),
+	R(exit_group, ANY),	/* the child's end; the SIGSYS handler */
+	R(rt_sigprocmask, ANY),	/* glibc's abort() */
+	R(getpid, ANY),
+	R(gettid, ANY),
+	R(tgkill, OWN_ABORT),
+	R(newfstatat, REFUSE),
+	R(ioctl, REFUSE),
+};
+
 #ifdef HEARTH_SANITIZE
 /*
  * ASan/UBSan/LSan builds only (meson's b_sanitize): the sanitizer runtime
@@ -208,6 +246,11 @@ void sandbox_tables(enum sandbox_thread kind, const struct rule **rules, size_t 
 		*nrules = sizeof(vcpu_rules) / sizeof(vcpu_rules[0]);
 		*ioctls = vcpu_ioctls;
 		*nioctls = sizeof(vcpu_ioctls) / sizeof(vcpu_ioctls[0]);
+	} else if (kind == SANDBOX_READER) {
+		*rules = reader_rules;
+		*nrules = sizeof(reader_rules) / sizeof(reader_rules[0]);
+		*ioctls = NULL;
+		*nioctls = 0;
 	} else {
 		*rules = io_rules;
 		*nrules = sizeof(io_rules) / sizeof(io_rules[0]);

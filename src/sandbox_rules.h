@@ -28,6 +28,7 @@ enum check {
 	REFUSE,	       /* fails with EACCES instead of ending the process */
 	OWN_KICK,      /* tgkill(hearth's pid, any thread, SANDBOX_KICK_SIGNAL or SIGABRT) */
 	OWN_ABORT,     /* tgkill(hearth's pid, any thread, SIGABRT): glibc's abort() */
+	DUMPABLE,      /* prctl(PR_GET_DUMPABLE): libext2fs's safe_getenv() */
 };
 
 struct rule {
@@ -70,6 +71,7 @@ struct sandbox_prog {
 #define SANDBOX_SYSCALL_NAMES 512
 extern const struct sandbox_prog sandbox_prog_vcpu;
 extern const struct sandbox_prog sandbox_prog_io[SANDBOX_NEED_ALL + 1];
+extern const struct sandbox_prog sandbox_prog_reader;
 /* Every system call's name by its number (NULL: none), for the violation
  * line: a signal handler may not ask libseccomp, nor allocate. */
 extern const char *const sandbox_syscall_names[SANDBOX_SYSCALL_NAMES];

@@ -435,6 +435,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return HEARTH_EXIT_HOST;
 	}
 	block_signals();
+	/* before build(): the disk image reader's child loads its filter
+	 * (or, with --seccomp off, none) */
+	sandbox_configure(!cfg->no_seccomp, log_fd());
 	if (build(vm) || (cfg->jail.enabled && enter_jail(vm)))
 		goto destroy_vm;
 	vm->err = NULL;
@@ -451,7 +454,6 @@ int vm_run(struct vm *vm)
 	int ret = 0;
 
 	pthread_setname_np(pthread_self(), "io");
-	sandbox_configure(!vm->cfg->no_seccomp, log_fd());
 	notify_open(); /* no thread may make a socket once filtered */
 	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));

@@ -32,8 +32,10 @@
 #define SANDBOX_KICK_SIGNAL SIGUSR1
 
 enum sandbox_thread {
-	SANDBOX_VCPU, /* KVM_RUN and the device handlers it calls */
-	SANDBOX_IO,   /* the event loop, the control API, the console */
+	SANDBOX_VCPU,	/* KVM_RUN and the device handlers it calls */
+	SANDBOX_IO,	/* the event loop, the control API, the console */
+	SANDBOX_READER, /* the child process that reads a disk image's kernel
+			 * (src/boot/image.c): libext2fs on guest-written data */
 };
 
 /* What the I/O thread's filter must allow besides its base list. */

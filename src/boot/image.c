@@ -2,8 +2,9 @@
 /*
  * The kernel inside a disk image (docs/boot.md). A guest wrote that image,
  * so its file system is hostile input for a large parser (libext2fs): it is
- * read by a child process with a CPU limit, a file size limit and a
- * deadline, which can hand back only two memfds and one fixed-size record;
+ * read by a child process with a CPU limit, a file size limit, a deadline
+ * and a seccomp filter of its own (docs/security.md), which can hand back
+ * only two memfds and one fixed-size record;
  * hearth checks the record and the memfds' sizes itself. Paths are
  * resolved here, a component at a time, so that no link can climb above
  * the file system's root or loop.
@@ -33,6 +34,7 @@
 
 #include "hearth/bytes.h"
 #include "hearth/image.h"
+#include "hearth/sandbox.h"
 
 #define MAX_LINK_HOPS  8
 #define MAX_DEPTH      64
@@ -409,16 +411,16 @@ static int try_links(struct fs_ctx *c, int kfd, int ifd, struct boot_image *img)
 
 /* Searches one partition: -ENOTSUP when it holds no ext2/3/4 file system,
  * -ENOENT when it holds no kernel. */
-static int search_part(int fd, const char *path, const struct part *p, int kfd, int ifd,
-		       struct boot_image *img, char *err, size_t errlen)
+static int search_part(int fd, const struct part *p, int kfd, int ifd, struct boot_image *img,
+		       char *err, size_t errlen)
 {
-	char where[32], opts[48];
+	char where[32], opts[48], name[16];
 	struct fs_ctx c = { .where = where, .err = err, .errlen = errlen };
 	uint8_t sb[1024];
 	uint64_t bytes, blocks;
 	uint32_t log_bs;
 	errcode_t rc;
-	int ret;
+	int ret, dfd;
 
 	if (p->index)
 		snprintf(where, sizeof(where), "partition %u", p->index);
@@ -438,9 +440,18 @@ static int search_part(int fd, const char *path, const struct part *p, int kfd, 
 	    bytes > p->size)
 		return fail(&c, -EINVAL, "corrupt ext2/3/4 file system: larger than its partition");
 	snprintf(opts, sizeof(opts), "offset=%llu", (unsigned long long)p->offset);
-	rc = ext2fs_open2(path, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &c.fs);
-	if (rc)
+	/* libext2fs reads the image through a descriptor of its own, which
+	 * it closes with the file system: no path, no open() (the filter
+	 * refuses both) */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return fail(&c, -errno, "cannot read it: %s", strerror(errno));
+	snprintf(name, sizeof(name), "%d", dfd);
+	rc = ext2fs_open2(name, opts, EXT2_FLAG_64BITS, 0, 0, unixfd_io_manager, &c.fs);
+	if (rc) {
+		close(dfd); /* if libext2fs has not (EBADF then: nothing opens meanwhile) */
 		return fail(&c, -EINVAL, "corrupt ext2/3/4 file system: %s", error_message(rc));
+	}
 	/* what e2fsck checks first: every group's bitmaps and inode table
 	 * inside the file system and its group, so no inode read lands
 	 * elsewhere */
@@ -487,22 +498,14 @@ static int read_at(void *ctx, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-/* The child's whole job: returns what goes into the record. */
-static int search(const char *path, int kfd, int ifd, struct boot_image *img, char *err,
+/* The child's whole job once the image @fd of @size bytes is open and the
+ * filter loaded: returns what goes into the record. */
+static int search(int fd, uint64_t size, int kfd, int ifd, struct boot_image *img, char *err,
 		  size_t errlen)
 {
 	struct part parts[PART_MAX] = { { 0 } };
-	struct stat st;
-	uint64_t size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), n, ret = -ENOENT, fs = 0;
+	int n, ret = -ENOENT, fs = 0;
 
-	if (fd < 0 || fstat(fd, &st)) {
-		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
-		return -errno;
-	}
-	size = (uint64_t)st.st_size;
-	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size))
-		size = 0;
 	n = part_scan(read_at, &fd, size, parts, PART_MAX, err, errlen);
 	if (n == 0) {
 		parts[0] = (struct part){ .index = 0, .offset = 0, .size = size };
@@ -513,7 +516,7 @@ static int search(const char *path, int kfd, int ifd, struct boot_image *img, ch
 		    ftruncate(ifd, 0))
 			break;
 		img->kernel_len = img->initrd_len = 0;
-		ret = search_part(fd, path, &parts[i], kfd, ifd, img, err, errlen);
+		ret = search_part(fd, &parts[i], kfd, ifd, img, err, errlen);
 		fs += ret != -ENOTSUP;
 		if (ret != -ENOTSUP && ret != -ENOENT)
 			break;
@@ -530,13 +533,31 @@ static int search(const char *path, int kfd, int ifd, struct boot_image *img, ch
 	return ret;
 }
 
+/* Opens the image at @path read-only, with its size; 0 or -errno. */
+static int open_image(const char *path, int *fd, uint64_t *size, char *err, size_t errlen)
+{
+	struct stat st;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &st)) {
+		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
+		return -errno;
+	}
+	*size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(*fd, BLKGETSIZE64, size))
+		*size = 0;
+	return 0;
+}
+
 /*
  * The reader: keeps only the three descriptors it hands results through
  * (at 3, 4, 5), cannot gain privileges, dumps no core (hearth's memory),
  * and is limited in CPU time, file size and, outside sanitizer builds
  * (whose shadow memory needs terabytes of address space), address space.
- * It is not yet a full sandbox: it runs as hearth's user with hearth's
- * memory, until the seccomp filters of docs/security.md's plan.
+ * Once the image is open, before a byte of it is parsed, it loads its
+ * seccomp filter (SANDBOX_READER, docs/security.md; none with --seccomp
+ * off): reading the image, writing what it hands back, its allocator.
+ * It still runs as hearth's user with a copy of hearth's memory.
  */
 static void child(const char *path, int kfd, int ifd, int wfd)
 {
@@ -545,8 +566,12 @@ static void child(const char *path, int kfd, int ifd, int wfd)
 	struct rlimit none = { 0, 0 };
 	struct boot_image img = { 0 };
 	struct result r = { 0 };
+	uint64_t size = 0;
+	int fd = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* the name its violation line would give */
+	prctl(PR_SET_NAME, "hearth-reader", 0, 0, 0);
 	if (dup2(kfd, 3) < 0 || dup2(ifd, 4) < 0 || dup2(wfd, 5) < 0 ||
 	    syscall(SYS_close_range, 6U, ~0U, 0U) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    setrlimit(RLIMIT_CORE, &none) || setrlimit(RLIMIT_CPU, &cpu) ||
@@ -562,7 +587,15 @@ static void child(const char *path, int kfd, int ifd, int wfd)
 		_exit(1);
 #endif
 	initialize_ext2_error_table(); /* error_message() names libext2fs's codes */
-	r.status = search(path, kfd, ifd, &img, r.err, sizeof(r.err));
+	r.status = open_image(path, &fd, &size, r.err, sizeof(r.err));
+	/* hearth's --log-file is not this process's: the violation line
+	 * goes to stderr only */
+	sandbox_configure(sandbox_enabled(), -1);
+	if (!r.status && (r.status = sandbox_enter(SANDBOX_READER)))
+		snprintf(r.err, sizeof(r.err), "cannot load its seccomp filter: %s",
+			 strerror(-r.status));
+	if (!r.status)
+		r.status = search(fd, size, kfd, ifd, &img, r.err, sizeof(r.err));
 	memcpy(r.root_uuid, img.root_uuid, sizeof(r.root_uuid));
 	memcpy(r.found, img.found, sizeof(r.found));
 	if (write(wfd, &r, sizeof(r)) != (ssize_t)sizeof(r))
@@ -614,7 +647,11 @@ static int collect(int rfd, pid_t pid, uint64_t timeout_ms, struct result *r, ch
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (got != sizeof(*r) || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		if (WIFSIGNALED(status))
+		if (WIFEXITED(status) && WEXITSTATUS(status) == SANDBOX_EXIT_STATUS)
+			snprintf(err, errlen,
+				 "the process reading its file system made a system call its "
+				 "seccomp filter forbids (the line before names it)");
+		else if (WIFSIGNALED(status))
 			snprintf(err, errlen,
 				 "the process reading its file system died (signal %d)",
 				 WTERMSIG(status));
