@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 /* Landlock's ABI, for headers older than the kernel (Debian 12's lack
@@ -622,6 +623,39 @@ int jail_enter(const struct jail_config *c, char *err, size_t errlen, char *note
 	if ((ret = new_root(err, errlen)) || (ret = drop_ids(c, err, errlen)))
 		return ret;
 	return landlock(note, notelen, err, errlen);
+}
+
+/* How many node-sized io-wq groups the kernel may run: its possible NUMA
+ * nodes before Linux 6.4 (a cap per node), else 1. */
+static unsigned iowq_groups(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0, n = 0;
+	char list[256];
+	char *p = list;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2 || major > 6 ||
+	    (major == 6 && minor >= 4))
+		return 1;
+	/* "0", "0-1", "0-3,8-11" */
+	if (read_at(AT_FDCWD, "/sys/devices/system/node/possible", list, sizeof(list)))
+		return 1; /* no NUMA support built: one node */
+	while (*p >= '0' && *p <= '9') {
+		unsigned long a = strtoul(p, &p, 10), b = a;
+
+		if (*p == '-')
+			b = strtoul(p + 1, &p, 10);
+		n += b >= a ? (unsigned)(b - a + 1) : 1;
+		if (*p == ',')
+			p++;
+	}
+	return n ? n : 1;
+}
+
+uint64_t jail_min_pids(unsigned vcpus, unsigned *workers)
+{
+	*workers = (JAIL_IOWQ_BOUNDED + JAIL_IOWQ_UNBOUNDED) * iowq_groups();
+	return (uint64_t)vcpus + 1 + *workers;
 }
 
 int jail_parse_cpus(const char *s, uint32_t *milli)

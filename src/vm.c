@@ -29,6 +29,7 @@
 #include "hearth/notify.h"
 #include "hearth/runstate.h"
 #include "hearth/sandbox.h"
+#include "hearth/uring.h"
 #include "hearth/vcpu.h"
 #include "hearth/vm_control.h"
 #include "hearth/vm_events.h"
@@ -438,6 +439,10 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	/* before build(): the disk image reader's child loads its filter
 	 * (or, with --seccomp off, none) */
 	sandbox_configure(!cfg->no_seccomp, log_fd());
+	/* --jail-pids: io_uring's workers are tasks in the group; capped
+	 * before the first ring, so the minimum config.c asks for holds */
+	if (cfg->jail.enabled && cfg->jail.pids)
+		uring_cap_workers(JAIL_IOWQ_BOUNDED, JAIL_IOWQ_UNBOUNDED);
 	if (build(vm) || (cfg->jail.enabled && enter_jail(vm)))
 		goto destroy_vm;
 	vm->err = NULL;

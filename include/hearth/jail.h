@@ -26,6 +26,12 @@
 #define JAIL_MAX_CPUS_MILLI  1024000u
 /* cpu.max takes no quota under 1 ms a 100 ms period */
 #define JAIL_MIN_CPUS_MILLI 10u
+/* With --jail-pids, io_uring's workers for hearth's requests are capped
+ * (uring_cap_workers()): for disk I/O on image files and block devices,
+ * and for the rest (a TAP's reads and writes that cannot complete at
+ * once). Each is a task of hearth's in the pids cgroup. */
+#define JAIL_IOWQ_BOUNDED   4u
+#define JAIL_IOWQ_UNBOUNDED 2u
 
 struct jail_config {
 	bool enabled;	       /* --jail */
@@ -68,6 +74,15 @@ int jail_enter(const struct jail_config *c, char *err, size_t errlen, char *note
 /* The cgroup v2 mount point, from /proc/self/mountinfo, into @out.
  * Returns 0 or -ENOENT. */
 int jail_cgroup2_mount(char *out, size_t outlen);
+
+/*
+ * The least --jail-pids that holds hearth with @vcpus vCPUs: the vCPU
+ * threads, the I/O thread and the io_uring workers the cap allows, which
+ * are counted per NUMA node (the kernel's possible nodes) on kernels
+ * before 6.4, where the cap is per node; *@workers gets that part. The
+ * cgroup's cleaner is not in the group (forked before hearth joins it).
+ */
+uint64_t jail_min_pids(unsigned vcpus, unsigned *workers);
 
 /* "1", "0.5", "2.25" (at most 3 decimals) into thousandths; 0 or -EINVAL
  * (also for 0 and more than 1024 CPUs). */
