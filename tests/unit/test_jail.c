@@ -182,7 +182,8 @@ static int jailed_child(const struct jailed *j)
 	}
 	if (j->io_worker) {
 		/* a read punted to io_uring's worker (IOSQE_ASYNC) that blocks on
-		 * an empty pipe: hearth's rings may have workers by now */
+		 * an empty pipe (or, on kernels that poll a pipe from the worker,
+		 * a worker that stays idle) */
 		static struct io_uring ring;
 		static int p[2];
 		static char b;
@@ -388,11 +389,11 @@ static void root_jail(void **state)
 	assert_int_equal(finish(&ch), 0);
 }
 
-/* io_uring's worker threads are in hearth's thread group: the jail must
- * still be made (a user namespace could not: jail_begin makes it first).
- * The worker keeps the ids it was made with (printed: docs/security.md
- * says why that is harmless and what would remove it); the process is
- * jailed. */
+/* io_uring's worker threads are in hearth's thread group. hearth's rings
+ * have none when it enters the jail (docs/security.md says why), but the
+ * jail must not depend on it (a user namespace could not be made with
+ * one: jail_begin makes it first). The worker keeps the ids it was made
+ * with (printed); the process is jailed. */
 static void root_jail_with_io_worker(void **state)
 {
 	struct jailed j = { .c = base(), .io_worker = true };
