@@ -19,6 +19,8 @@
 #include "hearth/sandbox.h"
 #include "sandbox_rules.h"
 
+#include "hearth/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -44,7 +46,7 @@
 
 static atomic_uint needs;
 static atomic_bool enabled = true;
-static int log_fd = -1;
+static int report_fd = -1;
 static _Thread_local char thread_name[16];
 
 void sandbox_need(unsigned what)
@@ -60,7 +62,7 @@ unsigned sandbox_needs(void)
 void sandbox_configure(bool on, int fd)
 {
 	atomic_store(&enabled, on);
-	log_fd = fd;
+	report_fd = fd;
 }
 
 bool sandbox_enabled(void)
@@ -119,9 +121,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	put(line, &len, sizeof(line), "; exiting with status ");
 	put_num(line, &len, sizeof(line), SANDBOX_EXIT_STATUS, 10);
 	line[len++] = '\n';
-	if (write(STDERR_FILENO, line, len) < 0 && log_fd < 0)
+	if (write(STDERR_FILENO, line, len) < 0 && report_fd < 0)
 		_exit(SANDBOX_EXIT_STATUS);
-	if (log_fd >= 0 && log_fd != STDERR_FILENO && write(log_fd, line, len) < 0)
+	if (report_fd >= 0 && report_fd != STDERR_FILENO && write(report_fd, line, len) < 0)
 		_exit(SANDBOX_EXIT_STATUS);
 	_exit(SANDBOX_EXIT_STATUS);
 }
@@ -159,6 +161,7 @@ int sandbox_load(enum sandbox_thread kind, unsigned have)
 	if (prctl(PR_GET_NAME, thread_name, 0, 0, 0))
 		thread_name[0] = '\0';
 	thread_name[sizeof(thread_name) - 1] = '\0';
+	log_thread_named(); /* so log lines need no prctl() either */
 	prog = kind == SANDBOX_VCPU	? &sandbox_prog_vcpu
 	       : kind == SANDBOX_READER ? &sandbox_prog_reader
 					: &sandbox_prog_io[have & SANDBOX_NEED_ALL];

@@ -43,7 +43,6 @@ static const struct rule vcpu_rules[] = {
 	R(madvise, ANY),
 	R(brk, ANY),
 	R(clock_gettime, ANY),	/* when the vDSO cannot read the clock source */
-	R(prctl, GET_NAME),	/* glibc's pthread_getname_np() for log lines */
 	R(sched_yield, ANY),	/* glibc (unsure: none expected) */
 	R(sched_getaffinity, ANY), /* glibc's allocator sizing its arenas past 8 threads */
 	R(restart_syscall, ANY),
@@ -79,13 +78,12 @@ static const struct rule io_rules[] = {
 	R(mmap, NO_EXEC), /* glibc's allocator; io_uring rings unmapped at the end */
 	R(mprotect, NO_EXEC), R(munmap, ANY), R(madvise, ANY), R(brk, ANY),
 	R(rt_sigprocmask, ANY), /* glibc (unsure: none expected) */
-	R(timerfd_create, ANY), /* the --shutdown-timeout deadline, armed on SIGTERM */
-	R(timerfd_settime, ANY),
+	R(timerfd_settime, ANY), /* the --shutdown-timeout deadline, armed on SIGTERM */
 	R(clock_gettime, ANY),	     /* vCPU CPU times (metrics); a clock without vDSO */
 	R(getrusage, THREAD_RUSAGE), /* the I/O thread's CPU time (metrics) */
 	R(tgkill, OWN_KICK),	     /* kicking the vCPUs out of KVM_RUN; glibc's abort() */
 	R(getpid, ANY), R(gettid, ANY), /* glibc's abort(): raise() asks both ids */
-	R(prctl, GET_NAME), R(exit_group, ANY),
+	R(exit_group, ANY),
 	/* what the fallbacks and the VM's options add */
 	RN(epoll_wait, ANY, SANDBOX_NEED_EPOLL), RN(epoll_ctl, ANY, SANDBOX_NEED_EPOLL),
 	RN(io_submit, ANY, SANDBOX_NEED_AIO), RN(io_getevents, ANY, SANDBOX_NEED_AIO),

@@ -18,7 +18,6 @@
 enum check {
 	ANY,
 	NO_EXEC,       /* mmap, mprotect: arg 2 (prot) without PROT_EXEC */
-	GET_NAME,      /* prctl(PR_GET_NAME): how glibc reads a thread's own name */
 	FL_ONLY,       /* fcntl(F_GETFL / F_SETFL / F_OFD_SETLK): the console's O_NONBLOCK
 		      * toggle, a disk image's lock dropped at exit */
 	THREAD_RUSAGE, /* getrusage(RUSAGE_THREAD) */

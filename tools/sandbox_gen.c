@@ -55,7 +55,7 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 {
 	static const unsigned long fl[] = { F_GETFL, F_SETFL, F_OFD_SETLK },
 				   fd[] = { F_GETFD, F_SETFD, F_DUPFD_CLOEXEC },
-				   inet[] = { AF_INET, AF_INET6 }, name[] = { PR_GET_NAME },
+				   inet[] = { AF_INET, AF_INET6 },
 				   rusage[] = { RUSAGE_THREAD }, dumpable[] = { PR_GET_DUMPABLE },
 				   kick[] = { SANDBOX_KICK_SIGNAL, SIGABRT };
 
@@ -63,7 +63,6 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 	case NO_EXEC:
 		return seccomp_rule_add(f, SCMP_ACT_ALLOW, r->nr, 1,
 					SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	case GET_NAME: return allow_arg_in(f, r->nr, 0, name, 1);
 	case FL_ONLY: return allow_arg_in(f, r->nr, 1, fl, 3);
 	case THREAD_RUSAGE: return allow_arg_in(f, r->nr, 0, rusage, 1);
 	case FD_FLAGS: return allow_arg_in(f, r->nr, 1, fd, 3);
