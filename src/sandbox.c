@@ -19,8 +19,6 @@
 #include "hearth/sandbox.h"
 #include "sandbox_rules.h"
 
-#include "hearth/log.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -161,7 +159,6 @@ int sandbox_load(enum sandbox_thread kind, unsigned have)
 	if (prctl(PR_GET_NAME, thread_name, 0, 0, 0))
 		thread_name[0] = '\0';
 	thread_name[sizeof(thread_name) - 1] = '\0';
-	log_thread_named(); /* so log lines need no prctl() either */
 	prog = kind == SANDBOX_VCPU	? &sandbox_prog_vcpu
 	       : kind == SANDBOX_READER ? &sandbox_prog_reader
 					: &sandbox_prog_io[have & SANDBOX_NEED_ALL];

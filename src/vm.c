@@ -467,7 +467,9 @@ int vm_run(struct vm *vm)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
-	/* the I/O thread's filter before the loop's first event */
+	/* the I/O thread's filter before the loop's first event; its name
+	 * read before it, for the log lines */
+	log_thread_named();
 	ret = sandbox_enter(SANDBOX_IO);
 	if (ret)
 		log_err("cannot load the I/O thread's seccomp filter: %s", strerror(-ret));

@@ -55,8 +55,8 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 {
 	static const unsigned long fl[] = { F_GETFL, F_SETFL, F_OFD_SETLK },
 				   fd[] = { F_GETFD, F_SETFD, F_DUPFD_CLOEXEC },
-				   inet[] = { AF_INET, AF_INET6 },
-				   rusage[] = { RUSAGE_THREAD }, dumpable[] = { PR_GET_DUMPABLE },
+				   inet[] = { AF_INET, AF_INET6 }, rusage[] = { RUSAGE_THREAD },
+				   dumpable[] = { PR_GET_DUMPABLE },
 				   kick[] = { SANDBOX_KICK_SIGNAL, SIGABRT };
 
 	switch (r->check) {

@@ -322,7 +322,9 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	/* the filter before the guest's first instruction (docs/security.md) */
+	/* the filter before the guest's first instruction (docs/security.md);
+	 * the thread's name read before it, for the log lines */
+	log_thread_named();
 	if (sandbox_enter(SANDBOX_VCPU)) {
 		log_err("vcpu%u: cannot load its seccomp filter", v->index);
 		v->env->ctl->stop(v->env->ctl->opaque, VM_STOP_HOST_ERROR, 0);

@@ -422,6 +422,7 @@ static void *vcpu_like(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	vt_tid = gettid(); /* before the filter, as vcpu_thread() */
+	log_thread_named();
 	if (sandbox_load(SANDBOX_VCPU, 0))
 		_exit(20);
 	small = malloc(64);
@@ -467,6 +468,7 @@ static void thread_life(void **state)
 			_exit(30);
 		while ((vt = atomic_load(&tid)) == 0)
 			usleep(1000);
+		log_thread_named(); /* as vm.c: the name for log lines */
 		if (sandbox_load(SANDBOX_IO, 0))
 			_exit(31);
 		syscall(SYS_tgkill, self, vt, SIGUSR1);
