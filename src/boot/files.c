@@ -90,17 +90,10 @@ static bool has_root(const char *cmdline)
 static int kernel_from_disk(struct boot_files *b, const struct vm_config *cfg, struct failure *f)
 {
 	const struct disk_config *d = &cfg->disks[0];
-	const struct disk_iscsi *c = &d->iscsi;
-	/* a LUN as its disk will open it (src/devices.c) */
-	struct iscsi_blk_opts lun = { .url = c->url,
-				      .url_password = c->url_password,
-				      .secret = c->secret[0] ? c->secret : NULL,
-				      .timeout_ms = c->timeout_ms,
-				      .readonly = true,
-				      .initiator = c->initiator[0] ? c->initiator : NULL };
 	struct image_disk src = { .path = d->file.path };
+	struct iscsi_blk_opts lun;
 	struct boot_image img;
-	char why[300], name[sizeof(c->url)];
+	char why[300], name[sizeof(d->iscsi.url)];
 	size_t n;
 	int ret;
 
@@ -110,6 +103,15 @@ static int kernel_from_disk(struct boot_files *b, const struct vm_config *cfg, s
 			"no --kernel, and no disk image to take one from: give --kernel FILE "
 			"or a first --disk path=IMAGE (or url=iscsi://...) that holds a kernel");
 	if (d->kind == DISK_ISCSI) {
+		const struct disk_iscsi *c = &d->iscsi;
+
+		/* the LUN as its disk will open it (src/devices.c), read-only */
+		lun = (struct iscsi_blk_opts){ .url = c->url,
+					       .url_password = c->url_password,
+					       .secret = c->secret[0] ? c->secret : NULL,
+					       .timeout_ms = c->timeout_ms,
+					       .readonly = true,
+					       .initiator = c->initiator[0] ? c->initiator : NULL };
 		iscsi_url_redact(c->url, name, sizeof(name));
 		src = (struct image_disk){ .path = name, .lun = &lun };
 	}
