@@ -5,15 +5,16 @@ Runs hearth on a pty, as a terminal would, and keeps everything the
 console printed in a log file. A test script imports it and drives the
 guest step by step:
 
-    con = Console(argv, log_path, limit)   # starts hearth
+    con = Console(argv, log_path, 300, scale)   # starts hearth
     if con.login("hearth-debian", "root", "hearth"):
         m = con.run("echo RESULT $((6 * 7)) END", rb"RESULT (\\d+) END", "the output")
     con.stop()                             # SIGTERM: the guest must power off
 
 Results are printed for the calling bash script to count: "ok WHAT" and
 "not ok WHAT" lines become lib.sh's ok/not_ok, anything else ("# ...") is
-shown as it is. Every wait has a limit in seconds, already scaled by the
-caller (HEARTH_TIME_SCALE, tests/integration/lib.sh).
+shown as it is. Every wait has a limit, given in seconds as on a KVM host
+and multiplied here by @scale (HEARTH_TIME_SCALE, tests/integration/lib.sh):
+emulation is slower, not more patient.
 """
 import os
 import pty
@@ -24,10 +25,12 @@ import time
 
 
 class Console:
-    def __init__(self, argv, log_path, limit):
-        """Starts @argv (hearth's argv, argv[0] a path) on a pty; @limit is
-        the default wait for a pattern and the wait for the power-off."""
-        self.limit = float(limit)
+    def __init__(self, argv, log_path, limit, scale=1):
+        """Starts @argv (hearth's argv, argv[0] a path) on a pty; @limit
+        (seconds, before @scale) is the default wait for a pattern and the
+        wait for the power-off."""
+        self.scale = float(scale)
+        self.limit = float(limit) * self.scale
         self.log = open(log_path, "wb")
         self.seen = b""
         self.start = time.time()
@@ -51,8 +54,9 @@ class Console:
 
     def expect(self, pattern, what, seconds=None):
         """Waits for @pattern (bytes, a regex) in what the console printed
-        since the last match; the match, or None after a "not ok" line."""
-        seconds = self.limit if seconds is None else seconds
+        since the last match, up to @seconds (scaled; default: the limit);
+        the match, or None after a "not ok" line."""
+        seconds = self.limit if seconds is None else seconds * self.scale
         end = time.time() + seconds
         while True:
             m = re.search(pattern, self.seen)

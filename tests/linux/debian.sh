@@ -67,10 +67,10 @@ end = time.time() + float(sys.argv[2])  # guests that never connect end it too
 for _ in range(2):
     s.settimeout(max(1.0, end - time.time()))
     c, _ = s.accept()
-    c.settimeout(30)
+    c.settimeout(float(sys.argv[3]))
     with open(sys.argv[1], "ab") as f:
         f.write(c.recv(4096))
-' "$TMP/net.txt" "$(scaled 1500)" &
+' "$TMP/net.txt" "$(scaled 1500)" "$(scaled 30)" &
 BG_PID=$!
 token=hearth-$$-$RANDOM
 
@@ -127,19 +127,19 @@ show_failure() { # BOOT
 # ---- boot 1: the seed's machine, its root on a 30 GiB LUN ----
 # The person at the console runs in the background: the host stops and
 # starts the target while the guest's stream runs (the files stream-begun
-# and target-back say when). Each wait is at most LIMIT s (scaled).
+# and target-back say when). Its waits are scaled by HEARTH_TIME_SCALE.
 : >"$TMP/console1.log"
-PYTHONPATH=$HERE "${NX[@]}" python3 - "$TMP" "$token" "$(scaled 300)" "$TMP/hearth-nofilter" run \
+PYTHONPATH=$HERE "${NX[@]}" python3 - "$TMP" "$token" "$SCALE" "$TMP/hearth-nofilter" run \
 	--cpus 2 --memory 4G --disk "url=$URL" --net tap=htap0 --timeout 500s --shutdown-timeout 120s \
 	--log-file "$TMP/hearth1.log" --log-level info >"$TMP/steps1.txt" <<'PY' &
 import os, sys
 from console_user import Console
-tmp, token, limit, argv = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
-con = Console(argv, os.path.join(tmp, "console1.log"), limit)
+tmp, token, scale, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+con = Console(argv, os.path.join(tmp, "console1.log"), 300, scale)
 if con.login("hearth-debian", "root", "hearth"):
     m = con.run("echo RESULT $((6 * 7)) $(nproc) $(cat /sys/block/vda/size) "
                 "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) $(systemctl is-system-running --wait) END",
-                rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output", limit)
+                rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output")
     if m:
         print(f"# {m.group(0).decode()}")
     con.run("findmnt -no SOURCE /; echo ROOT-$((1+1))", rb"ROOT-2\r?\n", "the root checks", 60)
@@ -158,7 +158,7 @@ if con.login("hearth-debian", "root", "hearth"):
                "echo STREAM-END-$((1+1)) $s $(stat -c %s /root/stream)",
                rb"STREAM-BEGIN-2\r?\n", "the stream started", 60):
         open(os.path.join(tmp, "stream-begun"), "w").close()
-        m = con.expect(rb"STREAM-END-2 (\w+) (\d+)", "the stream ended", limit)
+        m = con.expect(rb"STREAM-END-2 (\w+) (\d+)", "the stream ended")
         back = os.path.exists(os.path.join(tmp, "target-back"))
         if m and m.group(1) == b"ok" and m.group(2) == b"67108864" and back:
             print("ok the guest's 64 MiB stream went on through tgtd's SIGKILL and restart, without an error")
@@ -166,7 +166,7 @@ if con.login("hearth-debian", "root", "hearth"):
             print(f"not ok the stream: {m.group(1).decode()}, {m.group(2).decode()} bytes, "
                   f"{'after' if back else 'before'} the target was back")
     m = con.run("sha256sum /root/stream | cut -c1-64 | sed 's/^/SHA /; s/$/ END/'",
-                rb"SHA ([0-9a-f]{64}) END", "the stream's sha256 in the guest", limit)
+                rb"SHA ([0-9a-f]{64}) END", "the stream's sha256 in the guest")
     if m:
         open(os.path.join(tmp, "stream.sha"), "w").write(m.group(1).decode())
     m = con.run("echo IOERR $(dmesg | grep -ci -e 'i/o error' -e blk_update_request -e 'buffer i/o') END",
@@ -233,17 +233,17 @@ if [ "$FAILS" != 0 ]; then show_failure 1; fi
 
 # ---- boot 2: the same disk as a file ----
 : >"$TMP/console2.log"
-PYTHONPATH=$HERE "${NX[@]}" python3 - "$TMP" "$token" "$(scaled 300)" "$TMP/hearth-nofilter" run \
+PYTHONPATH=$HERE "${NX[@]}" python3 - "$TMP" "$token" "$SCALE" "$TMP/hearth-nofilter" run \
 	--disk "path=$DISK" --cpus 2 --memory 1G --net tap=htap0 --timeout 400s --shutdown-timeout 120s \
 	--log-file "$TMP/hearth2.log" --log-level info >"$TMP/steps2.txt" <<'PY'
 import os, sys
 from console_user import Console
-tmp, token, limit, argv = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
-con = Console(argv, os.path.join(tmp, "console2.log"), limit)
+tmp, token, scale, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+con = Console(argv, os.path.join(tmp, "console2.log"), 300, scale)
 if con.login("hearth-debian", "root", "hearth"):
     m = con.run("echo RESULT $((6 * 7)) $(nproc) $(cat /sys/block/vda/size) "
                 "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) $(systemctl is-system-running --wait) END",
-                rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output", limit)
+                rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output")
     if m:
         print(f"# {m.group(0).decode()}")
     con.run("findmnt -no SOURCE /; echo ROOT-$((1+1))", rb"ROOT-2\r?\n", "the root checks", 60)
