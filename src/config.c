@@ -14,6 +14,7 @@
 const char config_usage[] =
 	"usage: hearth run --kernel FILE [options]\n"
 	"       hearth run --disk path=IMAGE [options]   (the kernel inside IMAGE)\n"
+	"       hearth run --disk url=iscsi://... [options]   (the kernel inside the LUN)\n"
 	"  --kernel FILE          Linux bzImage, or ELF kernel with a PVH note; without it,\n"
 	"                         the first disk's /vmlinuz or boot entry, root=UUID= added\n"
 	"  --initrd FILE          initial ramdisk\n"
@@ -851,11 +852,6 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		return config_error(
 			err, errlen,
 			"missing --kernel, or a --disk to boot from (see hearth run --help)");
-	if (!cfg->help && !cfg->kernel && cfg->disks[0].kind != DISK_FILE)
-		return config_error(
-			err, errlen,
-			"missing --kernel: the first --disk is an iSCSI LUN, and a kernel "
-			"is taken only from a disk image file");
 	if (!cfg->help && !cfg->kernel && cfg->initrd)
 		return config_error(
 			err, errlen,

@@ -160,7 +160,8 @@ int sandbox_load(enum sandbox_thread kind, unsigned have)
 		thread_name[0] = '\0';
 	thread_name[sizeof(thread_name) - 1] = '\0';
 	prog = kind == SANDBOX_VCPU	? &sandbox_prog_vcpu
-	       : kind == SANDBOX_READER ? &sandbox_prog_reader
+	       : kind == SANDBOX_READER ? (have & SANDBOX_NEED_ISCSI ? &sandbox_prog_reader_lun
+								     : &sandbox_prog_reader)
 					: &sandbox_prog_io[have & SANDBOX_NEED_ALL];
 	/* tgkill()'s target: this process, known only now (the generator
 	 * listed where it goes; tools/sandbox_gen.c) */

@@ -141,6 +141,20 @@ static const struct rule reader_rules[] = {
 	R(tgkill, OWN_ABORT),
 	R(newfstatat, REFUSE),
 	R(ioctl, REFUSE),
+	/* a LUN (src/boot/image.c): its session is logged in before the
+	 * filter; after it, libiscsi's synchronous reads on that socket. A
+	 * reconnect (the session dropped) fails rather than ends the child:
+	 * the read fails, and hearth says the disk could not be read */
+	RN(poll, ANY, SANDBOX_NEED_ISCSI),
+	RN(readv, ANY, SANDBOX_NEED_ISCSI),
+	RN(writev, ANY, SANDBOX_NEED_ISCSI),
+	RN(recvfrom, ANY, SANDBOX_NEED_ISCSI),
+	RN(sendto, ANY, SANDBOX_NEED_ISCSI),
+	RN(getsockopt, ANY, SANDBOX_NEED_ISCSI),
+	RN(socket, REFUSE, SANDBOX_NEED_ISCSI),
+	RN(connect, REFUSE, SANDBOX_NEED_ISCSI),
+	RN(open, REFUSE, SANDBOX_NEED_ISCSI),
+	RN(openat, REFUSE, SANDBOX_NEED_ISCSI),
 };
 
 #ifdef HEARTH_SANITIZE

@@ -71,6 +71,8 @@ struct sandbox_prog {
 extern const struct sandbox_prog sandbox_prog_vcpu;
 extern const struct sandbox_prog sandbox_prog_io[SANDBOX_NEED_ALL + 1];
 extern const struct sandbox_prog sandbox_prog_reader;
+/* the reader of a disk that is an iSCSI LUN (SANDBOX_NEED_ISCSI) */
+extern const struct sandbox_prog sandbox_prog_reader_lun;
 /* Every system call's name by its number (NULL: none), for the violation
  * line: a signal handler may not ask libseccomp, nor allocate. */
 extern const char *const sandbox_syscall_names[SANDBOX_SYSCALL_NAMES];

@@ -270,7 +270,7 @@ int main(int argc, char **argv)
 	enum { NEEDS = SANDBOX_NEED_ALL + 1 };
 	FILE *out;
 	char name[32];
-	unsigned npid_vcpu = 0, npid_reader = 0, npid_io[NEEDS] = { 0 };
+	unsigned npid_vcpu = 0, npid_reader = 0, npid_reader_lun = 0, npid_io[NEEDS] = { 0 };
 	int ok = 1;
 
 	if (argc != 2) {
@@ -287,7 +287,8 @@ int main(int argc, char **argv)
 		"#include <linux/filter.h>\n#include <stddef.h>\n\n#include "
 		"\"sandbox_rules.h\"\n\n");
 	ok = emit(out, "vcpu", SANDBOX_VCPU, 0, &npid_vcpu) > 0 &&
-	     emit(out, "reader", SANDBOX_READER, 0, &npid_reader) > 0;
+	     emit(out, "reader", SANDBOX_READER, 0, &npid_reader) > 0 &&
+	     emit(out, "reader_lun", SANDBOX_READER, SANDBOX_NEED_ISCSI, &npid_reader_lun) > 0;
 	for (unsigned have = 0; have < NEEDS && ok; have++) {
 		snprintf(name, sizeof(name), "io_%u", have);
 		ok = emit(out, name, SANDBOX_IO, have, &npid_io[have]) > 0;
@@ -296,6 +297,8 @@ int main(int argc, char **argv)
 	prog(out, "vcpu", npid_vcpu);
 	fprintf(out, ";\nconst struct sandbox_prog sandbox_prog_reader = ");
 	prog(out, "reader", npid_reader);
+	fprintf(out, ";\nconst struct sandbox_prog sandbox_prog_reader_lun = ");
+	prog(out, "reader_lun", npid_reader_lun);
 	fprintf(out, ";\nconst struct sandbox_prog sandbox_prog_io[%u] = {\n", (unsigned)NEEDS);
 	for (unsigned have = 0; have < NEEDS; have++) {
 		snprintf(name, sizeof(name), "io_%u", have);

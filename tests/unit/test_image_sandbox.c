@@ -85,7 +85,7 @@ static int find(struct boot_image *b, char *line, size_t len)
 	fflush(stderr);
 	dup2(fileno(tmp), STDERR_FILENO);
 	err[0] = '\0';
-	ret = image_find_kernel(img, 30000, b, err, sizeof(err));
+	ret = image_find_kernel(&(struct image_disk){ .path = img }, 30000, b, err, sizeof(err));
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	rewind(tmp);
