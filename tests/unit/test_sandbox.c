@@ -517,6 +517,9 @@ static void counts(void **state)
 	sandbox_count(SANDBOX_READER, 0, &sys, &ioc);
 	assert_int_equal(sys, 23);
 	assert_int_equal(ioc, 0);
+	sandbox_count(SANDBOX_READER, SANDBOX_NEED_ISCSI, &sys, &ioc);
+	assert_int_equal(sys, 29);
+	assert_int_equal(ioc, 0);
 	/* the description lists what the counts count */
 	assert_true(sandbox_describe(SANDBOX_VCPU, 0, buf, sizeof(buf)) < sizeof(buf));
 	assert_non_null(strstr(buf, "ioctl KVM_RUN\n"));
