@@ -515,10 +515,10 @@ static void counts(void **state)
 	sandbox_count(SANDBOX_IO, SANDBOX_NEED_ALL, &all_sys, &all_ioc);
 	assert_int_equal(all_sys, 46);
 	sandbox_count(SANDBOX_READER, 0, &sys, &ioc);
-	assert_int_equal(sys, 23);
+	assert_int_equal(sys, 25);
 	assert_int_equal(ioc, 0);
 	sandbox_count(SANDBOX_READER, SANDBOX_NEED_ISCSI, &sys, &ioc);
-	assert_int_equal(sys, 29);
+	assert_int_equal(sys, 31);
 	assert_int_equal(ioc, 0);
 	/* the description lists what the counts count */
 	assert_true(sandbox_describe(SANDBOX_VCPU, 0, buf, sizeof(buf)) < sizeof(buf));
