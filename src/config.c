@@ -14,6 +14,7 @@
 const char config_usage[] =
 	"usage: hearth run --kernel FILE [options]\n"
 	"       hearth run --disk path=IMAGE [options]   (the kernel inside IMAGE)\n"
+	"       hearth run --disk url=iscsi://... [options]   (the kernel inside the LUN)\n"
 	"  --kernel FILE          Linux bzImage, or ELF kernel with a PVH note; without it,\n"
 	"                         the first disk's /vmlinuz or boot entry, root=UUID= added\n"
 	"  --initrd FILE          initial ramdisk\n"
@@ -62,7 +63,7 @@ const char config_usage[] =
 	"                         removed after hearth exits; with:\n"
 	"  --jail-cpus N          cpu.max in CPUs, e.g. 1 or 0.5\n"
 	"  --jail-memory SIZE     memory.max (guest RAM the guest touches counts)\n"
-	"  --jail-pids N          pids.max (at least the vCPUs + 1)\n"
+	"  --jail-pids N          pids.max (at least the vCPUs + 7)\n"
 	"  --jail-nofile N        open descriptors (default: those held + 128)\n"
 	"  --jail-fsize SIZE      largest file write offset (default unlimited)\n"
 	"  --jail-memlock SIZE    locked memory (default 0)\n"
@@ -802,13 +803,20 @@ static int jail_check(const struct vm_config *cfg, char *err, size_t errlen)
 	if (limit && !j->cgroup)
 		return config_error(err, errlen,
 				    "%s needs --jail-cgroup PARENT (the group's parent)", limit);
-	/* the I/O thread and one thread per vCPU (io_uring's workers, if
-	 * any, count too: docs/security.md) */
-	if (j->pids && j->pids < (uint64_t)cfg->cpus + 1)
-		return config_error(err, errlen,
-				    "--jail-pids %llu: hearth runs %u threads (the I/O thread and "
-				    "%u vCPUs)",
-				    (unsigned long long)j->pids, cfg->cpus + 1, cfg->cpus);
+	/* the I/O thread, one thread per vCPU and the io_uring workers the
+	 * cap then allows (docs/security.md) */
+	if (j->pids) {
+		unsigned workers;
+		uint64_t min = jail_min_pids(cfg->cpus, &workers);
+
+		if (j->pids < min)
+			return config_error(
+				err, errlen,
+				"--jail-pids %llu: hearth needs at least %llu (%u vCPUs, "
+				"the I/O thread and up to %u io_uring workers)",
+				(unsigned long long)j->pids, (unsigned long long)min, cfg->cpus,
+				workers);
+	}
 	return 0;
 }
 
@@ -844,11 +852,6 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		return config_error(
 			err, errlen,
 			"missing --kernel, or a --disk to boot from (see hearth run --help)");
-	if (!cfg->help && !cfg->kernel && cfg->disks[0].kind != DISK_FILE)
-		return config_error(
-			err, errlen,
-			"missing --kernel: the first --disk is an iSCSI LUN, and a kernel "
-			"is taken only from a disk image file");
 	if (!cfg->help && !cfg->kernel && cfg->initrd)
 		return config_error(
 			err, errlen,

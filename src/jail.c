@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 /* Landlock's ABI, for headers older than the kernel (Debian 12's lack
@@ -105,17 +106,51 @@ static int read_at(int dirfd, const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Closes every descriptor but the @n in @keep (sorted, ascending). */
-static void close_except(const int *keep, size_t n)
+/* Closes every descriptor /proc/self/fd lists but the @n in @keep;
+ * 0 or -errno (no /proc). */
+static int close_listed(const int *keep, size_t n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return -errno;
+	/* closing while listing is safe: the directory is the descriptor
+	 * table, read in descriptor order */
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		bool kept = e->d_name[0] < '0' || e->d_name[0] > '9' || *end || fd == dirfd(d);
+
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = keep[i] == fd;
+		if (!kept)
+			close((int)fd);
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Closes every descriptor but the @n in @keep (sorted, ascending), with
+ * close_range() where the kernel has it (5.9), else one by one as
+ * /proc/self/fd lists them: exact, where a loop up to RLIMIT_NOFILE would
+ * miss a descriptor inherited above a limit lowered since. 0, or -errno
+ * when neither works (then some may be left open).
+ */
+static int close_except(const int *keep, size_t n)
 {
 	unsigned from = 0;
+	int ret = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned)keep[i] > from)
-			close_range(from, (unsigned)keep[i] - 1, 0);
+	for (size_t i = 0; i < n && !ret; i++) {
+		if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0))
+			ret = -errno;
 		from = (unsigned)keep[i] + 1;
 	}
-	close_range(from, ~0u, 0);
+	if (!ret && close_range(from, ~0u, 0))
+		ret = -errno;
+	return ret ? close_listed(keep, n) : 0;
 }
 
 /* ---- jail_begin: inherited descriptors, the user namespace ---- */
@@ -148,7 +183,12 @@ int jail_begin(const struct jail_config *c, char *err, size_t errlen)
 		for (long i = 0; i < fds && i < 16; i++)
 			keep[n++] = 3 + (int)i;
 	}
-	close_except(keep, (size_t)n);
+	ret = close_except(keep, (size_t)n);
+	if (ret)
+		return why(err, errlen, ret,
+			   "--jail: cannot close the descriptors hearth inherited: no "
+			   "close_range() (Linux 5.9) and no /proc/self/fd: %s",
+			   strerror(-ret));
 	/* the cgroup's parent and its controllers checked now, before
 	 * anything is opened or made: a usage error leaves nothing behind */
 	if (c->cgroup) {
@@ -239,10 +279,8 @@ static void reap(int pfd, const char *name, pid_t hearth)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	keep[0] = pfd < pidfd ? pfd : pidfd;
 	keep[1] = pfd < pidfd ? pidfd : pfd;
-	if (pidfd < 0)
-		close_except(&pfd, 1);
-	else
-		close_except(keep, 2);
+	/* best effort: a descriptor left open here holds a resource, no right */
+	(void)close_except(pidfd < 0 ? &pfd : keep, pidfd < 0 ? 1 : 2);
 	if (pidfd >= 0 && getppid() == hearth) {
 		p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 		while (poll(&p, 1, -1) < 0 && errno == EINTR)
@@ -274,39 +312,34 @@ static bool has_word(const char *list, const char *word)
 static int cgroup_limits(const struct jail_config *c, int pfd, const char *name, char *err,
 			 size_t errlen)
 {
-	char path[64], val[64];
-	int ret = 0;
+	/* each limit given: its file, its value, the option that set it; a
+	 * file the kernel may lack (memory.swap.max, without swap
+	 * accounting) is skipped then */
+	struct {
+		bool on, may_lack;
+		const char *opt, *file;
+		char val[48];
+	} w[] = {
+		{ c->cpus_milli != 0, false, "--jail-cpus", "cpu.max", "" },
+		{ c->memory != 0, false, "--jail-memory", "memory.max", "" },
+		/* the limit is the memory's, not the swap's: none to swap to */
+		{ c->memory != 0, true, "--jail-memory", "memory.swap.max", "0" },
+		{ c->pids != 0, false, "--jail-pids", "pids.max", "" },
+	};
+	char path[64];
+	int ret;
 
-	if (c->cpus_milli) {
-		snprintf(path, sizeof(path), "%s/cpu.max", name);
-		snprintf(val, sizeof(val), "%llu %u",
-			 (unsigned long long)c->cpus_milli * JAIL_CPU_PERIOD_US / 1000,
-			 JAIL_CPU_PERIOD_US);
-		if ((ret = write_at(pfd, path, val)))
-			return why(err, errlen, ret, "--jail-cpus: cannot write cpu.max: %s",
-				   strerror(-ret));
-	}
-	if (c->memory) {
-		snprintf(path, sizeof(path), "%s/memory.max", name);
-		snprintf(val, sizeof(val), "%llu", (unsigned long long)c->memory);
-		if ((ret = write_at(pfd, path, val)))
-			return why(err, errlen, ret, "--jail-memory: cannot write memory.max: %s",
-				   strerror(-ret));
-		/* the limit is the memory's, not the swap's: none to swap to
-		 * (no such file without swap accounting) */
-		snprintf(path, sizeof(path), "%s/memory.swap.max", name);
-		ret = write_at(pfd, path, "0");
-		if (ret && ret != -ENOENT)
-			return why(err, errlen, ret,
-				   "--jail-memory: cannot write memory.swap.max: %s",
-				   strerror(-ret));
-		ret = 0;
-	}
-	if (c->pids) {
-		snprintf(path, sizeof(path), "%s/pids.max", name);
-		snprintf(val, sizeof(val), "%llu", (unsigned long long)c->pids);
-		if ((ret = write_at(pfd, path, val)))
-			return why(err, errlen, ret, "--jail-pids: cannot write pids.max: %s",
+	snprintf(w[0].val, sizeof(w[0].val), "%llu %u",
+		 (unsigned long long)c->cpus_milli * JAIL_CPU_PERIOD_US / 1000, JAIL_CPU_PERIOD_US);
+	snprintf(w[1].val, sizeof(w[1].val), "%llu", (unsigned long long)c->memory);
+	snprintf(w[3].val, sizeof(w[3].val), "%llu", (unsigned long long)c->pids);
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		if (!w[i].on)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", name, w[i].file);
+		ret = write_at(pfd, path, w[i].val);
+		if (ret && !(w[i].may_lack && ret == -ENOENT))
+			return why(err, errlen, ret, "%s: cannot write %s: %s", w[i].opt, w[i].file,
 				   strerror(-ret));
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.procs", name);
@@ -590,6 +623,39 @@ int jail_enter(const struct jail_config *c, char *err, size_t errlen, char *note
 	if ((ret = new_root(err, errlen)) || (ret = drop_ids(c, err, errlen)))
 		return ret;
 	return landlock(note, notelen, err, errlen);
+}
+
+/* How many node-sized io-wq groups the kernel may run: its possible NUMA
+ * nodes before Linux 6.4 (a cap per node), else 1. */
+static unsigned iowq_groups(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0, n = 0;
+	char list[256];
+	char *p = list;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2 || major > 6 ||
+	    (major == 6 && minor >= 4))
+		return 1;
+	/* "0", "0-1", "0-3,8-11" */
+	if (read_at(AT_FDCWD, "/sys/devices/system/node/possible", list, sizeof(list)))
+		return 1; /* no NUMA support built: one node */
+	while (*p >= '0' && *p <= '9') {
+		unsigned long a = strtoul(p, &p, 10), b = a;
+
+		if (*p == '-')
+			b = strtoul(p + 1, &p, 10);
+		n += b >= a ? (unsigned)(b - a + 1) : 1;
+		if (*p == ',')
+			p++;
+	}
+	return n ? n : 1;
+}
+
+uint64_t jail_min_pids(unsigned vcpus, unsigned *workers)
+{
+	*workers = (JAIL_IOWQ_BOUNDED + JAIL_IOWQ_UNBOUNDED) * iowq_groups();
+	return (uint64_t)vcpus + 1 + *workers;
 }
 
 int jail_parse_cpus(const char *s, uint32_t *milli)

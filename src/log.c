@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the rate limits' sta
 
 static const char *const names[] = { "error", "warn", "info", "debug" };
 static int file_fd = -1; /* --log-file, else -1: stderr */
+/* this thread's name, read once by log_thread_named(): after that a log
+ * line asks the kernel nothing (a filtered thread may not) */
+static _Thread_local char thread_name[16];
 
 int log_open_file(const char *path)
 {
@@ -113,6 +117,15 @@ uint64_t log_elapsed_ns(void)
 	       (uint64_t)start.tv_nsec;
 }
 
+void log_thread_named(void)
+{
+	char name[sizeof(thread_name)] = "";
+
+	if (pthread_getname_np(pthread_self(), name, sizeof(name)) == 0 && name[0])
+		memcpy(thread_name, name, sizeof(thread_name));
+	thread_name[sizeof(thread_name) - 1] = '\0';
+}
+
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
@@ -122,7 +135,10 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 	char thread[16] = "?", line[LINE_MAX_LEN];
 	size_t len = 0;
 
-	pthread_getname_np(pthread_self(), thread, sizeof(thread));
+	if (thread_name[0])
+		memcpy(thread, thread_name, sizeof(thread));
+	else
+		pthread_getname_np(pthread_self(), thread, sizeof(thread));
 	if (file_fd >= 0) {
 		struct timespec now;
 		struct tm tm;

@@ -44,7 +44,7 @@
 
 static atomic_uint needs;
 static atomic_bool enabled = true;
-static int log_fd = -1;
+static int report_fd = -1;
 static _Thread_local char thread_name[16];
 
 void sandbox_need(unsigned what)
@@ -60,7 +60,7 @@ unsigned sandbox_needs(void)
 void sandbox_configure(bool on, int fd)
 {
 	atomic_store(&enabled, on);
-	log_fd = fd;
+	report_fd = fd;
 }
 
 bool sandbox_enabled(void)
@@ -119,9 +119,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	put(line, &len, sizeof(line), "; exiting with status ");
 	put_num(line, &len, sizeof(line), SANDBOX_EXIT_STATUS, 10);
 	line[len++] = '\n';
-	if (write(STDERR_FILENO, line, len) < 0 && log_fd < 0)
+	if (write(STDERR_FILENO, line, len) < 0 && report_fd < 0)
 		_exit(SANDBOX_EXIT_STATUS);
-	if (log_fd >= 0 && log_fd != STDERR_FILENO && write(log_fd, line, len) < 0)
+	if (report_fd >= 0 && report_fd != STDERR_FILENO && write(report_fd, line, len) < 0)
 		_exit(SANDBOX_EXIT_STATUS);
 	_exit(SANDBOX_EXIT_STATUS);
 }
@@ -145,7 +145,9 @@ static void install_handler(void)
 int sandbox_load(enum sandbox_thread kind, unsigned have)
 {
 	const struct sandbox_prog *prog;
+	struct sock_filter ins[SANDBOX_PROG_MAX];
 	struct sock_fprog fprog;
+	uint32_t pid = (uint32_t)getpid();
 
 	if (have & ~SANDBOX_NEED_ALL)
 		return -EINVAL;
@@ -157,9 +159,18 @@ int sandbox_load(enum sandbox_thread kind, unsigned have)
 	if (prctl(PR_GET_NAME, thread_name, 0, 0, 0))
 		thread_name[0] = '\0';
 	thread_name[sizeof(thread_name) - 1] = '\0';
-	prog = kind == SANDBOX_VCPU ? &sandbox_prog_vcpu
-				    : &sandbox_prog_io[have & SANDBOX_NEED_ALL];
-	fprog = (struct sock_fprog){ .len = prog->len, .filter = (struct sock_filter *)prog->ins };
+	prog = kind == SANDBOX_VCPU	? &sandbox_prog_vcpu
+	       : kind == SANDBOX_READER ? (have & SANDBOX_NEED_ISCSI ? &sandbox_prog_reader_lun
+								     : &sandbox_prog_reader)
+					: &sandbox_prog_io[have & SANDBOX_NEED_ALL];
+	/* tgkill()'s target: this process, known only now (the generator
+	 * listed where it goes; tools/sandbox_gen.c) */
+	if (prog->len > SANDBOX_PROG_MAX)
+		return -E2BIG;
+	memcpy(ins, prog->ins, prog->len * sizeof(ins[0]));
+	for (unsigned i = 0; i < prog->npid; i++)
+		ins[prog->pid_at[i]].k = pid;
+	fprog = (struct sock_fprog){ .len = prog->len, .filter = ins };
 	/* no_new_privs first: what lets an unprivileged hearth load a filter */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog))
@@ -180,7 +191,10 @@ int sandbox_enter(enum sandbox_thread kind)
 	 * that took the thread over might (tests/integration/seccomp.sh) */
 	const char *t = getenv("HEARTH_TEST_SECCOMP");
 
-	if (!ret && t && !strcmp(t, kind == SANDBOX_VCPU ? "vcpu" : "io"))
+	if (!ret && t &&
+	    !strcmp(t, kind == SANDBOX_VCPU ? "vcpu"
+		       : kind == SANDBOX_IO ? "io"
+					    : "reader"))
 		syscall(SYS_io_uring_setup, 1, NULL);
 #endif
 	return ret;

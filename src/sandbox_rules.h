@@ -18,7 +18,6 @@
 enum check {
 	ANY,
 	NO_EXEC,       /* mmap, mprotect: arg 2 (prot) without PROT_EXEC */
-	GET_NAME,      /* prctl(PR_GET_NAME): how glibc reads a thread's own name */
 	FL_ONLY,       /* fcntl(F_GETFL / F_SETFL / F_OFD_SETLK): the console's O_NONBLOCK
 		      * toggle, a disk image's lock dropped at exit */
 	THREAD_RUSAGE, /* getrusage(RUSAGE_THREAD) */
@@ -26,6 +25,9 @@ enum check {
 	INET_STREAM,   /* socket(AF_INET / AF_INET6, ...): libiscsi's reconnect; AF_UNIX and
 		      * AF_NETLINK fail with EACCES; others trap */
 	REFUSE,	       /* fails with EACCES instead of ending the process */
+	OWN_KICK,      /* tgkill(hearth's pid, any thread, SANDBOX_KICK_SIGNAL or SIGABRT) */
+	OWN_ABORT,     /* tgkill(hearth's pid, any thread, SIGABRT): glibc's abort() */
+	DUMPABLE,      /* prctl(PR_GET_DUMPABLE): libext2fs's safe_getenv() */
 };
 
 struct rule {
@@ -50,15 +52,27 @@ const struct rule *sandbox_sanitizer_rules(size_t *n);
 /* An entry with @need belongs to a list with the needs @have. */
 bool sandbox_wanted(unsigned need, unsigned have);
 
-/* The compiled lists (tools/sandbox_gen.c writes them at build time). */
+/* The compiled lists (tools/sandbox_gen.c writes them at build time).
+ * hearth's pid is not known then: the instructions at @pid_at compare
+ * tgkill()'s first argument with 0 as compiled, and sandbox_load() puts
+ * the pid there in a copy of the program before loading it. */
 struct sandbox_prog {
 	const struct sock_filter *ins;
 	unsigned short len;
+	unsigned short npid;
+	const unsigned short *pid_at;
 };
+
+/* The longest program the generator may write (it fails the build past
+ * it): sandbox_load() copies the program onto the thread's stack. */
+#define SANDBOX_PROG_MAX 256
 
 #define SANDBOX_SYSCALL_NAMES 512
 extern const struct sandbox_prog sandbox_prog_vcpu;
 extern const struct sandbox_prog sandbox_prog_io[SANDBOX_NEED_ALL + 1];
+extern const struct sandbox_prog sandbox_prog_reader;
+/* the reader of a disk that is an iSCSI LUN (SANDBOX_NEED_ISCSI) */
+extern const struct sandbox_prog sandbox_prog_reader_lun;
 /* Every system call's name by its number (NULL: none), for the violation
  * line: a signal handler may not ask libseccomp, nor allocate. */
 extern const char *const sandbox_syscall_names[SANDBOX_SYSCALL_NAMES];

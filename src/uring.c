@@ -9,6 +9,9 @@
 
 #define MAX_RULES 16
 
+/* uring_cap_workers(): bounded, unbounded; 0: no cap */
+static unsigned cap[2];
+
 /* io_uring_register(2) itself: liburing 2.3's shared library (Debian 12)
  * does not export io_uring_register_restrictions() nor
  * io_uring_enable_rings(), only its static archive does. */
@@ -29,15 +32,27 @@ int uring_init_disabled(struct io_uring *ring, unsigned entries, struct io_uring
 	return io_uring_queue_init_params(entries, ring, p);
 }
 
+void uring_cap_workers(unsigned bounded, unsigned unbounded)
+{
+	cap[0] = bounded;
+	cap[1] = unbounded;
+}
+
 int uring_lock(struct io_uring *ring, const uint8_t *ops, unsigned nops, uint8_t flags_allowed,
 	       uint8_t flags_required)
 {
 	struct io_uring_restriction r[MAX_RULES + 2];
-	unsigned n = 0;
+	unsigned n = 0, workers[2] = { cap[0], cap[1] };
 	int ret;
 
 	if (nops > MAX_RULES)
 		return -EINVAL;
+	/* before the restrictions, which refuse every registration: the
+	 * kernel keeps the cap with the ring and applies it to the io-wq of
+	 * each thread that submits to it (hearth's I/O thread: one io-wq for
+	 * all its rings) */
+	if (cap[0] && (ret = reg(ring, IORING_REGISTER_IOWQ_MAX_WORKERS, workers, 2)))
+		return ret;
 	memset(r, 0, sizeof(r));
 	for (unsigned i = 0; i < nops; i++) {
 		r[n].opcode = IORING_RESTRICTION_SQE_OP;

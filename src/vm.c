@@ -29,6 +29,7 @@
 #include "hearth/notify.h"
 #include "hearth/runstate.h"
 #include "hearth/sandbox.h"
+#include "hearth/uring.h"
 #include "hearth/vcpu.h"
 #include "hearth/vm_control.h"
 #include "hearth/vm_events.h"
@@ -435,6 +436,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return HEARTH_EXIT_HOST;
 	}
 	block_signals();
+	/* before build(): the disk image reader's child loads its filter
+	 * (or, with --seccomp off, none) */
+	sandbox_configure(!cfg->no_seccomp, log_fd());
+	/* --jail-pids: io_uring's workers are tasks in the group; capped
+	 * before the first ring, so the minimum config.c asks for holds */
+	if (cfg->jail.enabled && cfg->jail.pids)
+		uring_cap_workers(JAIL_IOWQ_BOUNDED, JAIL_IOWQ_UNBOUNDED);
 	if (build(vm) || (cfg->jail.enabled && enter_jail(vm)))
 		goto destroy_vm;
 	vm->err = NULL;
@@ -451,7 +459,6 @@ int vm_run(struct vm *vm)
 	int ret = 0;
 
 	pthread_setname_np(pthread_self(), "io");
-	sandbox_configure(!vm->cfg->no_seccomp, log_fd());
 	notify_open(); /* no thread may make a socket once filtered */
 	log_info("starting %u vCPU(s), %llu MiB, event loop on %s", vm->cpus.n,
 		 (unsigned long long)(vm->cfg->memory >> 20), loop_backend(vm->loop));
@@ -460,7 +467,9 @@ int vm_run(struct vm *vm)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
 	else if (!vm->cfg->ready_on_marker)
 		notify_send("READY=1\nSTATUS=guest running");
-	/* the I/O thread's filter before the loop's first event */
+	/* the I/O thread's filter before the loop's first event; its name
+	 * read before it, for the log lines */
+	log_thread_named();
 	ret = sandbox_enter(SANDBOX_IO);
 	if (ret)
 		log_err("cannot load the I/O thread's seccomp filter: %s", strerror(-ret));

@@ -31,7 +31,10 @@ static void on_timer(void *opaque, uint32_t events)
 	runstate_stop(ev->rs, VM_STOP_TIMEOUT, 0);
 }
 
-static int arm_timer(struct vm_events *ev, int *fd, uint64_t ms, bool periodic, loop_cb cb)
+/* A timer on the loop, set to @ms (0: made now, armed later by set_timer()):
+ * every timerfd is made before the I/O thread's seccomp filter, which has
+ * no timerfd_create(). */
+static int set_timer(int fd, uint64_t ms, bool periodic)
 {
 	struct itimerspec it = {
 		.it_value.tv_sec = (time_t)(ms / 1000),
@@ -40,8 +43,13 @@ static int arm_timer(struct vm_events *ev, int *fd, uint64_t ms, bool periodic, 
 
 	if (periodic)
 		it.it_interval = it.it_value;
+	return ms ? timerfd_settime(fd, 0, &it, NULL) : 0;
+}
+
+static int arm_timer(struct vm_events *ev, int *fd, uint64_t ms, bool periodic, loop_cb cb)
+{
 	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (*fd < 0 || timerfd_settime(*fd, 0, &it, NULL) || loop_watch(ev->loop, *fd, cb, ev) < 0)
+	if (*fd < 0 || set_timer(*fd, ms, periodic) || loop_watch(ev->loop, *fd, cb, ev) < 0)
 		return -1;
 	return 0;
 }
@@ -92,8 +100,8 @@ void vm_events_begin_shutdown(struct vm_events *ev, int signo)
 	notify_send("STOPPING=1\nSTATUS=asking the guest to shut down");
 	if (!button && devices_ctrl_alt_del(ev->devs))
 		log_warn("the guest's keyboard buffer is full: Ctrl-Alt-Del not delivered");
-	if (arm_timer(ev, &ev->shutdown_fd, ev->cfg->shutdown_timeout_ms, false,
-		      on_shutdown_deadline)) {
+	if (ev->shutdown_fd < 0 ||
+	    set_timer(ev->shutdown_fd, ev->cfg->shutdown_timeout_ms, false)) {
 		log_err("cannot arm the shutdown deadline: stopping the guest now");
 		runstate_stop(ev->rs, signo ? VM_STOP_SIGNAL : VM_STOP_API, signo);
 	}
@@ -137,6 +145,11 @@ int vm_events_start(struct vm_events *ev, struct loop *loop, struct failure *f)
 	if (ev->cfg->timeout_ms &&
 	    arm_timer(ev, &ev->timer_fd, ev->cfg->timeout_ms, false, on_timer))
 		return failure_set(f, -EIO, HEARTH_EXIT_HOST, "cannot arm the --timeout timer");
+	/* the --shutdown-timeout deadline, armed when a shutdown is asked for */
+	if (ev->cfg->shutdown_timeout_ms &&
+	    arm_timer(ev, &ev->shutdown_fd, 0, false, on_shutdown_deadline))
+		return failure_set(f, -EIO, HEARTH_EXIT_HOST,
+				   "cannot set up the --shutdown-timeout timer");
 	/* systemd's watchdog: ping at half the interval it asked for */
 	if (notify_watchdog_usec() >= 2000 &&
 	    arm_timer(ev, &ev->watchdog_fd, notify_watchdog_usec() / 2000, true, on_watchdog))

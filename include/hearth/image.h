@@ -49,19 +49,29 @@ struct boot_image {
 	char found[256];    /* where, for the log: "partition 1: /vmlinuz" */
 };
 
+struct iscsi_blk_opts;
+/* A disk to search: the image file (or block device) at @path, or, when
+ * @lun is set, that iSCSI LUN (read through a session of the reader's own;
+ * @path is then only its name). */
+struct image_disk {
+	const char *path;
+	const struct iscsi_blk_opts *lun;
+};
+
 /*
- * Finds a kernel (and its initrd, if there is one) in the disk image at
- * @path: partitions in table order (the whole disk if there is no table),
+ * Finds a kernel (and its initrd, if there is one) in the disk @src:
+ * partitions in table order (the whole disk if there is no table),
  * on each ext2/3/4 file system first /boot/loader/entries/\*.conf (the
  * entry that sorts last by version), then /vmlinuz with /initrd.img, then
  * /boot/vmlinuz with /boot/initrd.img. Symbolic links are followed inside
  * the file system only. @timeout_ms bounds the child process that reads
  * the file system. Returns 0 and fills @out, or -errno with one line in
  * @err: -ENOENT no kernel found, -EINVAL a corrupt table or file system or
- * a link that leaves it, anything else a disk that cannot be read.
+ * a link that leaves it (or a LUN's bad URL or credentials), anything else
+ * a disk that cannot be read (or a target that refused).
  */
-int image_find_kernel(const char *path, uint64_t timeout_ms, struct boot_image *out, char *err,
-		      size_t errlen);
+int image_find_kernel(const struct image_disk *src, uint64_t timeout_ms, struct boot_image *out,
+		      char *err, size_t errlen);
 void image_release(struct boot_image *img);
 
 #endif

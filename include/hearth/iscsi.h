@@ -80,6 +80,16 @@ struct iscsi_blk_opts {
  */
 int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err, size_t errlen);
 
+/*
+ * Reads @len bytes at byte @off of an opened LUN into @buf, synchronously,
+ * for a reader that runs before the LUN serves a guest (the kernel inside
+ * it, src/boot/image.c): never once it is attached to a loop. @off and
+ * @len in whole blocks of the LUN, inside it. Returns 0, -EINVAL for a
+ * request that is not, -EIO (or what the sense data says) for a failure;
+ * a target that does not answer is waited for (the caller bounds it).
+ */
+int iscsi_blk_read_sync(struct blkio *b, uint64_t off, void *buf, size_t len);
+
 /* What to do with a finished SCSI command. */
 enum iscsi_verdict {
 	ISCSI_DONE,  /* complete with *res (0 or -errno) */

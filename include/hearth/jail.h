@@ -26,6 +26,12 @@
 #define JAIL_MAX_CPUS_MILLI  1024000u
 /* cpu.max takes no quota under 1 ms a 100 ms period */
 #define JAIL_MIN_CPUS_MILLI 10u
+/* With --jail-pids, io_uring's workers for hearth's requests are capped
+ * (uring_cap_workers()): for disk I/O on image files and block devices,
+ * and for the rest (a TAP's reads and writes that cannot complete at
+ * once). Each is a task of hearth's in the pids cgroup. */
+#define JAIL_IOWQ_BOUNDED   4u
+#define JAIL_IOWQ_UNBOUNDED 2u
 
 struct jail_config {
 	bool enabled;	       /* --jail */
@@ -45,7 +51,8 @@ struct jail_config {
 /*
  * At the start of `hearth run --jail`, before anything is opened: closes
  * every descriptor hearth inherited but stdin, stdout, stderr and a socket
- * systemd passed (fd 3 with LISTEN_FDS=1 for this pid), and, when not run
+ * systemd passed (fd 3 with LISTEN_FDS=1 for this pid; close_range(), or
+ * one by one from /proc/self/fd on kernels before 5.9), and, when not run
  * by root, makes the user namespace an ordinary user's jail needs (the
  * kernel allows it only while the process has one thread: io_uring's
  * workers would count). Returns 0 or -errno with a one-line reason.
@@ -67,6 +74,15 @@ int jail_enter(const struct jail_config *c, char *err, size_t errlen, char *note
 /* The cgroup v2 mount point, from /proc/self/mountinfo, into @out.
  * Returns 0 or -ENOENT. */
 int jail_cgroup2_mount(char *out, size_t outlen);
+
+/*
+ * The least --jail-pids that holds hearth with @vcpus vCPUs: the vCPU
+ * threads, the I/O thread and the io_uring workers the cap allows, which
+ * are counted per NUMA node (the kernel's possible nodes) on kernels
+ * before 6.4, where the cap is per node; *@workers gets that part. The
+ * cgroup's cleaner is not in the group (forked before hearth joins it).
+ */
+uint64_t jail_min_pids(unsigned vcpus, unsigned *workers);
 
 /* "1", "0.5", "2.25" (at most 3 decimals) into thousandths; 0 or -EINVAL
  * (also for 0 and more than 1024 CPUs). */

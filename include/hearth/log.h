@@ -28,6 +28,10 @@ void log_close_file(void);
 /* The --log-file descriptor, or -1 when the log goes to stderr. */
 int log_fd(void);
 
+/* Reads the calling thread's name once, for every log line it writes from
+ * now on (a thread calls it before its seccomp filter: reading the name
+ * each time would be one more system call on its list). */
+void log_thread_named(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

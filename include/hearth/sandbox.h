@@ -17,6 +17,7 @@
 #ifndef HEARTH_SANDBOX_H
 #define HEARTH_SANDBOX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,9 +26,16 @@
  * (include/hearth/exit.h, docs/exit-codes.md). */
 #define SANDBOX_EXIT_STATUS 159
 
+/* The one signal the I/O thread may send besides SIGABRT (glibc's abort()):
+ * the vCPUs' kick, VCPU_KICK_SIGNAL (include/hearth/vcpu.h checks they
+ * agree), and only to hearth's own threads. */
+#define SANDBOX_KICK_SIGNAL SIGUSR1
+
 enum sandbox_thread {
-	SANDBOX_VCPU, /* KVM_RUN and the device handlers it calls */
-	SANDBOX_IO,   /* the event loop, the control API, the console */
+	SANDBOX_VCPU,	/* KVM_RUN and the device handlers it calls */
+	SANDBOX_IO,	/* the event loop, the control API, the console */
+	SANDBOX_READER, /* the child process that reads a disk image's kernel
+			 * (src/boot/image.c): libext2fs on guest-written data */
 };
 
 /* What the I/O thread's filter must allow besides its base list. */

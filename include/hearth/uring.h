@@ -27,4 +27,12 @@ int uring_init_disabled(struct io_uring *ring, unsigned entries, struct io_uring
 int uring_lock(struct io_uring *ring, const uint8_t *ops, unsigned nops, uint8_t flags_allowed,
 	       uint8_t flags_required);
 
+/* From now on, uring_lock() also caps io_uring's workers for the calling
+ * thread's requests, on every ring, at @bounded for work on regular files
+ * and block devices and @unbounded for the rest
+ * (IORING_REGISTER_IOWQ_MAX_WORKERS, Linux 5.15; per NUMA node before
+ * 6.4); a kernel that cannot fails the lock. Workers are tasks: the cap
+ * keeps them within a pids.max (--jail-pids, docs/security.md). */
+void uring_cap_workers(unsigned bounded, unsigned unbounded);
+
 #endif

@@ -15,6 +15,7 @@
 #include "hearth/boot.h"
 #include "hearth/exit.h"
 #include "hearth/image.h"
+#include "hearth/iscsi.h"
 #include "hearth/log.h"
 
 #define MPTABLE_ROOM 0x10000
@@ -89,23 +90,38 @@ static bool has_root(const char *cmdline)
 static int kernel_from_disk(struct boot_files *b, const struct vm_config *cfg, struct failure *f)
 {
 	const struct disk_config *d = &cfg->disks[0];
+	struct image_disk src = { .path = d->file.path };
+	struct iscsi_blk_opts lun;
 	struct boot_image img;
-	char why[300];
+	char why[300], name[sizeof(d->iscsi.url)];
 	size_t n;
 	int ret;
 
-	if (cfg->n_disks == 0 || d->kind != DISK_FILE)
+	if (cfg->n_disks == 0)
 		return failure_set(
 			f, -EINVAL, HEARTH_EXIT_USAGE,
 			"no --kernel, and no disk image to take one from: give --kernel FILE "
-			"or a first --disk path=IMAGE that holds a kernel");
-	ret = image_find_kernel(d->file.path, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
+			"or a first --disk path=IMAGE (or url=iscsi://...) that holds a kernel");
+	if (d->kind == DISK_ISCSI) {
+		const struct disk_iscsi *c = &d->iscsi;
+
+		/* the LUN as its disk will open it (src/devices.c), read-only */
+		lun = (struct iscsi_blk_opts){ .url = c->url,
+					       .url_password = c->url_password,
+					       .secret = c->secret[0] ? c->secret : NULL,
+					       .timeout_ms = c->timeout_ms,
+					       .readonly = true,
+					       .initiator = c->initiator[0] ? c->initiator : NULL };
+		iscsi_url_redact(c->url, name, sizeof(name));
+		src = (struct image_disk){ .path = name, .lun = &lun };
+	}
+	ret = image_find_kernel(&src, IMAGE_READ_TIMEOUT_MS, &img, why, sizeof(why));
 	if (ret)
 		return failure_set(f, ret,
 				   ret == -EINVAL || ret == -ENOENT ? HEARTH_EXIT_USAGE
 								    : HEARTH_EXIT_DISK,
-				   "no --kernel, and disk '%s': %s", d->file.path, why);
-	snprintf(b->name, sizeof(b->name), "%s (%s)", d->file.path, img.found);
+				   "no --kernel, and disk '%s': %s", src.path, why);
+	snprintf(b->name, sizeof(b->name), "%s (%s)", src.path, img.found);
 	ret = map_fd(f, "kernel", img.kernel_fd, img.kernel_len, &b->kernel);
 	if (!ret)
 		ret = map_fd(f, "initrd", img.initrd_fd, img.initrd_len, &b->initrd);

@@ -2,11 +2,15 @@
 /*
  * The kernel inside a disk image (docs/boot.md). A guest wrote that image,
  * so its file system is hostile input for a large parser (libext2fs): it is
- * read by a child process with a CPU limit, a file size limit and a
- * deadline, which can hand back only two memfds and one fixed-size record;
+ * read by a child process with a CPU limit, a file size limit, a deadline
+ * and a seccomp filter of its own (docs/security.md), which can hand back
+ * only two memfds and one fixed-size record;
  * hearth checks the record and the memfds' sizes itself. Paths are
  * resolved here, a component at a time, so that no link can climb above
- * the file system's root or loop.
+ * the file system's root or loop. A disk is a file (or block device), read
+ * with pread, or an iSCSI LUN the child logs in to itself and reads through
+ * a window of LUN_WINDOW bytes, to libext2fs through an I/O manager of ours
+ * (lun_io); everything after the first read is the same for both.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +35,11 @@
 #include <ext2fs/ext2fs.h>
 #include <linux/fs.h>
 
+#include "hearth/blkio.h"
 #include "hearth/bytes.h"
 #include "hearth/image.h"
+#include "hearth/iscsi.h"
+#include "hearth/sandbox.h"
 
 #define MAX_LINK_HOPS  8
 #define MAX_DEPTH      64
@@ -43,6 +50,9 @@
 #define MAX_INITRDS    8
 #define CHILD_CPU_S    60
 #define CHILD_AS       (2ULL << 30)
+/* A LUN is read a window at a time: libext2fs asks for a block at a time,
+ * and a round trip per block would make a kernel and initrd thousands. */
+#define LUN_WINDOW (1u << 20)
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define HEARTH_HAS_ASAN 1
@@ -51,6 +61,17 @@
 #ifndef HEARTH_HAS_ASAN
 #define HEARTH_HAS_ASAN 0
 #endif
+
+/* The disk being searched, in the child. */
+struct disk {
+	int fd;		   /* a file: read with pread; -1: a LUN */
+	const char *path;  /* the file's, for libext2fs */
+	struct blkio *lun; /* a LUN: read a window at a time */
+	uint64_t size;
+	uint64_t win_off; /* what the window holds: [win_off, win_off + win_len) */
+	size_t win_len;
+	int io_err; /* a read that failed (-errno): the disk, not its contents */
+};
 
 /* What the child hands back, once, through a pipe. */
 struct result {
@@ -409,23 +430,26 @@ static int try_links(struct fs_ctx *c, int kfd, int ifd, struct boot_image *img)
 
 /* Searches one partition: -ENOTSUP when it holds no ext2/3/4 file system,
  * -ENOENT when it holds no kernel. */
-static int search_part(int fd, const char *path, const struct part *p, int kfd, int ifd,
+static int read_at(void *ctx, uint64_t off, void *buf, size_t len);
+static int lun_open_fs(struct disk *d, uint64_t offset, ext2_filsys *fs);
+
+static int search_part(struct disk *d, const struct part *p, int kfd, int ifd,
 		       struct boot_image *img, char *err, size_t errlen)
 {
-	char where[32], opts[48];
+	char where[32], opts[48], name[16];
 	struct fs_ctx c = { .where = where, .err = err, .errlen = errlen };
 	uint8_t sb[1024];
 	uint64_t bytes, blocks;
 	uint32_t log_bs;
 	errcode_t rc;
-	int ret;
+	int ret, dfd;
 
 	if (p->index)
 		snprintf(where, sizeof(where), "partition %u", p->index);
 	else
 		snprintf(where, sizeof(where), "the whole disk");
-	if (p->size < 2048 || pread(fd, sb, sizeof(sb), (off_t)(p->offset + 1024)) != sizeof(sb) ||
-	    sb[56] != 0x53 || sb[57] != 0xef)
+	if (p->size < 2048 || read_at(d, p->offset + 1024, sb, sizeof(sb)) || sb[56] != 0x53 ||
+	    sb[57] != 0xef)
 		return -ENOTSUP;
 	/* the superblock's size, checked before libext2fs sizes its tables by
 	 * it: a hostile block count must not make the reader allocate and
@@ -438,9 +462,23 @@ static int search_part(int fd, const char *path, const struct part *p, int kfd, 
 	    bytes > p->size)
 		return fail(&c, -EINVAL, "corrupt ext2/3/4 file system: larger than its partition");
 	snprintf(opts, sizeof(opts), "offset=%llu", (unsigned long long)p->offset);
-	rc = ext2fs_open2(path, opts, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &c.fs);
-	if (rc)
+	if (d->lun) {
+		rc = lun_open_fs(d, p->offset, &c.fs);
+	} else {
+		/* libext2fs reads the image through a descriptor of its own,
+		 * which it closes with the file system: no path, no open()
+		 * (the filter refuses both) */
+		dfd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0);
+		if (dfd < 0)
+			return fail(&c, -errno, "cannot read it: %s", strerror(errno));
+		snprintf(name, sizeof(name), "%d", dfd);
+		rc = ext2fs_open2(name, opts, EXT2_FLAG_64BITS, 0, 0, unixfd_io_manager, &c.fs);
+		if (rc)
+			close(dfd); /* if libext2fs has not (EBADF then: nothing opens meanwhile) */
+	}
+	if (rc) {
 		return fail(&c, -EINVAL, "corrupt ext2/3/4 file system: %s", error_message(rc));
+	}
 	/* what e2fsck checks first: every group's bitmaps and inode table
 	 * inside the file system and its group, so no inode read lands
 	 * elsewhere */
@@ -472,40 +510,181 @@ static int search_part(int fd, const char *path, const struct part *p, int kfd, 
 
 static int read_at(void *ctx, uint64_t off, void *buf, size_t len)
 {
-	int fd = *(int *)ctx;
+	static uint8_t win[LUN_WINDOW];
+	struct disk *d = ctx;
 	size_t done = 0;
 
+	if (off > d->size || len > d->size - off)
+		return -EIO;
 	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+		uint64_t at = off + done, start = at & ~(uint64_t)(LUN_WINDOW - 1);
+		ssize_t n;
+		int ret;
 
-		if (n < 0 && errno == EINTR)
+		if (d->fd >= 0) {
+			n = pread(d->fd, (char *)buf + done, len - done, (off_t)at);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n > 0) {
+				done += (size_t)n;
+				continue;
+			}
+			ret = n < 0 ? -errno : -EIO;
+		} else if (d->win_len && at >= d->win_off && at < d->win_off + d->win_len) {
+			n = (ssize_t)(d->win_off + d->win_len - at);
+			if ((size_t)n > len - done)
+				n = (ssize_t)(len - done);
+			memcpy((char *)buf + done, win + (at - d->win_off), (size_t)n);
+			done += (size_t)n;
 			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
+		} else {
+			/* whole LUN blocks: the window starts at a multiple of
+			 * 1 MiB, and it or the LUN's end (whole blocks) ends it */
+			size_t wlen = d->size - start < LUN_WINDOW ? (size_t)(d->size - start)
+								   : LUN_WINDOW;
+
+			d->win_len = 0;
+			ret = iscsi_blk_read_sync(d->lun, start, win, wlen);
+			if (!ret) {
+				d->win_off = start;
+				d->win_len = wlen;
+				continue;
+			}
+		}
+		d->io_err = ret;
+		return ret;
 	}
 	return 0;
 }
 
-/* The child's whole job: returns what goes into the record. */
-static int search(const char *path, int kfd, int ifd, struct boot_image *img, char *err,
-		  size_t errlen)
-{
-	struct part parts[PART_MAX] = { { 0 } };
-	struct stat st;
-	uint64_t size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), n, ret = -ENOENT, fs = 0;
+/* ---- libext2fs on a LUN: an I/O manager reading through read_at ----
+ * Read-only (libext2fs falls back to write_blk, which refuses, for every
+ * other write); the child has one file system open at a time, so the disk
+ * and the partition's offset are this file's. */
+static struct disk *lun_disk;
+static uint64_t lun_offset;
+static struct struct_io_manager lun_io;
 
-	if (fd < 0 || fstat(fd, &st)) {
+static errcode_t lun_open(const char *name, int flags, io_channel *out)
+{
+	static char chan_name[] = "iscsi";
+	io_channel ch;
+
+	(void)name;
+	if (flags & IO_FLAG_RW)
+		return EXT2_ET_RO_FILSYS;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return EXT2_ET_NO_MEMORY;
+	ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+	ch->manager = &lun_io;
+	ch->name = chan_name;
+	ch->block_size = 1024;
+	ch->refcount = 1;
+	*out = ch;
+	return 0;
+}
+
+static errcode_t lun_close(io_channel ch)
+{
+	if (--ch->refcount == 0)
+		free(ch);
+	return 0;
+}
+
+static errcode_t lun_set_blksize(io_channel ch, int size)
+{
+	if (size < 512 || size > 65536)
+		return EXT2_ET_INVALID_ARGUMENT;
+	ch->block_size = size;
+	return 0;
+}
+
+/* @count blocks, or -@count bytes (libext2fs's convention) */
+static errcode_t lun_read64(io_channel ch, unsigned long long block, int count, void *data)
+{
+	uint64_t len = count < 0 ? (uint64_t)(-(int64_t)count) : (uint64_t)count * ch->block_size;
+	uint64_t off;
+
+	if (__builtin_mul_overflow(block, (uint64_t)ch->block_size, &off) ||
+	    __builtin_add_overflow(off, lun_offset, &off) || len > IMAGE_MAX_LEN)
+		return EXT2_ET_LLSEEK_FAILED;
+	return read_at(lun_disk, off, data, (size_t)len) ? EXT2_ET_SHORT_READ : 0;
+}
+
+static errcode_t lun_read(io_channel ch, unsigned long block, int count, void *data)
+{
+	return lun_read64(ch, block, count, data);
+}
+
+static errcode_t lun_write(io_channel ch, unsigned long block, int count, const void *data)
+{
+	(void)ch, (void)block, (void)count, (void)data;
+	return EXT2_ET_RO_FILSYS;
+}
+
+static errcode_t lun_flush(io_channel ch)
+{
+	(void)ch;
+	return 0;
+}
+
+static struct struct_io_manager lun_io = {
+	.magic = EXT2_ET_MAGIC_IO_MANAGER,
+	.name = "hearth iSCSI LUN",
+	.open = lun_open,
+	.close = lun_close,
+	.set_blksize = lun_set_blksize,
+	.read_blk = lun_read,
+	.write_blk = lun_write,
+	.flush = lun_flush,
+	.read_blk64 = lun_read64,
+};
+
+static int lun_open_fs(struct disk *d, uint64_t offset, ext2_filsys *fs)
+{
+	lun_disk = d;
+	lun_offset = offset;
+	return (int)ext2fs_open2("iscsi", NULL, EXT2_FLAG_64BITS, 0, 0, &lun_io, fs);
+}
+
+/* The disk, opened before the filter: the file, or the LUN's own session
+ * (logged in, the LUN checked, as for the guest). */
+static int open_disk(const struct image_disk *src, struct disk *d, char *err, size_t errlen)
+{
+	struct stat st;
+	int ret;
+
+	*d = (struct disk){ .fd = -1, .path = src->path };
+	if (src->lun) {
+		ret = iscsi_blk_open(&d->lun, src->lun, err, errlen);
+		if (ret)
+			return ret;
+		d->size = blkio_size(d->lun);
+		return 0;
+	}
+	d->fd = open(src->path, O_RDONLY | O_CLOEXEC);
+	if (d->fd < 0 || fstat(d->fd, &st)) {
 		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
 		return -errno;
 	}
-	size = (uint64_t)st.st_size;
-	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size))
-		size = 0;
-	n = part_scan(read_at, &fd, size, parts, PART_MAX, err, errlen);
+	d->size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(d->fd, BLKGETSIZE64, &d->size))
+		d->size = 0;
+	return 0;
+}
+
+/* The child's whole job once the disk @d is open and the filter loaded:
+ * returns what goes into the record. */
+static int search(struct disk *d, int kfd, int ifd, struct boot_image *img, char *err,
+		  size_t errlen)
+{
+	struct part parts[PART_MAX] = { { 0 } };
+	int n, ret = -ENOENT, fs = 0;
+
+	n = part_scan(read_at, d, d->size, parts, PART_MAX, err, errlen);
 	if (n == 0) {
-		parts[0] = (struct part){ .index = 0, .offset = 0, .size = size };
+		parts[0] = (struct part){ .index = 0, .offset = 0, .size = d->size };
 		n = 1;
 	}
 	for (int i = 0; n > 0 && i < n; i++) {
@@ -513,13 +692,21 @@ static int search(const char *path, int kfd, int ifd, struct boot_image *img, ch
 		    ftruncate(ifd, 0))
 			break;
 		img->kernel_len = img->initrd_len = 0;
-		ret = search_part(fd, path, &parts[i], kfd, ifd, img, err, errlen);
+		ret = search_part(d, &parts[i], kfd, ifd, img, err, errlen);
 		fs += ret != -ENOTSUP;
 		if (ret != -ENOTSUP && ret != -ENOENT)
 			break;
 		ret = -ENOENT;
 	}
-	close(fd);
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->lun)
+		blkio_close(d->lun);
+	if (d->io_err) {
+		/* whatever libext2fs made of it: the disk failed, not its data */
+		snprintf(err, errlen, "cannot read it: %s", strerror(-d->io_err));
+		return d->io_err == -EINVAL ? -EIO : d->io_err;
+	}
 	if (n < 0)
 		return n;
 	if (ret == -ENOENT)
@@ -535,18 +722,23 @@ static int search(const char *path, int kfd, int ifd, struct boot_image *img, ch
  * (at 3, 4, 5), cannot gain privileges, dumps no core (hearth's memory),
  * and is limited in CPU time, file size and, outside sanitizer builds
  * (whose shadow memory needs terabytes of address space), address space.
- * It is not yet a full sandbox: it runs as hearth's user with hearth's
- * memory, until the seccomp filters of docs/security.md's plan.
+ * Once the image is open, before a byte of it is parsed, it loads its
+ * seccomp filter (SANDBOX_READER, docs/security.md; none with --seccomp
+ * off): reading the image, writing what it hands back, its allocator.
+ * It still runs as hearth's user with a copy of hearth's memory.
  */
-static void child(const char *path, int kfd, int ifd, int wfd)
+static void child(const struct image_disk *src, int kfd, int ifd, int wfd)
 {
 	struct rlimit cpu = { CHILD_CPU_S, CHILD_CPU_S };
 	struct rlimit fsize = { IMAGE_MAX_LEN, IMAGE_MAX_LEN };
 	struct rlimit none = { 0, 0 };
 	struct boot_image img = { 0 };
 	struct result r = { 0 };
+	struct disk disk;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* the name its violation line would give */
+	prctl(PR_SET_NAME, "hearth-reader", 0, 0, 0);
 	if (dup2(kfd, 3) < 0 || dup2(ifd, 4) < 0 || dup2(wfd, 5) < 0 ||
 	    syscall(SYS_close_range, 6U, ~0U, 0U) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    setrlimit(RLIMIT_CORE, &none) || setrlimit(RLIMIT_CPU, &cpu) ||
@@ -562,7 +754,17 @@ static void child(const char *path, int kfd, int ifd, int wfd)
 		_exit(1);
 #endif
 	initialize_ext2_error_table(); /* error_message() names libext2fs's codes */
-	r.status = search(path, kfd, ifd, &img, r.err, sizeof(r.err));
+	r.status = open_disk(src, &disk, r.err, sizeof(r.err));
+	/* hearth's --log-file is not this process's: the violation line
+	 * goes to stderr only */
+	sandbox_configure(sandbox_enabled(), -1);
+	if (!r.status && src->lun)
+		sandbox_need(SANDBOX_NEED_ISCSI); /* the LUN's session: its own list */
+	if (!r.status && (r.status = sandbox_enter(SANDBOX_READER)))
+		snprintf(r.err, sizeof(r.err), "cannot load its seccomp filter: %s",
+			 strerror(-r.status));
+	if (!r.status)
+		r.status = search(&disk, kfd, ifd, &img, r.err, sizeof(r.err));
 	memcpy(r.root_uuid, img.root_uuid, sizeof(r.root_uuid));
 	memcpy(r.found, img.found, sizeof(r.found));
 	if (write(wfd, &r, sizeof(r)) != (ssize_t)sizeof(r))
@@ -614,7 +816,11 @@ static int collect(int rfd, pid_t pid, uint64_t timeout_ms, struct result *r, ch
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (got != sizeof(*r) || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		if (WIFSIGNALED(status))
+		if (WIFEXITED(status) && WEXITSTATUS(status) == SANDBOX_EXIT_STATUS)
+			snprintf(err, errlen,
+				 "the process reading its file system made a system call its "
+				 "seccomp filter forbids (the line before names it)");
+		else if (WIFSIGNALED(status))
 			snprintf(err, errlen,
 				 "the process reading its file system died (signal %d)",
 				 WTERMSIG(status));
@@ -644,8 +850,8 @@ static int memfd_size(int fd, uint64_t *len)
 	return *len <= IMAGE_MAX_LEN ? 0 : -EINVAL;
 }
 
-int image_find_kernel(const char *path, uint64_t timeout_ms, struct boot_image *out, char *err,
-		      size_t errlen)
+int image_find_kernel(const struct image_disk *src, uint64_t timeout_ms, struct boot_image *out,
+		      char *err, size_t errlen)
 {
 	struct result r = { 0 };
 	struct stat st;
@@ -653,11 +859,11 @@ int image_find_kernel(const char *path, uint64_t timeout_ms, struct boot_image *
 	pid_t pid;
 
 	*out = (struct boot_image){ .kernel_fd = -1, .initrd_fd = -1 };
-	if (stat(path, &st)) {
+	if (!src->lun && stat(src->path, &st)) {
 		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
 		return errno == ENOENT ? -ENOENT : -errno;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+	if (!src->lun && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		snprintf(err, errlen, "not a regular file or block device");
 		return -EINVAL;
 	}
@@ -676,7 +882,7 @@ int image_find_kernel(const char *path, uint64_t timeout_ms, struct boot_image *
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(path, out->kernel_fd, out->initrd_fd, p[1]);
+		child(src, out->kernel_fd, out->initrd_fd, p[1]);
 	}
 	close(p[1]);
 	p[1] = -1;

@@ -448,6 +448,43 @@ int iscsi_blk_open(struct blkio **out, const struct iscsi_blk_opts *o, char *err
 	return 0;
 }
 
+int iscsi_blk_read_sync(struct blkio *io, uint64_t off, void *buf, size_t len)
+{
+	struct iscsi_blk *ib = (struct iscsi_blk *)io;
+
+	if (!iscsi_req_ok(true, off, len, ib->bs, ib->blocks))
+		return -EINVAL;
+	for (uint64_t done = 0; done < len;) {
+		uint32_t n = len - done < ib->cmd_max ? (uint32_t)(len - done) : ib->cmd_max;
+		struct scsi_iovec v = { (char *)buf + done, n };
+		int res = -EIO;
+
+		for (unsigned try = 0; try <= UA_RETRIES; try++) {
+			struct scsi_task *t =
+				iscsi_read16_iov_sync(ib->ctx, (int)ib->lun, (off + done) / ib->bs,
+						      n, (int)ib->bs, 0, 0, 0, 0, 0, &v, 1);
+			enum iscsi_verdict verdict = ISCSI_DONE;
+
+			res = -EIO;
+			if (t) {
+				verdict = iscsi_sense_verdict(t->status, (int)t->sense.key,
+							      t->sense.ascq, &res);
+				/* a short answer is a failure, as on the I/O thread */
+				if (!res && t->residual_status == SCSI_RESIDUAL_UNDERFLOW &&
+				    t->residual)
+					res = -EIO;
+				scsi_free_scsi_task(t);
+			}
+			if (verdict == ISCSI_DONE)
+				break;
+		}
+		if (res)
+			return res;
+		done += n;
+	}
+	return 0;
+}
+
 static void ib_close(struct iscsi_blk *ib)
 {
 	if (ib->ctx) {

@@ -322,7 +322,9 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	/* the filter before the guest's first instruction (docs/security.md) */
+	/* the filter before the guest's first instruction (docs/security.md);
+	 * the thread's name read before it, for the log lines */
+	log_thread_named();
 	if (sandbox_enter(SANDBOX_VCPU)) {
 		log_err("vcpu%u: cannot load its seccomp filter", v->index);
 		v->env->ctl->stop(v->env->ctl->opaque, VM_STOP_HOST_ERROR, 0);
@@ -371,9 +373,13 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+/* the I/O thread's seccomp filter lets tgkill() send this signal only
+ * (and SIGABRT), to hearth's own threads */
+_Static_assert(VCPU_KICK_SIGNAL == SANDBOX_KICK_SIGNAL, "the kick is the signal the filter allows");
+
 /* tgkill() rather than pthread_kill(), which asks getpid() each time and
- * blocks every signal around the call: two system calls fewer on the I/O
- * thread's list. A thread without a tid yet has not reached its loop,
+ * blocks every signal around the call: one system call a kick rather than
+ * four. A thread without a tid yet has not reached its loop,
  * which looks at what the kick is about before it runs the guest. The tid
  * stays valid until the join: hearth starts no thread after its vCPUs. */
 void vcpu_kick(struct vcpu *v)

@@ -295,5 +295,11 @@ if command -v systemd-analyze >/dev/null; then
 	expect_exit 0 "systemd-analyze verify hearth@.socket and hearth@.service" -- \
 		systemd-analyze verify "$TMP/units/hearth@web.socket" "$TMP/units/hearth@web.service"
 	[ ! -s "$TMP/err" ] && ok "without warnings" || { not_ok "systemd-analyze warns"; sed 's/^/#   /' "$TMP/err"; }
+	# the seed machine's drop-in (docs/seed.md) on the same unit
+	cp "$SRC/hearth@.service" "$TMP/units/hearth@seed.service"
+	cp -r "$SRC/../seed/hearth@seed.service.d" "$TMP/units/"
+	expect_exit 0 "systemd-analyze verify hearth@seed.service with its drop-in" -- \
+		systemd-analyze verify "$TMP/units/hearth@seed.service"
+	[ ! -s "$TMP/err" ] && ok "the seed's unit: without warnings" || { not_ok "systemd-analyze warns on the seed's unit"; sed 's/^/#   /' "$TMP/err"; }
 fi
 finish

@@ -26,9 +26,9 @@ expect_one_line "$TMP/err" "--jail-uid without --jail"
 expect_exit 125 "a cgroup limit without --jail-cgroup" -- "$H" run --kernel "$PROBE" --jail --jail-pids 8
 expect_one_line "$TMP/err" "a limit without its group"
 expect_exit 125 "--jail-uid 0 (root) is refused" -- "$H" run --kernel "$PROBE" --jail --jail-uid 0
-expect_exit 125 "--jail-pids below the vCPUs + 1" -- \
-	"$H" run --kernel "$PROBE" --cpus 4 --jail --jail-cgroup x --jail-pids 4
-expect_grep "$TMP/err" "^hearth: --jail-pids 4: hearth runs 5 threads" "it says how many threads"
+expect_exit 125 "--jail-pids without room for io_uring's workers" -- \
+	"$H" run --kernel "$PROBE" --cpus 4 --jail --jail-cgroup x --jail-pids 5
+expect_grep "$TMP/err" "^hearth: --jail-pids 5: hearth needs at least [0-9]+ \(4 vCPUs, the I/O thread and up to [0-9]+ io_uring workers\)" "it names the least"
 expect_exit 125 "a bad --jail-cpus" -- "$H" run --kernel "$PROBE" --jail --jail-cgroup x --jail-cpus 0
 printf '{"kernel": "%s", "jail_uid": "x"}' "$PROBE" >"$TMP/bad.json"
 expect_exit 125 "a bad jail key in --config" -- "$H" run --config "$TMP/bad.json"
@@ -145,7 +145,7 @@ look_cgroup() {
 		not_ok "cgroup: /proc/$PID/cgroup: $(tr '\n' ' ' <"/proc/$PID/cgroup")"
 	fi
 	[ -n "$CG_LIMITS" ] || return 0
-	if [ "$(cat "$d/pids.max")" = 8 ]; then ok "cgroup: pids.max 8"; else not_ok "cgroup: pids.max $(cat "$d/pids.max")"; fi
+	if [ "$(cat "$d/pids.max")" = 16 ]; then ok "cgroup: pids.max 16"; else not_ok "cgroup: pids.max $(cat "$d/pids.max")"; fi
 	if [ "$(cat "$d/memory.max")" = $((256 << 20)) ]; then ok "cgroup: memory.max 256M"; else not_ok "cgroup: memory.max $(cat "$d/memory.max")"; fi
 	if [ "$(cat "$d/cpu.max")" = "150000 100000" ]; then ok "cgroup: cpu.max 1.5 CPUs"; else not_ok "cgroup: cpu.max $(cat "$d/cpu.max")"; fi
 	if [ "$(cat "$d/pids.current")" -ge 3 ]; then ok "cgroup: its threads are counted ($(cat "$d/pids.current"))"; else not_ok "cgroup: pids.current $(cat "$d/pids.current")"; fi
@@ -156,7 +156,9 @@ JAIL_OPTS=()
 LOOK=
 if [ -n "$CG" ]; then
 	JAIL_OPTS=(--jail-cgroup "$CG_NAME")
-	[ -z "$CG_LIMITS" ] || JAIL_OPTS+=(--jail-pids 8 --jail-memory 256M --jail-cpus 1.5)
+	# at least 2 vCPUs + the I/O thread + 6 io_uring workers (more on a
+	# NUMA host before Linux 6.4)
+	[ -z "$CG_LIMITS" ] || JAIL_OPTS+=(--jail-pids 16 --jail-memory 256M --jail-cpus 1.5)
 	[ -n "$CG_LIMITS" ] || echo "# the cgroup v2 root here lacks cpu, memory or pids: no limits checked"
 	LOOK=look_cgroup
 else

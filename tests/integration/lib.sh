@@ -160,31 +160,36 @@ free_port() {
 
 # tgt_init: names a portal on a free loopback port (PORT) and a management
 # channel (CTL) for start_tgtd, and stops that tgtd on exit. A runs tgtadm
-# on it; target TID NAME FILE [options] adds a LUN.
+# on it; target TID NAME FILE [options] adds a LUN. TGT_IN=("${NX[@]}")
+# before start_tgtd runs tgtd in tap_netns's namespace (its loopback
+# portal where hearth runs; the management channel is a file, so A works
+# from anywhere); the caller then sets an EXIT trap that does both
+# cleanups.
 tgt_init() {
 	PORT=$(free_port)
 	CTL=$((PORT % 30000 + 1000)) # tgtd's management channel (a socket named after it)
 	IQN=iqn.2026-01.org.example.hearth
 	TGTD=
+	TGT_IN=()
 	trap 'stop_tgtd; rm -rf "$TMP"' EXIT
 }
 A() { tgtadm -C "$CTL" --lld iscsi "$@"; }
 
 start_tgtd() {
-	tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >>"$TMP/tgtd.log" 2>&1 &
-	TGTD=$!
+	${TGT_IN[@]+"${TGT_IN[@]}"} tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >>"$TMP/tgtd.log" 2>&1 &
+	TGTD=$! # ip netns exec execs tgtd: the same process
 	# up: its management channel answers and its portal listens (a tgtd
 	# that cannot bind its port runs on without one)
 	for _ in $(seq "$(scaled 100)"); do
 		kill -0 "$TGTD" 2>/dev/null || break
 		if A --mode target --op show >/dev/null 2>&1 &&
-			[ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ]; then
+			[ -n "$(${TGT_IN[@]+"${TGT_IN[@]}"} ss -Hltn "sport = :$PORT" 2>/dev/null)" ]; then
 			return 0
 		fi
 		sleep 0.1
 	done
 	echo "tgtd did not come up (or does not listen on port $PORT)"
-	ss -tan "sport = :$PORT" 2>/dev/null | head -5
+	${TGT_IN[@]+"${TGT_IN[@]}"} ss -tan "sport = :$PORT" 2>/dev/null | head -5
 	cat "$TMP/tgtd.log"
 	exit 1
 }

@@ -3,7 +3,9 @@
  * The kernel inside a disk image: partition tables built here byte by byte
  * (valid, then each field made hostile), and real ext4 file systems made
  * with mke2fs -d from a directory tree, searched through
- * image_find_kernel() as `hearth run --disk path=IMAGE` does.
+ * image_find_kernel() as `hearth run --disk path=IMAGE` does, and as
+ * `--disk url=iscsi://...` does where a tgtd can be run (root, tgt
+ * installed): the same images served as LUNs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,13 +14,17 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hearth/image.h"
+#include "hearth/iscsi.h"
 
 #define DISK (16u << 20)
 
@@ -296,10 +302,11 @@ static void expect_fd(int fd, uint64_t len, const char *content)
 static int find(const char *img, struct boot_image *out)
 {
 	char path[128];
+	struct image_disk d = { .path = path };
 
 	snprintf(path, sizeof(path), "%s/%s", dir, img);
 	err[0] = '\0';
-	return image_find_kernel(path, 30000, out, err, sizeof(err));
+	return image_find_kernel(&d, 30000, out, err, sizeof(err));
 }
 
 /* Debian's layout on a disk without a partition table: /vmlinuz and
@@ -327,14 +334,11 @@ static void debian_links(void **state)
 /* A GPT whose first partition holds no file system and whose second holds
  * BLS entries; the one that sorts last by version wins, its paths are
  * relative to /boot, and its initrds are concatenated. */
-static void gpt_bls(void **state)
+static void make_gpt_bls(const char *path)
 {
 	static const uint64_t ext[][2] = { { 2048, 4095 }, { 8192, 24575 } };
-	struct boot_image b;
-	char path[128];
 	int fd;
 
-	(void)state;
 	sh("mkdir -p %s/t2/boot/loader/entries", dir);
 	file("t2/boot/loader/entries/deb-6.1.9.conf", "title old\nlinux /vmlinuz-9\n");
 	file("t2/boot/loader/entries/deb-6.1.10.conf",
@@ -346,7 +350,6 @@ static void gpt_bls(void **state)
 	file("t2/boot/vmlinuz-10", "K10");
 	file("t2/boot/ucode", "U;");
 	file("t2/boot/initrd-10", "I10");
-	snprintf(path, sizeof(path), "%s/gpt.img", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, DISK), 0);
@@ -356,6 +359,17 @@ static void gpt_bls(void **state)
 	fd = open(path, O_RDWR);
 	assert_int_equal(pwrite(fd, disk, 1024 + 128 * 128, 0), 1024 + 128 * 128);
 	close(fd);
+}
+
+static void gpt_bls(void **state)
+{
+	struct boot_image b;
+	char path[128];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/gpt.img", dir);
+	make_gpt_bls(path);
 	assert_int_equal(find("gpt.img", &b), 0);
 	expect_fd(b.kernel_fd, b.kernel_len, "K10");
 	expect_fd(b.initrd_fd, b.initrd_len, "U;I10");
@@ -466,13 +480,133 @@ static void refusals(void **state)
 	assert_non_null(strstr(err, "names /k?[2J, which"));
 }
 
+/* ---- the same through iSCSI: a tgtd of the test's own ---- */
+
+static int tgt_port, tgt_ctl;
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+#define TGTADM "PATH=$PATH:/sbin:/usr/sbin tgtadm -C %d --lld iscsi "
+#define IQN    "iqn.2026-01.org.example.hearth"
+
+static int find_lun(const char *target, struct boot_image *out)
+{
+	char url[256];
+	struct iscsi_blk_opts o = { .url = url, .timeout_ms = 10000, .readonly = true };
+	struct image_disk d = { .path = url, .lun = &o };
+
+	snprintf(url, sizeof(url), "iscsi://127.0.0.1:%d/" IQN ":%s/1", tgt_port, target);
+	err[0] = '\0';
+	return image_find_kernel(&d, 30000, out, err, sizeof(err));
+}
+
+static int stop_tgtd(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	if (tgt_port) {
+		snprintf(cmd, sizeof(cmd),
+			 TGTADM "--mode system --op delete >/dev/null 2>&1; sleep 0.5; "
+				"kill -9 $(cat %s/tgtd.pid) 2>/dev/null",
+			 tgt_ctl, dir);
+		if (system(cmd)) {
+			/* stopped already */
+		}
+	}
+	tgt_port = 0;
+	return 0;
+}
+
+/* A GPT image and a whole-disk one as LUNs (512- and 4096-byte blocks): the
+ * same kernels, the same root UUID; the table made corrupt on the LUN is
+ * refused as in a file; a portal where nothing listens is the target's
+ * failure (exit 122), not the user's. */
+static void iscsi_luns(void **state)
+{
+	struct boot_image b;
+	char path[128];
+	int fd, ret;
+
+	(void)state;
+	if (getuid() != 0 || system("PATH=$PATH:/usr/sbin command -v tgtd >/dev/null"))
+		skip(); /* tests/integration/iscsi.sh says the same: tgtd needs root */
+	snprintf(path, sizeof(path), "%s/lun-gpt.img", dir);
+	make_gpt_bls(path);
+	sh("mkdir -p %s/t4/boot && cd %s/t4 && ln -sf boot/vmlinuz-6 vmlinuz", dir, dir);
+	file("t4/boot/vmlinuz-6", "KERNEL-6");
+	sh(MKFS " -b 4096 -d %s/t4 %s/lun-whole.img 8M", dir, dir);
+	tgt_port = free_port();
+	tgt_ctl = tgt_port % 30000 + 1000;
+	sh("PATH=$PATH:/usr/sbin tgtd -f -C %d --iscsi portal=127.0.0.1:%d >%s/tgtd.log 2>&1 & "
+	   "echo $! >%s/tgtd.pid; for i in $(seq 100); do " TGTADM
+	   "--mode target --op show >/dev/null 2>&1 && break; sleep 0.1; done",
+	   tgt_ctl, tgt_port, dir, dir, tgt_ctl);
+	sh(TGTADM "--mode target --op new --tid 1 --targetname " IQN ":gpt && " TGTADM
+		  "--mode logicalunit --op new --tid 1 --lun 1 -b %s && " TGTADM
+		  "--mode target --op bind --tid 1 -I ALL",
+	   tgt_ctl, tgt_ctl, path, tgt_ctl);
+	sh(TGTADM
+	   "--mode target --op new --tid 2 --targetname " IQN ":whole && " TGTADM
+	   "--mode logicalunit --op new --tid 2 --lun 1 -b %s/lun-whole.img --blocksize 4096 "
+	   "&& " TGTADM "--mode target --op bind --tid 2 -I ALL",
+	   tgt_ctl, tgt_ctl, dir, tgt_ctl);
+
+	assert_int_equal(find_lun("gpt", &b), 0);
+	expect_fd(b.kernel_fd, b.kernel_len, "K10");
+	expect_fd(b.initrd_fd, b.initrd_len, "U;I10");
+	assert_string_equal(b.root_uuid, UUID);
+	assert_string_equal(b.found, "partition 2: /boot/loader/entries/deb-6.1.10.conf");
+	image_release(&b);
+
+	assert_int_equal(find_lun("whole", &b), 0);
+	expect_fd(b.kernel_fd, b.kernel_len, "KERNEL-6");
+	assert_int_equal(b.initrd_len, 0);
+	assert_string_equal(b.found, "the whole disk: /vmlinuz");
+	image_release(&b);
+
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "X", 1, 512 + 40), 1);
+	close(fd);
+	assert_int_equal(find_lun("gpt", &b), -EINVAL);
+	assert_non_null(strstr(err, "corrupt GPT: header CRC"));
+	assert_int_equal(b.kernel_fd, -1);
+
+	ret = find_lun("nobody", &b);
+	assert_true(ret != 0 && ret != -EINVAL && ret != -ENOENT);
+	assert_non_null(strstr(err, "login to target '" IQN ":nobody'"));
+	stop_tgtd(NULL);
+	tgt_port = free_port();
+	ret = find_lun("gpt", &b);
+	assert_true(ret != 0 && ret != -EINVAL && ret != -ENOENT);
+	assert_non_null(strstr(err, "cannot connect to 127.0.0.1"));
+	tgt_port = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(crc_known),   cmocka_unit_test(no_table),
-		cmocka_unit_test(mbr),	       cmocka_unit_test(gpt_valid),
-		cmocka_unit_test(gpt_hostile), cmocka_unit_test(debian_links),
-		cmocka_unit_test(gpt_bls),     cmocka_unit_test(refusals),
+		cmocka_unit_test(crc_known),
+		cmocka_unit_test(no_table),
+		cmocka_unit_test(mbr),
+		cmocka_unit_test(gpt_valid),
+		cmocka_unit_test(gpt_hostile),
+		cmocka_unit_test(debian_links),
+		cmocka_unit_test(gpt_bls),
+		cmocka_unit_test(refusals),
+		cmocka_unit_test_teardown(iscsi_luns, stop_tgtd),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

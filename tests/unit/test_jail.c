@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <liburing.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@
 
 #include "hearth/config.h"
 #include "hearth/jail.h"
+#include "hearth/uring.h"
 #include "hearth/vm.h"
 
 #define NOFILE	64
@@ -179,7 +182,8 @@ static int jailed_child(const struct jailed *j)
 	}
 	if (j->io_worker) {
 		/* a read punted to io_uring's worker (IOSQE_ASYNC) that blocks on
-		 * an empty pipe: hearth's rings may have workers by now */
+		 * an empty pipe (or, on kernels that poll a pipe from the worker,
+		 * a worker that stays idle) */
 		static struct io_uring ring;
 		static int p[2];
 		static char b;
@@ -385,11 +389,11 @@ static void root_jail(void **state)
 	assert_int_equal(finish(&ch), 0);
 }
 
-/* io_uring's worker threads are in hearth's thread group: the jail must
- * still be made (a user namespace could not: jail_begin makes it first).
- * The worker keeps the ids it was made with (printed: docs/security.md
- * says why that is harmless and what would remove it); the process is
- * jailed. */
+/* io_uring's worker threads are in hearth's thread group. hearth's rings
+ * have none when it enters the jail (docs/security.md says why), but the
+ * jail must not depend on it (a user namespace could not be made with
+ * one: jail_begin makes it first). The worker keeps the ids it was made
+ * with (printed); the process is jailed. */
 static void root_jail_with_io_worker(void **state)
 {
 	struct jailed j = { .c = base(), .io_worker = true };
@@ -486,6 +490,158 @@ static void rootless_cannot_choose_uid(void **state)
 	waitpid(ch.pid, NULL, 0);
 	close(ch.out);
 	assert_non_null(strstr(ch.log, "only root chooses the jail's user"));
+}
+
+/* ---- io_uring's workers and --jail-pids ---- */
+
+static unsigned tasks_named(const char *prefix)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix)))
+				n++;
+			fclose(f);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* uring_cap_workers() holds: a ring given far more blocking requests
+ * than the cap (opens of a FIFO nobody writes to, each holding a worker
+ * until a writer comes) starts no more workers than the cap, here 1 and
+ * 1 (per NUMA node before Linux 6.4). Without it, one worker a request up
+ * to the kernel's own limits (4 a CPU). */
+static void iowq_workers_capped(void **state)
+{
+	enum { OPENS = 16 };
+	char fifo[64];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "/tmp/hearth-iowq-%d", (int)getpid());
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const uint8_t ops[] = { IORING_OP_OPENAT };
+		static struct io_uring ring;
+		unsigned workers, groups, n;
+		int w;
+
+		jail_min_pids(0, &workers);
+		groups = workers / (JAIL_IOWQ_BOUNDED + JAIL_IOWQ_UNBOUNDED);
+		uring_cap_workers(1, 1);
+		if (uring_init_disabled(&ring, 32, NULL))
+			_exit(77); /* no io_uring here */
+		if (uring_lock(&ring, ops, sizeof(ops), IOSQE_ASYNC, 0))
+			_exit(10);
+		for (int i = 0; i < OPENS; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			if (!sqe)
+				_exit(11);
+			io_uring_prep_openat(sqe, AT_FDCWD, fifo, O_RDONLY | O_CLOEXEC, 0);
+			/* to a worker, which blocks (io_uring's own first try
+			 * would open it non-blocking) */
+			sqe->flags |= IOSQE_ASYNC;
+		}
+		if (io_uring_submit(&ring) != OPENS)
+			_exit(12);
+		usleep(300000);
+		n = tasks_named("iou-wrk");
+		printf("# %u io_uring workers for %d blocked opens (cap 1 + 1, %u node group%s)\n",
+		       n, OPENS, groups, groups == 1 ? "" : "s");
+		fflush(stdout);
+		/* a writer lets them all finish */
+		w = open(fifo, O_WRONLY | O_CLOEXEC);
+		if (w >= 0)
+			close(w);
+		_exit(n >= 1 && n <= 2 * groups ? 0 : 13);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(fifo);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		skip();
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* ---- the descriptors inherited ---- */
+
+/* A kernel without close_range() (before 5.9), as a seccomp filter
+ * makes it: the call fails with ENOSYS; with @no_proc, opening anything
+ * (so /proc/self/fd) fails too. */
+static int without_close_range(bool no_proc)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_close_range, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, no_proc ? SECCOMP_RET_ERRNO | EACCES : SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog p = { sizeof(f) / sizeof(f[0]), f };
+
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p);
+}
+
+/* jail_begin closes what hearth inherited but stdio even where the kernel
+ * has no close_range(), and says so when it cannot close them at all. */
+static void inherited_closed_without_close_range(void **state)
+{
+	(void)state;
+	for (int no_proc = 0; no_proc < 2; no_proc++) {
+		pid_t pid = fork();
+		int st;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct jail_config c = { .enabled = true };
+			char err[300] = "";
+			int ret;
+
+			/* inherited: one low, one past a gap, one far up */
+			if (dup2(2, 3) != 3 || dup2(2, 9) != 9 || dup2(2, 700) != 700 ||
+			    without_close_range(no_proc))
+				_exit(10);
+			if (close_range(3, 3, 0) == 0 || errno != ENOSYS)
+				_exit(11); /* the filter does not stand in for an old kernel */
+			ret = jail_begin(&c, err, sizeof(err));
+			if (no_proc)
+				_exit(ret && strstr(err, "cannot close the descriptors") ? 0 : 12);
+			if (ret)
+				_exit(13);
+			for (int fd = 0; fd < 3; fd++)
+				if (fcntl(fd, F_GETFD) < 0)
+					_exit(14); /* stdio is kept */
+			if (fcntl(3, F_GETFD) >= 0 || fcntl(9, F_GETFD) >= 0 ||
+			    fcntl(700, F_GETFD) >= 0 || errno != EBADF)
+				_exit(15);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			print_error("no_proc %d: status 0x%x\n", no_proc, st);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
 }
 
 /* ---- the cgroup ---- */
@@ -623,6 +779,11 @@ static void cgroup_limits(void **state)
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
 	read_file(path, line, sizeof(line));
 	assert_string_equal(line, "33554432");
+	snprintf(path, sizeof(path), "%s/memory.swap.max", dir);
+	if (!access(path, F_OK)) { /* only with swap accounting */
+		read_file(path, line, sizeof(line));
+		assert_string_equal(line, "0");
+	}
 	snprintf(path, sizeof(path), "%s/pids.max", dir);
 	read_file(path, line, sizeof(line));
 	assert_string_equal(line, "3");
@@ -661,7 +822,9 @@ static const char *const bad_cpus[] = {
 static void options(void **state)
 {
 	static struct vm_config c;
-	char err[300];
+	char err[300], want[300], pids[48];
+	unsigned workers;
+	uint64_t min;
 	uint32_t m;
 
 	(void)state;
@@ -692,9 +855,24 @@ static void options(void **state)
 	assert_int_equal(parse(&c, "--jail", "--jail-cgroup=a", "--jail-memory=100K", NULL, err),
 			 -EINVAL);
 	assert_non_null(strstr(err, "--jail-memory: expected a size of at least 1024K"));
-	assert_int_equal(parse(&c, "--jail", "--cpus=4", "--jail-cgroup=a", "--jail-pids=4", err),
+	/* the vCPUs, the I/O thread and io_uring's workers as capped (per
+	 * NUMA node before Linux 6.4): the least is named */
+	min = jail_min_pids(4, &workers);
+	assert_true(min >= 4 + 1 + JAIL_IOWQ_BOUNDED + JAIL_IOWQ_UNBOUNDED);
+	assert_int_equal(min, 4 + 1 + workers);
+	snprintf(pids, sizeof(pids), "--jail-pids=%llu", (unsigned long long)min - 1);
+	assert_int_equal(parse(&c, "--jail", "--cpus=4", "--jail-cgroup=a", pids, err), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "--jail-pids %llu: hearth needs at least %llu (4 vCPUs, the I/O thread and up "
+		 "to %u io_uring workers)",
+		 (unsigned long long)min - 1, (unsigned long long)min, workers);
+	assert_string_equal(err, want);
+	/* vCPUs + 1 was the least before: no room for a single worker */
+	assert_int_equal(parse(&c, "--jail", "--cpus=4", "--jail-cgroup=a", "--jail-pids=5", err),
 			 -EINVAL);
-	assert_non_null(strstr(err, "--jail-pids 4: hearth runs 5 threads"));
+	snprintf(pids, sizeof(pids), "--jail-pids=%llu", (unsigned long long)min);
+	assert_int_equal(parse(&c, "--jail", "--cpus=4", "--jail-cgroup=a", pids, err), 0);
+	assert_int_equal(c.jail.pids, min);
 	assert_int_equal(parse(&c, "--jail", "--jail-nofile=x", NULL, NULL, err), -EINVAL);
 	assert_non_null(strstr(err, "--jail-nofile: expected a number"));
 
@@ -783,6 +961,8 @@ int main(void)
 		cmocka_unit_test(root_jail_other_ids),
 		cmocka_unit_test(rootless_jail),
 		cmocka_unit_test(rootless_cannot_choose_uid),
+		cmocka_unit_test(inherited_closed_without_close_range),
+		cmocka_unit_test(iowq_workers_capped),
 		cmocka_unit_test(cgroup_joined_and_removed),
 		cmocka_unit_test(cgroup_limits),
 	};
