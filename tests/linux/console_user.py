@@ -91,6 +91,25 @@ class Console:
             print("ok logged in on the serial console as a person would")
         return bool(ok)
 
+    def checks(self, where):
+        """What both of debian.sh's boots check once logged in: a command's
+        output (the vCPUs, the disk's size, the memory, systemd's state,
+        printed as "# RESULT ..."), the root's source, and a line sent to
+        the host over TCP from the NIC (as "net from HOST on @where")."""
+        m = self.run("echo RESULT $((6 * 7)) $(nproc) $(cat /sys/block/vda/size) "
+                     "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) "
+                     "$(systemctl is-system-running --wait) END",
+                     rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output")
+        if m:
+            print(f"# {m.group(0).decode()}")
+        self.run("findmnt -no SOURCE /; echo ROOT-$((1+1))", rb"ROOT-2\r?\n", "the root checks", 60)
+        self.run("dev=$(ls /sys/class/net | grep -v '^lo$' | head -1); ip link set $dev up && "
+                 "ip addr add 169.254.79.2/16 dev $dev && sleep 1 && "
+                 f"echo \"net from $(hostname) on {where}\" >/dev/tcp/169.254.79.1/7777 && "
+                 "echo NET-$((1+1))",
+                 rb"NET-2\r?\n", "the guest sent its line over TCP", 120)
+        return m
+
     def stop(self):
         """Stops hearth as systemd stops a service, with SIGTERM: the guest
         must power off and hearth exit 0. Returns hearth's exit code."""

@@ -139,16 +139,7 @@ from console_user import Console
 tmp, token, scale, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 con = Console(argv, os.path.join(tmp, "console1.log"), 300, scale)
 if con.login("hearth-debian", "root", "hearth"):
-    m = con.run("echo RESULT $((6 * 7)) $(nproc) $(cat /sys/block/vda/size) "
-                "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) $(systemctl is-system-running --wait) END",
-                rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output")
-    if m:
-        print(f"# {m.group(0).decode()}")
-    con.run("findmnt -no SOURCE /; echo ROOT-$((1+1))", rb"ROOT-2\r?\n", "the root checks", 60)
-    con.run("dev=$(ls /sys/class/net | grep -v '^lo$' | head -1); ip link set $dev up && "
-            "ip addr add 169.254.79.2/16 dev $dev && sleep 1 && "
-            "echo \"net from $(hostname) on the LUN\" >/dev/tcp/169.254.79.1/7777 && echo NET-$((1+1))",
-            rb"NET-2\r?\n", "the guest sent its line over TCP", 120)
+    con.checks("the LUN")
     if con.run(f"echo {token} >/root/hearth-token && sync && echo SYNCED-$((1+1))",
                rb"SYNCED-2\r?\n", "the file written and synced", 120):
         print("ok the guest wrote and synced a file")
@@ -243,16 +234,7 @@ from console_user import Console
 tmp, token, scale, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 con = Console(argv, os.path.join(tmp, "console2.log"), 300, scale)
 if con.login("hearth-debian", "root", "hearth"):
-    m = con.run("echo RESULT $((6 * 7)) $(nproc) $(cat /sys/block/vda/size) "
-                "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) $(systemctl is-system-running --wait) END",
-                rb"RESULT (\d+) (\d+) (\d+) (\d+) (\S+) END", "the command's output")
-    if m:
-        print(f"# {m.group(0).decode()}")
-    con.run("findmnt -no SOURCE /; echo ROOT-$((1+1))", rb"ROOT-2\r?\n", "the root checks", 60)
-    con.run("dev=$(ls /sys/class/net | grep -v '^lo$' | head -1); ip link set $dev up && "
-            "ip addr add 169.254.79.2/16 dev $dev && sleep 1 && "
-            "echo \"net from $(hostname) on the file\" >/dev/tcp/169.254.79.1/7777 && echo NET-$((1+1))",
-            rb"NET-2\r?\n", "the guest sent its line over TCP", 120)
+    con.checks("the file")
     m = con.run("echo TOKEN $(cat /root/hearth-token) END", rb"TOKEN (\S+) END", "the file of boot 1 read", 60)
     if m and m.group(1).decode() == token:
         print("ok boot 2 sees the file boot 1 wrote")
