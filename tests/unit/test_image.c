@@ -299,6 +299,16 @@ static void expect_fd(int fd, uint64_t len, const char *content)
 	assert_string_equal(buf, content);
 }
 
+/* One byte of the GPT header changed: its CRC no longer matches. */
+static void corrupt_gpt_header(const char *path)
+{
+	int fd = open(path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 512 + 40), 1);
+	close(fd);
+}
+
 static int find(const char *img, struct boot_image *out)
 {
 	char path[128];
@@ -365,7 +375,6 @@ static void gpt_bls(void **state)
 {
 	struct boot_image b;
 	char path[128];
-	int fd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/gpt.img", dir);
@@ -377,9 +386,7 @@ static void gpt_bls(void **state)
 	image_release(&b);
 
 	/* the table made corrupt: refused, not searched as a whole disk */
-	fd = open(path, O_RDWR);
-	assert_int_equal(pwrite(fd, "X", 1, 512 + 40), 1);
-	close(fd);
+	corrupt_gpt_header(path);
 	assert_int_equal(find("gpt.img", &b), -EINVAL);
 	assert_non_null(strstr(err, "corrupt GPT: header CRC"));
 	assert_int_equal(b.kernel_fd, -1);
@@ -538,7 +545,7 @@ static void iscsi_luns(void **state)
 {
 	struct boot_image b;
 	char path[128];
-	int fd, ret;
+	int ret;
 
 	(void)state;
 	if (getuid() != 0 || system("PATH=$PATH:/usr/sbin command -v tgtd >/dev/null"))
@@ -577,9 +584,7 @@ static void iscsi_luns(void **state)
 	assert_string_equal(b.found, "the whole disk: /vmlinuz");
 	image_release(&b);
 
-	fd = open(path, O_RDWR);
-	assert_int_equal(pwrite(fd, "X", 1, 512 + 40), 1);
-	close(fd);
+	corrupt_gpt_header(path);
 	assert_int_equal(find_lun("gpt", &b), -EINVAL);
 	assert_non_null(strstr(err, "corrupt GPT: header CRC"));
 	assert_int_equal(b.kernel_fd, -1);
