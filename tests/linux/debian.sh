@@ -151,7 +151,7 @@ if con.login("hearth-debian", "root", "hearth"):
                "echo STREAM-END-$((1+1)) $s $(stat -c %s /root/stream)",
                rb"STREAM-BEGIN-2\r?\n", "the stream started", 60):
         open(os.path.join(tmp, "stream-begun"), "w").close()
-        m = con.expect(rb"STREAM-END-2 (\w+) (\d+)", "the stream ended")
+        m = con.expect(rb"STREAM-END-2 (\w+) (\d+)\r?\n", "the stream ended")
         back = os.path.exists(os.path.join(tmp, "target-back"))
         if m and m.group(1) == b"ok" and m.group(2) == b"67108864" and back:
             print("ok the guest's 64 MiB stream went on through tgtd's SIGKILL and restart, without an error")
