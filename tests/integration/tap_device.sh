@@ -61,6 +61,9 @@ done
 # hearth that just exited holds it that long at most: io_uring drops its
 # references in a kernel worker), then says it is in use.
 hold_tap() { # SECONDS: htap0 attached to a file of this test's for that long
+	# the last holder's "held" gone first: the new holder's redirection
+	# runs in its own process, maybe after the wait below has looked
+	rm -f "$TMP/held"
 	"${NX[@]}" python3 -c 'import fcntl, os, struct, sys, time
 fd = os.open("/dev/net/tun", os.O_RDWR)
 fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", b"htap0", 0x0002 | 0x1000 | 0x4000))
