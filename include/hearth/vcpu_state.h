@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's own state of a VM and of its vCPUs as state records (state.h), for
+ * snapshots and migration (docs/snapshot.md): what the guest's CPUs and the
+ * in-kernel devices hold, as opposed to hearth's device models (each saves
+ * its own, docs/state.md).
+ *
+ * A vCPU record holds its CPUID, general and special registers, FPU and
+ * extended state (XSAVE, XCRs), debug registers, MSRs (those KVM lists as
+ * saveable and that read back), the local APIC, pending events and the MP
+ * state. The VM record holds the in-kernel PIC pair and IOAPIC, the PIT and
+ * the kvmclock.
+ *
+ * Save only while no vCPU is in KVM_RUN (a paused VM: runstate_pause()) and
+ * after each vCPU completed any I/O exit it had taken (vcpu.c's park() does
+ * that with immediate_exit before it counts itself parked). Restore into a
+ * VM and vCPUs that were created but never ran: the VM record first, then
+ * each vCPU's. A record read back is untrusted: every count and size is
+ * checked against its own limit before use, and a record refused leaves the
+ * vCPU or VM with the state it had (or KVM refusing the value: -EINVAL).
+ */
+#ifndef HEARTH_VCPU_STATE_H
+#define HEARTH_VCPU_STATE_H
+
+#include <stdint.h>
+
+#include "hearth/state.h"
+
+struct vcpu;
+
+/* MSRs in one record, at most (KVM lists a few hundred at most). */
+#define VCPU_STATE_MAX_MSRS 1024
+/* CPUID entries in one record, at most. */
+#define VCPU_STATE_MAX_CPUID 256
+
+/*
+ * The MSRs a vCPU record saves: KVM's KVM_GET_MSR_INDEX_LIST on @kvm_fd.
+ * Allocates *@msrs (free() it); 0 or -errno.
+ */
+int vcpu_state_msr_list(int kvm_fd, uint32_t **msrs, unsigned *n);
+
+/* Writes @v's record (STATE_KIND_VCPU). 0 or -errno (an ioctl failed, or
+ * the writer's error). */
+int vcpu_state_save(struct vcpu *v, const uint32_t *msrs, unsigned n, struct state_writer *w);
+/* Reads a STATE_KIND_VCPU record into @v. 0, -EBADMSG / -EPROTONOSUPPORT
+ * (the reader's), -EINVAL (a value KVM or our limits refuse). */
+int vcpu_state_restore(struct vcpu *v, struct state_reader *r);
+
+/* The VM's in-kernel irqchip, PIT and kvmclock (STATE_KIND_KVM_VM). */
+int vm_kvm_state_save(int vm_fd, struct state_writer *w);
+int vm_kvm_state_restore(int vm_fd, struct state_reader *r);
+
+#endif
