@@ -73,7 +73,7 @@ static int configure_vcpu(struct vcpu *v, const struct vm_config *cfg, bool pvm_
 		ret = vcpu_set_msrs(v, msrs->indices, msrs->nmsrs);
 	if (!ret)
 		ret = vcpu_set_lapic(v);
-	if (!ret && v->index == 0)
+	if (!ret && v->index == 0 && boot) /* none: a restore sets them */
 		ret = vcpu_set_boot_regs(v, boot);
 	return ret;
 }

@@ -96,13 +96,24 @@ static const struct rule io_rules[] = {
 	RN(getsockopt, ANY, SANDBOX_NEED_ISCSI), RN(setsockopt, ANY, SANDBOX_NEED_ISCSI),
 	RN(getsockname, ANY, SANDBOX_NEED_ISCSI), RN(dup, ANY, SANDBOX_NEED_ISCSI),
 	RN(dup2, ANY, SANDBOX_NEED_ISCSI), RN(fcntl, FD_FLAGS, SANDBOX_NEED_ISCSI),
-	RN(newfstatat, ANY, SANDBOX_NEED_ISCSI | SANDBOX_NEED_API_PATH), /* fstat, lstat */
+	RN(newfstatat, ANY, SANDBOX_NEED_ISCSI | SANDBOX_NEED_API), /* fstat, lstat */
 	RN(fstat, ANY, SANDBOX_NEED_ISCSI), /* getpid too: in the base list */
 	/* libiscsi's new context on a reconnect opens /dev/urandom (and
 	 * seeds from the time without it), getaddrinfo may look for its
 	 * configuration: refused with EACCES, nothing is opened */
 	RN(open, REFUSE, SANDBOX_NEED_ISCSI), RN(openat, REFUSE, SANDBOX_NEED_ISCSI),
-	RN(unlink, ANY, SANDBOX_NEED_API_PATH), /* the API socket, at exit (if still ours) */
+	RN(unlink, ANY, SANDBOX_NEED_API), /* the API socket, at exit (if still ours) */
+	/* a snapshot (PUT /v1/vm/snapshot, docs/snapshot.md): its directory
+	 * made and opened, its files written under a temporary name, synced
+	 * and renamed */
+	RN(mkdirat, ANY, SANDBOX_NEED_API),
+	RN(openat, SNAPSHOT_OPEN, SANDBOX_NEED_API),
+	RN(pwrite64, ANY, SANDBOX_NEED_API),
+	RN(ftruncate, ANY, SANDBOX_NEED_API),
+	RN(fsync, ANY, SANDBOX_NEED_API),
+	RN(renameat, ANY, SANDBOX_NEED_API),
+	RN(unlinkat, ANY, SANDBOX_NEED_API),
+	RN(fstat, ANY, SANDBOX_NEED_API),
 };
 
 /*

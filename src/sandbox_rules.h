@@ -28,6 +28,9 @@ enum check {
 	OWN_KICK,      /* tgkill(hearth's pid, any thread, SANDBOX_KICK_SIGNAL or SIGABRT) */
 	OWN_ABORT,     /* tgkill(hearth's pid, any thread, SIGABRT): glibc's abort() */
 	DUMPABLE,      /* prctl(PR_GET_DUMPABLE): libext2fs's safe_getenv() */
+	SNAPSHOT_OPEN, /* openat with the flags a snapshot's writer uses: its directory
+		      * (O_RDONLY | O_DIRECTORY) and its files (O_WRONLY | O_CREAT |
+		      * O_TRUNC), each O_CLOEXEC */
 };
 
 struct rule {

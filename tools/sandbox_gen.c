@@ -57,6 +57,8 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 				   fd[] = { F_GETFD, F_SETFD, F_DUPFD_CLOEXEC },
 				   inet[] = { AF_INET, AF_INET6 }, rusage[] = { RUSAGE_THREAD },
 				   dumpable[] = { PR_GET_DUMPABLE },
+				   snap_open[] = { O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+						   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC },
 				   kick[] = { SANDBOX_KICK_SIGNAL, SIGABRT };
 
 	switch (r->check) {
@@ -87,6 +89,7 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 		return ret;
 	}
 	case DUMPABLE: return allow_arg_in(f, r->nr, 0, dumpable, 1);
+	case SNAPSHOT_OPEN: return allow_arg_in(f, r->nr, 2, snap_open, 2);
 	case OWN_KICK:
 	case OWN_ABORT: {
 		/* tgkill(pid, tid, sig): pid and sig as the kernel reads them

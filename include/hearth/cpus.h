@@ -24,7 +24,8 @@ struct cpus {
 /*
  * Creates and configures @cfg->cpus vCPUs on @vm_fd; @env is shared by all
  * and must outlive them; @pvm_host: the host KVM is PVM (CPUID leaves out
- * what it lacks). 0, or -errno with the reason in @f; the vCPUs created so
+ * what it lacks); @boot NULL: no entry registers (a restore sets every
+ * register). 0, or -errno with the reason in @f; the vCPUs created so
  * far stay in the set for cpus_destroy().
  */
 int cpus_create(struct cpus *c, int kvm_fd, int vm_fd, const struct vm_config *cfg, bool pvm_host,

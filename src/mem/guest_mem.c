@@ -79,7 +79,23 @@ static int map_ram(struct guest_mem *gm, bool hugepages)
 	return 0;
 }
 
-int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
+/* A snapshot's memory file, mapped privately: each page comes in from the
+ * file on its first touch, and what the guest writes stays in this
+ * process (the file is never written). Holes read as zeros. */
+static int map_file(struct guest_mem *gm, int fd)
+{
+	gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+			0);
+	if (gm->base == MAP_FAILED) {
+		gm->base = NULL;
+		return -errno;
+	}
+	madvise(gm->base, gm->size, MADV_DONTDUMP);
+	madvise(gm->base, gm->size, MADV_DONTFORK);
+	return 0;
+}
+
+static int create(struct guest_mem *gm, uint64_t size, bool hugepages, int file)
 {
 	uint64_t align = hugepages ? (2ull << 20) : 4096;
 	uint64_t off = 0;
@@ -94,7 +110,7 @@ int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
 		return n;
 	gm->nr = (unsigned)n;
 	gm->size = size;
-	ret = map_ram(gm, hugepages);
+	ret = file >= 0 ? map_file(gm, file) : map_ram(gm, hugepages);
 	if (ret) {
 		gm_destroy(gm);
 		return ret;
@@ -104,6 +120,16 @@ int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
 		off += gm->r[i].size;
 	}
 	return 0;
+}
+
+int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
+{
+	return create(gm, size, hugepages, -1);
+}
+
+int gm_create_from_file(struct guest_mem *gm, uint64_t size, int fd)
+{
+	return fd < 0 ? -EBADF : create(gm, size, false, fd);
 }
 
 void gm_destroy(struct guest_mem *gm)
