@@ -419,10 +419,19 @@ const char *devices_name(const struct devices *d, unsigned i)
 {
 	static const char *const platform[] = { "the serial port", "the i8042", "the RTC",
 						"the PCI host bridge", "the exit device" };
+	static char name[32]; /* the I/O thread's or the starting thread's only */
+	unsigned disks = d->env.cfg->n_disks, nics = d->env.cfg->n_nets;
 
 	if (i < 5)
 		return platform[i];
-	return i - 5 < d->n_vpci ? "a virtio-pci function" : "no device";
+	i -= 5;
+	if (i < disks)
+		snprintf(name, sizeof(name), "disk vd%c", 'a' + (char)i);
+	else if (i - disks < nics)
+		snprintf(name, sizeof(name), "NIC %u", i - disks);
+	else
+		snprintf(name, sizeof(name), "the RNG");
+	return name;
 }
 
 void devices_flush_console(struct devices *d)

@@ -113,7 +113,6 @@ static const struct rule io_rules[] = {
 	RN(fsync, ANY, SANDBOX_NEED_API),
 	RN(renameat, ANY, SANDBOX_NEED_API),
 	RN(unlinkat, ANY, SANDBOX_NEED_API),
-	RN(fstat, ANY, SANDBOX_NEED_API),
 };
 
 /*

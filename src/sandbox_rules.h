@@ -30,7 +30,7 @@ enum check {
 	DUMPABLE,      /* prctl(PR_GET_DUMPABLE): libext2fs's safe_getenv() */
 	SNAPSHOT_OPEN, /* openat with the flags a snapshot's writer uses: its directory
 		      * (O_RDONLY | O_DIRECTORY) and its files (O_WRONLY | O_CREAT |
-		      * O_TRUNC), each O_CLOEXEC */
+		      * O_TRUNC | O_NOFOLLOW), each O_CLOEXEC */
 };
 
 struct rule {

@@ -201,11 +201,15 @@ int vm_restore_apply(struct vm_restore *s, const struct vm_parts *p, char *err, 
 		return ret;
 	}
 	ret = devices_restore(p->devs, &r, &failed);
-	if (!ret)
-		ret = state_reader_finish(&r);
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "--restore %s: the state of %s was refused: %s",
 			 p->cfg->restore, devices_name(p->devs, failed), strerror(-ret));
+		return ret;
+	}
+	ret = state_reader_finish(&r);
+	if (ret)
+		snprintf(err, errlen, "--restore %s: the state holds more than this VM's devices",
+			 p->cfg->restore);
 	return ret;
 }
 

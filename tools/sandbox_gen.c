@@ -58,7 +58,7 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 				   inet[] = { AF_INET, AF_INET6 }, rusage[] = { RUSAGE_THREAD },
 				   dumpable[] = { PR_GET_DUMPABLE },
 				   snap_open[] = { O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-						   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC },
+						   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW },
 				   kick[] = { SANDBOX_KICK_SIGNAL, SIGABRT };
 
 	switch (r->check) {
