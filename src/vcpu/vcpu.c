@@ -14,6 +14,7 @@
 
 #include "hearth/log.h"
 #include "hearth/sandbox.h"
+#include "hearth/vcpu_state.h"
 
 /* The kick handler finds the running vCPU's kvm_run here. */
 static _Thread_local struct kvm_run *current_run;
@@ -52,6 +53,7 @@ int vcpu_create(struct vcpu *v, int vm_fd, unsigned index, size_t run_size,
 		return ret;
 	}
 	v->run_size = run_size;
+	vcpu_state_probe(v, vm_fd);
 	return 0;
 }
 
