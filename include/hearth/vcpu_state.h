@@ -42,10 +42,12 @@ struct vcpu;
 /*
  * What @v's records need to know of KVM, asked on @vm_fd once, when the
  * vCPU is created (vcpu_create() calls it): the XSAVE size KVM moves for
- * it (KVM_CAP_XSAVE2, fixed when the vCPU is created; 4096 without the
- * capability) and whether KVM has KVM_GET_XCRS (KVM_CAP_XCRS). Asked here,
- * KVM_CHECK_EXTENSION (a VM ioctl, not a vCPU one) needs no place in the
- * seccomp lists of the threads that save or restore.
+ * it (KVM_CAP_XSAVE2: the bytes KVM_GET_XSAVE2 and KVM_SET_XSAVE move;
+ * 4096 without the capability; it changes only with the dynamic XSAVE
+ * features, AMX, a process asks arch_prctl to let its guests use, which
+ * hearth never does) and whether KVM has KVM_GET_XCRS (KVM_CAP_XCRS).
+ * Asked here, KVM_CHECK_EXTENSION (a VM ioctl, not a vCPU one) needs no
+ * place in the seccomp lists of the threads that save or restore.
  */
 void vcpu_state_probe(struct vcpu *v, int vm_fd);
 
