@@ -59,6 +59,10 @@ struct vcpu {
 	pid_t pid;
 	_Atomic pid_t tid;			   /* 0 until the thread runs */
 	_Atomic uint64_t exits[VCPU_EXIT_REASONS]; /* by KVM exit reason */
+	/* what its state records need of KVM, asked when it is created
+	 * (vcpu_state_probe, vcpu_state.h) */
+	uint32_t xsave_size; /* bytes of XSAVE state; 0: too many for a record */
+	bool xcrs;	     /* KVM has KVM_GET_XCRS */
 };
 
 /* Creates vCPU @index on @vm_fd and maps its kvm_run. 0 or -errno. */
