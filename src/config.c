@@ -654,7 +654,8 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		cfg->kernel = v;
 	} else if (!strcmp(opt, "--restore")) {
 		if (!*v)
-			return config_error(err, errlen, "--restore: expected a snapshot directory");
+			return config_error(err, errlen,
+					    "--restore: expected a snapshot directory");
 		cfg->restore = v;
 	} else if (!strcmp(opt, "--initrd")) {
 		cfg->initrd = v;
@@ -833,17 +834,17 @@ static int jail_check(const struct vm_config *cfg, char *err, size_t errlen)
  * what would boot another or shape it differently is refused, not ignored */
 static int restore_check(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	const char *opt = cfg->kernel	     ? "--kernel"
-			  : cfg->initrd	     ? "--initrd"
-			  : cfg->cpus_given  ? "--cpus"
+	const char *opt = cfg->kernel	      ? "--kernel"
+			  : cfg->initrd	      ? "--initrd"
+			  : cfg->cpus_given   ? "--cpus"
 			  : cfg->memory_given ? "--memory"
-			  : cfg->hugepages   ? "--hugepages"
-					     : NULL;
+			  : cfg->hugepages    ? "--hugepages"
+					      : NULL;
 
 	if (opt)
-		return config_error(err, errlen,
-				    "%s with --restore: the snapshot sets the kernel, vCPUs and memory",
-				    opt);
+		return config_error(
+			err, errlen,
+			"%s with --restore: the snapshot sets the kernel, vCPUs and memory", opt);
 	if (strcmp(cfg->cmdline, CONFIG_DEFAULT_CMDLINE))
 		return config_error(err, errlen,
 				    "--cmdline with --restore: the restored kernel runs already");

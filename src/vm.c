@@ -196,8 +196,9 @@ static int check_cpus(struct vm *vm)
 
 static int setup_memory(struct vm *vm)
 {
-	int ret = vm->cfg->restore ? gm_create_from_file(&vm->gm, vm->cfg->memory, vm->snap.memory_fd)
-				   : gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
+	int ret = vm->cfg->restore
+			  ? gm_create_from_file(&vm->gm, vm->cfg->memory, vm->snap.memory_fd)
+			  : gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
 
 	if (ret == -EINVAL)
 		return fail(vm, ret, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",

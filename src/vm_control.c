@@ -168,7 +168,7 @@ int vm_control_create(struct vm_control *c, const struct vm_control_env *env, st
 	}
 	if (fd < 0)
 		return failure_set(f, -EINVAL, HEARTH_EXIT_USAGE, "%s", why);
-	c->ops = (struct api_vm_ops){ c,	  api_state,  api_pause,   api_resume,	 api_shutdown,
+	c->ops = (struct api_vm_ops){ c,	api_state,  api_pause,	 api_resume,  api_shutdown,
 				      api_stop, api_config, api_metrics, api_snapshot };
 	ret = api_server_create(&c->api, c->env.loop, fd, c->env.cfg->api_socket, &c->ops);
 	if (ret)

@@ -25,10 +25,9 @@ static double now_ms(void)
 
 static void shape_of(const struct vm_config *cfg, struct snapshot_shape *s)
 {
-	*s = (struct snapshot_shape){ .memory = cfg->memory,
-				      .cpus = cfg->cpus,
-				      .disks = cfg->n_disks,
-				      .nics = cfg->n_nets };
+	*s = (struct snapshot_shape){
+		.memory = cfg->memory, .cpus = cfg->cpus, .disks = cfg->n_disks, .nics = cfg->n_nets
+	};
 }
 
 /* The directory, made if missing (its parent must exist), opened. */
@@ -41,7 +40,7 @@ static int open_dir(const char *dir, char *why, size_t len)
 			 strerror(errno));
 		return -1;
 	}
-	fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		snprintf(why, len, "cannot open the snapshot directory %s: %s", dir,
 			 strerror(errno));

@@ -84,8 +84,7 @@ static int map_ram(struct guest_mem *gm, bool hugepages)
  * process (the file is never written). Holes read as zeros. */
 static int map_file(struct guest_mem *gm, int fd)
 {
-	gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
-			0);
+	gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
 	if (gm->base == MAP_FAILED) {
 		gm->base = NULL;
 		return -errno;

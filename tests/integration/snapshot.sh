@@ -133,7 +133,7 @@ b[16:48] = b"9.9.9".ljust(32, b"\0")
 b[84:88] = struct.pack("<I", crc32c(bytes(b[:84])))
 open(path, "wb").write(b)
 PY
-bad "a snapshot of another hearth version" "version" "$TMP/ver"
+bad "a snapshot of another hearth version" "written by hearth 9\.9\.9, this is" "$TMP/ver"
 expect_exit 125 "two disks for a one-disk snapshot" -- "$H" run --restore "$SNAP" \
 	--disk "path=$TMP/disk.img" --disk "path=$TMP/disk.img,readonly=on"
 expect_grep "$TMP/err" "1 disk" "the disk count named"

@@ -377,13 +377,13 @@ static void restore(void **state)
 	assert_non_null(strstr(err, "needs a value"));
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		/* before and after --restore alike */
-		assert_int_equal(PARSE(&c, (char *)refused[i][0], (char *)refused[i][1],
-				       "--restore", "s"),
-				 -EINVAL);
+		assert_int_equal(
+			PARSE(&c, (char *)refused[i][0], (char *)refused[i][1], "--restore", "s"),
+			-EINVAL);
 		assert_non_null(strstr(err, refused[i][2]));
-		assert_int_equal(PARSE(&c, "--restore", "s", (char *)refused[i][0],
-				       (char *)refused[i][1]),
-				 -EINVAL);
+		assert_int_equal(
+			PARSE(&c, "--restore", "s", (char *)refused[i][0], (char *)refused[i][1]),
+			-EINVAL);
 		assert_non_null(strstr(err, refused[i][2]));
 	}
 }
