@@ -27,6 +27,11 @@ for ev in /sys/class/input/event*; do
 	[ "$(cat "$ev/device/name")" = "Power Button" ] && btn=/dev/input/${ev##*/}
 done
 [ -n "$btn" ] && exec 3<"$btn"
+# the kernel log from here on is the work's and the restore's: the boot's
+# is shown, then cleared
+bad='I/O error|soft lockup|rcu.*stall|hung task|call trace|clocksource.*unstable'
+dmesg | grep -iE -B 8 "$bad" | head -20 | sed 's/^/hearth-user: boot dmesg: /' >/dev/ttyS0
+dmesg -c >/dev/null
 (
 	i=0
 	while :; do
@@ -46,8 +51,8 @@ wait $beats 2>/dev/null
 sync
 # every line in order: line N on line N
 say "lines $(wc -l </beats) out-of-order $(awk '$2 != NR { n++ } END { print n + 0 }' /beats)"
-say "kernel errors $(dmesg | grep -ciE 'I/O error|soft lockup|rcu.*stall|hung task|call trace|clocksource.*unstable')"
-dmesg | grep -iE 'I/O error|soft lockup|rcu.*stall|hung task|call trace|clocksource.*unstable' | head -5 | sed 's/^/hearth-user: dmesg: /' >/dev/ttyS0
+say "kernel errors $(dmesg | grep -ciE "$bad")"
+dmesg | grep -iE -B 8 "$bad" | head -20 | sed 's/^/hearth-user: dmesg: /' >/dev/ttyS0
 poweroff -f
 INIT
 chmod +x "$TMP/rootfs/sbin/init"
@@ -123,6 +128,8 @@ read -r lines bad <<<"${n:-0 x}"
 [ "$bad" = 0 ] && [ "$lines" -gt "$last" ] && ok "$lines lines on its disk, all in order" ||
 	not_ok "the guest's file: '${n:-nothing}'"
 expect_grep "$L2" "^hearth-user: kernel errors 0" "no I/O error, stall or lockup in the guest's kernel log"
+grep -q "^hearth-user: kernel errors 0" "$L2" || grep -aE "^hearth-user: (kernel errors|dmesg)" "$L2" | sed 's/^/#   /' || true
+grep -aE "^hearth-user: boot dmesg" "$L1" | sed 's/^/# (before the work: not counted) /' || true
 e2fsck -fn "$TMP/root.img" >"$TMP/fsck" 2>&1 && ok "the file system is clean" ||
 	{ not_ok "e2fsck"; sed 's/^/#   /' "$TMP/fsck" | head; }
 debugfs -R "cat /beats" "$TMP/root.img" 2>/dev/null >"$TMP/beats"
