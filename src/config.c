@@ -834,17 +834,20 @@ static int jail_check(const struct vm_config *cfg, char *err, size_t errlen)
  * what would boot another or shape it differently is refused, not ignored */
 static int restore_check(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	const char *opt = cfg->kernel	      ? "--kernel"
-			  : cfg->initrd	      ? "--initrd"
-			  : cfg->cpus_given   ? "--cpus"
-			  : cfg->memory_given ? "--memory"
-			  : cfg->hugepages    ? "--hugepages"
-					      : NULL;
+	const char *opt = cfg->kernel				   ? "--kernel"
+			  : cfg->initrd				   ? "--initrd"
+			  : cfg->cpus_given			   ? "--cpus"
+			  : cfg->memory_given			   ? "--memory"
+			  : cfg->hugepages			   ? "--hugepages"
+			  : cfg->cpu_template != CPU_TEMPLATE_HOST ? "--cpu-template"
+			  : cfg->n_overrides			   ? "--cpu-features"
+								   : NULL;
 
 	if (opt)
-		return config_error(
-			err, errlen,
-			"%s with --restore: the snapshot sets the kernel, vCPUs and memory", opt);
+		return config_error(err, errlen,
+				    "%s with --restore: the snapshot sets the kernel, the vCPUs "
+				    "(their CPUID too) and memory",
+				    opt);
 	if (strcmp(cfg->cmdline, CONFIG_DEFAULT_CMDLINE))
 		return config_error(err, errlen,
 				    "--cmdline with --restore: the restored kernel runs already");

@@ -124,7 +124,7 @@ int cpus_save(const struct cpus *c, struct state_writer *w)
 int cpus_restore(struct cpus *c, struct state_reader *r)
 {
 	for (unsigned i = 0; i < c->n; i++) {
-		int ret = vcpu_state_restore(&c->v[i], r);
+		int ret = vcpu_state_restore(&c->v[i], r, c->msrs, c->nmsrs);
 
 		if (ret)
 			return ret;

@@ -107,6 +107,7 @@ static const struct rule io_rules[] = {
 	 * made and opened, its files written under a temporary name, synced
 	 * and renamed */
 	RN(mkdirat, ANY, SANDBOX_NEED_API),
+	RN(mremap, ANY, SANDBOX_NEED_API), /* realloc() of the records as they grow */
 	RN(openat, SNAPSHOT_OPEN, SANDBOX_NEED_API),
 	RN(pwrite64, ANY, SANDBOX_NEED_API),
 	RN(ftruncate, ANY, SANDBOX_NEED_API),

@@ -307,7 +307,7 @@ static void block_signals(void)
 
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->restore && vm_snapshot_shape(cfg, err, errlen))
+	if (cfg->restore && !cfg->help && vm_snapshot_shape(cfg, err, errlen))
 		return -EINVAL;
 	_Static_assert(sizeof(cfg->disks[0].iscsi.url) <= ISCSI_URL_MAX,
 		       "a URL fits iscsi_url_split");
@@ -503,7 +503,7 @@ int vm_run(struct vm *vm)
 	ret = cpus_start(&vm->cpus);
 	if (ret)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
-	else if (!vm->cfg->ready_on_marker)
+	else if (!vm->cfg->ready_on_marker || vm->cfg->restore) /* booted already */
 		notify_send("READY=1\nSTATUS=guest running");
 	/* the I/O thread's filter before the loop's first event; its name
 	 * read before it, for the log lines */

@@ -94,6 +94,12 @@ static int api_snapshot(void *opaque, const char *dir, char *why, size_t len)
 		snprintf(why, len, "the guest must be paused first (PUT /v1/vm/pause)");
 		return 409;
 	}
+	/* a vCPU that ended counts as paused, but its last exit was never
+	 * completed: a VM that is stopping cannot be saved */
+	if (atomic_load(&c->env.rs->stopping) || runstate_exited(c->env.rs)) {
+		snprintf(why, len, "the guest is stopping");
+		return 409;
+	}
 	st = vm_snapshot_write(&c->env.parts, dir, why, len);
 	if (st == 0)
 		notify_send("STATUS=guest paused, snapshot written");

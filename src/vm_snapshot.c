@@ -3,6 +3,8 @@
 #include "hearth/vm_snapshot.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +32,39 @@ static void shape_of(const struct vm_config *cfg, struct snapshot_shape *s)
 	};
 }
 
-/* The directory, made if missing (its parent must exist), opened. */
+/* The directory, made if missing (its parent must exist), opened: the
+ * descriptor, or -errno with the reason in @why. */
 static int open_dir(const char *dir, char *why, size_t len)
 {
-	int fd;
+	int fd, err;
 
 	if (mkdirat(AT_FDCWD, dir, 0700) && errno != EEXIST) {
-		snprintf(why, len, "cannot make the snapshot directory %s: %s", dir,
-			 strerror(errno));
-		return -1;
+		err = errno;
+		snprintf(why, len, "cannot make the snapshot directory %s: %s", dir, strerror(err));
+		return -err;
 	}
 	fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		snprintf(why, len, "cannot open the snapshot directory %s: %s", dir,
-			 strerror(errno));
+	if (fd < 0) {
+		err = errno;
+		snprintf(why, len, "cannot open the snapshot directory %s%s: %s", dir,
+			 err == ELOOP ? " (a symbolic link: name its target)" : "", strerror(err));
+		return -err;
+	}
 	return fd;
+}
+
+/* Whether every vCPU's last exit was completed before it parked. */
+static bool settled(const struct cpus *c, char *why, size_t len)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (atomic_load(&c->v[i].unsettled)) {
+			snprintf(why, len,
+				 "vCPU %u parked in the middle of an instruction's I/O: resume "
+				 "the guest and pause it again",
+				 i);
+			return false;
+		}
+	return true;
 }
 
 int vm_snapshot_write(const struct vm_parts *p, const char *dir, char *why, size_t len)
@@ -58,6 +78,15 @@ int vm_snapshot_write(const struct vm_parts *p, const char *dir, char *why, size
 	int ret, dfd, status = 500;
 
 	state_writer_init_alloc(&w);
+	if (dir[0] != '/') {
+		snprintf(why, len, "the snapshot path must be absolute, not '%.100s'", dir);
+		status = 400;
+		goto out;
+	}
+	if (!settled(p->cpus, why, len)) {
+		status = 409;
+		goto out;
+	}
 	ret = vm_kvm_state_save(p->vm_fd, &w);
 	if (!ret)
 		ret = cpus_save(p->cpus, &w);
@@ -78,14 +107,18 @@ int vm_snapshot_write(const struct vm_parts *p, const char *dir, char *why, size
 		snprintf(why, len, "cannot save the devices' state: %s", strerror(-ret));
 		goto out;
 	}
-	if (dir[0] != '/') {
-		snprintf(why, len, "the snapshot path must be absolute, not '%.100s'", dir);
-		status = 400;
-		goto out;
-	}
 	dfd = open_dir(dir, why, len);
 	if (dfd < 0) {
-		status = errno == ENOENT || errno == ENOTDIR || errno == EEXIST ? 400 : 500;
+		status = dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP ? 400 : 500;
+		goto out;
+	}
+	/* the state file goes first: a snapshot whose new memory file was
+	 * written but whose state was not is left without one, and a
+	 * restore refuses it, rather than pairing old state with new memory */
+	if (unlinkat(dfd, SNAPSHOT_STATE_FILE, 0) && errno != ENOENT) {
+		snprintf(why, len, "cannot replace %s/%s: %s", dir, SNAPSHOT_STATE_FILE,
+			 strerror(errno));
+		close(dfd);
 		goto out;
 	}
 	for (unsigned i = 0; i < p->gm->nr; i++)

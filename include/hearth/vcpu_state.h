@@ -61,10 +61,12 @@ int vcpu_state_msr_list(int kvm_fd, uint32_t **msrs, unsigned *n);
  * that KVM reads back (at most VCPU_STATE_MAX_MSRS listed, else -E2BIG).
  * 0 or -errno (an ioctl failed, or the writer's error). */
 int vcpu_state_save(struct vcpu *v, const uint32_t *msrs, unsigned n, struct state_writer *w);
-/* Reads a STATE_KIND_VCPU record into @v. 0, -EBADMSG / -EPROTONOSUPPORT
- * (the reader's), -EINVAL (a value KVM or our limits refuse, a record of
- * another vCPU), or an ioctl's -errno. */
-int vcpu_state_restore(struct vcpu *v, struct state_reader *r);
+/* Reads a STATE_KIND_VCPU record into @v. Its MSRs must be among the @n
+ * @msrs (the host's saveable list, vcpu_state_msr_list; NULL: unchecked,
+ * for tests), each once. 0, -EBADMSG / -EPROTONOSUPPORT (the reader's),
+ * -EINVAL (a value KVM or our limits refuse, a record of another vCPU, an
+ * MSR not listed or twice), or an ioctl's -errno. */
+int vcpu_state_restore(struct vcpu *v, struct state_reader *r, const uint32_t *msrs, unsigned n);
 
 /* The VM's in-kernel irqchip, PIT and kvmclock (STATE_KIND_KVM_VM), same
  * rules and errors. */

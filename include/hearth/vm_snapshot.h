@@ -29,12 +29,13 @@ struct vm_parts {
  * Writes a snapshot of the paused VM into directory @dir (made, mode 0700,
  * if it does not exist; its parent must). Returns 0, or an HTTP status for
  * the control API with a one-line reason in @why: 503 while a device still
- * has requests in flight (the I/O thread completes them: ask again), 500
- * for a failure of the host (a full disk, a KVM ioctl), 400 for a @dir
- * that cannot be one. Nothing of a failed snapshot is left under the final
- * names; a snapshot already in @dir stays whole until the new one replaces
- * it file by file (state last: a state file always matches a memory file
- * written before it).
+ * has requests in flight (the I/O thread completes them: ask again), 409
+ * when a vCPU parked in the middle of an exit, 500 for a failure of the
+ * host (a full disk, a KVM ioctl), 400 for a @dir that cannot be one. An
+ * old state file in @dir is removed before the new memory file replaces
+ * the old one, and the new state is written last: a snapshot that failed
+ * half way has no state file, and a restore refuses it rather than pair a
+ * state with a memory file of another moment.
  */
 int vm_snapshot_write(const struct vm_parts *p, const char *dir, char *why, size_t len);
 

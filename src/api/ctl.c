@@ -182,7 +182,8 @@ static char *snapshot_body(const char *dir)
 		n = -1;
 	if (o && n > 0 && (size_t)n < sizeof(abs) - 64) {
 		json_object_object_add(o, "path", json_object_new_string(abs));
-		out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		out = strdup(json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	}
 	json_object_put(o);
 	return out;
@@ -227,6 +228,10 @@ int ctl_main(int argc, char **argv)
 			path = cmds[i].path;
 		}
 	if (argc == 3 && !strcmp(argv[1], "snapshot")) {
+		if (!argv[2][0]) {
+			fprintf(stderr, "hearth ctl: snapshot needs a directory\n");
+			return HEARTH_EXIT_USAGE;
+		}
 		req_body = snapshot_body(argv[2]);
 		if (!req_body) {
 			fprintf(stderr, "hearth ctl: snapshot: the directory's path is too long\n");

@@ -339,6 +339,29 @@ static bool one_bit_at_most(const __u64 *bits, size_t n)
 	return set <= 1;
 }
 
+/* Each MSR one of @allowed (the host's saveable list: KVM would take others
+ * from the host too, an x2APIC ICR that sends IPIs to vCPUs not restored
+ * yet among them), and none twice (the TSC-first ordering moves the first
+ * copy only). @allowed NULL: not checked (tests). */
+static bool msrs_ok(const struct rec *s, const uint32_t *allowed, unsigned n)
+{
+	if (!allowed)
+		return true;
+	for (uint32_t i = 0; i < s->nmsrs; i++) {
+		uint32_t idx = s->msrs->entries[i].index;
+		bool listed = false;
+
+		for (unsigned j = 0; j < n && !listed; j++)
+			listed = allowed[j] == idx;
+		if (!listed)
+			return false;
+		for (uint32_t j = 0; j < i; j++)
+			if (s->msrs->entries[j].index == idx)
+				return false;
+	}
+	return true;
+}
+
 /* The values KVM documents limits for, checked before any is applied, so
  * that KVM does not refuse one half-way through the restore. */
 static bool values_ok(const struct vcpu *v, const struct rec *s)
@@ -443,7 +466,7 @@ static int apply(struct vcpu *v, struct rec *s)
 	return ioctl(v->fd, KVM_SET_VCPU_EVENTS, &s->events) ? -errno : 0;
 }
 
-int vcpu_state_restore(struct vcpu *v, struct state_reader *r)
+int vcpu_state_restore(struct vcpu *v, struct state_reader *r, const uint32_t *msrs, unsigned n)
 {
 	struct rec *s;
 	int ret;
@@ -454,7 +477,7 @@ int vcpu_state_restore(struct vcpu *v, struct state_reader *r)
 	if (!s)
 		return state_fail(r, -ENOMEM);
 	ret = read_all(v, r, s);
-	if (!ret && !values_ok(v, s))
+	if (!ret && (!values_ok(v, s) || !msrs_ok(s, msrs, n)))
 		ret = state_fail(r, -EINVAL);
 	if (!ret) {
 		ret = apply(v, s);

@@ -317,8 +317,10 @@ static bool settle(struct vcpu *v)
 		v->run->immediate_exit = 1;
 		ret = ioctl(v->fd, KVM_RUN, 0);
 		v->run->immediate_exit = 0;
-		if (ret < 0 && (errno == EINTR || errno == EAGAIN))
+		if (ret < 0 && (errno == EINTR || errno == EAGAIN)) {
+			atomic_store(&v->unsettled, false);
 			return true;
+		}
 		if (ret < 0) {
 			log_err("vcpu%u: KVM_RUN failed: %s", v->index, strerror(errno));
 			v->env->ctl->stop(v->env->ctl->opaque, VM_STOP_HOST_ERROR, 0);
@@ -329,6 +331,7 @@ static bool settle(struct vcpu *v)
 	}
 	log_warn("vcpu%u: an exit still incomplete after %u entries to KVM: parked as it is",
 		 v->index, SETTLE_ENTRIES);
+	atomic_store(&v->unsettled, true); /* a snapshot refuses it */
 	return true;
 }
 

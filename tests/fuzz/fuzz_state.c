@@ -221,7 +221,7 @@ static void kvm_record(unsigned which, struct state_reader *r)
 	struct vcpu v = { .index = 0, .fd = -1, .xsave_size = 4096, .xcrs = true };
 
 	if (which == 0)
-		vcpu_state_restore(&v, r);
+		vcpu_state_restore(&v, r, NULL, 0);
 	else
 		vm_kvm_state_restore(-1, r);
 }

@@ -61,6 +61,15 @@ used=$(($(stat -c %b "$SNAP/memory" 2>/dev/null || echo 0) * 512))
 	not_ok "the memory file is not sparse: $used bytes on disk"
 sleep 0.5
 [ "$(last_tick "$TMP/src.log")" = "$before" ] && ok "no tick while paused and saved" || not_ok "ticks moved while paused"
+# a snapshot that fails half way (its state file cannot be written: a
+# directory holds its temporary name) leaves no state file beside the new
+# memory file, so a restore refuses it instead of pairing old and new
+ctl "$TMP/a.sock" snapshot "$TMP/pair" || not_ok "snapshot into pair: $(cat "$TMP/ctl.err")"
+mkdir "$TMP/pair/.state.tmp"
+if ctl "$TMP/a.sock" snapshot "$TMP/pair"; then not_ok "a snapshot whose state cannot be written succeeded"; else
+	expect_grep "$TMP/ctl.err" ": 500 cannot write .*/state" "a state file that cannot be written: 500"
+fi
+[ ! -e "$TMP/pair/state" ] && ok "the failed snapshot left no state file" || not_ok "a state file survived the failed snapshot"
 ctl "$TMP/a.sock" stop || true
 wait "$src" || true
 
@@ -98,6 +107,23 @@ check_restored "$TMP/r2.log" "second restore of the same snapshot"
 kill -TERM "$pid"
 wait "$pid" || true
 
+# ---- many vCPUs: their records grow the buffer past malloc's mmap
+# threshold (realloc then moves it with mremap, under the I/O filter) ----
+"$H" run --kernel "$PROBE" --cpus 32 --memory 64M --cmdline "probe.tests=tick probe.ticks=$TICKS" \
+	--api-socket "$TMP/m.sock" --console "file:$TMP/many.log" >/dev/null 2>"$TMP/many.err" </dev/null &
+src=$!
+wait_for "$TMP/many.log" "^PROBE: tick 2$" || not_ok "the 32-vCPU guest never ticked"
+ctl "$TMP/m.sock" pause || not_ok "pause 32 vCPUs: $(cat "$TMP/ctl.err")"
+if ctl "$TMP/m.sock" snapshot "$TMP/many"; then ok "a snapshot of 32 vCPUs"; else
+	not_ok "32 vCPUs: $(cat "$TMP/ctl.err")"; tail -n 3 "$TMP/many.err" | sed 's/^/#   /'
+fi
+ctl "$TMP/m.sock" stop || true
+wait "$src" || true
+"$H" run --restore "$TMP/many" --console "file:$TMP/many2.log" >/dev/null 2>&1 </dev/null &
+pid=$!
+wait_for "$TMP/many2.log" "^PROBE: tick [0-9]+$" && ok "the 32 vCPUs restored" || not_ok "the 32-vCPU guest did not go on"
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+
 # ---- bad snapshots and bad options: one line, exit 125, nothing runs ----
 bad() { # DESCRIPTION REGEX DIR [ARGS...]
 	local what=$1 re=$2 dir=$3
@@ -116,6 +142,7 @@ copy mem && truncate -s 64M "$TMP/mem/memory"
 bad "a memory file of the wrong size" "memory" "$TMP/mem"
 copy nomem && rm "$TMP/nomem/memory"
 bad "no memory file" "memory" "$TMP/nomem"
+bad "a snapshot whose state could not be written" "state" "$TMP/pair"
 # another hearth version: the header's version field (bytes 16-47) says
 # 9.9.9, with the header's CRC-32C (bytes 84-87) made right again
 copy ver && python3 - "$TMP/ver/state" <<'PY'

@@ -357,6 +357,8 @@ static void restore(void **state)
 		{ "--cpus", "2", "--cpus with --restore" },
 		{ "--memory", "1G", "--memory with --restore" },
 		{ "--cmdline", "quiet", "--cmdline with --restore" },
+		{ "--cpu-template", "minimal", "--cpu-template with --restore" },
+		{ "--cpu-features", "-avx2", "--cpu-features with --restore" },
 	};
 	struct vm_config c;
 

@@ -45,6 +45,9 @@ static unsigned get_msrs_calls;
 static int xsave2_size;	   /* KVM_CAP_XSAVE2's answer */
 static bool msrs_lie;	   /* KVM_GET_MSRS answers more than asked */
 static bool set_msrs_stop; /* KVM_SET_MSRS refuses the last one */
+/* the host's saveable MSRs a restore is checked against (NULL: unchecked) */
+static const uint32_t *restore_msrs;
+static unsigned n_restore_msrs;
 
 static const uint32_t fake_list[] = { 0x10, 0x174, 0xbad1, 0x6e0, 0xbad2, 0xbad3, 0x175 };
 #define NLIST (sizeof(fake_list) / sizeof(fake_list[0]))
@@ -259,6 +262,8 @@ static int reset(void **state)
 	ioctls = nlog = get_msrs_calls = 0;
 	xsave2_size = 0;
 	msrs_lie = set_msrs_stop = false;
+	restore_msrs = NULL;
+	n_restore_msrs = 0;
 	memset(&got, 0, sizeof(got));
 	return 0;
 }
@@ -359,7 +364,7 @@ static int restore_v(const struct opts *o, struct vcpu *v, int version)
 	if (version >= 0)
 		st_le(w.buf + 6, (uint64_t)version, 2);
 	state_reader_init(&r, w.buf, len);
-	ret = vcpu_state_restore(v, &r);
+	ret = vcpu_state_restore(v, &r, restore_msrs, n_restore_msrs);
 	if (ret)
 		assert_int_equal(r.err, ret); /* the reader is failed too */
 	state_writer_free(&w);
@@ -433,6 +438,26 @@ static void msr_counts(void **state)
 	assert_int_equal(restore_v(&o, &v, -1), -EBADF);
 }
 
+/* A record's MSRs are the host's saveable ones, each once: KVM would take
+ * others from the host too (an x2APIC ICR sending IPIs mid-restore). */
+static void msr_indices(void **state)
+{
+	static const uint32_t list0[] = { 0x10, 0 }, list1[] = { 0x10, 0x174 };
+	struct opts o = good(); /* three MSRs, each index 0 */
+	struct vcpu v = test_vcpu();
+
+	(void)state;
+	restore_msrs = list0;
+	n_restore_msrs = 2;
+	refused(&o, -EINVAL); /* MSR 0 three times */
+	o.nmsrs = 1;
+	o.msrs_len = 12;
+	assert_int_equal(restore_v(&o, &v, -1), -EBADF); /* once: on to KVM */
+	restore_msrs = list1;
+	refused(&o, -EINVAL); /* MSR 0 is not the host's */
+	assert_int_equal(ioctls, 0);
+}
+
 static void cpuid_counts(void **state)
 {
 	struct opts o = good();
@@ -498,7 +523,7 @@ static void truncated_and_trailing(void **state)
 	assert_int_equal(state_writer_finish(&w, &len), 0);
 	for (size_t cut = 0; cut < len; cut += 97) {
 		state_reader_init(&r, w.buf, cut);
-		assert_int_equal(vcpu_state_restore(&v, &r), -EBADMSG);
+		assert_int_equal(vcpu_state_restore(&v, &r, NULL, 0), -EBADMSG);
 	}
 	assert_int_equal(ioctls, 0);
 	state_writer_free(&w);
@@ -747,7 +772,7 @@ static int save_restore(struct vcpu *v, const uint32_t *msrs, unsigned n)
 	if (!ret) {
 		assert_int_equal(state_writer_finish(&w, &len), 0);
 		state_reader_init(&r, w.buf, len);
-		ret = vcpu_state_restore(v, &r);
+		ret = vcpu_state_restore(v, &r, restore_msrs, n_restore_msrs);
 		if (!ret)
 			assert_int_equal(state_reader_finish(&r), 0);
 	}
@@ -873,6 +898,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(good_record_reaches_kvm, reset),
+		cmocka_unit_test_setup(msr_indices, reset),
 		cmocka_unit_test_setup(wrong_kind_and_version, reset),
 		cmocka_unit_test_setup(msr_counts, reset),
 		cmocka_unit_test_setup(cpuid_counts, reset),
