@@ -8,16 +8,19 @@ PKGS=(
 	liburing-dev libaio-dev libseccomp-dev libjson-c-dev libhttp-parser-dev libcmocka-dev libiscsi-dev libext2fs-dev tgt
 	binutils util-linux iproute2 python3 clang-format e2fsprogs curl mmdebstrap
 	clang-14 libclang-rt-14-dev
+	linux-image-amd64 busybox-static cpio kmod
 )
 # tgt: the iSCSI target (tgtd) tests/integration/iscsi.sh runs privately.
 # mmdebstrap: builds the Debian 12 image the linux suite boots
-# (scripts/debian-image.sh).
+# (scripts/debian-image.sh). linux-image-amd64, busybox-static, cpio, kmod:
+# Debian's stock kernel and a busybox initramfs for the linux suite's
+# stock-kernel tests, on a KVM host as in the box (without them they skip).
 # Peers and tools for bench/ only.
 BENCH_PKGS=(qemu-system-x86 qemu-block-extra hyperfine fio)
 
 # The box (scripts/box.sh): a KVM host under QEMU's emulation, for machines
 # without /dev/kvm: QEMU, Debian's own kernel and a busybox initramfs.
-BOX_PKGS=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod xz-utils)
+BOX_PKGS=(qemu-system-x86 xz-utils)
 
 want=("${PKGS[@]}")
 for a in "$@"; do

@@ -17,7 +17,7 @@ if [ ! -f "$B/build.ninja" ]; then
 fi
 meson configure "$B" -Dfuzzing=true >/dev/null # a build dir made before the option
 fuzzers=(fuzz_virtio_blk fuzz_virtio_pci fuzz_virtio_net fuzz_api fuzz_bzimage fuzz_pvh
-	fuzz_config fuzz_blk_device fuzz_iscsi fuzz_part fuzz_state)
+	fuzz_config fuzz_blk_device fuzz_iscsi fuzz_part fuzz_state fuzz_snapshot)
 if [ -n "${FUZZ_ONLY:-}" ]; then
 	read -r -a fuzzers <<<"$FUZZ_ONLY"
 fi

@@ -15,9 +15,12 @@ const char config_usage[] =
 	"usage: hearth run --kernel FILE [options]\n"
 	"       hearth run --disk path=IMAGE [options]   (the kernel inside IMAGE)\n"
 	"       hearth run --disk url=iscsi://... [options]   (the kernel inside the LUN)\n"
+	"       hearth run --restore DIR [options]   (a snapshot's guest, resumed)\n"
 	"  --kernel FILE          Linux bzImage, or ELF kernel with a PVH note; without it,\n"
 	"                         the first disk's /vmlinuz or boot entry, root=UUID= added\n"
 	"  --initrd FILE          initial ramdisk\n"
+	"  --restore DIR          resume the snapshot in DIR (docs/snapshot.md): give the\n"
+	"                         same --disk and --net options, no --kernel/--cpus/--memory\n"
 	"  --cmdline STRING       kernel command line (default \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 	"  --cpus N               vCPUs (default 1)\n"
 	"  --memory SIZE          guest RAM, e.g. 512M, 4G (default 256M)\n"
@@ -649,6 +652,11 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 
 	if (!strcmp(opt, "--kernel")) {
 		cfg->kernel = v;
+	} else if (!strcmp(opt, "--restore")) {
+		if (!*v)
+			return config_error(err, errlen,
+					    "--restore: expected a snapshot directory");
+		cfg->restore = v;
 	} else if (!strcmp(opt, "--initrd")) {
 		cfg->initrd = v;
 	} else if (!strcmp(opt, "--cmdline")) {
@@ -659,7 +667,9 @@ static int apply(struct vm_config *cfg, const char *opt, const char *v, char *er
 		if (n == 0 || n > 1024)
 			return config_error(err, errlen, "--cpus: %s is out of range (1..1024)", v);
 		cfg->cpus = (unsigned)n;
+		cfg->cpus_given = true;
 	} else if (!strcmp(opt, "--memory")) {
+		cfg->memory_given = true;
 		if (config_parse_size(v, &cfg->memory) || cfg->memory == 0)
 			return config_error(err, errlen,
 					    "--memory: expected a size like 512M or 4G, got '%s'",
@@ -754,7 +764,7 @@ static bool known(const char *opt)
 		"--log-file",	  "--ready-on",		"--seccomp",	 "--event-loop",
 		"--jail-uid",	  "--jail-gid",		"--jail-cgroup", "--jail-cpus",
 		"--jail-memory",  "--jail-pids",	"--jail-nofile", "--jail-fsize",
-		"--jail-memlock",
+		"--jail-memlock", "--restore",
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -820,6 +830,32 @@ static int jail_check(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* --restore: the snapshot holds the guest's kernel, its vCPUs and its RAM;
+ * what would boot another or shape it differently is refused, not ignored */
+static int restore_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	const char *opt = cfg->kernel				   ? "--kernel"
+			  : cfg->initrd				   ? "--initrd"
+			  : cfg->cpus_given			   ? "--cpus"
+			  : cfg->memory_given			   ? "--memory"
+			  : cfg->hugepages			   ? "--hugepages"
+			  : cfg->cpu_template != CPU_TEMPLATE_HOST ? "--cpu-template"
+			  : cfg->n_overrides			   ? "--cpu-features"
+								   : NULL;
+
+	if (opt)
+		return config_error(err, errlen,
+				    "%s with --restore: the snapshot sets the kernel, the vCPUs "
+				    "(their CPUID too) and memory",
+				    opt);
+	if (strcmp(cfg->cmdline, CONFIG_DEFAULT_CMDLINE))
+		return config_error(err, errlen,
+				    "--cmdline with --restore: the restored kernel runs already");
+	if (jail_check(cfg, err, errlen))
+		return -EINVAL;
+	return 0;
+}
+
 int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err, size_t errlen)
 {
 	char opt[32];
@@ -848,6 +884,8 @@ int config_parse(struct vm_config *cfg, int argc, char *const argv[], char *err,
 		if (apply(cfg, opt, v, err, errlen))
 			return -EINVAL;
 	}
+	if (!cfg->help && cfg->restore)
+		return restore_check(cfg, err, errlen);
 	if (!cfg->help && !cfg->kernel && cfg->n_disks == 0)
 		return config_error(
 			err, errlen,

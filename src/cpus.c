@@ -9,6 +9,7 @@
 
 #include "hearth/cpuid.h"
 #include "hearth/log.h"
+#include "hearth/vcpu_state.h"
 
 static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
 {
@@ -27,28 +28,12 @@ static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
 	return NULL;
 }
 
-static struct kvm_msr_list *msr_list(int kvm_fd)
-{
-	struct kvm_msr_list probe = { .nmsrs = 0 }, *l;
-
-	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) && errno != E2BIG)
-		return NULL;
-	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
-	if (!l)
-		return NULL;
-	l->nmsrs = probe.nmsrs;
-	if (ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l)) {
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
 /* What KVM offers, asked once for all vCPUs. */
 struct offer {
 	int run_size;
 	struct kvm_cpuid2 *sup;
-	struct kvm_msr_list *msrs;
+	const uint32_t *msrs; /* KVM's MSR list, kept in struct cpus */
+	unsigned nmsrs;
 	struct kvm_cpuid_entry2 *scratch; /* sup->nent entries */
 };
 
@@ -56,7 +41,6 @@ static int configure_vcpu(struct vcpu *v, const struct vm_config *cfg, bool pvm_
 			  const struct offer *k, const struct boot_setup *boot)
 {
 	const struct kvm_cpuid2 *sup = k->sup;
-	const struct kvm_msr_list *msrs = k->msrs;
 	struct kvm_cpuid_entry2 *scratch = k->scratch;
 	struct cpuid_opts o = { cfg->cpus, cfg->cpu_template, cfg->overrides, cfg->n_overrides,
 				pvm_host };
@@ -70,10 +54,10 @@ static int configure_vcpu(struct vcpu *v, const struct vm_config *cfg, bool pvm_
 	if (!ret)
 		ret = vcpu_set_cpuid(v, scratch, sup->nent);
 	if (!ret)
-		ret = vcpu_set_msrs(v, msrs->indices, msrs->nmsrs);
+		ret = vcpu_set_msrs(v, k->msrs, k->nmsrs);
 	if (!ret)
 		ret = vcpu_set_lapic(v);
-	if (!ret && v->index == 0)
+	if (!ret && v->index == 0 && boot) /* none: a restore sets them */
 		ret = vcpu_set_boot_regs(v, boot);
 	return ret;
 }
@@ -82,13 +66,15 @@ int cpus_create(struct cpus *c, int kvm_fd, int vm_fd, const struct vm_config *c
 		const struct vcpu_env *env, const struct boot_setup *boot, struct failure *f)
 {
 	struct offer k = { .run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0) };
+	int msrs = vcpu_state_msr_list(kvm_fd, &c->msrs, &c->nmsrs);
 	int ret = 0;
 
 	k.sup = supported_cpuid(kvm_fd);
-	k.msrs = msr_list(kvm_fd);
+	k.msrs = c->msrs;
+	k.nmsrs = c->nmsrs;
 	k.scratch = k.sup ? calloc(k.sup->nent, sizeof(*k.scratch)) : NULL;
 	c->v = calloc(cfg->cpus, sizeof(*c->v));
-	if (k.run_size <= 0 || !k.sup || !k.msrs || !k.scratch || !c->v) {
+	if (k.run_size <= 0 || !k.sup || msrs || !k.scratch || !c->v) {
 		ret = failure_set(f, -EIO, HEARTH_EXIT_HOST,
 				  "cannot query KVM's CPUID, MSRs or run area");
 		goto free_offer;
@@ -108,7 +94,6 @@ int cpus_create(struct cpus *c, int kvm_fd, int vm_fd, const struct vm_config *c
 	}
 free_offer:
 	free(k.scratch);
-	free(k.msrs);
 	free(k.sup);
 	return ret;
 }
@@ -125,11 +110,36 @@ int cpus_start(struct cpus *c)
 	return ret;
 }
 
+int cpus_save(const struct cpus *c, struct state_writer *w)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		int ret = vcpu_state_save(&c->v[i], c->msrs, c->nmsrs, w);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int cpus_restore(struct cpus *c, struct state_reader *r)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		int ret = vcpu_state_restore(&c->v[i], r, c->msrs, c->nmsrs);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 void cpus_destroy(struct cpus *c)
 {
 	for (unsigned i = 0; i < c->n; i++)
 		vcpu_destroy(&c->v[i]);
 	free(c->v);
+	free(c->msrs);
 	c->v = NULL;
 	c->n = 0;
+	c->msrs = NULL;
+	c->nmsrs = 0;
 }

@@ -370,6 +370,70 @@ int devices_ctrl_alt_del(struct devices *d)
 	return i8042_send_ctrl_alt_del(d->kbd);
 }
 
+/* The order the VM creates them in; restore reads them back in the same. */
+int devices_save(struct devices *d, struct state_writer *w)
+{
+	int ret = uart_save(d->uart, w);
+
+	if (!ret)
+		ret = i8042_save(d->kbd, w);
+	if (!ret)
+		ret = rtc_save(d->rtc, w);
+	if (!ret)
+		ret = pci_host_save(d->pci, w);
+	if (!ret)
+		ret = exitdev_save(d->exitdev, w);
+	for (unsigned i = 0; i < d->n_vpci && !ret; i++)
+		ret = virtio_pci_save(d->vpci[i], w);
+	return ret;
+}
+
+int devices_restore(struct devices *d, struct state_reader *r, unsigned *failed)
+{
+	int ret;
+
+	*failed = 0;
+	if ((ret = uart_restore(d->uart, r)))
+		return ret;
+	*failed = 1;
+	if ((ret = i8042_restore(d->kbd, r)))
+		return ret;
+	*failed = 2;
+	if ((ret = rtc_restore(d->rtc, r)))
+		return ret;
+	*failed = 3;
+	if ((ret = pci_host_restore(d->pci, r)))
+		return ret;
+	*failed = 4;
+	if ((ret = exitdev_restore(d->exitdev, r)))
+		return ret;
+	for (unsigned i = 0; i < d->n_vpci; i++) {
+		*failed = 5 + i;
+		if ((ret = virtio_pci_restore(d->vpci[i], r)))
+			return ret;
+	}
+	return 0;
+}
+
+const char *devices_name(const struct devices *d, unsigned i)
+{
+	static const char *const platform[] = { "the serial port", "the i8042", "the RTC",
+						"the PCI host bridge", "the exit device" };
+	static char name[32]; /* the I/O thread's or the starting thread's only */
+	unsigned disks = d->env.cfg->n_disks, nics = d->env.cfg->n_nets;
+
+	if (i < 5)
+		return platform[i];
+	i -= 5;
+	if (i < disks)
+		snprintf(name, sizeof(name), "disk vd%c", 'a' + (char)i);
+	else if (i - disks < nics)
+		snprintf(name, sizeof(name), "NIC %u", i - disks);
+	else
+		snprintf(name, sizeof(name), "the RNG");
+	return name;
+}
+
 void devices_flush_console(struct devices *d)
 {
 	console_flush(d->console);

@@ -25,9 +25,15 @@ enum check {
 	INET_STREAM,   /* socket(AF_INET / AF_INET6, ...): libiscsi's reconnect; AF_UNIX and
 		      * AF_NETLINK fail with EACCES; others trap */
 	REFUSE,	       /* fails with EACCES instead of ending the process */
+	REFUSE_READ,   /* openat: fails with EACCES when it opens to read (neither
+		      * O_WRONLY, O_RDWR, O_CREAT nor O_NOFOLLOW); other flags are
+		      * left to the list's other openat entry, or trap */
 	OWN_KICK,      /* tgkill(hearth's pid, any thread, SANDBOX_KICK_SIGNAL or SIGABRT) */
 	OWN_ABORT,     /* tgkill(hearth's pid, any thread, SIGABRT): glibc's abort() */
 	DUMPABLE,      /* prctl(PR_GET_DUMPABLE): libext2fs's safe_getenv() */
+	SNAPSHOT_OPEN, /* openat with the flags a snapshot's writer uses: its directory
+		      * (O_RDONLY | O_DIRECTORY | O_NOFOLLOW) and its files (O_WRONLY | O_CREAT |
+		      * O_TRUNC | O_NOFOLLOW), each O_CLOEXEC */
 };
 
 struct rule {
@@ -49,6 +55,8 @@ void sandbox_tables(enum sandbox_thread kind, const struct rule **rules, size_t 
 /* Calls the sanitizer runtimes make (HEARTH_SANITIZE builds; else none),
  * allowed on every thread. */
 const struct rule *sandbox_sanitizer_rules(size_t *n);
+/* A REFUSE or REFUSE_READ entry: the call fails rather than runs. */
+bool sandbox_refusing(const struct rule *r);
 /* An entry with @need belongs to a list with the needs @have. */
 bool sandbox_wanted(unsigned need, unsigned have);
 

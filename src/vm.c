@@ -33,6 +33,7 @@
 #include "hearth/vcpu.h"
 #include "hearth/vm_control.h"
 #include "hearth/vm_events.h"
+#include "hearth/vm_snapshot.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000UL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -56,6 +57,7 @@ struct vm {
 	struct vm_events ev;
 	/* the control API (I/O thread only) */
 	struct vm_control ctrl;
+	struct vm_restore snap; /* --restore: the snapshot's payload and memory file */
 	char *err;
 	size_t errlen;
 	struct failure f; /* the failed step's reason, in err */
@@ -194,7 +196,9 @@ static int check_cpus(struct vm *vm)
 
 static int setup_memory(struct vm *vm)
 {
-	int ret = gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
+	int ret = vm->cfg->restore
+			  ? gm_create_from_file(&vm->gm, vm->cfg->memory, vm->snap.memory_fd)
+			  : gm_create(&vm->gm, vm->cfg->memory, vm->cfg->hugepages);
 
 	if (ret == -EINVAL)
 		return fail(vm, ret, HEARTH_EXIT_USAGE, "--memory: size must be a multiple of %s",
@@ -245,8 +249,37 @@ static int setup_console(struct vm *vm)
 
 static int setup_vcpus(struct vm *vm, const struct boot_setup *boot)
 {
-	return cpus_create(&vm->cpus, vm->kvm_fd, vm->vm_fd, vm->cfg, vm->pvm, &vm->env, boot,
-			   &vm->f);
+	/* a restored vCPU gets its registers from the snapshot */
+	return cpus_create(&vm->cpus, vm->kvm_fd, vm->vm_fd, vm->cfg, vm->pvm, &vm->env,
+			   vm->cfg->restore ? NULL : boot, &vm->f);
+}
+
+static struct vm_parts parts(struct vm *vm)
+{
+	return (struct vm_parts){ vm->cfg, vm->vm_fd, &vm->gm, &vm->cpus, &vm->devs };
+}
+
+/* --restore: the snapshot's header and memory file, before anything is built */
+static int open_snapshot(struct vm *vm)
+{
+	char why[600];
+	int ret = vm_restore_open(&vm->snap, vm->cfg, why, sizeof(why));
+
+	return ret ? fail(vm, ret, HEARTH_EXIT_USAGE, "%s", why) : 0;
+}
+
+/* --restore: every part built as for a boot, then the snapshot's state in */
+static int apply_snapshot(struct vm *vm)
+{
+	struct vm_parts p = parts(vm);
+	char why[600];
+	int ret = vm_restore_apply(&vm->snap, &p, why, sizeof(why));
+
+	if (ret)
+		return fail(vm, ret, HEARTH_EXIT_USAGE, "%s", why);
+	vm_restore_close(&vm->snap);
+	log_info("restored from %s", vm->cfg->restore);
+	return 0;
 }
 
 static int setup_loop(struct vm *vm)
@@ -274,6 +307,8 @@ static void block_signals(void)
 
 int vm_config_resolve(struct vm_config *cfg, char *err, size_t errlen)
 {
+	if (cfg->restore && !cfg->help && vm_snapshot_shape(cfg, err, errlen))
+		return -EINVAL;
 	_Static_assert(sizeof(cfg->disks[0].iscsi.url) <= ISCSI_URL_MAX,
 		       "a URL fits iscsi_url_split");
 	_Static_assert(sizeof(cfg->disks[0].iscsi.url_password) > ISCSI_CRED_MAX,
@@ -329,8 +364,8 @@ void vm_config_wipe_secrets(struct vm_config *cfg)
 
 static int setup_api(struct vm *vm)
 {
-	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev, &vm->devs,
-				      vm->cpus.v, vm->cpus.n, vm->loop };
+	struct vm_control_env env = { vm->cfg,	  &vm->rs,    &vm->ev,	&vm->devs,
+				      vm->cpus.v, vm->cpus.n, vm->loop, parts(vm) };
 
 	return vm_control_create(&vm->ctrl, &env, &vm->f);
 }
@@ -347,6 +382,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, char *err, size_t errlen
 	vm->f = (struct failure){ err, errlen, HEARTH_EXIT_HOST };
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->gm.fd = -1;
+	vm->snap.memory_fd = -1;
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	runstate_init(&vm->rs);
@@ -367,7 +403,7 @@ static int build(struct vm *vm)
 	struct boot_setup boot;
 	int ret;
 
-	ret = boot_files_open(&vm->boot, vm->cfg, &vm->f);
+	ret = vm->cfg->restore ? open_snapshot(vm) : boot_files_open(&vm->boot, vm->cfg, &vm->f);
 	if (!ret)
 		ret = check_memory(vm);
 	if (!ret)
@@ -379,7 +415,7 @@ static int build(struct vm *vm)
 		ret = create_vm_fd(vm);
 	if (!ret)
 		ret = setup_memory(vm);
-	if (!ret)
+	if (!ret && !vm->cfg->restore)
 		ret = boot_files_load(&vm->boot, &vm->gm, vm->cfg, &boot, &vm->f);
 	boot_files_unmap(&vm->boot); /* copied into guest RAM: no need to keep them resident */
 	if (!ret)
@@ -396,6 +432,8 @@ static int build(struct vm *vm)
 		ret = setup_api(vm);
 	if (!ret)
 		ret = setup_console(vm);
+	if (!ret && vm->cfg->restore)
+		ret = apply_snapshot(vm);
 	return ret;
 }
 
@@ -465,7 +503,7 @@ int vm_run(struct vm *vm)
 	ret = cpus_start(&vm->cpus);
 	if (ret)
 		runstate_stop(&vm->rs, VM_STOP_HOST_ERROR, 0);
-	else if (!vm->cfg->ready_on_marker)
+	else if (!vm->cfg->ready_on_marker || vm->cfg->restore) /* booted already */
 		notify_send("READY=1\nSTATUS=guest running");
 	/* the I/O thread's filter before the loop's first event; its name
 	 * read before it, for the log lines */
@@ -504,6 +542,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	boot_files_close(&vm->boot);
+	vm_restore_close(&vm->snap);
 	runstate_fini(&vm->rs);
 	free(vm);
 }

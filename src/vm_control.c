@@ -83,6 +83,31 @@ static int api_stop(void *opaque, char *why, size_t len)
 	return 0;
 }
 
+/* PUT /v1/vm/snapshot: only of a paused guest, whose vCPUs are parked
+ * with their I/O exits completed (docs/snapshot.md) */
+static int api_snapshot(void *opaque, const char *dir, char *why, size_t len)
+{
+	struct vm_control *c = opaque;
+	int st;
+
+	if (!runstate_paused(c->env.rs)) {
+		snprintf(why, len, "the guest must be paused first (PUT /v1/vm/pause)");
+		return 409;
+	}
+	/* a vCPU that ended counts as paused, but its last exit was never
+	 * completed: a VM that is stopping cannot be saved */
+	if (atomic_load(&c->env.rs->stopping) || runstate_exited(c->env.rs)) {
+		snprintf(why, len, "the guest is stopping");
+		return 409;
+	}
+	st = vm_snapshot_write(&c->env.parts, dir, why, len);
+	if (st == 0)
+		notify_send("STATUS=guest paused, snapshot written");
+	else if (st != 503)
+		log_err("control API: snapshot failed: %s", why);
+	return st;
+}
+
 static struct json_object *api_config(void *opaque)
 {
 	const struct vm_control *c = opaque;
@@ -149,8 +174,8 @@ int vm_control_create(struct vm_control *c, const struct vm_control_env *env, st
 	}
 	if (fd < 0)
 		return failure_set(f, -EINVAL, HEARTH_EXIT_USAGE, "%s", why);
-	c->ops = (struct api_vm_ops){ c,	api_state,  api_pause,	api_resume, api_shutdown,
-				      api_stop, api_config, api_metrics };
+	c->ops = (struct api_vm_ops){ c,	api_state,  api_pause,	 api_resume,  api_shutdown,
+				      api_stop, api_config, api_metrics, api_snapshot };
 	ret = api_server_create(&c->api, c->env.loop, fd, c->env.cfg->api_socket, &c->ops);
 	if (ret)
 		return failure_set(f, ret, HEARTH_EXIT_HOST, "cannot serve the control API: %s",

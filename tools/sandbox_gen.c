@@ -57,6 +57,9 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 				   fd[] = { F_GETFD, F_SETFD, F_DUPFD_CLOEXEC },
 				   inet[] = { AF_INET, AF_INET6 }, rusage[] = { RUSAGE_THREAD },
 				   dumpable[] = { PR_GET_DUMPABLE },
+				   snap_open[] = { O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+						   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+							   O_NOFOLLOW },
 				   kick[] = { SANDBOX_KICK_SIGNAL, SIGABRT };
 
 	switch (r->check) {
@@ -87,6 +90,7 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 		return ret;
 	}
 	case DUMPABLE: return allow_arg_in(f, r->nr, 0, dumpable, 1);
+	case SNAPSHOT_OPEN: return allow_arg_in(f, r->nr, 2, snap_open, 2);
 	case OWN_KICK:
 	case OWN_ABORT: {
 		/* tgkill(pid, tid, sig): pid and sig as the kernel reads them
@@ -102,6 +106,13 @@ static int add_rule(scmp_filter_ctx f, const struct rule *r)
 		return ret;
 	}
 	case REFUSE: return seccomp_rule_add(f, SCMP_ACT_ERRNO(EACCES), r->nr, 0);
+	case REFUSE_READ:
+		/* no rule without arguments: libseccomp lets one win over the
+		 * openat a snapshot's writer is allowed (SNAPSHOT_OPEN), whose
+		 * flags this mask keeps apart */
+		return seccomp_rule_add(
+			f, SCMP_ACT_ERRNO(EACCES), r->nr, 1,
+			SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_NOFOLLOW, 0));
 	case ANY: break;
 	}
 	return seccomp_rule_add(f, SCMP_ACT_ALLOW, r->nr, 0);
@@ -129,7 +140,7 @@ static int add_rules(scmp_filter_ctx f, enum sandbox_thread kind, unsigned have)
 		/* ioctl (ANY) stands for the list of commands below */
 		if (sandbox_wanted(rules[i].need, have) &&
 		    !(rules[i].nr == SCMP_SYS(ioctl) && rules[i].check == ANY) &&
-		    !(rules[i].check == REFUSE && listed(san, nsan, rules[i].nr)))
+		    !(sandbox_refusing(&rules[i]) && listed(san, nsan, rules[i].nr)))
 			ret = add_rule(f, &rules[i]);
 	/* the ioctl request is an unsigned int in the kernel: compare the
 	 * low 32 bits, whatever the caller left in the upper ones */

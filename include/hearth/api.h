@@ -42,6 +42,9 @@ struct api_vm_ops {
 	/* New JSON objects, owned by the caller; NULL on allocation failure. */
 	struct json_object *(*config)(void *opaque);
 	struct json_object *(*metrics)(void *opaque);
+	/* PUT /v1/vm/snapshot {"path": DIR}: a snapshot of the paused guest
+	 * into DIR (docs/snapshot.md); 503 means "ask again" */
+	int (*snapshot)(void *opaque, const char *dir, char *why, size_t len);
 };
 
 struct api_reply {

@@ -107,6 +107,10 @@ struct vm_config {
 	bool ready_on_marker; /* --ready-on marker: sd_notify READY at the guest's first boot marker */
 	bool no_seccomp; /* --seccomp off: no system call filters (debugging; docs/security.md) */
 	struct jail_config jail; /* --jail and --jail-* (docs/security.md) */
+	/* --restore DIR: resume the snapshot in DIR (docs/snapshot.md) instead
+	 * of booting; the snapshot sets the vCPUs and RAM */
+	const char *restore;
+	bool cpus_given, memory_given; /* --cpus / --memory appeared */
 	bool help;
 };
 

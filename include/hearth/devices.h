@@ -26,6 +26,7 @@
 #include "hearth/failure.h"
 #include "hearth/irq.h"
 #include "hearth/mem.h"
+#include "hearth/state.h"
 #include "hearth/virtio_pci.h"
 
 struct console;
@@ -89,6 +90,21 @@ int devices_create_console(struct devices *d, struct failure *f);
 int devices_power_button(struct devices *d);
 /* Ctrl-Alt-Del through the i8042: 0, or -errno when its buffer is full. */
 int devices_ctrl_alt_del(struct devices *d);
+/*
+ * Every device's state record (docs/state.md), in the order the VM creates
+ * them: the UART, i8042, RTC, PCI host, exit device, then each virtio-pci
+ * function. Only with no vCPU running. Returns 0, the writer's error, or
+ * -EBUSY while a device still has requests in flight (the I/O thread
+ * completes them: try again after a loop turn).
+ */
+int devices_save(struct devices *d, struct state_writer *w);
+/*
+ * Reads the records back into a set created like the saved one. 0, or the
+ * first device's error with its position in *@failed (devices_name() says
+ * which); devices before it were restored: the caller throws the VM away.
+ */
+int devices_restore(struct devices *d, struct state_reader *r, unsigned *failed);
+const char *devices_name(const struct devices *d, unsigned i);
 /* Writes out the guest's buffered console output (bounded: console.h). */
 void devices_flush_console(struct devices *d);
 

@@ -42,6 +42,13 @@ int gm_layout(uint64_t size, struct gm_region out[GM_MAX_REGIONS]);
  */
 int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages);
 
+/*
+ * Guest RAM of @size bytes from a snapshot's memory file @fd (its regions
+ * one after another, as gm_layout() splits @size), mapped privately: pages
+ * come in from the file when first touched, and the guest's writes never
+ * reach it. @fd may be closed afterwards. Returns as gm_create().
+ */
+int gm_create_from_file(struct guest_mem *gm, uint64_t size, int fd);
 /* Unmaps and closes; safe on a zeroed or already destroyed guest_mem. */
 void gm_destroy(struct guest_mem *gm);
 

@@ -40,12 +40,13 @@ enum sandbox_thread {
 
 /* What the I/O thread's filter must allow besides its base list. */
 enum {
-	SANDBOX_NEED_EPOLL = 1u << 0,	 /* the event loop fell back to epoll */
-	SANDBOX_NEED_AIO = 1u << 1,	 /* a disk on libaio */
-	SANDBOX_NEED_SYNC_IO = 1u << 2,	 /* a disk on synchronous I/O (or libaio's DISCARD) */
-	SANDBOX_NEED_NET = 1u << 3,	 /* a NIC: readv/writev on its TAP */
-	SANDBOX_NEED_ISCSI = 1u << 4,	 /* an iSCSI disk: libiscsi reconnects (TCP sockets) */
-	SANDBOX_NEED_API_PATH = 1u << 5, /* an API socket path, unlinked at exit */
+	SANDBOX_NEED_EPOLL = 1u << 0,	/* the event loop fell back to epoll */
+	SANDBOX_NEED_AIO = 1u << 1,	/* a disk on libaio */
+	SANDBOX_NEED_SYNC_IO = 1u << 2, /* a disk on synchronous I/O (or libaio's DISCARD) */
+	SANDBOX_NEED_NET = 1u << 3,	/* a NIC: readv/writev on its TAP */
+	SANDBOX_NEED_ISCSI = 1u << 4,	/* an iSCSI disk: libiscsi reconnects (TCP sockets) */
+	SANDBOX_NEED_API = 1u << 5,	/* a control API: its socket path unlinked at exit,
+					  * snapshots written (docs/snapshot.md) */
 	SANDBOX_NEED_ALL = (1u << 6) - 1,
 };
 

@@ -40,6 +40,8 @@ enum state_kind {
 	STATE_KIND_VIRTIO_NET = 8,
 	STATE_KIND_VIRTIO_BLK = 9,
 	STATE_KIND_EXITDEV = 10,
+	STATE_KIND_VCPU = 11,	/* KVM's state of one vCPU (vcpu_state.h) */
+	STATE_KIND_KVM_VM = 12, /* KVM's in-kernel irqchip, PIT and clock */
 };
 
 /* Field type tags. */

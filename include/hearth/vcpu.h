@@ -59,6 +59,13 @@ struct vcpu {
 	pid_t pid;
 	_Atomic pid_t tid;			   /* 0 until the thread runs */
 	_Atomic uint64_t exits[VCPU_EXIT_REASONS]; /* by KVM exit reason */
+	/* what its state records need of KVM, asked when it is created
+	 * (vcpu_state_probe, vcpu_state.h) */
+	uint32_t xsave_size; /* bytes of XSAVE state; 0: too many for a record */
+	bool xcrs;	     /* KVM has KVM_GET_XCRS */
+	/* its last exit was still incomplete when it parked (vcpu.c's
+	 * settle): its state is not saveable until it ran again */
+	atomic_bool unsettled;
 };
 
 /* Creates vCPU @index on @vm_fd and maps its kvm_run. 0 or -errno. */

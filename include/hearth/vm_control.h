@@ -15,6 +15,7 @@
 #include "hearth/runstate.h"
 #include "hearth/vcpu.h"
 #include "hearth/vm_events.h"
+#include "hearth/vm_snapshot.h"
 
 struct loop;
 
@@ -27,6 +28,7 @@ struct vm_control_env {
 	struct vcpu *vcpus;
 	unsigned nvcpus;
 	struct loop *loop;
+	struct vm_parts parts; /* what a snapshot is taken of */
 };
 
 struct vm_control {

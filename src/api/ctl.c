@@ -22,7 +22,8 @@
 static const char ctl_usage[] =
 	"usage: hearth ctl SOCKET COMMAND\n"
 	"  SOCKET   the path given to hearth run --api-socket\n"
-	"  COMMAND  status | pause | resume | shutdown | stop | metrics\n"
+	"  COMMAND  status | pause | resume | shutdown | stop | metrics |\n"
+	"           snapshot DIR (of a paused guest; docs/snapshot.md)\n"
 	"Exit status: 0 the request succeeded, 1 the API refused it (e.g. 409),\n"
 	"2 no hearth answers on SOCKET, 125 bad usage.\n";
 
@@ -94,13 +95,14 @@ int ctl_parse_response(const char *buf, size_t len, int *status, char **body, si
 }
 
 /* Sends the request and reads the whole answer (the server closes). */
-static char *exchange(const char *sock, const char *method, const char *path, size_t *len,
-		      char *err, size_t errlen)
+static char *exchange(const char *sock, const char *method, const char *path, const char *body,
+		      size_t *len, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 30 };
-	char req[160], *buf = NULL;
-	size_t have = 0, cap = 0;
+	/* a snapshot writes guest RAM before it answers */
+	struct timeval tv = { .tv_sec = body ? 600 : 30 };
+	char req[API_MAX_BODY + 256], *buf = NULL;
+	size_t have = 0, cap = 0, blen = body ? strlen(body) : 0;
 	int fd, n;
 
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
@@ -117,9 +119,15 @@ static char *exchange(const char *sock, const char *method, const char *path, si
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(req, sizeof(req),
-		     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
-		     "Connection: close\r\n\r\n",
-		     method, path);
+		     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n"
+		     "%sConnection: close\r\n\r\n%s",
+		     method, path, blen, body ? "Content-Type: application/json\r\n" : "",
+		     body ? body : "");
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		snprintf(err, errlen, "the request is too long");
+		close(fd);
+		return NULL;
+	}
 	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		snprintf(err, errlen, "cannot send to '%s': %s", sock, strerror(errno));
 		close(fd);
@@ -158,10 +166,54 @@ static char *exchange(const char *sock, const char *method, const char *path, si
 	return NULL;
 }
 
+/* {"path": DIR} with DIR made absolute against the current directory: the
+ * server's is another. NULL when it does not fit a request. */
+static char *snapshot_body(const char *dir)
+{
+	struct json_object *o = json_object_new_object();
+	char cwd[4096], abs[API_MAX_BODY], *out = NULL;
+	int n = 0;
+
+	if (dir[0] == '/')
+		n = snprintf(abs, sizeof(abs), "%s", dir);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
+	else
+		n = -1;
+	if (o && n > 0 && (size_t)n < sizeof(abs) - 64) {
+		json_object_object_add(o, "path", json_object_new_string(abs));
+		out = strdup(json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	json_object_put(o);
+	return out;
+}
+
+/* One request; a 503 to a snapshot (a disk's requests still in flight) is
+ * asked again, 50 times 0.1 s at most */
+static char *request(const char *sock, const char *method, const char *path, const char *body,
+		     size_t *len, char *err, size_t errlen)
+{
+	for (unsigned tries = 0;; tries++) {
+		char *raw = exchange(sock, method, path, body, len, err, errlen), *b;
+		size_t blen;
+		int status;
+
+		if (!raw || !body || tries >= 50 ||
+		    ctl_parse_response(raw, *len, &status, &b, &blen))
+			return raw;
+		free(b);
+		if (status != 503)
+			return raw;
+		free(raw);
+		usleep(100 * 1000);
+	}
+}
+
 int ctl_main(int argc, char **argv)
 {
 	const char *method = NULL, *path = NULL;
-	char err[256], *raw, *body;
+	char err[256], *raw, *body, *req_body = NULL;
 	size_t len, blen;
 	int status;
 	struct json_object *o;
@@ -175,15 +227,31 @@ int ctl_main(int argc, char **argv)
 			method = cmds[i].method;
 			path = cmds[i].path;
 		}
+	if (argc == 3 && !strcmp(argv[1], "snapshot")) {
+		if (!argv[2][0]) {
+			fprintf(stderr, "hearth ctl: snapshot needs a directory\n");
+			return HEARTH_EXIT_USAGE;
+		}
+		req_body = snapshot_body(argv[2]);
+		if (!req_body) {
+			fprintf(stderr, "hearth ctl: snapshot: the directory's path is too long\n");
+			return HEARTH_EXIT_USAGE;
+		}
+		method = "PUT";
+		path = "/v1/vm/snapshot";
+	}
 	if (!method) {
-		if (argc == 2)
+		if (argc == 2 && !strcmp(argv[1], "snapshot"))
+			fprintf(stderr, "hearth ctl: snapshot needs a directory\n");
+		else if (argc == 2)
 			fprintf(stderr, "hearth ctl: unknown command '%s'\n", argv[1]);
 		else
 			fprintf(stderr, "hearth ctl: expected SOCKET COMMAND\n");
 		fputs(ctl_usage, stderr);
 		return HEARTH_EXIT_USAGE;
 	}
-	raw = exchange(argv[0], method, path, &len, err, sizeof(err));
+	raw = request(argv[0], method, path, req_body, &len, err, sizeof(err));
+	free(req_body);
 	if (!raw) {
 		fprintf(stderr, "hearth ctl: %s\n", err);
 		return HEARTH_CTL_EXIT_UNREACHABLE;

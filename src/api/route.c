@@ -60,10 +60,13 @@ static struct json_object *vm_info(const struct api_vm_ops *ops)
 }
 
 /*
- * A PUT body is optional; when present it must be a JSON object, and as no
- * action takes parameters yet, an empty one. Returns NULL or the reason.
+ * A PUT body is optional; when present it must be a JSON object. Its only
+ * field may be @field (NULL: none), a non-empty string without NUL bytes,
+ * copied to @val (@vallen bytes; may be NULL when @field is). Returns NULL
+ * or the reason.
  */
-static const char *check_body(const char *body, size_t len, char *why, size_t whylen)
+static const char *check_body(const char *body, size_t len, const char *field, char *val,
+			      size_t vallen, char *why, size_t whylen)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
@@ -91,12 +94,25 @@ static const char *check_body(const char *body, size_t len, char *why, size_t wh
 	} else if (!json_object_is_type(o, json_type_object)) {
 		bad = "the body must be a JSON object";
 	} else {
-		json_object_object_foreach(o, key, val)
+		json_object_object_foreach(o, key, v)
 		{
-			(void)val;
-			snprintf(why, whylen, "unknown field '%.64s' in the body", key);
-			bad = why;
-			break;
+			const char *str = json_object_get_string(v);
+			size_t n = str ? strlen(str) : 0;
+
+			if (!field || strcmp(key, field)) {
+				snprintf(why, whylen, "unknown field '%.64s' in the body", key);
+				bad = why;
+				break;
+			}
+			if (!json_object_is_type(v, json_type_string) || n == 0 ||
+			    n != (size_t)json_object_get_string_len(v) || n >= vallen) {
+				snprintf(why, whylen,
+					 "'%s' must be a non-empty string of at most %zu bytes",
+					 field, vallen - 1);
+				bad = why;
+				break;
+			}
+			memcpy(val, str, n + 1);
 		}
 	}
 	json_object_put(o);
@@ -106,38 +122,53 @@ static const char *check_body(const char *body, size_t len, char *why, size_t wh
 
 struct action {
 	const char *path;
-	int (*fn)(const struct api_vm_ops *ops, char *why, size_t len);
+	const char *field; /* the body's one field (a string), or NULL */
+	bool required;
+	int (*fn)(const struct api_vm_ops *ops, const char *arg, char *why, size_t len);
 };
 
-static int do_pause(const struct api_vm_ops *o, char *w, size_t n)
+static int do_pause(const struct api_vm_ops *o, const char *a, char *w, size_t n)
 {
+	(void)a;
 	return o->pause(o->opaque, w, n);
 }
-static int do_resume(const struct api_vm_ops *o, char *w, size_t n)
+static int do_resume(const struct api_vm_ops *o, const char *a, char *w, size_t n)
 {
+	(void)a;
 	return o->resume(o->opaque, w, n);
 }
-static int do_shutdown(const struct api_vm_ops *o, char *w, size_t n)
+static int do_shutdown(const struct api_vm_ops *o, const char *a, char *w, size_t n)
 {
+	(void)a;
 	return o->shutdown(o->opaque, w, n);
 }
-static int do_stop(const struct api_vm_ops *o, char *w, size_t n)
+static int do_stop(const struct api_vm_ops *o, const char *a, char *w, size_t n)
 {
+	(void)a;
 	return o->stop(o->opaque, w, n);
+}
+static int do_snapshot(const struct api_vm_ops *o, const char *dir, char *w, size_t n)
+{
+	if (!o->snapshot) {
+		snprintf(w, n, "snapshots are not available here");
+		return 500;
+	}
+	return o->snapshot(o->opaque, dir, w, n);
 }
 
 static const struct action actions[] = {
-	{ "/v1/vm/pause", do_pause },
-	{ "/v1/vm/resume", do_resume },
-	{ "/v1/vm/shutdown", do_shutdown },
-	{ "/v1/vm/stop", do_stop },
+	{ "/v1/vm/pause", NULL, false, do_pause },
+	{ "/v1/vm/resume", NULL, false, do_resume },
+	{ "/v1/vm/shutdown", NULL, false, do_shutdown },
+	{ "/v1/vm/stop", NULL, false, do_stop },
+	{ "/v1/vm/snapshot", "path", true, do_snapshot },
 };
 
 void api_route(const struct api_vm_ops *ops, const char *method, const char *path, const char *body,
 	       size_t body_len, struct api_reply *r)
 {
 	bool get = !strcmp(method, "GET"), put = !strcmp(method, "PUT");
-	char why[160];
+	char why[512], arg[API_MAX_BODY] = "";
 	const char *bad;
 
 	*r = (struct api_reply){ 0 };
@@ -164,13 +195,18 @@ void api_route(const struct api_vm_ops *ops, const char *method, const char *pat
 			api_reply_error(r, 405, "method not allowed: use PUT");
 			return;
 		}
-		bad = check_body(body, body_len, why, sizeof(why));
+		bad = check_body(body, body_len, actions[i].field, arg, sizeof(arg), why,
+				 sizeof(why));
+		if (!bad && actions[i].required && !arg[0]) {
+			snprintf(why, sizeof(why), "the body needs '%s'", actions[i].field);
+			bad = why;
+		}
 		if (bad) {
 			api_reply_error(r, 400, bad);
 			return;
 		}
 		why[0] = '\0';
-		st = actions[i].fn(ops, why, sizeof(why));
+		st = actions[i].fn(ops, arg, why, sizeof(why));
 		if (st == 0)
 			r->status = 204;
 		else

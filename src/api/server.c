@@ -263,8 +263,9 @@ int api_server_create(struct api_server **out, struct loop *loop, int fd, const 
 		s->path = strdup(unlink_path);
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
-		sandbox_need(SANDBOX_NEED_API_PATH); /* unlinked at exit */
 	}
+	/* the socket unlinked at exit; snapshots (docs/snapshot.md) */
+	sandbox_need(SANDBOX_NEED_API);
 	s->watch = loop_watch(loop, fd, on_accept, s);
 	if (s->watch < 0) {
 		int ret = s->watch;

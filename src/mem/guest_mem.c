@@ -51,35 +51,32 @@ static int map_anon(struct guest_mem *gm)
 	return 0;
 }
 
-static int map_ram(struct guest_mem *gm, bool hugepages)
+/* The whole of @gm from @fd, with mmap @flags. */
+static int map_fd(struct guest_mem *gm, int fd, int flags)
 {
-	if (!hugepages) {
-		int ret = map_anon(gm);
-		if (ret)
-			return ret;
-	} else {
-		gm->fd = memfd_create("hearth-ram", MFD_CLOEXEC | MFD_HUGETLB);
-		if (gm->fd < 0)
-			return -errno;
-		if (ftruncate(gm->fd, (off_t)gm->size) < 0)
-			return -errno;
-		/* Huge pages are reserved up front: without a reservation a
-		 * guest touching RAM the pool cannot back would kill hearth
-		 * with SIGBUS. */
-		gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE, MAP_SHARED, gm->fd, 0);
-		if (gm->base == MAP_FAILED) {
-			gm->base = NULL;
-			return -errno;
-		}
+	gm->base = mmap(NULL, gm->size, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (gm->base == MAP_FAILED) {
+		gm->base = NULL;
+		return -errno;
 	}
-	/* Guest RAM has no place in a core dump of hearth, and must not be
-	 * shared with a forked child (none is forked, but be explicit). */
-	madvise(gm->base, gm->size, MADV_DONTDUMP);
-	madvise(gm->base, gm->size, MADV_DONTFORK);
 	return 0;
 }
 
-int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
+static int map_ram(struct guest_mem *gm, bool hugepages)
+{
+	if (!hugepages)
+		return map_anon(gm);
+	gm->fd = memfd_create("hearth-ram", MFD_CLOEXEC | MFD_HUGETLB);
+	if (gm->fd < 0)
+		return -errno;
+	if (ftruncate(gm->fd, (off_t)gm->size) < 0)
+		return -errno;
+	/* Huge pages are reserved up front: without a reservation a guest
+	 * touching RAM the pool cannot back would kill hearth with SIGBUS. */
+	return map_fd(gm, gm->fd, MAP_SHARED);
+}
+
+static int create(struct guest_mem *gm, uint64_t size, bool hugepages, int file)
 {
 	uint64_t align = hugepages ? (2ull << 20) : 4096;
 	uint64_t off = 0;
@@ -94,7 +91,17 @@ int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
 		return n;
 	gm->nr = (unsigned)n;
 	gm->size = size;
-	ret = map_ram(gm, hugepages);
+	/* a snapshot's memory file is mapped privately: each page comes in
+	 * from the file on its first touch, and what the guest writes stays
+	 * in this process (the file is never written); holes read as zeros */
+	ret = file >= 0 ? map_fd(gm, file, MAP_PRIVATE | MAP_NORESERVE) : map_ram(gm, hugepages);
+	if (!ret) {
+		/* Guest RAM has no place in a core dump of hearth, and must not
+		 * be shared with a forked child (none is forked, but be
+		 * explicit). */
+		madvise(gm->base, gm->size, MADV_DONTDUMP);
+		madvise(gm->base, gm->size, MADV_DONTFORK);
+	}
 	if (ret) {
 		gm_destroy(gm);
 		return ret;
@@ -104,6 +111,16 @@ int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
 		off += gm->r[i].size;
 	}
 	return 0;
+}
+
+int gm_create(struct guest_mem *gm, uint64_t size, bool hugepages)
+{
+	return create(gm, size, hugepages, -1);
+}
+
+int gm_create_from_file(struct guest_mem *gm, uint64_t size, int fd)
+{
+	return fd < 0 ? -EBADF : create(gm, size, false, fd);
 }
 
 void gm_destroy(struct guest_mem *gm)

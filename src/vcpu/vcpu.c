@@ -14,6 +14,7 @@
 
 #include "hearth/log.h"
 #include "hearth/sandbox.h"
+#include "hearth/vcpu_state.h"
 
 /* The kick handler finds the running vCPU's kvm_run here. */
 static _Thread_local struct kvm_run *current_run;
@@ -52,6 +53,7 @@ int vcpu_create(struct vcpu *v, int vm_fd, unsigned index, size_t run_size,
 		return ret;
 	}
 	v->run_size = run_size;
+	vcpu_state_probe(v, vm_fd);
 	return 0;
 }
 
@@ -292,13 +294,58 @@ static bool handle_exit(struct vcpu *v)
 	return false;
 }
 
-/* Parks the vCPU while a pause is requested (and the VM is not stopping).
- * KVM_KVMCLOCK_CTRL tells a kvmclock guest it was paused, so its soft-lockup
- * watchdog does not fire on resume; guests without kvmclock refuse it. */
-static void park(struct vcpu *v)
+/* KVM entries settle() makes at most: each is one piece of an exit's
+ * completion that went back to us (a page of a string I/O, a fragment of
+ * an MMIO access), a few at most. */
+#define SETTLE_ENTRIES 16
+
+/*
+ * Completes the exit the vCPU last took. KVM finishes an I/O or MMIO exit
+ * (an IN's data into RAX, a string instruction's registers) only when
+ * KVM_RUN is entered again, and until then the vCPU's state is neither
+ * consistent nor saveable (api.rst, on KVM_EXIT_IO and kvm_run's
+ * immediate_exit). With immediate_exit set, KVM_RUN completes it and
+ * returns EINTR before the guest runs another instruction; an exit the
+ * completion itself takes is handled and KVM entered again. Returns false
+ * when the vCPU must stop.
+ */
+static bool settle(struct vcpu *v)
+{
+	for (unsigned i = 0; i < SETTLE_ENTRIES; i++) {
+		int ret;
+
+		v->run->immediate_exit = 1;
+		ret = ioctl(v->fd, KVM_RUN, 0);
+		v->run->immediate_exit = 0;
+		if (ret < 0 && (errno == EINTR || errno == EAGAIN)) {
+			atomic_store(&v->unsettled, false);
+			return true;
+		}
+		if (ret < 0) {
+			log_err("vcpu%u: KVM_RUN failed: %s", v->index, strerror(errno));
+			v->env->ctl->stop(v->env->ctl->opaque, VM_STOP_HOST_ERROR, 0);
+			return false;
+		}
+		if (!handle_exit(v))
+			return false;
+	}
+	log_warn("vcpu%u: an exit still incomplete after %u entries to KVM: parked as it is",
+		 v->index, SETTLE_ENTRIES);
+	atomic_store(&v->unsettled, true); /* a snapshot refuses it */
+	return true;
+}
+
+/* Parks the vCPU while a pause is requested (and the VM is not stopping),
+ * after completing its last exit (settle), so that a paused vCPU's state is
+ * whole; false when the vCPU must stop instead. KVM_KVMCLOCK_CTRL tells a
+ * kvmclock guest it was paused, so its soft-lockup watchdog does not fire
+ * on resume; guests without kvmclock refuse it. */
+static bool park(struct vcpu *v)
 {
 	struct vcpu_pause *p = v->env->pause;
 
+	if (!settle(v))
+		return false;
 	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
 	pthread_mutex_lock(&p->lock);
 	p->parked++;
@@ -307,6 +354,7 @@ static void park(struct vcpu *v)
 		pthread_cond_wait(&p->cond, &p->lock);
 	p->parked--;
 	pthread_mutex_unlock(&p->lock);
+	return true;
 }
 
 static void *vcpu_thread(void *arg)
@@ -331,7 +379,8 @@ static void *vcpu_thread(void *arg)
 	}
 	while (!atomic_load(v->env->stopping)) {
 		if (v->env->pause && atomic_load(&v->env->pause->requested)) {
-			park(v);
+			if (!park(v))
+				break;
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer harness: device state records as a corrupt or hostile snapshot
- * file would hold them (docs/state.md). The first byte picks a device, the
- * rest is the record its restore reads. A record that is accepted must
+ * file would hold them (docs/state.md). The first byte picks a device (or
+ * one of KVM's records, 8 and 9), the rest is the record its restore reads. A record that is accepted must
  * leave a device that works: the harness then drives it (register reads
  * and writes, a queue kick over the restored rings) and saves it again,
  * and that record must restore. ASan/UBSan catch the rest.
@@ -21,6 +21,8 @@
 #include "hearth/blkio.h"
 #include "hearth/dev.h"
 #include "hearth/state.h"
+#include "hearth/vcpu.h"
+#include "hearth/vcpu_state.h"
 #include "hearth/virtio_net.h"
 #include "hearth/virtio_pci.h"
 
@@ -210,6 +212,20 @@ static int host_once(void)
 	return 0;
 }
 
+/* KVM's records (vcpu_state.h), 0 a vCPU's and 1 the VM's, with no KVM:
+ * the descriptors are -1, so a record that passes every check ends at its
+ * first KVM_SET_* with EBADF. What is fuzzed is the reading and checking,
+ * which must refuse without touching anything past the record. */
+static void kvm_record(unsigned which, struct state_reader *r)
+{
+	struct vcpu v = { .index = 0, .fd = -1, .xsave_size = 4096, .xcrs = true };
+
+	if (which == 0)
+		vcpu_state_restore(&v, r, NULL, 0);
+	else
+		vm_kvm_state_restore(-1, r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 {
 	static struct guest_mem gm;
@@ -231,9 +247,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	if (len < 1)
 		return 0;
 	state_reader_init(&r, in + 1, len - 1);
-	if (in[0] % 8 >= 5)
-		virtio(in[0] % 8 - 5u, &gm, &h, &r);
+	if (in[0] % 10 >= 8)
+		kvm_record(in[0] % 10 - 8u, &r);
+	else if (in[0] % 10 >= 5)
+		virtio(in[0] % 10 - 5u, &gm, &h, &r);
 	else
-		platform(in[0] % 8, &r);
+		platform(in[0] % 10, &r);
 	return 0;
 }

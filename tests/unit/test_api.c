@@ -25,7 +25,8 @@
 /* ---- a fake VM ---- */
 struct fake {
 	enum api_state state;
-	int pauses, resumes, shutdowns, stops;
+	int pauses, resumes, shutdowns, stops, snapshots;
+	char dir[API_MAX_BODY];
 };
 
 static enum api_state f_state(void *o)
@@ -89,13 +90,26 @@ static struct json_object *f_metrics(void *o)
 	return j;
 }
 
+static int f_snapshot(void *o, const char *dir, char *why, size_t len)
+{
+	struct fake *f = o;
+
+	f->snapshots++;
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	if (f->state != API_PAUSED) {
+		snprintf(why, len, "pause first");
+		return 409;
+	}
+	return 0;
+}
+
 static struct fake fake;
-static const struct api_vm_ops ops = { &fake,	   f_state, f_pause,  f_resume,
-				       f_shutdown, f_stop,  f_config, f_metrics };
+static const struct api_vm_ops ops = { &fake,  f_state,	 f_pause,   f_resume,  f_shutdown,
+				       f_stop, f_config, f_metrics, f_snapshot };
 
 static int setup(void **state)
 {
-	fake = (struct fake){ API_RUNNING, 0, 0, 0, 0 };
+	fake = (struct fake){ .state = API_RUNNING };
 	return 0;
 }
 
@@ -176,6 +190,44 @@ static void actions(void **state)
 	assert_int_equal(fake.resumes, 1);
 	assert_int_equal(fake.shutdowns, 1);
 	assert_int_equal(fake.stops, 1);
+}
+
+/* PUT /v1/vm/snapshot {"path": DIR}: the one field, a non-empty string */
+static void snapshot(void **state)
+{
+	static const char *const bad[] = {
+		NULL,
+		"{}",
+		"{\"path\":\"\"}",
+		"{\"path\":7}",
+		"{\"path\":null}",
+		"{\"path\":[\"/a\"]}",
+		"{\"path\":\"/a\",\"diff\":true}",
+		"{\"dir\":\"/a\"}",
+		"{\"path\":\"/a\\u0000b\"}", /* a NUL inside the string */
+	};
+	struct api_reply r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		route("PUT", "/v1/vm/snapshot", bad[i], &r);
+		assert_int_equal(r.status, 400);
+		assert_true(strlen(error_of(&r)) > 0);
+		api_reply_free(&r);
+	}
+	assert_int_equal(fake.snapshots, 0);
+	route("GET", "/v1/vm/snapshot", NULL, &r);
+	assert_int_equal(r.status, 405);
+	api_reply_free(&r);
+	/* the VM's answer passes through: 409 while running, 204 when paused */
+	route("PUT", "/v1/vm/snapshot", "{\"path\":\"/srv/snap 1\"}", &r);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(error_of(&r), "pause first");
+	api_reply_free(&r);
+	fake.state = API_PAUSED;
+	route("PUT", "/v1/vm/snapshot", " {\"path\" : \"/srv/snap \\\"2\\\"\"} ", &r);
+	assert_int_equal(r.status, 204);
+	assert_string_equal(fake.dir, "/srv/snap \"2\"");
+	assert_int_equal(fake.snapshots, 2);
 }
 
 static void errors(void **state)
@@ -601,6 +653,7 @@ int main(void)
 		cmocka_unit_test_setup(http_hostile, setup),
 		cmocka_unit_test_setup(responses, setup),
 		cmocka_unit_test_setup(config_json, setup),
+		cmocka_unit_test_setup(snapshot, setup),
 		cmocka_unit_test_setup(listen_rules, setup),
 		cmocka_unit_test_setup(metrics_json, setup),
 	};

@@ -347,6 +347,49 @@ static void kernel_from_disk(void **state)
 	assert_non_null(strstr(err, "missing --kernel, or a --disk"));
 }
 
+/* --restore DIR: the snapshot sets the kernel, vCPUs and memory; options
+ * that would set them too are refused, not ignored. */
+static void restore(void **state)
+{
+	static const char *const refused[][3] = {
+		{ "--kernel", "k", "--kernel with --restore" },
+		{ "--initrd", "i", "--initrd with --restore" },
+		{ "--cpus", "2", "--cpus with --restore" },
+		{ "--memory", "1G", "--memory with --restore" },
+		{ "--cmdline", "quiet", "--cmdline with --restore" },
+		{ "--cpu-template", "minimal", "--cpu-template with --restore" },
+		{ "--cpu-features", "-avx2", "--cpu-features with --restore" },
+	};
+	struct vm_config c;
+
+	(void)state;
+	assert_int_equal(PARSE(&c, "--restore", "/srv/snap"), 0);
+	assert_string_equal(c.restore, "/srv/snap");
+	assert_null(c.kernel);
+	assert_false(c.cpus_given || c.memory_given);
+	assert_int_equal(PARSE(&c, "--restore", "s", "--disk", "path=a.img", "--net", "tap=t0",
+			       "--api-socket", "/run/a.sock"),
+			 0);
+	assert_int_equal(c.n_disks, 1);
+	assert_int_equal(PARSE(&c, "--restore=s", "--hugepages"), -EINVAL);
+	assert_non_null(strstr(err, "--hugepages with --restore"));
+	assert_int_equal(PARSE(&c, "--restore", ""), -EINVAL);
+	assert_non_null(strstr(err, "--restore: expected a snapshot directory"));
+	assert_int_equal(PARSE(&c, "--restore"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		/* before and after --restore alike */
+		assert_int_equal(
+			PARSE(&c, (char *)refused[i][0], (char *)refused[i][1], "--restore", "s"),
+			-EINVAL);
+		assert_non_null(strstr(err, refused[i][2]));
+		assert_int_equal(
+			PARSE(&c, "--restore", "s", (char *)refused[i][0], (char *)refused[i][1]),
+			-EINVAL);
+		assert_non_null(strstr(err, refused[i][2]));
+	}
+}
+
 static void api_socket(void **state)
 {
 	struct vm_config c;
@@ -417,6 +460,7 @@ int main(void)
 		cmocka_unit_test(missing_things),
 		cmocka_unit_test(kernel_from_disk),
 		cmocka_unit_test(sizes_and_durations),
+		cmocka_unit_test(restore),
 		cmocka_unit_test(api_socket),
 		cmocka_unit_test(seccomp),
 	};

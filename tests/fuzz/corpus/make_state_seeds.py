@@ -76,3 +76,17 @@ net = blob(bytes([2, 0, 0, 0, 0, 1])) + u8(0) + u16(1)
 write("virtio_pci_net", b"\x06" + pci(1, 2, 1 << 32 | 1 << 29, rec(8, net)))
 blk = u64(2048) + u32(512) + u8(0) + u8(0)
 write("virtio_pci_blk", b"\x07" + pci(2, 1, 1 << 32 | 1 << 29 | 1 << 9, rec(9, blk)))
+
+# KVM's records (kind 11, a vCPU; kind 12, the VM), as x86-64 KVM's
+# structures lay them out: one CPUID entry, XCR0 = 1 (x87), one MSR, the
+# ELCR masks and IOAPIC base KVM creates, PIT channel 0 counting 65536
+cpuid = struct.pack("<7I", 0, 0, 0, 0xD, 0, 0, 0)
+xcrs = struct.pack("<II", 1, 0) + struct.pack("<IIQ", 0, 0, 1) + bytes(392 - 24)
+vcpu = u32(0) + u32(1) + blob(cpuid) + blob(bytes(144)) + blob(bytes(312)) + blob(bytes(4096))
+vcpu += blob(xcrs) + blob(bytes(128)) + u32(1) + blob(struct.pack("<IQ", 0x174, 0))
+vcpu += blob(bytes(1024)) + blob(bytes(4)) + blob(bytes(64))
+write("vcpu", b"\x08" + rec(11, vcpu))
+pic = lambda mask: bytes(15) + bytes([mask])
+ioapic = struct.pack("<Q", 0xFEC00000) + bytes(216 - 8)
+pit = struct.pack("<I", 0x10000) + bytes(112 - 4)
+write("kvm_vm", b"\x09" + rec(12, blob(pic(0xF8)) + blob(pic(0xDE)) + blob(ioapic) + blob(pit) + u64(1 << 30)))

@@ -370,12 +370,14 @@ static void test_cad(void)
 }
 
 /* A heartbeat for the pause test: "PROBE: tick N" about every 0.1 s of TSC
- * (at most probe.ticks lines, default 3000), until Ctrl-Alt-Del arrives,
- * which ends the run as test_cad does. A paused guest prints no ticks. */
+ * (probe.tick_us, for bench/snapshot.sh's restore timing; at most
+ * probe.ticks lines, default 3000), until Ctrl-Alt-Del arrives, which ends
+ * the run as test_cad does. A paused guest prints no ticks. */
 static void test_tick(void)
 {
 	static const uint8_t want[] = { 0x1d, 0x38, 0xe0, 0x53 };
 	uint64_t max = arg_u64("probe.ticks", 3000), n = 0;
+	uint64_t period = SECONDS(1) / 1000000 * arg_u64("probe.tick_us", 100000);
 	unsigned got = 0;
 
 	while (got < sizeof(want) && n < max) {
@@ -384,7 +386,7 @@ static void test_tick(void)
 		puts_("PROBE: tick ");
 		putu(n++);
 		putc_('\n');
-		while (got < sizeof(want) && rdtsc() - t0 < SECONDS(1) / 10) {
+		while (got < sizeof(want) && rdtsc() - t0 < period) {
 			if (!(inb(0x64) & 1)) {
 				pause();
 				continue;
