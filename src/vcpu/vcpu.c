@@ -318,6 +318,11 @@ static bool settle(struct vcpu *v)
 		ret = ioctl(v->fd, KVM_RUN, 0);
 		v->run->immediate_exit = 0;
 		if (ret < 0 && (errno == EINTR || errno == EAGAIN)) {
+			/* out of KVM_RUN as a kick would have it: counted so
+			 * (a vCPU that saw the pause between two exits was
+			 * never kicked out of KVM_RUN otherwise) */
+			atomic_fetch_add_explicit(&v->exits[KVM_EXIT_INTR], 1,
+						  memory_order_relaxed);
 			atomic_store(&v->unsettled, false);
 			return true;
 		}
